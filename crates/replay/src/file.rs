@@ -1,0 +1,262 @@
+//! The `.slp` container: UBJSON header, raw event stream (fed to [`Decoder`]), metadata.
+
+use crate::event;
+use crate::game::{Game, GameEnd, Metadata, MetadataPlayer};
+use crate::parse;
+use crate::stream::{DecodeOptions, Decoder};
+use crate::ubjson;
+use crate::warning::{DecodeError, Warning, WarningKind};
+use serde_json::Value;
+use std::path::Path;
+
+/// The first 11 bytes of every `.slp` file: `{`, key `raw`, `[$U#l`.
+pub const SIGNATURE: [u8; 11] = [0x7B, 0x55, 0x03, 0x72, 0x61, 0x77, 0x5B, 0x24, 0x55, 0x23, 0x6C];
+/// Offset of the raw event stream in a file.
+pub const RAW_START: usize = 15;
+const METADATA_KEY: &[u8] = b"U\x08metadata{";
+
+/// Says what a non-replay file looks like.
+fn describe_non_replay(bytes: &[u8]) -> String {
+    let head: Vec<u8> = bytes.iter().take(16).copied().collect();
+    let kind = if bytes.len() < SIGNATURE.len() {
+        format!("only {} bytes long", bytes.len())
+    } else if head.starts_with(b"\x89PNG") {
+        "a PNG image".into()
+    } else if head.starts_with(b"\x1f\x8b") {
+        "a gzip archive".into()
+    } else if head.starts_with(b"PK\x03\x04") {
+        "a zip archive".into()
+    } else if head.starts_with(b"%PDF") {
+        "a PDF document".into()
+    } else if head.starts_with(b"{") {
+        "UBJSON or JSON without the Slippi `raw` array".into()
+    } else if {
+        let lower = String::from_utf8_lossy(&head).to_lowercase();
+        lower.starts_with("<!doctype") || lower.starts_with("<html")
+    } {
+        "an HTML page".into()
+    } else if bytes.iter().take(256).all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
+        "a text file".into()
+    } else {
+        "unknown binary data".into()
+    };
+    let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{kind} (starts with {})", hex.join(" "))
+}
+
+/// Declared raw-stream length from the header, after checking the signature.
+pub fn header(bytes: &[u8]) -> Result<u32, DecodeError> {
+    if bytes.len() < RAW_START || bytes[..SIGNATURE.len()] != SIGNATURE {
+        if bytes.len() >= SIGNATURE.len() && bytes[..SIGNATURE.len()] == SIGNATURE {
+            return Err(DecodeError::TruncatedHeader {
+                offset: bytes.len() as u64,
+                what: "the raw-length field",
+            });
+        }
+        return Err(DecodeError::NotAReplay(describe_non_replay(bytes)));
+    }
+    let len = [bytes[11], bytes[12], bytes[13], bytes[14]];
+    Ok(u32::from_be_bytes(len))
+}
+
+/// Decodes a whole `.slp` file held in memory.
+///
+/// Damage after Game Start (truncation, corruption) still returns `Ok` with every complete frame
+/// before it, and a warning saying where and why ([`Game::damage`]).
+pub fn read(bytes: &[u8], opts: DecodeOptions) -> Result<Game, DecodeError> {
+    let raw_len = header(bytes)? as usize;
+    let available = bytes.len() - RAW_START;
+    let (raw, declared_end) = if raw_len == 0 {
+        (&bytes[RAW_START..], None)
+    } else {
+        let end = RAW_START.saturating_add(raw_len);
+        (&bytes[RAW_START..end.min(bytes.len())], Some(end))
+    };
+    let mut decoder = Decoder::new(opts, RAW_START as u64);
+    decoder.feed(raw)?;
+    let metadata_at = match declared_end {
+        Some(end) => (end <= bytes.len()).then_some(end),
+        None => decoder.metadata_offset().map(|o| o as usize),
+    };
+    let stopped_early = decoder.is_stopped() && decoder.metadata_offset().is_none();
+    let mut game = decoder.finish()?;
+    if raw_len == 0 {
+        game.warnings.insert(
+            0,
+            Warning {
+                offset: 11,
+                kind: WarningKind::UnfinishedRecording,
+            },
+        );
+    } else if raw_len > available && game.damage().is_none() {
+        game.warnings.push(Warning {
+            offset: bytes.len() as u64,
+            kind: WarningKind::Truncated {
+                what: format!(
+                    "the raw event stream (header declares {raw_len} bytes, file holds {available})"
+                ),
+            },
+        });
+    }
+    if let Some(at) = metadata_at.filter(|_| !stopped_early) {
+        read_metadata(&bytes[at..], at as u64, &mut game);
+    }
+    Ok(game)
+}
+
+/// Reads the trailer after the raw stream: `U\x08metadata{…}` then `}`, or just `}`.
+fn read_metadata(tail: &[u8], at: u64, game: &mut Game) {
+    let warn = |game: &mut Game, reason: String| {
+        game.warnings.push(Warning {
+            offset: at,
+            kind: WarningKind::Metadata { reason },
+        })
+    };
+    if tail.first() == Some(&b'}') {
+        return;
+    }
+    if tail.is_empty() {
+        warn(game, "file ends where the metadata should start".into());
+        return;
+    }
+    if !tail.starts_with(METADATA_KEY) {
+        game.warnings.push(Warning {
+            offset: at,
+            kind: WarningKind::TrailingBytes {
+                count: tail.len() as u64,
+            },
+        });
+        return;
+    }
+    let body = &tail[METADATA_KEY.len()..];
+    match ubjson::read_object_body(body) {
+        Ok((map, used)) => {
+            game.metadata = Some(metadata_from(Value::Object(map)));
+            let rest = &body[used..];
+            if rest.first() != Some(&b'}') {
+                warn(game, "missing the closing brace after metadata".into());
+            }
+        }
+        Err(e) => warn(
+            game,
+            format!("at byte {}: {}", at + (METADATA_KEY.len() + e.offset) as u64, e.reason),
+        ),
+    }
+}
+
+fn metadata_from(raw: Value) -> Metadata {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let mut players = Vec::new();
+    if let Some(Value::Object(map)) = raw.get("players") {
+        for (key, p) in map {
+            let Ok(port_index) = key.parse::<u8>() else { continue };
+            let names = p.get("names");
+            let mut characters: Vec<(u8, i64)> = p
+                .get("characters")
+                .and_then(Value::as_object)
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_i64()?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            characters.sort_unstable();
+            players.push(MetadataPlayer {
+                port_index,
+                netplay: text(names.and_then(|n| n.get("netplay"))),
+                code: text(names.and_then(|n| n.get("code"))),
+                characters,
+            });
+        }
+    }
+    players.sort_by_key(|p| p.port_index);
+    Metadata {
+        start_at: text(raw.get("startAt")),
+        last_frame: raw.get("lastFrame").and_then(Value::as_i64).map(|f| f as i32),
+        played_on: text(raw.get("playedOn")),
+        console_nick: text(raw.get("consoleNick")),
+        players,
+        raw,
+    }
+}
+
+/// A fast summary that skips frame data: Game Start, Game End and metadata.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Game Start.
+    pub start: crate::game::GameStart,
+    /// Game End, when found at the end of the raw stream.
+    pub end: Option<GameEnd>,
+    /// Metadata.
+    pub metadata: Option<Metadata>,
+    /// Frame count from metadata (`lastFrame + 124`), when present.
+    pub frames: Option<usize>,
+    /// Problems found.
+    pub warnings: Vec<Warning>,
+}
+
+/// Reads Game Start, Game End and metadata without decoding frames. Files with raw length 0
+/// (unfinished recordings) are decoded in full, since their end cannot be located otherwise.
+pub fn read_summary(bytes: &[u8]) -> Result<Summary, DecodeError> {
+    let raw_len = header(bytes)? as usize;
+    let end = RAW_START.saturating_add(raw_len);
+    if raw_len == 0 || end > bytes.len() {
+        let game = read(bytes, DecodeOptions::default())?;
+        let frames = Some(game.duration_frames());
+        return Ok(Summary {
+            start: game.start,
+            end: game.end,
+            metadata: game.metadata,
+            frames,
+            warnings: game.warnings,
+        });
+    }
+    // Payloads and Game Start: at most 257 + 65536 bytes.
+    let mut decoder = Decoder::new(DecodeOptions::default(), RAW_START as u64);
+    let mut pos = RAW_START;
+    while !decoder.has_start() && pos < end {
+        let step = (end - pos).min(4096);
+        decoder.feed(&bytes[pos..pos + step])?;
+        pos += step;
+        if decoder.is_stopped() {
+            break;
+        }
+    }
+    let (mut game, end_size) = decoder.into_start()?;
+    if let Some(size) = end_size {
+        let at = end.checked_sub(1 + size as usize);
+        if let Some(at) = at.filter(|&a| a >= RAW_START && bytes[a] == event::GAME_END) {
+            game.end = Some(parse::game_end(event::Payload(&bytes[at + 1..end])));
+        }
+    }
+    read_metadata(&bytes[end..], end as u64, &mut game);
+    let frames = game
+        .metadata
+        .as_ref()
+        .and_then(|m| m.last_frame)
+        .map(|f| (f + 124).max(0) as usize);
+    Ok(Summary {
+        start: game.start,
+        end: game.end,
+        metadata: game.metadata,
+        frames,
+        warnings: game.warnings,
+    })
+}
+
+impl Decoder {
+    /// The game so far (frames dropped) and the declared Game End size, after Game Start.
+    fn into_start(self) -> Result<(Game, Option<u16>), DecodeError> {
+        let end_size = self.declared_size(event::GAME_END);
+        let mut game = self.finish()?;
+        game.frames = Default::default();
+        game.warnings.retain(|w| !w.is_damage());
+        Ok((game, end_size))
+    }
+}
+
+/// Reads and decodes a `.slp` file.
+pub fn read_file(path: &Path, opts: DecodeOptions) -> Result<Game, DecodeError> {
+    let bytes = std::fs::read(path).map_err(|e| DecodeError::Io(e.to_string()))?;
+    read(&bytes, opts)
+}

@@ -1,0 +1,76 @@
+//! Shared helpers for the real-replay tests: locating `../shared/replays` and its manifest.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The shared replay folder (`$EXPHIL_REPLAYS`, else `../shared/replays` beside the checkout).
+/// Panics with instructions when it is missing: these tests must never skip silently.
+pub fn replays_dir() -> PathBuf {
+    let dir = std::env::var_os("EXPHIL_REPLAYS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays")
+        });
+    assert!(
+        dir.join("MANIFEST.tsv").is_file(),
+        "real replays not found at {} (set EXPHIL_REPLAYS or put the shared folder beside the checkout)",
+        dir.display()
+    );
+    dir
+}
+
+/// One row of `MANIFEST.tsv`.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub file: String,
+    pub path: PathBuf,
+    pub version: String,
+    pub stage: String,
+    pub characters: String,
+    pub frames: Option<usize>,
+    pub notes: String,
+}
+
+impl Entry {
+    pub fn is_game(&self) -> bool {
+        self.file.starts_with("games/")
+    }
+    pub fn peppi_failed(&self) -> bool {
+        self.notes.contains("PARSE FAILED")
+    }
+    pub fn not_a_replay(&self) -> bool {
+        self.notes.starts_with("not a replay")
+    }
+}
+
+pub fn manifest() -> Vec<Entry> {
+    let dir = replays_dir();
+    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("read MANIFEST.tsv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("manifest header").split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (f, v, s, c, n, no) = (
+        col("file"),
+        col("slippi_version"),
+        col("stage"),
+        col("characters"),
+        col("frames"),
+        col("notes"),
+    );
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            let get = |i: usize| cells.get(i).copied().unwrap_or("").to_string();
+            Entry {
+                file: get(f),
+                path: dir.join(get(f)),
+                version: get(v),
+                stage: get(s),
+                characters: get(c),
+                frames: get(n).parse().ok(),
+                notes: get(no),
+            }
+        })
+        .collect()
+}
