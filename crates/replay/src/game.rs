@@ -380,12 +380,13 @@ pub const FLAG_REFLECT: StateFlag = (0, 0x10);
 /// Intangible/invulnerable ("untouchable").
 pub const FLAG_UNTOUCHABLE: StateFlag = (1, 0x04);
 /// Fast-falling.
-pub const FLAG_FAST_FALL: StateFlag = (1, 0x20);
-/// In hitlag.
-pub const FLAG_HITLAG: StateFlag = (2, 0x20);
+pub const FLAG_FAST_FALL: StateFlag = (1, 0x08);
+/// In hitlag (checked against `hitlag_remaining > 0` on real 3.14 replays).
+pub const FLAG_HITLAG: StateFlag = (1, 0x20);
 /// Shielding.
 pub const FLAG_SHIELD: StateFlag = (2, 0x80);
-/// In hitstun: while set, `misc_as` is the hitstun remaining.
+/// In hitstun: while set, `misc_as` is the hitstun remaining (checked on real replays: set only
+/// in the damage action states 0x4B–0x5B).
 pub const FLAG_HITSTUN: StateFlag = (3, 0x02);
 /// Shield being touched by a hitbox.
 pub const FLAG_SHIELD_TOUCH: StateFlag = (3, 0x04);
