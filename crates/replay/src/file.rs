@@ -211,17 +211,10 @@ pub fn read_summary(bytes: &[u8]) -> Result<Summary, DecodeError> {
             warnings: game.warnings,
         });
     }
-    // Payloads and Game Start: at most 257 + 65536 bytes.
+    // Feed exactly Event Payloads and Game Start (at most 257 + 65,536 bytes).
+    let head = header_events_len(&bytes[RAW_START..end]);
     let mut decoder = Decoder::new(DecodeOptions::default(), RAW_START as u64);
-    let mut pos = RAW_START;
-    while !decoder.has_start() && pos < end {
-        let step = (end - pos).min(4096);
-        decoder.feed(&bytes[pos..pos + step])?;
-        pos += step;
-        if decoder.is_stopped() {
-            break;
-        }
-    }
+    decoder.feed(&bytes[RAW_START..RAW_START + head])?;
     let (mut game, end_size) = decoder.into_start()?;
     if let Some(size) = end_size {
         let at = end.checked_sub(1 + size as usize);
@@ -235,6 +228,17 @@ pub fn read_summary(bytes: &[u8]) -> Result<Summary, DecodeError> {
         .as_ref()
         .and_then(|m| m.last_frame)
         .map(|f| (f + 124).max(0) as usize);
+    if frames.is_none() {
+        // Old files have no `lastFrame`: count frames by decoding after all.
+        let game = read(bytes, DecodeOptions::default())?;
+        return Ok(Summary {
+            frames: Some(game.duration_frames()),
+            start: game.start,
+            end: game.end,
+            metadata: game.metadata,
+            warnings: game.warnings,
+        });
+    }
     Ok(Summary {
         start: game.start,
         end: game.end,
@@ -242,6 +246,21 @@ pub fn read_summary(bytes: &[u8]) -> Result<Summary, DecodeError> {
         frames,
         warnings: game.warnings,
     })
+}
+
+/// Length of the Event Payloads and Game Start events at the start of `raw` (clamped to `raw`).
+fn header_events_len(raw: &[u8]) -> usize {
+    let Some(&size) = raw.get(1) else {
+        return raw.len();
+    };
+    let table_end = (2 + size as usize).saturating_sub(1).min(raw.len());
+    let start_size = raw
+        .get(2..table_end)
+        .unwrap_or_default()
+        .chunks_exact(3)
+        .find(|e| e[0] == event::GAME_START)
+        .map_or(0, |e| u16::from_be_bytes([e[1], e[2]]) as usize);
+    (1 + size as usize + 1 + start_size).min(raw.len())
 }
 
 impl Decoder {
