@@ -173,9 +173,20 @@ fn content_hash(bytes: &[u8]) -> String {
 /// Summarises an already decoded game.
 pub fn from_game(path: &Path, bytes: u64, content_hash: String, game: &Game) -> ReplayInfo {
     let frames = game.frames.len();
-    let players = players(&game.start, game.metadata.as_ref(), Some(game), game.end.as_ref());
+    let players = players(
+        &game.start,
+        game.metadata.as_ref(),
+        Some(game),
+        game.end.as_ref(),
+    );
     let damaged = game.damage().is_some();
-    let q = quality(&game.start, Some(frames), game.end.as_ref(), damaged, Some(game));
+    let q = quality(
+        &game.start,
+        Some(frames),
+        game.end.as_ref(),
+        damaged,
+        Some(game),
+    );
     ReplayInfo {
         path: path.to_path_buf(),
         bytes,
@@ -235,8 +246,12 @@ fn players(
         .collect();
     // Before 3.13 there are no placements: rank by stocks, then percent, when the game ended
     // by stocks or time.
-    let decided = end.is_some_and(|e| matches!(e.method.0, 1 | 2 | 3));
-    if decided && out.iter().all(|p| p.placement.is_none() && p.end_stocks.is_some()) {
+    let decided = end.is_some_and(|e| matches!(e.method.0, 1..=3));
+    if decided
+        && out
+            .iter()
+            .all(|p| p.placement.is_none() && p.end_stocks.is_some())
+    {
         let mut order: Vec<usize> = (0..out.len()).collect();
         order.sort_by(|&a, &b| {
             let (pa, pb) = (&out[a], &out[b]);

@@ -17,15 +17,27 @@ pub const SD_WINDOW_FRAMES: usize = 240;
 
 /// The rules, as (name, points, description), in the order they are checked.
 pub const QUALITY_RULES: &[(&str, u8, &str)] = &[
-    ("incomplete", 25, "no Game End, or decoding stopped at damage"),
+    (
+        "incomplete",
+        25,
+        "no Game End, or decoding stopped at damage",
+    ),
     ("very_short", 40, "under 30 s (1,800 frames)"),
     ("short", 10, "30–60 s"),
     ("cpu", 30, "a CPU player"),
     ("not_1v1", 20, "not exactly two players"),
     ("stage", 20, "not one of the six tournament stages"),
     ("no_contest", 10, "ended by L+R+A+Start or no contest"),
-    ("idle", 10, "each stretch of 10 s with a player's inputs unchanged (at most 30)"),
-    ("self_destructs", 10, "each self-destruct when a player has two or more (at most 30)"),
+    (
+        "idle",
+        10,
+        "each stretch of 10 s with a player's inputs unchanged (at most 30)",
+    ),
+    (
+        "self_destructs",
+        10,
+        "each self-destruct when a player has two or more (at most 30)",
+    ),
 ];
 
 /// A quality score with the deductions that produced it.
@@ -55,7 +67,11 @@ pub fn quality(
     let mut d: Vec<(String, u8, String)> = Vec::new();
     let mut add = |rule: &str, pts: u8, detail: String| d.push((rule.to_string(), pts, detail));
     if damaged || end.is_none() {
-        let why = if damaged { "damaged file" } else { "no Game End" };
+        let why = if damaged {
+            "damaged file"
+        } else {
+            "no Game End"
+        };
         add("incomplete", points("incomplete"), why.into());
     }
     if let Some(n) = frames {
@@ -65,12 +81,20 @@ pub fn quality(
             add("short", points("short"), format!("{n} frames"));
         }
     }
-    let cpus = start.players.iter().filter(|p| p.kind != PlayerKind::Human).count();
+    let cpus = start
+        .players
+        .iter()
+        .filter(|p| p.kind != PlayerKind::Human)
+        .count();
     if cpus > 0 {
         add("cpu", points("cpu"), format!("{cpus} non-human player(s)"));
     }
     if start.players.len() != 2 {
-        add("not_1v1", points("not_1v1"), format!("{} players", start.players.len()));
+        add(
+            "not_1v1",
+            points("not_1v1"),
+            format!("{} players", start.players.len()),
+        );
     }
     if !start.stage.is_legal() {
         add("stage", points("stage"), start.stage.to_string());

@@ -81,7 +81,10 @@ impl ScanReport {
             *r.stages.entry(info.stage_name.clone()).or_default() += 1;
             let decile = (info.quality.score / 10).min(9) * 10;
             *r.quality
-                .entry(format!("{decile:>2}-{}", decile + if decile == 90 { 10 } else { 9 }))
+                .entry(format!(
+                    "{decile:>2}-{}",
+                    decile + if decile == 90 { 10 } else { 9 }
+                ))
                 .or_default() += 1;
             for p in &info.players {
                 *r.characters.entry(p.character_name.clone()).or_default() += 1;

@@ -7,13 +7,23 @@ use std::path::PathBuf;
 fn replay(name: &str) -> ReplayInfo {
     let dir = std::env::var_os("EXPHIL_REPLAYS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays"));
-    assert!(dir.join("MANIFEST.tsv").is_file(), "real replays not found at {}", dir.display());
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays")
+        });
+    assert!(
+        dir.join("MANIFEST.tsv").is_file(),
+        "real replays not found at {}",
+        dir.display()
+    );
     inspect(&dir.join(name), Depth::Full).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn rules(info: &ReplayInfo) -> Vec<&str> {
-    info.quality.deductions.iter().map(|d| d.0.as_str()).collect()
+    info.quality
+        .deductions
+        .iter()
+        .map(|d| d.0.as_str())
+        .collect()
 }
 
 #[test]
@@ -25,17 +35,29 @@ fn quality_rules_fire_on_the_files_that_have_those_properties() {
     assert!(rules(&cpu).contains(&"cpu"), "{:?}", cpu.quality);
 
     let doubles = replay("edge/slippi-js__doubles.slp");
-    assert!(rules(&doubles).contains(&"not_1v1"), "{:?}", doubles.quality);
+    assert!(
+        rules(&doubles).contains(&"not_1v1"),
+        "{:?}",
+        doubles.quality
+    );
 
     let short = replay("edge/peppi__short_game_tbh10.slp");
     assert!(rules(&short).contains(&"very_short"), "{:?}", short.quality);
     assert!(rules(&short).contains(&"no_contest"), "{:?}", short.quality);
 
     let home_run = replay("edge/slippi-js__Home-Run-Contest.slp");
-    assert!(rules(&home_run).contains(&"stage"), "{:?}", home_run.quality);
+    assert!(
+        rules(&home_run).contains(&"stage"),
+        "{:?}",
+        home_run.quality
+    );
 
     let unfinished = replay("edge/slippi-js__incomplete.slp");
-    assert!(rules(&unfinished).contains(&"incomplete"), "{:?}", unfinished.quality);
+    assert!(
+        rules(&unfinished).contains(&"incomplete"),
+        "{:?}",
+        unfinished.quality
+    );
     assert!(unfinished.quality.score < good.quality.score);
 }
 
@@ -46,26 +68,59 @@ fn filters_check_each_rule() {
     assert_eq!(pass(Filter::default()), Ok(()));
     let falco = ExternalCharacter::parse("falco").unwrap();
     let fox = ExternalCharacter::parse("fox").unwrap();
-    assert_eq!(pass(Filter { characters: vec![falco], ..Default::default() }), Ok(()));
     assert_eq!(
-        pass(Filter { characters: vec![fox], ..Default::default() }),
+        pass(Filter {
+            characters: vec![falco],
+            ..Default::default()
+        }),
+        Ok(())
+    );
+    assert_eq!(
+        pass(Filter {
+            characters: vec![fox],
+            ..Default::default()
+        }),
         Err(Rejection::Character)
     );
     let dl = ExternalStage::parse("dl").unwrap();
     let fd = ExternalStage::parse("fd").unwrap();
-    assert_eq!(pass(Filter { stages: vec![dl], ..Default::default() }), Ok(()));
-    assert_eq!(pass(Filter { stages: vec![fd], ..Default::default() }), Err(Rejection::Stage));
     assert_eq!(
-        pass(Filter { min_frames: Some(20_000), ..Default::default() }),
+        pass(Filter {
+            stages: vec![dl],
+            ..Default::default()
+        }),
+        Ok(())
+    );
+    assert_eq!(
+        pass(Filter {
+            stages: vec![fd],
+            ..Default::default()
+        }),
+        Err(Rejection::Stage)
+    );
+    assert_eq!(
+        pass(Filter {
+            min_frames: Some(20_000),
+            ..Default::default()
+        }),
         Err(Rejection::TooShort)
     );
     let cpu = replay("edge/peppi__items.slp");
-    let human_only = Filter { human_only: true, ..Default::default() };
+    let human_only = Filter {
+        human_only: true,
+        ..Default::default()
+    };
     assert_eq!(human_only.check(&cpu), Err(Rejection::NotHuman));
     let doubles = replay("edge/slippi-js__doubles.slp");
-    let one_v_one = Filter { one_v_one: true, ..Default::default() };
+    let one_v_one = Filter {
+        one_v_one: true,
+        ..Default::default()
+    };
     assert_eq!(one_v_one.check(&doubles), Err(Rejection::NotOneVsOne));
-    let dedupe = Filter { dedupe: true, ..Default::default() };
+    let dedupe = Filter {
+        dedupe: true,
+        ..Default::default()
+    };
     let (kept, rejected) = dedupe.apply([&game, &game, &cpu]);
     assert_eq!(kept.len(), 2);
     assert_eq!(rejected[0].1, Rejection::Duplicate);

@@ -41,7 +41,11 @@ pub fn bar_chart(
         .unwrap_or(0)
         .min(32);
     for (label, &n) in rows.iter().take(limit) {
-        let len = if max == 0 { 0 } else { (n * BAR_WIDTH).div_ceil(max) };
+        let len = if max == 0 {
+            0
+        } else {
+            (n * BAR_WIDTH).div_ceil(max)
+        };
         let label: String = label.chars().take(32).collect();
         out.push_str(&format!(
             "  {label:<label_width$}  {} {n}\n",
@@ -61,8 +65,9 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_largest_and_fold_the_tail() {
-        let counts: BTreeMap<String, usize> =
-            [("a", 10), ("b", 5), ("c", 1)].map(|(k, v)| (k.to_string(), v)).into();
+        let counts: BTreeMap<String, usize> = [("a", 10), ("b", 5), ("c", 1)]
+            .map(|(k, v)| (k.to_string(), v))
+            .into();
         let chart = bar_chart("T", &counts, 2, Order::ByCount);
         let lines: Vec<&str> = chart.lines().collect();
         assert_eq!(lines[1].matches('█').count(), BAR_WIDTH);

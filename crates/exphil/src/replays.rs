@@ -182,7 +182,11 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
-        write!(out, "{}", render_scan(&report, &kept, elapsed, pool.current_num_threads(), a.list))?;
+        write!(
+            out,
+            "{}",
+            render_scan(&report, &kept, elapsed, pool.current_num_threads(), a.list)
+        )?;
     }
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
@@ -246,9 +250,19 @@ fn render_scan(
     }
     for (title, counts, limit, order) in [
         ("Slippi versions", &r.versions, 20, Order::ByCount),
-        ("Characters (player-games)", &r.characters, 30, Order::ByCount),
+        (
+            "Characters (player-games)",
+            &r.characters,
+            30,
+            Order::ByCount,
+        ),
         ("Stages", &r.stages, 20, Order::ByCount),
-        ("Players (netplay name and code, or name tag)", &r.players, 15, Order::ByCount),
+        (
+            "Players (netplay name and code, or name tag)",
+            &r.players,
+            15,
+            Order::ByCount,
+        ),
         ("Quality score", &r.quality, 10, Order::ByLabelDescending),
     ] {
         s.push('\n');
@@ -312,7 +326,10 @@ fn frame_range(text: &str) -> Result<(i32, i32)> {
         }
     };
     let (a, b) = match text.split_once("..") {
-        Some((a, b)) => (parse(a, i32::MIN)?, parse(b.trim_start_matches('='), i32::MAX)?),
+        Some((a, b)) => (
+            parse(a, i32::MIN)?,
+            parse(b.trim_start_matches('='), i32::MAX)?,
+        ),
         None => {
             let n = parse(text, 0)?;
             (n, n)
@@ -332,7 +349,9 @@ fn show(a: ShowArgs) -> Result<ExitCode> {
         },
     };
     let game = read_file(&a.file, opts).with_context(|| a.file.display().to_string())?;
-    let port = a.port.map(|n| Port::from_number(n).expect("clap range 1..=4"));
+    let port = a
+        .port
+        .map(|n| Port::from_number(n).expect("clap range 1..=4"));
     if let Some(p) = port {
         if game.start.player(p).is_none() {
             bail!("{}: port {p} has no player in this game", a.file.display());
@@ -365,7 +384,11 @@ fn describe(path: &Path, game: &Game) -> Result<String> {
     s.push_str(&format!(
         "  Slippi {}{}{}, played on {}{}\n",
         st.version,
-        if st.is_online() { ", Slippi Online" } else { "" },
+        if st.is_online() {
+            ", Slippi Online"
+        } else {
+            ""
+        },
         if st.is_pal == Some(true) { ", PAL" } else { "" },
         info.played_on.as_deref().unwrap_or("unknown"),
         info.start_at
@@ -405,7 +428,10 @@ fn describe(path: &Path, game: &Game) -> Result<String> {
             Some(n) => format!(" — place {}", n + 1),
             None => String::new(),
         };
-        s.push_str(&format!("    P{} {}{kind}{who}{end}{place}\n", p.port, p.character_name));
+        s.push_str(&format!(
+            "    P{} {}{kind}{who}{end}{place}\n",
+            p.port, p.character_name
+        ));
     }
     s.push_str(&format!(
         "  Result: {}\n",

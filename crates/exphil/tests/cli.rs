@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 fn replays() -> PathBuf {
     let dir = std::env::var_os("EXPHIL_REPLAYS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays")
+        });
     assert!(
         dir.join("MANIFEST.tsv").is_file(),
         "real replays not found at {} (set EXPHIL_REPLAYS or put the shared folder beside the checkout)",
@@ -49,19 +51,39 @@ fn s(p: &Path) -> &str {
 fn scan_counts_match_the_manifest() {
     let games = replays().join("games");
     let out = exphil(&["replays", "scan", s(&games), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = json_of(&out);
     let r = &j["report"];
     assert_eq!(r["files"], 37);
     assert_eq!(r["kept"], 37);
-    assert_eq!(r["total_frames"], 348_475, "README of the shared replays gives 348,475");
+    assert_eq!(
+        r["total_frames"], 348_475,
+        "README of the shared replays gives 348,475"
+    );
     assert_eq!(r["stages"].as_object().unwrap().len(), 6);
     assert_eq!(r["characters"].as_object().unwrap().len(), 14);
     // Metadata-only agrees on frame counts for complete games.
-    let fast = json_of(&exphil(&["replays", "scan", s(&games), "--json", "--metadata-only"]));
+    let fast = json_of(&exphil(&[
+        "replays",
+        "scan",
+        s(&games),
+        "--json",
+        "--metadata-only",
+    ]));
     assert_eq!(fast["report"]["total_frames"], 348_475);
     // One thread gives the same report as two.
-    let one = json_of(&exphil(&["replays", "scan", s(&games), "--json", "--threads", "1"]));
+    let one = json_of(&exphil(&[
+        "replays",
+        "scan",
+        s(&games),
+        "--json",
+        "--threads",
+        "1",
+    ]));
     assert_eq!(one["report"], j["report"]);
 }
 
@@ -72,7 +94,12 @@ fn scan_of_edge_cases_reports_failures_and_exits_nonzero() {
     assert_eq!(out.status.code(), Some(1), "failures give a non-zero exit");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Scanned 30 files"), "{text}");
-    for bad in ["corrupt_game_1", "corrupt_game_2", "corrupt_game_3", "slippilab__doubles"] {
+    for bad in [
+        "corrupt_game_1",
+        "corrupt_game_2",
+        "corrupt_game_3",
+        "slippilab__doubles",
+    ] {
         assert!(text.contains(bad), "{bad} missing from:\n{text}");
     }
     assert!(text.contains("not a Slippi replay: a PNG image"), "{text}");
@@ -85,7 +112,12 @@ fn filters_select_and_dedupe() {
         let mut args = vec!["replays", "scan", s(&games), "--json"];
         args.extend_from_slice(extra);
         let out = exphil(&args);
-        assert!(out.status.success(), "{:?}: {}", extra, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            extra,
+            String::from_utf8_lossy(&out.stderr)
+        );
         json_of(&out)["report"]["kept"].as_u64().unwrap()
     };
     let fd = kept(&["--stages", "fd"]);
@@ -103,7 +135,14 @@ fn filters_select_and_dedupe() {
     // CPU games and doubles are filtered out of the edge set.
     let edge = replays().join("edge");
     let all = json_of(&exphil(&["replays", "scan", s(&edge), "--json"]));
-    let human = json_of(&exphil(&["replays", "scan", s(&edge), "--json", "--human-only", "--one-v-one"]));
+    let human = json_of(&exphil(&[
+        "replays",
+        "scan",
+        s(&edge),
+        "--json",
+        "--human-only",
+        "--one-v-one",
+    ]));
     let cut = all["report"]["kept"].as_u64().unwrap() - human["report"]["kept"].as_u64().unwrap();
     assert!(cut >= 8, "CPU games and doubles removed: {cut}");
 
@@ -116,7 +155,13 @@ fn filters_select_and_dedupe() {
     let j = json_of(&exphil(&["replays", "scan", s(&dir), "--json"]));
     assert_eq!(j["report"]["kept"], 1);
     assert_eq!(j["report"]["duplicates"], 1);
-    let j = json_of(&exphil(&["replays", "scan", s(&dir), "--json", "--keep-duplicates"]));
+    let j = json_of(&exphil(&[
+        "replays",
+        "scan",
+        s(&dir),
+        "--json",
+        "--keep-duplicates",
+    ]));
     assert_eq!(j["report"]["kept"], 2);
 
     // Unknown names are refused with a clear message.
@@ -137,7 +182,10 @@ fn validate_lists_bad_files_and_writes_the_error_log() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() >= 4, "{text}");
     assert!(lines.iter().all(|l| l.contains(".slp\t")), "{text}");
-    assert!(text.contains("corrupt_game_2.slp\tnot a Slippi replay"), "{text}");
+    assert!(
+        text.contains("corrupt_game_2.slp\tnot a Slippi replay"),
+        "{text}"
+    );
     // A truncated copy of a real game is bad, with the byte offset of the damage.
     let bytes = std::fs::read(replays().join("games/peppi__v2.0.slp")).unwrap();
     std::fs::write(dir.join("cut.slp"), &bytes[..bytes.len() / 2]).unwrap();
@@ -156,10 +204,26 @@ fn show_describes_a_game_and_dumps_frames() {
     let out = exphil(&["replays", "show", s(&file)]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for want in ["Dream Land N64", "Falco", "Sheik", "12194 frames", "winner", "ended by game"] {
+    for want in [
+        "Dream Land N64",
+        "Falco",
+        "Sheik",
+        "12194 frames",
+        "winner",
+        "ended by game",
+    ] {
         assert!(text.contains(want), "{want:?} missing from:\n{text}");
     }
-    let out = exphil(&["replays", "show", s(&file), "--frames", "-123..-100", "--port", "1", "--json"]);
+    let out = exphil(&[
+        "replays",
+        "show",
+        s(&file),
+        "--frames",
+        "-123..-100",
+        "--port",
+        "1",
+        "--json",
+    ]);
     assert!(out.status.success());
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -10,7 +10,9 @@ use serde_json::Value;
 use std::path::Path;
 
 /// The first 11 bytes of every `.slp` file: `{`, key `raw`, `[$U#l`.
-pub const SIGNATURE: [u8; 11] = [0x7B, 0x55, 0x03, 0x72, 0x61, 0x77, 0x5B, 0x24, 0x55, 0x23, 0x6C];
+pub const SIGNATURE: [u8; 11] = [
+    0x7B, 0x55, 0x03, 0x72, 0x61, 0x77, 0x5B, 0x24, 0x55, 0x23, 0x6C,
+];
 /// Offset of the raw event stream in a file.
 pub const RAW_START: usize = 15;
 const METADATA_KEY: &[u8] = b"U\x08metadata{";
@@ -18,6 +20,8 @@ const METADATA_KEY: &[u8] = b"U\x08metadata{";
 /// Says what a non-replay file looks like.
 fn describe_non_replay(bytes: &[u8]) -> String {
     let head: Vec<u8> = bytes.iter().take(16).copied().collect();
+    let lower = String::from_utf8_lossy(&head).to_lowercase();
+    let is_html = lower.starts_with("<!doctype") || lower.starts_with("<html");
     let kind = if bytes.len() < SIGNATURE.len() {
         format!("only {} bytes long", bytes.len())
     } else if head.starts_with(b"\x89PNG") {
@@ -30,12 +34,13 @@ fn describe_non_replay(bytes: &[u8]) -> String {
         "a PDF document".into()
     } else if head.starts_with(b"{") {
         "UBJSON or JSON without the Slippi `raw` array".into()
-    } else if {
-        let lower = String::from_utf8_lossy(&head).to_lowercase();
-        lower.starts_with("<!doctype") || lower.starts_with("<html")
-    } {
+    } else if is_html {
         "an HTML page".into()
-    } else if bytes.iter().take(256).all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
+    } else if bytes
+        .iter()
+        .take(256)
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+    {
         "a text file".into()
     } else {
         "unknown binary data".into()
@@ -139,7 +144,11 @@ fn read_metadata(tail: &[u8], at: u64, game: &mut Game) {
         }
         Err(e) => warn(
             game,
-            format!("at byte {}: {}", at + (METADATA_KEY.len() + e.offset) as u64, e.reason),
+            format!(
+                "at byte {}: {}",
+                at + (METADATA_KEY.len() + e.offset) as u64,
+                e.reason
+            ),
         ),
     }
 }
@@ -149,7 +158,9 @@ fn metadata_from(raw: Value) -> Metadata {
     let mut players = Vec::new();
     if let Some(Value::Object(map)) = raw.get("players") {
         for (key, p) in map {
-            let Ok(port_index) = key.parse::<u8>() else { continue };
+            let Ok(port_index) = key.parse::<u8>() else {
+                continue;
+            };
             let names = p.get("names");
             let mut characters: Vec<(u8, i64)> = p
                 .get("characters")
@@ -172,7 +183,10 @@ fn metadata_from(raw: Value) -> Metadata {
     players.sort_by_key(|p| p.port_index);
     Metadata {
         start_at: text(raw.get("startAt")),
-        last_frame: raw.get("lastFrame").and_then(Value::as_i64).map(|f| f as i32),
+        last_frame: raw
+            .get("lastFrame")
+            .and_then(Value::as_i64)
+            .map(|f| f as i32),
         played_on: text(raw.get("playedOn")),
         console_nick: text(raw.get("consoleNick")),
         players,

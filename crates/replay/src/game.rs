@@ -27,7 +27,7 @@ impl fmt::Display for Version {
 }
 
 /// A controller port, 1 to 4 (stored 0-based).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(into = "u8")]
 pub struct Port(u8);
 
@@ -411,7 +411,11 @@ impl PostFrame {
     /// `None` before 2.0 (neither recorded).
     pub fn hitstun_remaining(&self) -> Option<f32> {
         let in_hitstun = self.flag(FLAG_HITSTUN)?;
-        Some(if in_hitstun { self.misc_as.unwrap_or(0.0) } else { 0.0 })
+        Some(if in_hitstun {
+            self.misc_as.unwrap_or(0.0)
+        } else {
+            0.0
+        })
     }
 
     /// Whether the character is airborne (2.0+).
@@ -512,12 +516,6 @@ pub struct PortFrames {
     pub leader: Vec<Option<CharFrame>>,
     /// Follower (Nana), one entry per frame row; empty when the port never had a follower.
     pub follower: Vec<Option<CharFrame>>,
-}
-
-impl Default for Port {
-    fn default() -> Port {
-        Port(0)
-    }
 }
 
 /// Range of a row's entries in a flat arena.
@@ -630,7 +628,10 @@ impl<'a> FrameRef<'a> {
     /// Every port present in this frame, in port order.
     pub fn players(&self) -> impl Iterator<Item = PlayerFrame<'a>> + 'a {
         let this = *self;
-        self.frames.ports.iter().filter_map(move |p| this.player_of(p))
+        self.frames
+            .ports
+            .iter()
+            .filter_map(move |p| this.player_of(p))
     }
     /// Items active in this frame, ordered by slot.
     pub fn items(&self) -> &'a [Item] {
