@@ -20,12 +20,16 @@ pub fn melee_string(bytes: &[u8]) -> String {
     text.chars().map(normalize_char).collect()
 }
 
-/// Maps full-width forms to ASCII (Melee writes connect codes as `ＡＢＣＤ＃１２３`).
+/// Maps full-width forms to ASCII (Melee writes connect codes as `ＡＢＣＤ＃１２３`), and the
+/// quotation marks Melee's keyboard writes for `'` and `"` (`’`, `”`) back to ASCII, as
+/// Slippi's own metadata and slippi-js do.
 fn normalize_char(c: char) -> char {
     let u = c as u32;
     let mapped = match u {
         0xff01..=0xff5e => u - 0xff00 + 0x20,
         0x3000 => 0x20,
+        0x2019 => 0x27,
+        0x201d => 0x22,
         _ => u,
     };
     char::from_u32(mapped).unwrap_or(c)
