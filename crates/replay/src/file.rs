@@ -241,7 +241,7 @@ pub fn read_summary(bytes: &[u8]) -> Result<Summary, DecodeError> {
         .metadata
         .as_ref()
         .and_then(|m| m.last_frame)
-        .map(|f| (f + 124).max(0) as usize);
+        .map(|f| (f as i64 + 124).max(0) as usize); // i64: `lastFrame` may be near i32::MAX
     if frames.is_none() {
         // Old files have no `lastFrame`: count frames by decoding after all.
         let game = read(bytes, DecodeOptions::default())?;

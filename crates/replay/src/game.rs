@@ -718,7 +718,8 @@ impl Game {
     /// Duration in frames counted from the first id (−123): `last id − first id + 1`.
     pub fn duration_frames(&self) -> usize {
         match (self.frames.id.first(), self.frames.id.last()) {
-            (Some(a), Some(b)) => (b - a + 1) as usize,
+            // In i64: ids from a damaged or hostile file may span the whole i32 range.
+            (Some(&a), Some(&b)) => (b as i64 - a as i64 + 1).max(0) as usize,
             _ => 0,
         }
     }

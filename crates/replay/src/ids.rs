@@ -35,7 +35,12 @@ const CHARACTERS: &[(u8, u8, &str, &[&str])] = &[
     (0, 2, "Captain Falcon", &["falcon", "cf", "captainfalcon"]),
     (1, 3, "Donkey Kong", &["dk", "donkeykong"]),
     (2, 1, "Fox", &["fox"]),
-    (3, 24, "Mr. Game & Watch", &["gnw", "gw", "gameandwatch", "mrgameandwatch"]),
+    (
+        3,
+        24,
+        "Mr. Game & Watch",
+        &["gnw", "gw", "gameandwatch", "mrgameandwatch"],
+    ),
     (4, 4, "Kirby", &["kirby"]),
     (5, 5, "Bowser", &["bowser"]),
     (6, 6, "Link", &["link"]),
@@ -46,7 +51,12 @@ const CHARACTERS: &[(u8, u8, &str, &[&str])] = &[
     (11, 8, "Ness", &["ness"]),
     (12, 9, "Peach", &["peach"]),
     (13, 12, "Pikachu", &["pikachu", "pika"]),
-    (14, 10, "Ice Climbers", &["ics", "ic", "iceclimbers", "popo"]),
+    (
+        14,
+        10,
+        "Ice Climbers",
+        &["ics", "ic", "iceclimbers", "popo"],
+    ),
     (15, 15, "Jigglypuff", &["puff", "jigglypuff", "jiggs"]),
     (16, 13, "Samus", &["samus"]),
     (17, 14, "Yoshi", &["yoshi"]),
@@ -72,36 +82,76 @@ pub const NANA_INTERNAL: InternalCharacter = InternalCharacter(11);
 
 /// (external id, internal id if known, full name, short aliases).
 const STAGES: &[(u16, Option<u8>, &str, &[&str])] = &[
-    (2, Some(8), "Fountain of Dreams", &["fod", "fountain", "fountainofdreams"]),
-    (3, Some(18), "Pokemon Stadium", &["ps", "stadium", "pokemonstadium"]),
-    (4, None, "Princess Peach's Castle", &["castle", "peachscastle"]),
+    (
+        2,
+        Some(8),
+        "Fountain of Dreams",
+        &["fod", "fountain", "fountainofdreams"],
+    ),
+    (
+        3,
+        Some(18),
+        "Pokemon Stadium",
+        &["ps", "stadium", "pokemonstadium"],
+    ),
+    (
+        4,
+        None,
+        "Princess Peach's Castle",
+        &["castle", "peachscastle"],
+    ),
     (5, None, "Kongo Jungle", &["kongo", "kongojungle"]),
     (6, None, "Brinstar", &["brinstar"]),
     (7, None, "Corneria", &["corneria"]),
-    (8, Some(6), "Yoshi's Story", &["ys", "yoshis", "yoshisstory"]),
+    (
+        8,
+        Some(6),
+        "Yoshi's Story",
+        &["ys", "yoshis", "yoshisstory"],
+    ),
     (9, None, "Onett", &["onett"]),
     (10, None, "Mute City", &["mutecity"]),
     (11, None, "Rainbow Cruise", &["rc", "rainbowcruise"]),
     (12, None, "Jungle Japes", &["japes", "junglejapes"]),
     (13, None, "Great Bay", &["greatbay"]),
-    (14, None, "Hyrule Temple", &["hyrule", "temple", "hyruletemple"]),
+    (
+        14,
+        None,
+        "Hyrule Temple",
+        &["hyrule", "temple", "hyruletemple"],
+    ),
     (15, None, "Brinstar Depths", &["depths", "brinstardepths"]),
     (16, None, "Yoshi's Island", &["yoshisisland"]),
     (17, None, "Green Greens", &["greengreens"]),
     (18, None, "Fourside", &["fourside"]),
     (19, None, "Mushroom Kingdom I", &["mk1", "mushroomkingdom"]),
-    (20, None, "Mushroom Kingdom II", &["mk2", "mushroomkingdom2"]),
+    (
+        20,
+        None,
+        "Mushroom Kingdom II",
+        &["mk2", "mushroomkingdom2"],
+    ),
     (22, None, "Venom", &["venom"]),
     (23, None, "Poke Floats", &["pokefloats", "floats"]),
     (24, None, "Big Blue", &["bigblue"]),
     (25, None, "Icicle Mountain", &["icicle", "iciclemountain"]),
     (26, None, "Icetop", &["icetop"]),
     (27, None, "Flat Zone", &["flatzone"]),
-    (28, Some(26), "Dream Land N64", &["dl", "dreamland", "dreamland64"]),
+    (
+        28,
+        Some(26),
+        "Dream Land N64",
+        &["dl", "dreamland", "dreamland64"],
+    ),
     (29, None, "Yoshi's Island N64", &["yi64", "yoshisisland64"]),
     (30, None, "Kongo Jungle N64", &["kj64", "kongojungle64"]),
     (31, Some(24), "Battlefield", &["bf", "battlefield"]),
-    (32, Some(25), "Final Destination", &["fd", "final", "finaldestination"]),
+    (
+        32,
+        Some(25),
+        "Final Destination",
+        &["fd", "final", "finaldestination"],
+    ),
 ];
 
 /// The six tournament-legal stages (external ids): FoD, PS, YS, DL, BF, FD.
@@ -283,8 +333,19 @@ mod tests {
 
     #[test]
     fn aliases_resolve() {
-        for (alias, id) in [("bf", 31), ("fd", 32), ("fod", 2), ("ys", 8), ("ps", 3), ("dl", 28)] {
-            assert_eq!(ExternalStage::parse(alias), Some(ExternalStage(id)), "{alias}");
+        for (alias, id) in [
+            ("bf", 31),
+            ("fd", 32),
+            ("fod", 2),
+            ("ys", 8),
+            ("ps", 3),
+            ("dl", 28),
+        ] {
+            assert_eq!(
+                ExternalStage::parse(alias),
+                Some(ExternalStage(id)),
+                "{alias}"
+            );
         }
         for (alias, id) in [
             ("fox", 2),
@@ -298,7 +359,11 @@ mod tests {
             ("Captain Falcon", 0),
             ("Mr. Game & Watch", 3),
         ] {
-            assert_eq!(ExternalCharacter::parse(alias), Some(ExternalCharacter(id)), "{alias}");
+            assert_eq!(
+                ExternalCharacter::parse(alias),
+                Some(ExternalCharacter(id)),
+                "{alias}"
+            );
         }
         assert_eq!(ExternalCharacter::parse("nobody"), None);
     }

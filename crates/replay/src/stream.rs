@@ -19,6 +19,9 @@ pub const ITEM_SLOTS: usize = 15;
 pub const MAX_SPLIT_BYTES: usize = 4 << 20;
 /// Cap on stored non-damage warnings; further ones are counted only.
 pub const MAX_WARNINGS: usize = 256;
+/// How far from the end a frame id never seen before may be inserted (each insertion moves the
+/// rows after it); real rollbacks go back at most 7 frames, and re-send frames already seen.
+const MAX_LATE_ROWS: usize = 32;
 
 const METADATA_MARKER: &[u8] = b"U\x08metadata";
 const UNDECLARED: u32 = u32::MAX;
@@ -287,12 +290,17 @@ impl Decoder {
                             ),
                         });
                     }
-                    let Some(&size) = data.get(pos + 1) else { break };
+                    let Some(&size) = data.get(pos + 1) else {
+                        break;
+                    };
                     let total = 1 + size as usize;
                     if data.len() - pos < total {
                         break;
                     }
-                    self.payloads(&data[pos + 2..pos + total], size, at)?;
+                    // The size byte counts itself: a size of 0 has no table (and is rejected
+                    // below), so the slice must not assume `pos + 2 <= pos + total`.
+                    let table = data.get(pos + 2..pos + total).unwrap_or_default();
+                    self.payloads(table, size, at)?;
                     pos += total;
                     self.offset += total as u64;
                     self.phase = Phase::Start;
@@ -533,8 +541,10 @@ impl Decoder {
         let actual = (payload.u16(512).unwrap_or_default() as usize).min(512);
         let inner = payload.u8(514).unwrap_or_default();
         let last = payload.u8(515).unwrap_or_default() != 0;
-        if self.split.len() + actual > MAX_SPLIT_BYTES {
-            if !self.split_overflow {
+        // Once a message overflows, the rest of it is discarded too (up to its last block): a
+        // tail of it must not be delivered as if it were the whole message.
+        if !self.split_overflow {
+            if self.split.len() + actual > MAX_SPLIT_BYTES {
                 self.split_overflow = true;
                 self.warn(
                     at,
@@ -542,14 +552,16 @@ impl Decoder {
                         limit: MAX_SPLIT_BYTES as u64,
                     },
                 );
+                self.split = Vec::new();
+            } else {
+                self.split.extend_from_slice(&payload.0[..actual]);
             }
-            self.split.clear();
-        } else {
-            self.split.extend_from_slice(&payload.0[..actual]);
         }
         if last {
             let data = std::mem::take(&mut self.split);
-            self.split_overflow = false;
+            if std::mem::replace(&mut self.split_overflow, false) {
+                return;
+            }
             if inner == event::MESSAGE_SPLITTER || inner == event::GAME_START {
                 self.warn_code(inner, at, WarningKind::UnknownEvent { code: inner });
             } else if inner == event::GECKO_LIST || event::min_size(inner) == 0 {
@@ -591,7 +603,9 @@ impl Decoder {
     }
 
     fn commit(&mut self) {
-        let Some(game) = self.game.as_mut() else { return };
+        let Some(game) = self.game.as_mut() else {
+            return;
+        };
         let frames = &mut game.frames;
         let id = self.pending.id;
         let row = match frames.id.last() {
@@ -608,7 +622,21 @@ impl Decoder {
                 }
                 (r, true)
             }
-            Err(r) => (r, false), // an id lower than the last, never seen: insert in order
+            // An id lower than the last, never seen: insert in order, when it is at most
+            // MAX_LATE_ROWS rows from the end. Further back, inserting would move every later
+            // row of every column, and a stream of ever-lower ids would take quadratic time; no
+            // real replay does that (rollback re-sends frames already seen), so such a frame is
+            // dropped with a warning and decoding goes on.
+            Err(r) if frames.id.len() - r <= MAX_LATE_ROWS => (r, false),
+            Err(r) => {
+                let kind = WarningKind::LateFrame {
+                    frame: id,
+                    rows_late: (frames.id.len() - r) as u64,
+                };
+                let at = self.pending.offset;
+                self.warn(at, kind);
+                return;
+            }
         };
         let frame_id = id;
         let pending = &mut self.pending;
@@ -672,17 +700,21 @@ impl Decoder {
             };
             let leader = as_frame(leader);
             let follower = as_frame(follower);
-            if follower.is_some() && port.follower.is_empty() {
+            // The follower column exists from the first frame that has a follower on; before
+            // that it is empty. (Test the need for it before padding: padding to `old_len` rows
+            // leaves it empty when the follower appears in the very first frame.)
+            let has_follower_column = follower.is_some() || !port.follower.is_empty();
+            if has_follower_column && port.follower.is_empty() {
                 port.follower.resize(old_len, None);
             }
             if replace {
                 port.leader[row] = leader;
-                if !port.follower.is_empty() {
+                if has_follower_column {
                     port.follower[row] = follower;
                 }
             } else {
                 port.leader.insert(row, leader);
-                if !port.follower.is_empty() {
+                if has_follower_column {
                     port.follower.insert(row, follower);
                 }
             }

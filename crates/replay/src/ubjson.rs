@@ -37,7 +37,10 @@ impl<'a> Reader<'a> {
                 self.pos += n;
                 Ok(s)
             }
-            _ => self.err(format!("needs {n} more bytes, has {}", self.data.len() - self.pos)),
+            _ => self.err(format!(
+                "needs {n} more bytes, has {}",
+                self.data.len() - self.pos
+            )),
         }
     }
     fn byte(&mut self) -> Result<u8> {
@@ -63,7 +66,10 @@ impl<'a> Reader<'a> {
         let m = self.byte()?;
         let n = self.int(m)?;
         if n < 0 || n as u64 > (self.data.len() - self.pos) as u64 {
-            return self.err(format!("length {n} exceeds the {} bytes left", self.data.len() - self.pos));
+            return self.err(format!(
+                "length {n} exceeds the {} bytes left",
+                self.data.len() - self.pos
+            ));
         }
         Ok(n as usize)
     }
@@ -164,7 +170,9 @@ fn float(f: f64) -> Value {
 
 /// Parses the body of an object whose opening `{` was already consumed; returns the object and
 /// the bytes used (including the closing `}`).
-pub fn read_object_body(data: &[u8]) -> std::result::Result<(Map<String, Value>, usize), UbjsonError> {
+pub fn read_object_body(
+    data: &[u8],
+) -> std::result::Result<(Map<String, Value>, usize), UbjsonError> {
     let mut r = Reader { data, pos: 0 };
     let map = r.object(1)?;
     Ok((map, r.pos))

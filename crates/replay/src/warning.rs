@@ -103,6 +103,14 @@ pub enum WarningKind {
         /// Why.
         reason: String,
     },
+    /// A frame id never seen before arrived far behind the last one (more than 32 rows) and was
+    /// dropped; real streams only re-send frames already seen.
+    LateFrame {
+        /// Frame id.
+        frame: i32,
+        /// How many rows behind the end it would have gone.
+        rows_late: u64,
+    },
     /// Message Splitter data grew past the reassembly cap and was discarded.
     SplitterOverflow {
         /// The cap in bytes.
@@ -132,13 +140,23 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use WarningKind::*;
         match &self.kind {
-            Truncated { what } => write!(f, "truncated at byte {} while reading {what}", self.offset),
+            Truncated { what } => {
+                write!(f, "truncated at byte {} while reading {what}", self.offset)
+            }
             Corrupt { reason } => write!(f, "corrupt at byte {}: {reason}", self.offset),
             IncompleteFrame { frame, missing } => {
-                write!(f, "frame {frame} dropped (incomplete: {missing}) at byte {}", self.offset)
+                write!(
+                    f,
+                    "frame {frame} dropped (incomplete: {missing}) at byte {}",
+                    self.offset
+                )
             }
             UnknownEvent { code } => {
-                write!(f, "unknown event 0x{code:02x} skipped at byte {}", self.offset)
+                write!(
+                    f,
+                    "unknown event 0x{code:02x} skipped at byte {}",
+                    self.offset
+                )
             }
             EventTooSmall { code, size } => write!(
                 f,
@@ -158,9 +176,20 @@ impl fmt::Display for Warning {
             DuplicateGameEnd => write!(f, "duplicate Game End at byte {}", self.offset),
             EventsAfterGameEnd => write!(f, "frame events after Game End at byte {}", self.offset),
             TrailingBytes { count } => {
-                write!(f, "{count} unexpected trailing bytes at byte {}", self.offset)
+                write!(
+                    f,
+                    "{count} unexpected trailing bytes at byte {}",
+                    self.offset
+                )
             }
-            Metadata { reason } => write!(f, "metadata unreadable at byte {}: {reason}", self.offset),
+            Metadata { reason } => {
+                write!(f, "metadata unreadable at byte {}: {reason}", self.offset)
+            }
+            LateFrame { frame, rows_late } => write!(
+                f,
+                "frame {frame} at byte {} arrived {rows_late} frames late and was dropped",
+                self.offset
+            ),
             SplitterOverflow { limit } => write!(
                 f,
                 "Message Splitter data at byte {} exceeds {limit} bytes; discarded",

@@ -7,22 +7,40 @@ use exphil_replay::*;
 
 #[test]
 fn all_games_decode_fully_with_manifest_frame_counts() {
-    let games: Vec<_> = common::manifest().into_iter().filter(|e| e.is_game()).collect();
+    let games: Vec<_> = common::manifest()
+        .into_iter()
+        .filter(|e| e.is_game())
+        .collect();
     assert_eq!(games.len(), 37, "the shared set has 37 complete games");
     for e in &games {
         let game = read_file(&e.path, DecodeOptions::default())
             .unwrap_or_else(|err| panic!("{}: {err}", e.file));
         assert!(game.is_complete(), "{}: {:?}", e.file, game.warnings);
-        assert_eq!(game.frames.len(), e.frames.unwrap(), "{}: frame count", e.file);
+        assert_eq!(
+            game.frames.len(),
+            e.frames.unwrap(),
+            "{}: frame count",
+            e.file
+        );
         assert_eq!(game.duration_frames(), e.frames.unwrap(), "{}", e.file);
         assert_eq!(game.start.version.to_string(), e.version, "{}", e.file);
         assert_eq!(game.start.stage.name().unwrap(), e.stage, "{}", e.file);
         assert_eq!(game.frames.id[0], -123, "{}", e.file);
         for port in &game.frames.ports {
-            assert!(port.leader.iter().all(Option::is_some), "{}: {} has gaps", e.file, port.port);
+            assert!(
+                port.leader.iter().all(Option::is_some),
+                "{}: {} has gaps",
+                e.file,
+                port.port
+            );
         }
         for p in &game.start.players {
-            assert!(e.characters.contains(&p.character.to_string()), "{}: {}", e.file, p.character);
+            assert!(
+                e.characters.contains(&p.character.to_string()),
+                "{}: {}",
+                e.file,
+                p.character
+            );
         }
         let meta = game.metadata.as_ref().expect("games have metadata");
         if let Some(last) = meta.last_frame {
@@ -50,7 +68,11 @@ fn every_edge_file_decodes_or_fails_clearly() {
                     // Only files the reference parser also rejects may fail, and then with a
                     // specific reason that names the byte offset.
                     assert!(e.peppi_failed(), "{}: unexpected failure: {msg}", e.file);
-                    assert!(msg.contains("at byte"), "{}: unspecific error: {msg}", e.file);
+                    assert!(
+                        msg.contains("at byte"),
+                        "{}: unspecific error: {msg}",
+                        e.file
+                    );
                 }
             }
         }
