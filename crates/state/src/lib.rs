@@ -1,0 +1,8 @@
+//! The ego-centric game state that every stage of exphil shares: built from decoded replays for
+//! training, and from UMI v1 frames (and later the Dolphin stream and the simulator) for play,
+//! so one embedding function serves both. Framework-free: no tensor library here.
+#![deny(missing_docs)]
+
+mod controller;
+
+pub use controller::{Buttons, Controller, BUTTON_NAMES};
