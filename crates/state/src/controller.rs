@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 pub const BUTTON_NAMES: [&str; 8] = ["A", "B", "X", "Y", "Z", "L", "R", "D_UP"];
 
 /// Slippi processed-button masks for A, B, X, Y, Z, L, R, D-up (in [`BUTTON_NAMES`] order).
-const SLIPPI_MASKS: [u32; 8] = [0x0100, 0x0200, 0x0400, 0x0800, 0x0010, 0x0040, 0x0020, 0x0008];
+const SLIPPI_MASKS: [u32; 8] = [
+    0x0100, 0x0200, 0x0400, 0x0800, 0x0010, 0x0040, 0x0020, 0x0008,
+];
 
 /// Eight buttons as a bitmask (bit i = [`BUTTON_NAMES`]\[i\] pressed).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,7 +110,13 @@ impl Controller {
     /// From a UMI controller row (a button is pressed when its value is above 0.5). Non-finite
     /// values read as neutral; axes are clamped to 0..1.
     pub fn from_row(row: &[f32; 13]) -> Controller {
-        let unit = |v: f32, neutral: f32| if v.is_finite() { v.clamp(0.0, 1.0) } else { neutral };
+        let unit = |v: f32, neutral: f32| {
+            if v.is_finite() {
+                v.clamp(0.0, 1.0)
+            } else {
+                neutral
+            }
+        };
         let mut buttons = Buttons(0);
         for i in 0..8 {
             buttons.set(i, row[5 + i] > 0.5);
@@ -141,7 +149,10 @@ mod tests {
     fn slippi_buttons_map_to_umi_bits() {
         // A + Z + D-up + (R digital) + joystick-left flag (ignored).
         let b = Buttons::from_slippi(0x0100 | 0x0010 | 0x0008 | 0x0020 | 0x40000);
-        let names: Vec<&str> = (0..8).filter(|&i| b.pressed(i)).map(|i| BUTTON_NAMES[i]).collect();
+        let names: Vec<&str> = (0..8)
+            .filter(|&i| b.pressed(i))
+            .map(|i| BUTTON_NAMES[i])
+            .collect();
         assert_eq!(names, ["A", "Z", "R", "D_UP"]);
     }
 

@@ -4,5 +4,12 @@
 #![deny(missing_docs)]
 
 mod controller;
+mod frame;
+mod replay;
+pub mod stage;
+pub mod umi;
 
 pub use controller::{Buttons, Controller, BUTTON_NAMES};
+pub use frame::{Fighter, GameState, ItemState, MAX_ITEMS};
+pub use replay::{states, StateBuilder};
+pub use umi::{FrameSizeError, FRAME_BYTES};
