@@ -18,24 +18,24 @@ const SEGMENTS: [(i32, i32, f32, f32, f32, f32); 4] = [
     (
         1076,
         1615,
-        -101.850006 + RANDALL_WIDTH / 2.0,
+        -101.85 + RANDALL_WIDTH / 2.0,
         -33.2489,
         0.35484,
         0.0,
     ),
     // right side, upwards
-    (1624, 1668, 97.3, -31.160233, 0.0, 0.354839325),
+    (1624, 1668, 97.3, -31.160233, 0.0, 0.354_839_3),
     // top, right to left
     (
         477,
         1015,
-        101.235443 - RANDALL_WIDTH / 2.0,
+        101.235_44 - RANDALL_WIDTH / 2.0,
         -13.64989,
         -0.35484,
         0.0,
     ),
     // left side, downwards
-    (1023, 1068, -97.65, -15.277869, 0.0, -0.354839325),
+    (1023, 1068, -97.65, -15.277869, 0.0, -0.354_839_3),
 ];
 
 /// Randall's centre `(x, y)` on frame id `frame` (the loop is periodic in the frame id).
