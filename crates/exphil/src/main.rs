@@ -3,6 +3,7 @@
 
 mod charts;
 mod filters;
+mod kmeans;
 mod replays;
 
 use clap::{Parser, Subcommand};
@@ -21,12 +22,15 @@ enum Command {
     /// Inspect, validate and summarise Slippi replays (.slp).
     #[command(subcommand)]
     Replays(replays::ReplaysCommand),
+    /// Fit k-means stick centres (per axis) from replays, for the `kmeans` stick targets.
+    Kmeans(kmeans::KmeansArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replays(cmd) => replays::run(cmd),
+        Command::Kmeans(args) => kmeans::run(args),
     };
     match result {
         Ok(code) => code,

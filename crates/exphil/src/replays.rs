@@ -98,7 +98,7 @@ pub fn run(cmd: ReplaysCommand) -> Result<ExitCode> {
     }
 }
 
-fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     let mut b = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         if n == 0 {
@@ -109,7 +109,7 @@ fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     b.build().context("starting worker threads")
 }
 
-fn progress(len: usize, quiet: bool) -> ProgressBar {
+pub(crate) fn progress(len: usize, quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -122,7 +122,7 @@ fn progress(len: usize, quiet: bool) -> ProgressBar {
 }
 
 /// Finds the files, failing when none of the paths exist.
-fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let (files, errors) = discover(paths);
     for (path, e) in &errors {
         eprintln!("warning: {}: {e}", path.display());

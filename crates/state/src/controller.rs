@@ -61,12 +61,26 @@ impl Default for Controller {
     }
 }
 
-/// Maps a processed stick axis (−1..1) to UMI's 0..1.
+/// Raw GameCube stick units across an axis (−80..80).
+const STICK_UNITS: f32 = 160.0;
+
+/// Maps a processed stick axis (−1..1, always a multiple of 1/80 in real replays) to UMI's 0..1,
+/// as the nearest f32 to `k / 160` for the raw position `k` — so mirroring is exact.
 fn axis(v: f32) -> f32 {
     if v.is_finite() {
-        ((v + 1.0) * 0.5).clamp(0.0, 1.0)
+        (((v + 1.0) * 80.0).round() / STICK_UNITS).clamp(0.0, 1.0)
     } else {
         0.5
+    }
+}
+
+/// Reflects a 0..1 stick axis about 0.5: exactly (an involution) for values on the raw grid.
+fn mirror_axis(v: f32) -> f32 {
+    let k = (v * STICK_UNITS).round();
+    if k / STICK_UNITS == v {
+        (STICK_UNITS - k) / STICK_UNITS
+    } else {
+        1.0 - v
     }
 }
 
@@ -131,11 +145,12 @@ impl Controller {
         }
     }
 
-    /// The left/right mirror image: stick x axes reflected about 0.5.
+    /// The left/right mirror image: stick x axes reflected about 0.5 (exactly, for stick values
+    /// on the raw 1/160 grid, so mirroring twice is the identity).
     pub fn mirrored(&self) -> Controller {
         Controller {
-            main_x: 1.0 - self.main_x,
-            c_x: 1.0 - self.c_x,
+            main_x: mirror_axis(self.main_x),
+            c_x: mirror_axis(self.c_x),
             ..*self
         }
     }
@@ -169,6 +184,11 @@ mod tests {
         assert_eq!(Controller::from_row(&c.to_row()), c);
         assert_eq!(c.mirrored().mirrored(), c);
         assert_eq!(c.mirrored().main_x, 0.75);
+        for k in 0..=160 {
+            let v = k as f32 / 160.0;
+            let m = Controller { main_x: v, ..c };
+            assert_eq!(m.mirrored().mirrored().main_x.to_bits(), v.to_bits(), "{k}");
+        }
         let mut garbage = [f32::NAN; 13];
         garbage[5] = 1.0;
         let g = Controller::from_row(&garbage);
