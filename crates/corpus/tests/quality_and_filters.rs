@@ -2,20 +2,9 @@
 
 use exphil_corpus::{inspect, Depth, Filter, Rejection, ReplayInfo};
 use exphil_replay::{ExternalCharacter, ExternalStage};
-use std::path::PathBuf;
 
 fn replay(name: &str) -> ReplayInfo {
-    let dir = std::env::var_os("EXPHIL_REPLAYS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays")
-        });
-    assert!(
-        dir.join("MANIFEST.tsv").is_file(),
-        "real replays not found at {}",
-        dir.display()
-    );
-    inspect(&dir.join(name), Depth::Full).unwrap_or_else(|e| panic!("{e}"))
+    inspect(&exphil_testdata::replay(name), Depth::Full).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn rules(info: &ReplayInfo) -> Vec<&str> {

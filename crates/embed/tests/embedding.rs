@@ -9,19 +9,7 @@ use exphil_replay::{read_file, DecodeOptions, Game, Port};
 use exphil_state::{states, Controller, GameState};
 use std::path::PathBuf;
 
-fn replays() -> PathBuf {
-    let dir = std::env::var_os("EXPHIL_REPLAYS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays")
-        });
-    assert!(
-        dir.join("MANIFEST.tsv").is_file(),
-        "real replays not found at {}",
-        dir.display()
-    );
-    dir
-}
+use exphil_testdata::replays_dir as replays;
 
 fn game(name: &str) -> Game {
     read_file(&replays().join(name), DecodeOptions::default()).unwrap()

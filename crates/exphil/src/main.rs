@@ -2,6 +2,7 @@
 //! only place that reads arguments or the environment.
 
 mod charts;
+mod dataset;
 mod filters;
 mod kmeans;
 mod replays;
@@ -24,6 +25,9 @@ enum Command {
     Replays(replays::ReplaysCommand),
     /// Fit k-means stick centres (per axis) from replays, for the `kmeans` stick targets.
     Kmeans(kmeans::KmeansArgs),
+    /// Build a training dataset from replays, or describe one.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replays(cmd) => replays::run(cmd),
         Command::Kmeans(args) => kmeans::run(args),
+        Command::Dataset(cmd) => dataset::run(cmd),
     };
     match result {
         Ok(code) => code,

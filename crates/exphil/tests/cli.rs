@@ -1,30 +1,14 @@
 //! End-to-end tests of `exphil replays …`: the real binary on the shared replays, in a
 //! temporary directory.
 
+mod common;
+use common::{exphil, s};
+
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-fn replays() -> PathBuf {
-    let dir = std::env::var_os("EXPHIL_REPLAYS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays")
-        });
-    assert!(
-        dir.join("MANIFEST.tsv").is_file(),
-        "real replays not found at {} (set EXPHIL_REPLAYS or put the shared folder beside the checkout)",
-        dir.display()
-    );
-    dir
-}
-
-fn exphil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exphil"))
-        .args(args)
-        .output()
-        .expect("run exphil")
-}
+use exphil_testdata::replays_dir as replays;
 
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -41,10 +25,6 @@ fn tempdir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]

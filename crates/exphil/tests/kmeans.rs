@@ -1,25 +1,16 @@
 //! End-to-end tests of `exphil kmeans`: the real binary on real replays copied into a temporary
 //! directory, and the file it writes loaded back as stick targets.
 
+mod common;
+use common::{exphil, s};
+
 use exphil_embed::{StickDiscretization, TargetCoder, TargetConfig};
 use exphil_state::Controller;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn replays() -> PathBuf {
-    let dir = std::env::var_os("EXPHIL_REPLAYS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/replays")
-        });
-    assert!(
-        dir.join("MANIFEST.tsv").is_file(),
-        "real replays not found at {} (set EXPHIL_REPLAYS or put the shared folder beside the checkout)",
-        dir.display()
-    );
-    dir
-}
+use exphil_testdata::replays_dir as replays;
 
 /// Two real games: Pikachu vs Falco on Dream Land, Peach vs Marth on Final Destination.
 const GAMES: [&str; 2] = [
@@ -38,17 +29,6 @@ fn tempdir_with(name: &str, files: &[&str]) -> PathBuf {
         std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
     }
     d
-}
-
-fn exphil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exphil"))
-        .args(args)
-        .output()
-        .expect("run exphil")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn stderr(o: &Output) -> String {

@@ -5,7 +5,7 @@
 //! exphil's `RollbackMode::Last` is compared with the last occurrence of each id in peppi's frame
 //! list, and `RollbackMode::First` with the first occurrence (for files that have re-sends).
 
-mod common;
+use exphil_testdata as common;
 
 use exphil_replay as ex;
 use peppi::frame::{transpose as pt, Rollbacks};

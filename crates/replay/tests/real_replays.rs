@@ -1,7 +1,7 @@
 //! Every shared replay decodes (games fully, edge files or with a clear error), and decoded
 //! values agree with the manifest.
 
-mod common;
+use exphil_testdata as common;
 
 use exphil_replay::*;
 

@@ -11,7 +11,7 @@
 //! Randomised parts are seeded: the seed is printed, and `EXPHIL_FUZZ_SEED=<u64>` reproduces or
 //! varies a run.
 
-mod common;
+use exphil_testdata as common;
 
 use exphil_replay::*;
 use rand::distributions::WeightedIndex;

@@ -1,5 +1,7 @@
-//! Shared helpers for the real-replay tests: locating `../shared/replays` and its manifest.
-#![allow(dead_code)]
+//! Test support for every exphil crate: locating the shared real replays (`../shared/replays`
+//! beside the checkout, or `$EXPHIL_REPLAYS`) and reading their `MANIFEST.tsv`. A dev-dependency
+//! only; tests that need real replays fail loudly when they are missing, never skip.
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
 
@@ -22,27 +24,38 @@ pub fn replays_dir() -> PathBuf {
 /// One row of `MANIFEST.tsv`.
 #[derive(Clone, Debug)]
 pub struct Entry {
+    /// Path relative to the replay folder (`games/…` or `edge/…`).
     pub file: String,
+    /// Absolute path.
     pub path: PathBuf,
+    /// Slippi version.
     pub version: String,
+    /// Stage name.
     pub stage: String,
+    /// Players and characters.
     pub characters: String,
+    /// Distinct frame ids, when the reference parser read the file.
     pub frames: Option<usize>,
+    /// Notes (edge cases, `PARSE FAILED`, …).
     pub notes: String,
 }
 
 impl Entry {
+    /// A complete game from `games/`.
     pub fn is_game(&self) -> bool {
         self.file.starts_with("games/")
     }
+    /// The reference parser (peppi 2.1.2) failed on it.
     pub fn peppi_failed(&self) -> bool {
         self.notes.contains("PARSE FAILED")
     }
+    /// Not a replay at all.
     pub fn not_a_replay(&self) -> bool {
         self.notes.starts_with("not a replay")
     }
 }
 
+/// Every row of the manifest.
 pub fn manifest() -> Vec<Entry> {
     let dir = replays_dir();
     let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("read MANIFEST.tsv");
@@ -73,4 +86,9 @@ pub fn manifest() -> Vec<Entry> {
             }
         })
         .collect()
+}
+
+/// The path of one shared replay, e.g. `replay("games/peppi__v2.0.slp")`.
+pub fn replay(name: &str) -> PathBuf {
+    replays_dir().join(name)
 }

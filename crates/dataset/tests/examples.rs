@@ -1,0 +1,355 @@
+//! Examples from real replays: the delay pairing checked against `Embedder::embed` directly,
+//! delay augmentation, the mirrored copies, perspectives and skip reasons, and a shard round trip
+//! of real examples.
+
+use exphil_dataset::{
+    game_examples, ExampleConfig, GameExamples, Perspective, Precision, Shard, SkipReason,
+};
+use exphil_embed::{mirror, EmbedConfig, Embedder, FrameContext, TargetCoder, TargetConfig};
+use exphil_replay::{read_file, DecodeOptions, ExternalCharacter, Game, Port};
+use exphil_state::{states, Controller, GameState};
+use std::path::PathBuf;
+
+fn replays() -> PathBuf {
+    exphil_testdata::replays_dir()
+}
+
+fn game(name: &str) -> Game {
+    read_file(
+        &replays().join("games").join(name),
+        DecodeOptions::default(),
+    )
+    .unwrap()
+}
+
+/// P1 Peach, P2 Marth on Final Destination.
+const PEACH_MARTH: &str = "py-slippi__ACID_441_Peach_vs_NUT_356_Marth_on_FD_-_12-15-22_01.42am.slp";
+/// P1 Marth, P2 Marth.
+const MARTH_DITTO: &str = "py-slippi__ERIC_431_Marth_vs_NUT_356_Marth_on_DL_-_12-09-22_02.33am.slp";
+/// P2 Sheik, P4 Marth.
+const PORTS_2_4: &str = "peppi__nintendont.slp";
+
+fn setup(preset: &str) -> (Embedder, TargetCoder) {
+    (
+        Embedder::new(EmbedConfig::preset(preset).unwrap()).unwrap(),
+        TargetCoder::new(TargetConfig::default()).unwrap(),
+    )
+}
+
+/// The expected example for target frame index `ti` with delay `d`, computed independently.
+fn expected(
+    e: &Embedder,
+    all: &[GameState],
+    ti: usize,
+    d: usize,
+    mirrored: bool,
+) -> (Vec<f32>, Vec<u32>) {
+    let k = e.config().prev_controllers;
+    let si = ti - d;
+    let prev: Vec<Controller> = (1..=k)
+        .take_while(|j| *j <= si)
+        .map(|j| {
+            let c = all[si - j].players[0].controller;
+            if mirrored {
+                c.mirrored()
+            } else {
+                c
+            }
+        })
+        .collect();
+    let s = if mirrored { mirror(&all[si]) } else { all[si] };
+    let mut f = vec![0.0; e.layout().features];
+    let mut ids = vec![0; e.layout().ids];
+    let ctx = FrameContext {
+        prev_controllers: &prev,
+        delay: d as u8,
+        player_name: 0,
+    };
+    e.embed(&s, &ctx, &mut f, &mut ids).unwrap();
+    (f, ids)
+}
+
+fn row<T>(v: &[T], i: usize, w: usize) -> &[T] {
+    &v[i * w..(i + 1) * w]
+}
+
+#[test]
+fn delay_pairs_state_at_t_minus_d_with_controller_at_t() {
+    let g = game(PEACH_MARTH);
+    for preset in ["compact", "full"] {
+        let (e, coder) = setup(preset);
+        let (nf, ni) = (e.layout().features, e.layout().ids);
+        let cfg = ExampleConfig {
+            perspective: Perspective::Port(2),
+            frame_delay: 18,
+            ..ExampleConfig::default()
+        };
+        let out = game_examples(&g, &e, &coder, &cfg).unwrap();
+        assert_eq!(out.len(), 1);
+        let ex = &out[0];
+        assert_eq!(ex.port, 2);
+        let all: Vec<GameState> = states(
+            &g,
+            Port::from_number(2).unwrap(),
+            Port::from_number(1).unwrap(),
+        )
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+        // Contiguous frames in this game: the first 18 frames have no example.
+        let dropped: u64 = ex.anomalies.values().sum();
+        assert_eq!(ex.len() as u64 + dropped, all.len() as u64 - 18);
+        assert!(ex.delays.iter().all(|&d| d == 18));
+        assert_eq!(ex.frame_ids[0], all[18].frame);
+        for i in 0..ex.len() {
+            let t = ex.frame_ids[i];
+            let ti = (t - all[0].frame) as usize;
+            assert_eq!(all[ti].frame, t);
+            assert_eq!(ex.targets[i], coder.encode(&all[ti].players[0].controller));
+            let (f, ids) = expected(&e, &all, ti, 18, false);
+            assert_eq!(row(&ex.features, i, nf), &f[..], "features at frame {t}");
+            assert_eq!(row(&ex.ids, i, ni), &ids[..], "ids at frame {t}");
+        }
+    }
+}
+
+#[test]
+fn delay_augmentation_is_seeded_and_paired_per_example() {
+    let g = game(PEACH_MARTH);
+    let (e, coder) = setup("compact");
+    let nf = e.layout().features;
+    let cfg = ExampleConfig {
+        perspective: Perspective::Port(1),
+        delay_augment: Some((2, 9)),
+        seed: 5,
+        ..ExampleConfig::default()
+    };
+    let a = game_examples(&g, &e, &coder, &cfg).unwrap().remove(0);
+    let b = game_examples(&g, &e, &coder, &cfg).unwrap().remove(0);
+    assert_eq!(a, b, "same seed, same examples");
+    let c = game_examples(
+        &g,
+        &e,
+        &coder,
+        &ExampleConfig {
+            seed: 6,
+            ..cfg.clone()
+        },
+    )
+    .unwrap()
+    .remove(0);
+    assert_ne!(a.delays, c.delays);
+    assert!(a.delays.iter().all(|d| (2..=9).contains(d)));
+    for d in 2..=9 {
+        assert!(a.delays.contains(&d), "delay {d} never drawn");
+    }
+    let all: Vec<GameState> = states(
+        &g,
+        Port::from_number(1).unwrap(),
+        Port::from_number(2).unwrap(),
+    )
+    .into_iter()
+    .map(|(_, s)| s)
+    .collect();
+    for i in (0..a.len()).step_by(97) {
+        let ti = (a.frame_ids[i] - all[0].frame) as usize;
+        let (f, _) = expected(&e, &all, ti, a.delays[i] as usize, false);
+        assert_eq!(row(&a.features, i, nf), &f[..]);
+        assert_eq!(a.targets[i], coder.encode(&all[ti].players[0].controller));
+    }
+}
+
+#[test]
+fn mirrored_copies_follow_the_originals() {
+    let g = game(PEACH_MARTH);
+    let (e, coder) = setup("compact");
+    let nf = e.layout().features;
+    let cfg = ExampleConfig {
+        perspective: Perspective::Port(1),
+        frame_delay: 2,
+        mirror: true,
+        ..ExampleConfig::default()
+    };
+    let ex = game_examples(&g, &e, &coder, &cfg).unwrap().remove(0);
+    let n = ex.len() / 2;
+    assert_eq!(ex.len(), 2 * n);
+    assert!(ex.mirrored[..n].iter().all(|m| !m));
+    assert!(ex.mirrored[n..].iter().all(|m| *m));
+    assert_eq!(ex.frame_ids[..n], ex.frame_ids[n..]);
+    let all: Vec<GameState> = states(
+        &g,
+        Port::from_number(1).unwrap(),
+        Port::from_number(2).unwrap(),
+    )
+    .into_iter()
+    .map(|(_, s)| s)
+    .collect();
+    for i in (0..n).step_by(53) {
+        assert_eq!(ex.targets[n + i], coder.mirror(&ex.targets[i]));
+        let ti = (ex.frame_ids[i] - all[0].frame) as usize;
+        let (f, _) = expected(&e, &all, ti, 2, true);
+        assert_eq!(row(&ex.features, n + i, nf), &f[..]);
+    }
+}
+
+#[test]
+fn perspectives_pick_ports_and_skip_with_reasons() {
+    let (e, coder) = setup("minimal");
+    let run = |g: &Game, p: Perspective| {
+        game_examples(
+            g,
+            &e,
+            &coder,
+            &ExampleConfig {
+                perspective: p,
+                ..ExampleConfig::default()
+            },
+        )
+    };
+    let ports = |r: Result<Vec<GameExamples>, SkipReason>| {
+        r.unwrap().iter().map(|x| x.port).collect::<Vec<_>>()
+    };
+    let pm = game(PEACH_MARTH);
+    assert_eq!(ports(run(&pm, Perspective::Dual)), [1, 2]);
+    assert_eq!(ports(run(&pm, Perspective::Port(2))), [2]);
+    let marth = ExternalCharacter::parse("marth").unwrap();
+    let fox = ExternalCharacter::parse("fox").unwrap();
+    assert_eq!(ports(run(&pm, Perspective::Character(vec![marth]))), [2]);
+    let skip = run(&pm, Perspective::Port(3)).unwrap_err();
+    assert_eq!(skip, SkipReason::PortAbsent { port: 3 });
+    assert_eq!(skip.to_string(), "no player on port 3");
+    let skip = run(&pm, Perspective::Character(vec![fox])).unwrap_err();
+    assert!(matches!(skip, SkipReason::CharacterAbsent { .. }));
+    let msg = skip.to_string();
+    assert!(
+        msg.contains("Fox") && msg.contains("Peach") && msg.contains("Marth"),
+        "{msg}"
+    );
+
+    // Both players are Marth: both perspectives.
+    let ditto = game(MARTH_DITTO);
+    assert_eq!(
+        ports(run(&ditto, Perspective::Character(vec![marth]))),
+        [1, 2]
+    );
+
+    // Ports 2 and 4.
+    let g24 = game(PORTS_2_4);
+    assert_eq!(ports(run(&g24, Perspective::Port(4))), [4]);
+    assert_eq!(ports(run(&g24, Perspective::Dual)), [2, 4]);
+    assert_eq!(
+        run(&g24, Perspective::Port(1)).unwrap_err(),
+        SkipReason::PortAbsent { port: 1 }
+    );
+
+    // Dual examples of one port equal that port's own examples.
+    let dual = run(&pm, Perspective::Dual).unwrap();
+    let p2 = run(&pm, Perspective::Port(2)).unwrap();
+    assert_eq!(dual[1], p2[0]);
+
+    // Not a two-player game.
+    let mut one = pm.clone();
+    one.start.players.truncate(1);
+    let skip = run(&one, Perspective::Dual).unwrap_err();
+    assert_eq!(skip, SkipReason::NotTwoPlayers { players: 1 });
+    assert!(skip.to_string().contains("exactly 2"));
+}
+
+#[test]
+fn real_examples_round_trip_through_a_shard() {
+    let g = game(MARTH_DITTO);
+    let (e, coder) = setup("compact");
+    let mut ex = game_examples(
+        &g,
+        &e,
+        &coder,
+        &ExampleConfig {
+            frame_delay: 4,
+            mirror: true,
+            ..ExampleConfig::default()
+        },
+    )
+    .unwrap()
+    .remove(1);
+    ex.source = "0123456789abcdef".into();
+    let dir = tempfile::tempdir().unwrap();
+    let nf = e.layout().features;
+    for p in [Precision::F32, Precision::F16] {
+        let d = dir.path().join(format!("{p:?}"));
+        let info = Shard::write(&d, &ex, p).unwrap();
+        assert_eq!((info.n, info.port, info.features), (ex.len(), 2, nf));
+        assert_eq!(info.mirrored, ex.len() / 2);
+        let s = Shard::open(&d).unwrap();
+        assert_eq!(s.info().source, "0123456789abcdef");
+        for i in 0..ex.len() {
+            let want = row(&ex.features, i, nf);
+            let got = s.features(i);
+            match p {
+                Precision::F32 => assert_eq!(&got[..], want),
+                Precision::F16 => {
+                    for (a, b) in want.iter().zip(got.iter()) {
+                        assert!((a - b).abs() <= a.abs() / 1024.0 + 1e-7, "{a} vs {b}");
+                    }
+                }
+            }
+            assert_eq!(s.ids(i), row(&ex.ids, i, e.layout().ids));
+            assert_eq!(s.targets(i), ex.targets[i]);
+        }
+        assert_eq!(s.frames(), &ex.frame_ids[..]);
+        assert_eq!(s.delays(), &ex.delays[..]);
+    }
+}
+
+#[test]
+fn frames_missing_a_player_leave_a_gap_that_nothing_crosses() {
+    let mut g = game(PEACH_MARTH);
+    // Port 2 has no data on rows 1000..1010: those frames have no state.
+    let rows = 1000..1010;
+    let gap: Vec<i32> = rows.clone().map(|r| g.frames.id[r]).collect();
+    for r in rows {
+        g.frames.ports[1].leader[r] = None;
+    }
+    let (e, coder) = setup("compact");
+    let d = 3;
+    let ex = game_examples(
+        &g,
+        &e,
+        &coder,
+        &ExampleConfig {
+            perspective: Perspective::Port(1),
+            frame_delay: d,
+            ..ExampleConfig::default()
+        },
+    )
+    .unwrap()
+    .remove(0);
+    let all: Vec<GameState> = states(
+        &g,
+        Port::from_number(1).unwrap(),
+        Port::from_number(2).unwrap(),
+    )
+    .into_iter()
+    .map(|(_, s)| s)
+    .collect();
+    assert_eq!(all.len(), g.frames.len() - gap.len());
+    for (i, &t) in ex.frame_ids.iter().enumerate() {
+        assert!(
+            !gap.contains(&t) && !gap.contains(&(t - d as i32)),
+            "frame {t}"
+        );
+        let s = all.iter().find(|s| s.frame == t).unwrap();
+        assert_eq!(ex.targets[i], coder.encode(&s.players[0].controller));
+    }
+    // Every frame whose target and source both exist has its example.
+    let have = |id: i32| all.iter().any(|s| s.frame == id);
+    let want = all.iter().filter(|s| have(s.frame - d as i32)).count();
+    assert_eq!(ex.len(), want);
+    // Windows of the shard break at the gap.
+    let dir = tempfile::tempdir().unwrap();
+    Shard::write(dir.path().join("s").as_path(), &ex, Precision::F32).unwrap();
+    let s = Shard::open(&dir.path().join("s")).unwrap();
+    for r in exphil_dataset::unit_starts(&s, Some(8), Some(1)) {
+        let f = &s.frames()[r as usize..r as usize + 8];
+        assert!(f.windows(2).all(|p| p[1] == p[0] + 1), "{f:?}");
+    }
+}

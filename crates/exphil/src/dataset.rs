@@ -1,0 +1,332 @@
+//! `exphil dataset`: build a training dataset (Parquet frame tables and memory-mappable feature
+//! shards) from replays, and describe a built one.
+
+use crate::filters::FilterArgs;
+use crate::replays::progress;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use exphil_dataset::{
+    build, summarize, BuildConfig, DatasetSummary, ExampleConfig, Perspective, Precision, Progress,
+};
+use exphil_embed::{EmbedConfig, Embedder, StickDiscretization, TargetConfig};
+use exphil_replay::ExternalCharacter;
+use indicatif::ProgressBar;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// `exphil dataset` subcommands.
+#[derive(Subcommand)]
+pub enum DatasetCommand {
+    /// Build (or update) a dataset directory from replays; unchanged games are reused.
+    Build(Box<BuildArgs>),
+    /// Describe a dataset directory, or with --preset an embedding preset's layout.
+    Info(InfoArgs),
+}
+
+/// Arguments of `dataset build`.
+#[derive(Args)]
+pub struct BuildArgs {
+    /// Replay folders (searched recursively for .slp) or files.
+    #[arg(long, required = true, num_args = 1.., value_name = "DIR|FILE")]
+    replays: Vec<PathBuf>,
+    /// The dataset directory (created if missing; an existing one is updated).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Embedding preset (compact, minimal, one_hot, full).
+    #[arg(long, value_name = "NAME", conflicts_with = "embed_config")]
+    embed_preset: Option<String>,
+    /// Embedding config file (JSON).
+    #[arg(long, value_name = "FILE.json")]
+    embed_config: Option<PathBuf>,
+    /// Stick targets from k-means centres (a file from `exphil kmeans`) instead of uniform
+    /// buckets.
+    #[arg(long, value_name = "FILE")]
+    kmeans_centers: Option<PathBuf>,
+    /// Learn the player on this port (1-4).
+    #[arg(long, value_name = "N", conflicts_with_all = ["train_character", "dual_port"])]
+    player_port: Option<u8>,
+    /// Learn the port(s) playing one of these characters.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "CHARS",
+        conflicts_with = "dual_port"
+    )]
+    train_character: Vec<String>,
+    /// Learn both players of every game (the default).
+    #[arg(long)]
+    dual_port: bool,
+    /// Frames between the state seen and the action learned.
+    #[arg(long, default_value_t = 0, value_name = "D")]
+    frame_delay: u8,
+    /// Draw each example's delay from --frame-delay-min..=--frame-delay-max.
+    #[arg(long, requires_all = ["frame_delay_min", "frame_delay_max"])]
+    frame_delay_augment: bool,
+    /// Smallest augmented delay.
+    #[arg(long, value_name = "A")]
+    frame_delay_min: Option<u8>,
+    /// Largest augmented delay.
+    #[arg(long, value_name = "B")]
+    frame_delay_max: Option<u8>,
+    /// Add a left/right mirrored copy of every example.
+    #[arg(long)]
+    mirror: bool,
+    /// Feature precision in the shards.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
+    precision: String,
+    /// Fraction of games (whole games) held out for validation.
+    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    val_fraction: f64,
+    /// Seed of the train/validation split and of delay augmentation.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Rebuild every output, ignoring what an earlier build wrote.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+/// Arguments of `dataset info`.
+#[derive(Args)]
+pub struct InfoArgs {
+    /// The dataset directory.
+    #[arg(value_name = "DIR", required_unless_present = "preset")]
+    dir: Option<PathBuf>,
+    /// Print this embedding preset's layout instead.
+    #[arg(long, value_name = "NAME", conflicts_with = "dir")]
+    preset: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `exphil dataset`.
+pub fn run(cmd: DatasetCommand) -> Result<ExitCode> {
+    match cmd {
+        DatasetCommand::Build(a) => run_build(*a),
+        DatasetCommand::Info(a) => info(a),
+    }
+}
+
+/// The build config of the arguments.
+fn config_of(a: &BuildArgs) -> Result<BuildConfig> {
+    let embed = match (&a.embed_preset, &a.embed_config) {
+        (_, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str::<EmbedConfig>(&text)
+                .with_context(|| format!("{}: not an embedding config", path.display()))?
+        }
+        (Some(name), None) => EmbedConfig::preset(name)?,
+        (None, None) => EmbedConfig::default(),
+    };
+    let mut targets = TargetConfig::default();
+    if let Some(path) = &a.kmeans_centers {
+        targets.stick = StickDiscretization::from_centers_file(path)?;
+    }
+    let perspective = if let Some(p) = a.player_port {
+        Perspective::Port(p)
+    } else if !a.train_character.is_empty() {
+        let mut chars = Vec::new();
+        for name in &a.train_character {
+            match ExternalCharacter::parse(name) {
+                Some(c) => chars.push(c),
+                None => bail!("unknown character {name:?} in --train-character"),
+            }
+        }
+        Perspective::Character(chars)
+    } else {
+        Perspective::Dual
+    };
+    let delay_augment = if a.frame_delay_augment {
+        // clap requires both bounds with --frame-delay-augment.
+        Some((
+            a.frame_delay_min.unwrap_or(0),
+            a.frame_delay_max.unwrap_or(0),
+        ))
+    } else {
+        if a.frame_delay_min.is_some() || a.frame_delay_max.is_some() {
+            bail!("--frame-delay-min/--frame-delay-max need --frame-delay-augment");
+        }
+        None
+    };
+    if a.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    Ok(BuildConfig {
+        embed,
+        targets,
+        examples: ExampleConfig {
+            perspective,
+            frame_delay: a.frame_delay,
+            delay_augment,
+            mirror: a.mirror,
+            seed: a.seed,
+        },
+        filter: a.filter.to_filter()?,
+        precision: if a.precision == "f16" {
+            Precision::F16
+        } else {
+            Precision::F32
+        },
+        validation_fraction: a.val_fraction,
+        split_seed: a.seed,
+        threads: a.threads,
+    })
+}
+
+fn run_build(a: BuildArgs) -> Result<ExitCode> {
+    let config = config_of(&a)?;
+    let t0 = Instant::now();
+    let bar: Mutex<ProgressBar> = Mutex::new(ProgressBar::hidden());
+    let on_progress = |p: Progress| {
+        // A poisoned lock only loses progress display.
+        let Ok(mut b) = bar.lock() else { return };
+        match p {
+            Progress::Scanning { total } | Progress::Writing { total } => {
+                b.finish_and_clear();
+                *b = progress(total, false);
+            }
+            Progress::Step => b.inc(1),
+        }
+    };
+    let report = build(&a.replays, &a.out, &config, a.no_cache, &on_progress)
+        .with_context(|| format!("building the dataset in {}", a.out.display()))?;
+    if let Ok(b) = bar.lock() {
+        b.finish_and_clear();
+    }
+    for (path, reason) in &report.failed {
+        eprintln!("warning: skipped {path}: {reason}");
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} files: {} games in the dataset ({} for validation), {} failed, {} filtered out, {} \
+         without examples",
+        report.files,
+        report.games,
+        report.validation_games,
+        report.failed.len(),
+        report.filtered.len(),
+        report.no_examples.len()
+    )?;
+    writeln!(
+        out,
+        "examples: {} train, {} validation",
+        report.train_examples, report.validation_examples
+    )?;
+    writeln!(
+        out,
+        "tables: {} built, {} reused; shards: {} built, {} reused; {} stale outputs removed",
+        report.tables_built,
+        report.tables_reused,
+        report.shards_built,
+        report.shards_reused,
+        report.removed
+    )?;
+    writeln!(
+        out,
+        "Wrote {} in {:.2} s",
+        a.out.join(exphil_dataset::MANIFEST_FILE).display(),
+        t0.elapsed().as_secs_f64()
+    )?;
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn info(a: InfoArgs) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    if let Some(name) = &a.preset {
+        let embedder = Embedder::new(EmbedConfig::preset(name)?)?;
+        if a.json {
+            serde_json::to_writer_pretty(&mut out, embedder.layout())?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "Embedding preset {name}:")?;
+            write!(out, "{}", embedder.layout())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // clap requires DIR unless --preset is given.
+    let dir = a.dir.as_deref().unwrap_or(Path::new("."));
+    let s = summarize(dir).with_context(|| format!("reading the dataset in {}", dir.display()))?;
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &s)?;
+        writeln!(out)?;
+    } else {
+        print_summary(&mut out, dir, &s)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Megabytes, for humans.
+fn mb(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
+}
+
+fn print_summary(out: &mut impl Write, dir: &Path, s: &DatasetSummary) -> Result<()> {
+    writeln!(
+        out,
+        "Dataset {} (format {})",
+        dir.display(),
+        s.format_version
+    )?;
+    writeln!(
+        out,
+        "games:    {} ({} train, {} validation); {} files skipped",
+        s.games, s.train_games, s.validation_games, s.skipped
+    )?;
+    writeln!(out, "frames:   {} ({} table rows)", s.frames, s.table_rows)?;
+    writeln!(
+        out,
+        "examples: {} train, {} validation",
+        s.train_examples, s.validation_examples
+    )?;
+    let ratio = |b: u64| {
+        if s.slp_bytes == 0 {
+            String::new()
+        } else {
+            format!(" ({:.3} of the .slp bytes)", b as f64 / s.slp_bytes as f64)
+        }
+    };
+    writeln!(
+        out,
+        "on disk:  tables {}{}, shards {}{}; replays {}",
+        mb(s.table_bytes),
+        ratio(s.table_bytes),
+        mb(s.shard_bytes),
+        ratio(s.shard_bytes),
+        mb(s.slp_bytes)
+    )?;
+    let mix = |m: &std::collections::BTreeMap<String, usize>| {
+        let mut v: Vec<_> = m.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        v.iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(out, "characters (players): {}", mix(&s.characters))?;
+    writeln!(out, "stages (games): {}", mix(&s.stages))?;
+    if !s.anomalies.is_empty() {
+        let a: Vec<String> = s
+            .anomalies
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        writeln!(out, "anomalies (frames dropped): {}", a.join(", "))?;
+    }
+    writeln!(out, "Feature layout:")?;
+    write!(out, "{}", s.layout)?;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! End-to-end tests of `exphil dataset`: the real binary builds a dataset from real replays in a
+//! temporary directory, rebuilds it from the cache, and describes it.
+
+mod common;
+use common::{exphil, s};
+
+use exphil_testdata::replays_dir as replays;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Output;
+
+/// Three real games and a file that is not a replay, copied into a temporary directory.
+fn tempdir_with_games() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("exphil-dataset-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("replays")).unwrap();
+    let mut games: Vec<_> = std::fs::read_dir(replays().join("games"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slp"))
+        .collect();
+    games.sort();
+    for g in games.iter().take(3) {
+        std::fs::copy(g, d.join("replays").join(g.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        d.join("replays/broken.slp"),
+        b"\x89PNG\r\n\x1a\nnot a replay",
+    )
+    .unwrap();
+    d
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn build_reuse_and_info() {
+    let d = tempdir_with_games();
+    let out = d.join("ds");
+    let replay_dir = d.join("replays");
+    let build = |extra: &[&str]| {
+        let mut args = vec![
+            "dataset",
+            "build",
+            "--replays",
+            s(&replay_dir),
+            "--out",
+            s(&out),
+            "--threads",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        exphil(&args)
+    };
+
+    // The broken file is reported, the rest is built, and the exit status says a file failed.
+    let o = build(&[]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("broken.slp"), "{stderr}");
+    assert!(stdout.contains("3 games in the dataset"), "{stdout}");
+    assert!(
+        stdout.contains("tables: 3 built, 0 reused; shards: 3 built"),
+        "{stdout}"
+    );
+    assert!(out.join("dataset.json").is_file());
+
+    // Same inputs: nothing is rebuilt.
+    let (stdout, _) = text(&build(&[]));
+    assert!(
+        stdout.contains("tables: 0 built, 3 reused; shards: 0 built, 3 reused"),
+        "{stdout}"
+    );
+
+    // Another embedding: shards rebuilt, tables kept.
+    let (stdout, _) = text(&build(&["--embed-preset", "minimal", "--mirror"]));
+    assert!(
+        stdout.contains("tables: 0 built, 3 reused; shards: 3 built, 0 reused; 3 stale"),
+        "{stdout}"
+    );
+
+    // `info` prints the counts and the layout of the embedding the dataset was built with.
+    let o = exphil(&["dataset", "info", s(&out)]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("games:    3"), "{stdout}");
+    assert!(stdout.contains("Feature layout:"), "{stdout}");
+    assert!(stdout.contains("self.percent"), "{stdout}");
+    assert!(stdout.contains("of the .slp bytes"), "{stdout}");
+
+    let o = exphil(&["dataset", "info", s(&out), "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["games"], 3);
+    assert!(v["layout"]["features"].as_u64().unwrap() > 0);
+    let examples =
+        v["train_examples"].as_u64().unwrap() + v["validation_examples"].as_u64().unwrap();
+    assert!(examples > 0);
+
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn info_prints_a_preset_layout() {
+    let o = exphil(&["dataset", "info", "--preset", "compact"]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("Embedding preset compact"), "{stdout}");
+    assert!(stdout.contains("self.percent"), "{stdout}");
+    let o = exphil(&["dataset", "info", "--preset", "nope"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown preset"));
+}
