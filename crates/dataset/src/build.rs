@@ -9,12 +9,17 @@
 //! - `shards/<cache-key>/p<port>/`: the `.npy` shard of one learning player ([`Shard`]), and
 //!   `shards/<cache-key>/entry.json` (what the key produced: ports, counts, or why the game gave
 //!   no examples), written last. The cache key is the xxh3 of the content hash, the embedding,
-//!   target and example configs, the precision and the format versions.
+//!   target and example configs (noise included), the player registry, the precision and the
+//!   format versions.
+//! - `players.json`: the [`PlayerRegistry`] of the player-name ids, when the build uses one
+//!   (given, or built from the kept games); its hash is part of every cache key and is recorded
+//!   in `dataset.json`.
 //! - `dataset.json`: [`DatasetManifest`], written atomically at the end.
 //!
 //! Outputs no longer referenced by the new manifest are removed.
 
-use crate::examples::{game_examples, ExampleConfig, SkipReason};
+use crate::examples::{game_examples_named, ExampleConfig, SkipReason};
+use crate::names::{PlayerRegistry, RegistryError, REGISTRY_FILE};
 use crate::parquet::{read_footer, FrameTable, TableError, TABLE_FORMAT_VERSION};
 use crate::shard::{Precision, Shard, ShardError, SHARD_FORMAT_VERSION};
 use crate::split::{assign_split, Split};
@@ -37,6 +42,33 @@ pub const MANIFEST_FILE: &str = "dataset.json";
 /// Key of the Parquet footer entry holding the table's cache key.
 const TABLE_KEY: &str = "exphil.table_key";
 
+/// Where a build's player-name ids come from (the embedding's `player_names` must equal the
+/// registry's capacity).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum PlayerNames {
+    /// No registry: every player is id 0.
+    #[default]
+    Off,
+    /// This registry (`--player-names FILE`); players not in it are 0.
+    Registry(PlayerRegistry),
+    /// A registry of this capacity built from the kept games (`--num-player-names N`).
+    Build(u32),
+}
+
+/// The registry a build used, as `dataset.json` records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegistryEntry {
+    /// The registry file, relative to the dataset directory ([`REGISTRY_FILE`]).
+    pub file: String,
+    /// [`PlayerRegistry::hash`].
+    pub hash: String,
+    /// Id vocabulary.
+    pub capacity: u32,
+    /// Names with an id.
+    pub names: usize,
+}
+
 /// Everything a build depends on besides the replay files.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BuildConfig {
@@ -56,6 +88,9 @@ pub struct BuildConfig {
     pub split_seed: u64,
     /// Worker threads (`None`: all cores).
     pub threads: Option<usize>,
+    /// Player-name ids.
+    #[serde(default)]
+    pub players: PlayerNames,
 }
 
 /// Why a build could not run at all (per-file problems are reported in [`BuildReport`] instead).
@@ -70,6 +105,17 @@ pub enum BuildError {
     /// The example config is invalid.
     #[error(transparent)]
     Examples(#[from] crate::examples::ExampleConfigError),
+    /// The player registry cannot be read, written or used.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The embedding's `player_names` disagrees with the registry.
+    #[error("embedding player_names is {embed}, the player registry's capacity is {registry}")]
+    PlayerNames {
+        /// `player_names` of the embedding config.
+        embed: u32,
+        /// Capacity of the registry.
+        registry: u32,
+    },
     /// The validation fraction is not in 0..=1.
     #[error("validation fraction {0} is not between 0 and 1")]
     Fraction(f64),
@@ -109,10 +155,13 @@ pub struct ShardEntry {
     pub port: u8,
     /// The shard directory, relative to the dataset directory.
     pub dir: String,
-    /// Examples (mirrored copies included).
+    /// Examples (mirrored and noisy copies included).
     pub examples: usize,
     /// How many examples are mirrored copies.
     pub mirrored: usize,
+    /// How many examples are noisy copies.
+    #[serde(default)]
+    pub noisy: usize,
     /// Bytes on disk.
     pub bytes: u64,
 }
@@ -206,6 +255,9 @@ pub struct DatasetManifest {
     pub skipped: Vec<SkippedFile>,
     /// Frames dropped for an embedding anomaly, by component, over all games.
     pub anomalies: BTreeMap<String, u64>,
+    /// The player registry used (`None`: player-name ids are all 0).
+    #[serde(default)]
+    pub players: Option<RegistryEntry>,
 }
 
 impl DatasetManifest {
@@ -314,6 +366,22 @@ pub fn build(
     if !(0.0..=1.0).contains(&config.validation_fraction) {
         return Err(BuildError::Fraction(config.validation_fraction));
     }
+    let capacity = match &config.players {
+        PlayerNames::Off => None,
+        PlayerNames::Registry(r) => {
+            r.validate()?;
+            Some(r.capacity)
+        }
+        PlayerNames::Build(c) => Some(*c),
+    };
+    if let Some(c) = capacity {
+        if c != config.embed.player_names {
+            return Err(BuildError::PlayerNames {
+                embed: config.embed.player_names,
+                registry: c,
+            });
+        }
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))
         .build()
@@ -368,6 +436,35 @@ pub fn build(
             .push((info.path.display().to_string(), why.to_string()));
     }
 
+    // The player registry: given, or built from the kept games.
+    let registry = match &config.players {
+        PlayerNames::Off => None,
+        PlayerNames::Registry(r) => Some(r.clone()),
+        PlayerNames::Build(c) => Some(PlayerRegistry::from_keys(
+            *c,
+            kept.iter()
+                .flat_map(|info| info.players.iter().map(crate::names::player_key)),
+        )?),
+    };
+    let registry_path = out_dir.join(REGISTRY_FILE);
+    let players = match &registry {
+        Some(r) => {
+            write_atomic(&registry_path, &r.to_json())?;
+            Some(RegistryEntry {
+                file: REGISTRY_FILE.to_string(),
+                hash: r.hash(),
+                capacity: r.capacity,
+                names: r.names.len(),
+            })
+        }
+        None => {
+            if registry_path.exists() {
+                std::fs::remove_file(&registry_path).map_err(io(&registry_path))?;
+            }
+            None
+        }
+    };
+
     // Pass 2: per game, its table and shards (reused when already there).
     let table_salt = [
         json(&config.targets),
@@ -379,6 +476,10 @@ pub fn build(
         json(&config.targets),
         json(&config.examples),
         json(&config.precision),
+        registry
+            .as_ref()
+            .map(PlayerRegistry::to_json)
+            .unwrap_or_default(),
         SHARD_FORMAT_VERSION.to_le_bytes().to_vec(),
         FORMAT_VERSION.to_le_bytes().to_vec(),
     ];
@@ -391,6 +492,7 @@ pub fn build(
         no_cache,
         table_salt: &table_salt,
         shard_salt: &shard_salt,
+        registry: registry.as_ref(),
     };
     let results: Vec<GameOutcome> = pool.install(|| {
         kept.par_iter()
@@ -473,6 +575,7 @@ pub fn build(
         games,
         skipped,
         anomalies,
+        players,
     };
     let path = out_dir.join(MANIFEST_FILE);
     let text = serde_json::to_vec_pretty(&manifest).map_err(|source| BuildError::Json {
@@ -532,6 +635,7 @@ struct GameContext<'a> {
     no_cache: bool,
     table_salt: &'a [Vec<u8>],
     shard_salt: &'a [Vec<u8>],
+    registry: Option<&'a PlayerRegistry>,
 }
 
 impl GameContext<'_> {
@@ -700,7 +804,22 @@ impl GameContext<'_> {
             std::fs::remove_dir_all(key_dir).map_err(|e| format!("{}: {e}", key_dir.display()))?;
         }
         std::fs::create_dir_all(key_dir).map_err(|e| format!("{}: {e}", key_dir.display()))?;
-        let entry = match game_examples(&game, self.embedder, self.coder, &self.config.examples) {
+        let mut names = [0u32; 4];
+        if let Some(r) = self.registry {
+            for p in &info.players {
+                if let Some(slot) = names.get_mut(usize::from(p.port).wrapping_sub(1)) {
+                    *slot = r.id_of(p);
+                }
+            }
+        }
+        let examples = game_examples_named(
+            &game,
+            self.embedder,
+            self.coder,
+            &self.config.examples,
+            names,
+        );
+        let entry = match examples {
             Err(skip) => KeyEntry {
                 shards: Vec::new(),
                 anomalies: BTreeMap::new(),
@@ -722,6 +841,7 @@ impl GameContext<'_> {
                         dir: rel,
                         examples: written.n,
                         mirrored: written.mirrored,
+                        noisy: written.noisy,
                         bytes: written.bytes,
                     });
                 }

@@ -11,7 +11,8 @@
 //! - **features / ids**: [`Embedder::embed`] of the state at frame id `t − d`, with
 //!   [`FrameContext`] `{ prev_controllers: me's controllers at t−d−1, t−d−2, … (most recent first,
 //!   up to the embedder's `prev_controllers`; ones before the first frame are left out, so they
-//!   count as neutral), delay: d, player_name: 0 }`;
+//!   count as neutral), delay: d, player_name }` where `player_name` is me's registry id
+//!   (the `player_names` argument of [`game_examples_named`]; 0, unknown, with [`game_examples`]);
 //! - **targets**: [`TargetCoder::encode`] of me's own controller on frame `t`
 //!   (`states[t].players[0].controller`).
 //!
@@ -26,9 +27,19 @@
 //!
 //! With `mirror = true`, a left/right mirrored copy of every example is appended after the
 //! originals ([`mirror`] on the state, [`Controller::mirrored`] on the previous controllers,
-//! [`TargetCoder::mirror`] on the targets), flagged in [`GameExamples::mirrored`].
+//! [`TargetCoder::mirror`] on the targets), flagged in [`GameExamples::variant`] as
+//! [`VARIANT_MIRRORED`].
+//!
+//! With `noise = Some(NoiseConfig { std, copies })`, `copies` Gaussian-noise copies of every
+//! original example are appended after those (copy `c` of all examples, then copy `c + 1`):
+//! [`add_noise`] on the state (positions ± `std`, speeds ± `std / 10`, both fighters), the same
+//! previous controllers, delay and targets as the original. The normal draws come from a
+//! Box–Muller transform of a random stream seeded by the config seed, the port and the game
+//! (separate from the delay stream), so a rebuild draws the same noise. Copy `c` (1-based) is
+//! flagged as variant `VARIANT_NOISY_FIRST + c − 1`, so every block of rows has its own variant
+//! and loader windows never cross one.
 
-use exphil_embed::{mirror, Embedder, FrameContext, TargetCoder, Targets, DELAY_VOCAB};
+use exphil_embed::{add_noise, mirror, Embedder, FrameContext, TargetCoder, Targets, DELAY_VOCAB};
 use exphil_replay::{ExternalCharacter, Game, Port};
 use exphil_state::{states, Controller, GameState};
 use rand::{Rng, SeedableRng};
@@ -55,8 +66,28 @@ pub enum Perspective {
     Dual,
 }
 
+/// Gaussian-noise augmentation: `copies` noisy copies of every original example.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseConfig {
+    /// Standard deviation of the position noise in world units (speeds get `std / 10`).
+    pub std: f32,
+    /// Noisy copies per example (1..=4).
+    pub copies: u8,
+}
+
+/// Most noisy copies per example.
+pub const MAX_NOISE_COPIES: u8 = 4;
+
+/// [`GameExamples::variant`] of an original example.
+pub const VARIANT_ORIGINAL: u8 = 0;
+/// [`GameExamples::variant`] of a mirrored copy.
+pub const VARIANT_MIRRORED: u8 = 1;
+/// [`GameExamples::variant`] of the first noisy copy (copy `c` is `VARIANT_NOISY_FIRST + c − 1`).
+pub const VARIANT_NOISY_FIRST: u8 = 2;
+
 /// How examples are made from a game.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExampleConfig {
     /// Whose inputs to learn.
@@ -67,7 +98,9 @@ pub struct ExampleConfig {
     pub delay_augment: Option<(u8, u8)>,
     /// Append a left/right mirrored copy of every example.
     pub mirror: bool,
-    /// Seed of the per-game random streams (delay augmentation).
+    /// Append Gaussian-noise copies of every original example.
+    pub noise: Option<NoiseConfig>,
+    /// Seed of the per-game random streams (delay augmentation, noise).
     pub seed: u64,
 }
 
@@ -78,6 +111,7 @@ impl Default for ExampleConfig {
             frame_delay: 0,
             delay_augment: None,
             mirror: false,
+            noise: None,
             seed: 0,
         }
     }
@@ -114,6 +148,17 @@ impl ExampleConfig {
             if lo > hi || hi > MAX_DELAY_FRAMES {
                 return err(format!(
                     "delay augmentation range {lo}..={hi} must be ordered and within 0..={MAX_DELAY_FRAMES}"
+                ));
+            }
+        }
+        if let Some(n) = self.noise {
+            if !(n.std.is_finite() && n.std > 0.0) {
+                return err(format!("noise std is {}, must be finite and > 0", n.std));
+            }
+            if !(1..=MAX_NOISE_COPIES).contains(&n.copies) {
+                return err(format!(
+                    "noise copies is {}, must be 1-{MAX_NOISE_COPIES}",
+                    n.copies
                 ));
             }
         }
@@ -188,8 +233,9 @@ pub struct GameExamples {
     pub frame_ids: Vec<i32>,
     /// Delay of each example (the state is from `t − delay`).
     pub delays: Vec<u8>,
-    /// Whether each example is a mirrored copy.
-    pub mirrored: Vec<bool>,
+    /// Which variant each example is: [`VARIANT_ORIGINAL`], [`VARIANT_MIRRORED`], or noisy copy
+    /// `c` as `VARIANT_NOISY_FIRST + c − 1`.
+    pub variant: Vec<u8>,
     /// `n × layout.features` features.
     pub features: Vec<f32>,
     /// `n × layout.ids` integer ids.
@@ -209,6 +255,22 @@ impl GameExamples {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.frame_ids.is_empty()
+    }
+
+    /// How many examples are mirrored copies.
+    pub fn mirrored(&self) -> usize {
+        self.variant
+            .iter()
+            .filter(|&&v| v == VARIANT_MIRRORED)
+            .count()
+    }
+
+    /// How many examples are noisy copies.
+    pub fn noisy(&self) -> usize {
+        self.variant
+            .iter()
+            .filter(|&&v| v >= VARIANT_NOISY_FIRST)
+            .count()
     }
 }
 
@@ -258,13 +320,27 @@ fn game_seed(game: &Game, port: Port, seed: u64) -> u64 {
 }
 
 /// The examples of `game`, one [`GameExamples`] per learning port (see the module docs for the
-/// pairing). `cfg` must be valid ([`ExampleConfig::validate`]); an invalid delay is clamped to
+/// pairing), with player-name id 0 (unknown) for everyone: [`game_examples_named`] with
+/// `[0; 4]`. `cfg` must be valid ([`ExampleConfig::validate`]); an invalid delay is clamped to
 /// [`MAX_DELAY_FRAMES`].
 pub fn game_examples(
     game: &Game,
     embedder: &Embedder,
     coder: &TargetCoder,
     cfg: &ExampleConfig,
+) -> Result<Vec<GameExamples>, SkipReason> {
+    game_examples_named(game, embedder, coder, cfg, [0; 4])
+}
+
+/// [`game_examples`], with `player_names[port − 1]` the player-name id (from a
+/// [`PlayerRegistry`](crate::PlayerRegistry)) of the player on each port, passed in
+/// [`FrameContext::player_name`] for the learning player's examples.
+pub fn game_examples_named(
+    game: &Game,
+    embedder: &Embedder,
+    coder: &TargetCoder,
+    cfg: &ExampleConfig,
+    player_names: [u32; 4],
 ) -> Result<Vec<GameExamples>, SkipReason> {
     let ports = perspective_ports(game, &cfg.perspective)?;
     let players = &game.start.players;
@@ -276,7 +352,8 @@ pub fn game_examples(
             .map(|p| p.port)
             .find(|p| *p != me)
             .unwrap_or(me);
-        let ex = port_examples(game, me, opponent, embedder, coder, cfg);
+        let name = player_names[me.index()];
+        let ex = port_examples(game, me, opponent, embedder, coder, cfg, name);
         out.push(ex);
     }
     if out.iter().all(GameExamples::is_empty) {
@@ -292,6 +369,7 @@ fn port_examples(
     embedder: &Embedder,
     coder: &TargetCoder,
     cfg: &ExampleConfig,
+    player_name: u32,
 ) -> GameExamples {
     let all: Vec<GameState> = states(game, me, opponent)
         .into_iter()
@@ -324,13 +402,13 @@ fn port_examples(
     let mut rng = rand::rngs::StdRng::seed_from_u64(game_seed(game, me, cfg.seed));
     let fixed = cfg.frame_delay.min(MAX_DELAY_FRAMES);
     let n_max = all.len();
-    let copies = if cfg.mirror { 2 } else { 1 };
+    let copies = 1 + cfg.mirror as usize + cfg.noise.map_or(0, |n| n.copies as usize);
     ex.features.reserve(n_max * nf * copies);
     ex.ids.reserve(n_max * ni * copies);
     let mut prev: Vec<Controller> = Vec::with_capacity(k);
     let mut f = vec![0f32; nf];
     let mut ids = vec![0u32; ni];
-    // States kept for the mirrored pass: (index of the source state, delay).
+    // States kept for the mirrored and noisy passes: (index of the source state, delay).
     let mut kept: Vec<(u32, u8)> = Vec::new();
     for target_state in &all {
         let t = target_state.frame;
@@ -351,7 +429,7 @@ fn port_examples(
         let ctx = FrameContext {
             prev_controllers: &prev,
             delay: d,
-            player_name: 0,
+            player_name,
         };
         if let Err(a) = embedder.embed(src, &ctx, &mut f, &mut ids) {
             *ex.anomalies.entry(a.component.to_owned()).or_insert(0) += 1;
@@ -363,8 +441,8 @@ fn port_examples(
             .push(coder.encode(&target_state.players[0].controller));
         ex.frame_ids.push(t);
         ex.delays.push(d);
-        ex.mirrored.push(false);
-        if cfg.mirror {
+        ex.variant.push(VARIANT_ORIGINAL);
+        if cfg.mirror || cfg.noise.is_some() {
             kept.push((si as u32, d));
         }
     }
@@ -383,7 +461,7 @@ fn port_examples(
             let ctx = FrameContext {
                 prev_controllers: &prev,
                 delay: d,
-                player_name: 0,
+                player_name,
             };
             if let Err(a) = embedder.embed(&src, &ctx, &mut f, &mut ids) {
                 // The original embedded cleanly; the mirror only negates, so this is not expected,
@@ -399,11 +477,62 @@ fn port_examples(
             ex.targets.push(t);
             ex.frame_ids.push(ex.frame_ids[row]);
             ex.delays.push(d);
-            ex.mirrored.push(true);
+            ex.variant.push(VARIANT_MIRRORED);
+        }
+    }
+    if let Some(noise) = cfg.noise {
+        let n = kept.len();
+        let mut nrng =
+            rand::rngs::StdRng::seed_from_u64(game_seed(game, me, cfg.seed ^ NOISE_STREAM));
+        // Box–Muller: two uniforms give two independent N(0, 1) draws; the second is kept.
+        let mut spare: Option<f32> = None;
+        let mut normal = move || -> f32 {
+            if let Some(z) = spare.take() {
+                return z;
+            }
+            let u1: f64 = 1.0 - nrng.gen::<f64>(); // (0, 1]: ln is finite
+            let u2: f64 = nrng.gen::<f64>();
+            let r = (-2.0 * u1.ln()).sqrt();
+            let a = std::f64::consts::TAU * u2;
+            spare = Some((r * a.sin()) as f32);
+            (r * a.cos()) as f32
+        };
+        for c in 0..noise.copies {
+            for (row, &(si, d)) in kept.iter().enumerate().take(n) {
+                let src = add_noise(&all[si as usize], noise.std, &mut normal);
+                let src_id = src.frame;
+                prev.clear();
+                for j in 1..=k as i32 {
+                    match at(src_id - j) {
+                        Some(p) => prev.push(p.players[0].controller),
+                        None => break,
+                    }
+                }
+                let ctx = FrameContext {
+                    prev_controllers: &prev,
+                    delay: d,
+                    player_name,
+                };
+                if let Err(a) = embedder.embed(&src, &ctx, &mut f, &mut ids) {
+                    *ex.anomalies
+                        .entry(format!("{} (noisy)", a.component))
+                        .or_insert(0) += 1;
+                    continue;
+                }
+                ex.features.extend_from_slice(&f);
+                ex.ids.extend_from_slice(&ids);
+                ex.targets.push(ex.targets[row]);
+                ex.frame_ids.push(ex.frame_ids[row]);
+                ex.delays.push(d);
+                ex.variant.push(VARIANT_NOISY_FIRST + c);
+            }
         }
     }
     ex
 }
+
+/// Mixed into the seed of the noise stream, so it differs from the delay stream.
+const NOISE_STREAM: u64 = 0x6e6f_6973_655f_7631;
 
 #[cfg(test)]
 mod tests {
@@ -433,6 +562,34 @@ mod tests {
                 delay_augment: Some((0, 40)),
                 ..ExampleConfig::default()
             },
+            ExampleConfig {
+                noise: Some(NoiseConfig {
+                    std: 0.0,
+                    copies: 1,
+                }),
+                ..ExampleConfig::default()
+            },
+            ExampleConfig {
+                noise: Some(NoiseConfig {
+                    std: f32::NAN,
+                    copies: 1,
+                }),
+                ..ExampleConfig::default()
+            },
+            ExampleConfig {
+                noise: Some(NoiseConfig {
+                    std: 1.0,
+                    copies: 0,
+                }),
+                ..ExampleConfig::default()
+            },
+            ExampleConfig {
+                noise: Some(NoiseConfig {
+                    std: 1.0,
+                    copies: 5,
+                }),
+                ..ExampleConfig::default()
+            },
         ];
         for c in bad {
             assert!(c.validate().is_err(), "{c:?}");
@@ -446,6 +603,10 @@ mod tests {
             frame_delay: 18,
             delay_augment: Some((0, 4)),
             mirror: true,
+            noise: Some(NoiseConfig {
+                std: 1.5,
+                copies: 2,
+            }),
             seed: 7,
         };
         let s = serde_json::to_string(&c).unwrap();

@@ -12,10 +12,15 @@ pub mod npy;
 mod shard;
 mod split;
 pub use crate::examples::{
-    game_examples, perspective_ports, ExampleConfig, ExampleConfigError, GameExamples, Perspective,
-    SkipReason, MAX_DELAY_FRAMES,
+    game_examples, game_examples_named, perspective_ports, ExampleConfig, ExampleConfigError,
+    GameExamples, NoiseConfig, Perspective, SkipReason, MAX_DELAY_FRAMES, MAX_NOISE_COPIES,
+    VARIANT_MIRRORED, VARIANT_NOISY_FIRST, VARIANT_ORIGINAL,
 };
+mod names;
 pub use crate::loader::{unit_starts, Batch, Epoch, Loader, LoaderConfig, LoaderError};
+pub use crate::names::{
+    normalize, player_key, PlayerRegistry, RegistryError, REGISTRY_FILE, REGISTRY_VERSION,
+};
 pub use crate::shard::{
     target_row, targets_of, Precision, Shard, ShardError, ShardInfo, ARRAYS, SHARD_FORMAT_VERSION,
     TARGET_COLUMNS,
@@ -28,8 +33,8 @@ pub use crate::parquet::{
 };
 mod build;
 pub use crate::build::{
-    build, BuildConfig, BuildError, BuildReport, DatasetManifest, GameEntry, GamePlayer, Progress,
-    ShardEntry, SkippedFile, FORMAT_VERSION, MANIFEST_FILE,
+    build, BuildConfig, BuildError, BuildReport, DatasetManifest, GameEntry, GamePlayer,
+    PlayerNames, Progress, RegistryEntry, ShardEntry, SkippedFile, FORMAT_VERSION, MANIFEST_FILE,
 };
 mod info;
 pub use crate::info::{summarize, DatasetSummary};

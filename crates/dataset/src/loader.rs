@@ -8,8 +8,9 @@
 //! A *unit* is one example (`window = None`) or one window of `window` consecutive rows of one
 //! shard (`window = Some(w)`), starting every `stride` rows (default `w`: non-overlapping).
 //! Windows lie inside a *segment*: a run of rows whose frame ids increase by exactly one and whose
-//! mirrored flag is the same, so a window never crosses a game (shard), a gap left by a dropped
-//! frame, or the seam between original and mirrored copies. An epoch yields every unit of the
+//! variant (original, mirrored, noisy copy `c`) is the same, so a window never crosses a game
+//! (shard), a gap left by a dropped frame, or the seam between the original and an augmented
+//! copy. An epoch yields every unit of the
 //! selected shards exactly once; the order depends only on `(seed, epoch)`.
 //!
 //! # Memory
@@ -195,14 +196,14 @@ pub fn unit_starts(shard: &Shard, window: Option<usize>, stride: Option<usize>) 
     let w = w.max(1);
     let step = stride.unwrap_or(w).max(1);
     let frames = shard.frames();
-    let mirrored = shard.mirrored();
+    let variant = shard.variant();
     let mut out = Vec::new();
     let mut a = 0;
     while a < n {
         let mut b = a + 1;
         while b < n
             && frames[b].checked_sub(frames[b - 1]) == Some(1)
-            && mirrored[b] == mirrored[b - 1]
+            && variant[b] == variant[b - 1]
         {
             b += 1;
         }

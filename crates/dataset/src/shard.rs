@@ -10,12 +10,12 @@
 //! | `targets.npy` | `<u2` | `[n, 6]` | buttons bitmask, main_x, main_y, c_x, c_y, shoulder classes |
 //! | `frames.npy` | `<i4` | `[n]` | frame id `t` of each example's target |
 //! | `delays.npy` | `|u1` | `[n]` | delay (the state is from `t − delay`) |
-//! | `mirrored.npy` | `|u1` | `[n]` | 1 for a mirrored copy |
+//! | `variant.npy` | `|u1` | `[n]` | 0 original, 1 mirrored copy, `2 + c` noisy copy `c + 1` |
 //! | `shard.json` | | | [`ShardInfo`]: `n`, widths, precision, port, source hash |
 //!
 //! Every `.npy` is NumPy format 1.0, little-endian, C order, data 64-byte aligned (see
 //! [`crate::npy`]). Rows are in the order of [`GameExamples`](crate::GameExamples): originals by
-//! frame, then mirrored copies. A shard is written into a temporary sibling directory and
+//! frame, then mirrored copies, then noisy copies (copy 1, copy 2, …). A shard is written into a temporary sibling directory and
 //! renamed into place, so a crash never leaves a half-written shard under the final name.
 
 use crate::examples::GameExamples;
@@ -29,7 +29,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Version of the shard layout, stored in `shard.json`.
-pub const SHARD_FORMAT_VERSION: u32 = 1;
+pub const SHARD_FORMAT_VERSION: u32 = 2;
 
 /// Number of target columns (buttons, main_x, main_y, c_x, c_y, shoulder).
 pub const TARGET_COLUMNS: usize = 6;
@@ -65,6 +65,9 @@ pub struct ShardInfo {
     pub source: String,
     /// How many rows are mirrored copies.
     pub mirrored: usize,
+    /// How many rows are noisy copies.
+    #[serde(default)]
+    pub noisy: usize,
     /// Bytes of the shard on disk (all files).
     pub bytes: u64,
 }
@@ -174,7 +177,7 @@ pub struct Shard {
     targets: Npy,
     frames: Npy,
     delays: Npy,
-    mirrored: Npy,
+    variant: Npy,
 }
 
 impl Shard {
@@ -193,7 +196,7 @@ impl Shard {
         };
         check("delays", ex.delays.len())?;
         check("targets", ex.targets.len())?;
-        check("mirrored", ex.mirrored.len())?;
+        check("variant", ex.variant.len())?;
         let nf = ex.features.len().checked_div(n).unwrap_or(0);
         let ni = ex.ids.len().checked_div(n).unwrap_or(0);
         if nf * n != ex.features.len() || ni * n != ex.ids.len() {
@@ -260,8 +263,7 @@ impl Shard {
             &le_bytes(&ex.frame_ids, i32::to_le_bytes),
         )?;
         npy::write(&tmp.join("delays.npy"), Dtype::U8, &[n], &ex.delays)?;
-        let m: Vec<u8> = ex.mirrored.iter().map(|&b| b as u8).collect();
-        npy::write(&tmp.join("mirrored.npy"), Dtype::U8, &[n], &m)?;
+        npy::write(&tmp.join("variant.npy"), Dtype::U8, &[n], &ex.variant)?;
         let mut bytes = 0;
         for f in ARRAYS {
             let p = tmp.join(f);
@@ -275,7 +277,8 @@ impl Shard {
             precision,
             port: ex.port,
             source: ex.source.clone(),
-            mirrored: ex.mirrored.iter().filter(|&&m| m).count(),
+            mirrored: ex.mirrored(),
+            noisy: ex.noisy(),
             bytes,
         };
         // The JSON's own size is counted with a fixed point: its length barely depends on `bytes`.
@@ -352,7 +355,7 @@ impl Shard {
             targets: open("targets.npy", Dtype::U16, &[n, TARGET_COLUMNS])?,
             frames: open("frames.npy", Dtype::I32, &[n])?,
             delays: open("delays.npy", Dtype::U8, &[n])?,
-            mirrored: open("mirrored.npy", Dtype::U8, &[n])?,
+            variant: open("variant.npy", Dtype::U8, &[n])?,
             dir: dir.to_owned(),
             info,
         })
@@ -501,9 +504,9 @@ impl Shard {
         self.delays.bytes()
     }
 
-    /// Every example's mirrored flag (0 or 1).
-    pub fn mirrored(&self) -> &[u8] {
-        self.mirrored.bytes()
+    /// Every example's variant ([`GameExamples::variant`]: 0 original, 1 mirrored, 2.. noisy).
+    pub fn variant(&self) -> &[u8] {
+        self.variant.bytes()
     }
 }
 
@@ -514,7 +517,7 @@ pub const ARRAYS: [&str; 6] = [
     "targets.npy",
     "frames.npy",
     "delays.npy",
-    "mirrored.npy",
+    "variant.npy",
 ];
 
 /// Plain-old-data element types that any bit pattern is valid for.
@@ -544,7 +547,9 @@ mod tests {
             source: "abcd".into(),
             frame_ids: (0..n as i32).map(|i| i - 123).collect(),
             delays: (0..n).map(|i| (i % 31) as u8).collect(),
-            mirrored: (0..n).map(|i| i >= n / 2).collect(),
+            variant: (0..n)
+                .map(|i| (i >= n / 2) as u8 + (i >= 3 * n / 4) as u8)
+                .collect(),
             features: (0..n * nf).map(|i| (i as f32 * 0.37).sin() * 3.0).collect(),
             ids: (0..n * ni).map(|i| (i * 7) as u32).collect(),
             targets: (0..n)
@@ -589,10 +594,7 @@ mod tests {
             }
             assert_eq!(s.frames(), &ex.frame_ids[..]);
             assert_eq!(s.delays(), &ex.delays[..]);
-            assert_eq!(
-                s.mirrored().iter().map(|&m| m == 1).collect::<Vec<_>>(),
-                ex.mirrored
-            );
+            assert_eq!(s.variant(), &ex.variant[..]);
         }
         // Rewriting replaces; no temporary directories are left behind.
         Shard::write(&dir.path().join("F32"), &examples(3, 13, 3), Precision::F32).unwrap();

@@ -1,8 +1,8 @@
 //! Tests of building a dataset from real replays: Parquet frame tables, the cache, the split.
 
 use exphil_dataset::{
-    assign_split, build, read_footer, table_columns, BuildConfig, DatasetManifest, FrameTable,
-    Progress, Shard, Split,
+    assign_split, build, read_footer, table_columns, BuildConfig, BuildError, DatasetManifest,
+    FrameTable, NoiseConfig, PlayerNames, PlayerRegistry, Progress, Shard, Split, REGISTRY_FILE,
 };
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_replay::{read_file, DecodeOptions};
@@ -262,4 +262,49 @@ fn pyarrow_reads_the_tables() {
         String::from_utf8_lossy(&o.stderr)
     );
     println!("{}", String::from_utf8_lossy(&o.stdout));
+}
+
+/// Player names: a registry built from the kept games is written to `players.json` and recorded
+/// in `dataset.json`; the embedding must match its capacity; a different registry gives
+/// different shard keys; noise copies are counted per shard.
+#[test]
+fn player_registry_and_noise_are_part_of_the_build() {
+    let (tmp, replays) = replay_folder(2);
+    let out = tmp.path().join("ds");
+    let none = |_: Progress| {};
+    let mut cfg = config("minimal");
+    cfg.players = PlayerNames::Build(16);
+    let err = build(std::slice::from_ref(&replays), &out, &cfg, false, &none).unwrap_err();
+    assert!(matches!(err, BuildError::PlayerNames { .. }), "{err}");
+    cfg.embed.player_names = 16;
+    cfg.examples.noise = Some(NoiseConfig {
+        std: 1.0,
+        copies: 2,
+    });
+    build(std::slice::from_ref(&replays), &out, &cfg, false, &none).unwrap();
+    let m = DatasetManifest::read(&out).unwrap();
+    let reg = PlayerRegistry::read(&out.join(REGISTRY_FILE)).unwrap();
+    let entry = m.players.clone().unwrap();
+    assert_eq!(entry.hash, reg.hash());
+    assert_eq!(entry.capacity, 16);
+    assert_eq!(entry.names, reg.names.len());
+    for s in m.games.iter().flat_map(|g| &g.shards) {
+        assert_eq!(s.noisy, 2 * s.examples / 3, "{s:?}");
+    }
+    // A different registry (same capacity) rebuilds every shard under new keys.
+    let keys: Vec<String> = m.games.iter().map(|g| g.shard_key.clone()).collect();
+    let mut other = reg.clone();
+    other.names.insert("someone else".into(), 15);
+    cfg.players = PlayerNames::Registry(other);
+    let r = build(std::slice::from_ref(&replays), &out, &cfg, false, &none).unwrap();
+    assert_eq!(r.shards_built, m.games.len());
+    let m2 = DatasetManifest::read(&out).unwrap();
+    for (g, k) in m2.games.iter().zip(&keys) {
+        assert_ne!(&g.shard_key, k);
+    }
+    // Without a registry the file is removed.
+    cfg.players = PlayerNames::Off;
+    build(std::slice::from_ref(&replays), &out, &cfg, false, &none).unwrap();
+    assert!(!out.join(REGISTRY_FILE).exists());
+    assert!(DatasetManifest::read(&out).unwrap().players.is_none());
 }

@@ -3,7 +3,9 @@
 //! of real examples.
 
 use exphil_dataset::{
-    game_examples, ExampleConfig, GameExamples, Perspective, Precision, Shard, SkipReason,
+    game_examples, game_examples_named, player_key, ExampleConfig, GameExamples, NoiseConfig,
+    Perspective, PlayerRegistry, Precision, Shard, SkipReason, VARIANT_MIRRORED,
+    VARIANT_NOISY_FIRST, VARIANT_ORIGINAL,
 };
 use exphil_embed::{mirror, EmbedConfig, Embedder, FrameContext, TargetCoder, TargetConfig};
 use exphil_replay::{read_file, DecodeOptions, ExternalCharacter, Game, Port};
@@ -173,8 +175,8 @@ fn mirrored_copies_follow_the_originals() {
     let ex = game_examples(&g, &e, &coder, &cfg).unwrap().remove(0);
     let n = ex.len() / 2;
     assert_eq!(ex.len(), 2 * n);
-    assert!(ex.mirrored[..n].iter().all(|m| !m));
-    assert!(ex.mirrored[n..].iter().all(|m| *m));
+    assert!(ex.variant[..n].iter().all(|&v| v == VARIANT_ORIGINAL));
+    assert!(ex.variant[n..].iter().all(|&v| v == VARIANT_MIRRORED));
     assert_eq!(ex.frame_ids[..n], ex.frame_ids[n..]);
     let all: Vec<GameState> = states(
         &g,
@@ -352,4 +354,152 @@ fn frames_missing_a_player_leave_a_gap_that_nothing_crosses() {
         let f = &s.frames()[r as usize..r as usize + 8];
         assert!(f.windows(2).all(|p| p[1] == p[0] + 1), "{f:?}");
     }
+}
+
+/// The learning player's registry id is in the `player_name` id column of every example
+/// (originals and augmented copies); a player not in the registry is 0.
+#[test]
+fn examples_carry_the_learning_players_name_id() {
+    let path = replays().join("games").join(PEACH_MARTH);
+    let g = game(PEACH_MARTH);
+    let info = exphil_corpus::inspect(&path, exphil_corpus::Depth::Metadata).unwrap();
+    let keys: Vec<Option<String>> = info.players.iter().map(player_key).collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(Option::is_some), "{keys:?}");
+    assert_ne!(keys[0], keys[1]);
+    // Capacity 2: only port 1's player gets an id (1); port 2's is unknown (0).
+    let reg = PlayerRegistry::from_keys(2, [keys[0].clone()]).unwrap();
+    let mut names = [0u32; 4];
+    for p in &info.players {
+        names[p.port as usize - 1] = reg.id_of(p);
+    }
+    assert_eq!(names, [1, 0, 0, 0]);
+    let mut cfg = EmbedConfig::preset("compact").unwrap();
+    cfg.player_names = reg.capacity;
+    let e = Embedder::new(cfg).unwrap();
+    let coder = TargetCoder::new(TargetConfig::default()).unwrap();
+    let c = e.layout().component("player_name").unwrap().clone();
+    assert_eq!(c.size, 1);
+    let ni = e.layout().ids;
+    let ex_cfg = ExampleConfig {
+        mirror: true,
+        noise: Some(NoiseConfig {
+            std: 1.0,
+            copies: 1,
+        }),
+        ..ExampleConfig::default()
+    };
+    let out = game_examples_named(&g, &e, &coder, &ex_cfg, names).unwrap();
+    assert_eq!(out.len(), 2);
+    for ex in &out {
+        let want = names[ex.port as usize - 1];
+        assert!(!ex.is_empty());
+        for i in 0..ex.len() {
+            assert_eq!(
+                row(&ex.ids, i, ni)[c.offset],
+                want,
+                "port {} row {i}",
+                ex.port
+            );
+        }
+    }
+    // Without names (game_examples), everyone is unknown.
+    for ex in game_examples(&g, &e, &coder, &ex_cfg).unwrap() {
+        assert!((0..ex.len()).all(|i| row(&ex.ids, i, ni)[c.offset] == 0));
+    }
+}
+
+/// Noisy copies: deterministic, `copies` blocks after the originals, features that differ only
+/// in position and speed components (and those computed from positions), identical targets.
+#[test]
+fn noisy_copies_are_seeded_and_touch_only_positions_and_speeds() {
+    let g = game(PEACH_MARTH);
+    let (e, coder) = setup("compact");
+    let nf = e.layout().features;
+    let cfg = ExampleConfig {
+        perspective: Perspective::Port(1),
+        frame_delay: 2,
+        noise: Some(NoiseConfig {
+            std: 2.0,
+            copies: 3,
+        }),
+        seed: 11,
+        ..ExampleConfig::default()
+    };
+    let a = game_examples(&g, &e, &coder, &cfg).unwrap().remove(0);
+    let b = game_examples(&g, &e, &coder, &cfg).unwrap().remove(0);
+    assert_eq!(a, b, "same config, same noise");
+    let other = game_examples(
+        &g,
+        &e,
+        &coder,
+        &ExampleConfig {
+            seed: 12,
+            ..cfg.clone()
+        },
+    )
+    .unwrap()
+    .remove(0);
+    assert_ne!(a.features, other.features, "another seed, other noise");
+    let plain = game_examples(
+        &g,
+        &e,
+        &coder,
+        &ExampleConfig {
+            noise: None,
+            ..cfg.clone()
+        },
+    )
+    .unwrap()
+    .remove(0);
+    let n = plain.len();
+    assert!(
+        !a.anomalies.keys().any(|k| k.contains("noisy")),
+        "{:?}",
+        a.anomalies
+    );
+    assert_eq!(a.len(), 4 * n);
+    assert_eq!(a.noisy(), 3 * n);
+    assert_eq!(a.mirrored(), 0);
+    assert_eq!(a.features[..n * nf], plain.features[..]);
+    let changeable: Vec<std::ops::Range<usize>> = e
+        .layout()
+        .components
+        .iter()
+        .filter(|c| {
+            c.name.ends_with(".position")
+                || c.name.ends_with(".speeds")
+                || c.name.ends_with(".ledge_distance")
+                || c.name == "spatial"
+        })
+        .map(|c| c.offset..c.offset + c.size)
+        .collect();
+    assert!(!changeable.is_empty());
+    let mut differ = 0;
+    for c in 0..3u8 {
+        let base = (1 + c as usize) * n;
+        assert!(a.variant[base..base + n]
+            .iter()
+            .all(|&v| v == VARIANT_NOISY_FIRST + c));
+        assert_eq!(a.targets[base..base + n], plain.targets[..]);
+        assert_eq!(a.frame_ids[base..base + n], plain.frame_ids[..]);
+        assert_eq!(a.delays[base..base + n], plain.delays[..]);
+        assert_eq!(
+            a.ids[base * e.layout().ids..(base + n) * e.layout().ids],
+            plain.ids[..]
+        );
+        for i in 0..n {
+            let (x, y) = (row(&a.features, base + i, nf), row(&plain.features, i, nf));
+            for j in 0..nf {
+                if x[j] != y[j] {
+                    assert!(
+                        changeable.iter().any(|r| r.contains(&j)),
+                        "feature {j} changed in copy {c}, row {i}"
+                    );
+                    differ += 1;
+                }
+            }
+        }
+    }
+    assert!(differ > n, "noise changed only {differ} values");
 }

@@ -6,7 +6,8 @@ use crate::replays::progress;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_dataset::{
-    build, summarize, BuildConfig, DatasetSummary, ExampleConfig, Perspective, Precision, Progress,
+    build, summarize, BuildConfig, DatasetSummary, ExampleConfig, NoiseConfig, Perspective,
+    PlayerNames, PlayerRegistry, Precision, Progress,
 };
 use exphil_embed::{EmbedConfig, Embedder, StickDiscretization, TargetConfig};
 use exphil_replay::ExternalCharacter;
@@ -74,6 +75,20 @@ pub struct BuildArgs {
     /// Add a left/right mirrored copy of every example.
     #[arg(long)]
     mirror: bool,
+    /// Add --noise-copies Gaussian-noise copies of every example: positions get noise of this
+    /// standard deviation (world units), speeds a tenth of it.
+    #[arg(long, value_name = "S", requires = "noise_copies")]
+    noise_std: Option<f32>,
+    /// Noisy copies per example (1-4).
+    #[arg(long, value_name = "K", requires = "noise_std")]
+    noise_copies: Option<u8>,
+    /// Player-name ids from this registry file (players.json format); unknown players get 0.
+    #[arg(long, value_name = "FILE", conflicts_with = "num_player_names")]
+    player_names: Option<PathBuf>,
+    /// Build a player-name registry of N ids (0 = unknown) from the kept games, most frequent
+    /// players first.
+    #[arg(long, value_name = "N")]
+    num_player_names: Option<u32>,
     /// Feature precision in the shards.
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     precision: String,
@@ -117,15 +132,49 @@ pub fn run(cmd: DatasetCommand) -> Result<ExitCode> {
 
 /// The build config of the arguments.
 fn config_of(a: &BuildArgs) -> Result<BuildConfig> {
-    let embed = match (&a.embed_preset, &a.embed_config) {
+    // Whether the embedding config file sets `player_names` itself.
+    let mut explicit_names = false;
+    let mut embed = match (&a.embed_preset, &a.embed_config) {
         (_, Some(path)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_str::<EmbedConfig>(&text)
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not an embedding config", path.display()))?;
+            explicit_names = value.get("player_names").is_some();
+            serde_json::from_value::<EmbedConfig>(value)
                 .with_context(|| format!("{}: not an embedding config", path.display()))?
         }
         (Some(name), None) => EmbedConfig::preset(name)?,
         (None, None) => EmbedConfig::default(),
+    };
+    let players = match (&a.player_names, a.num_player_names) {
+        (Some(path), _) => PlayerNames::Registry(PlayerRegistry::read(path)?),
+        (None, Some(n)) => {
+            if n < 2 {
+                bail!("--num-player-names must be at least 2 (id 0 is \"unknown\")");
+            }
+            PlayerNames::Build(n)
+        }
+        (None, None) => PlayerNames::Off,
+    };
+    let capacity = match &players {
+        PlayerNames::Off => None,
+        PlayerNames::Registry(r) => Some(r.capacity),
+        PlayerNames::Build(n) => Some(*n),
+    };
+    if let Some(c) = capacity {
+        if explicit_names && embed.player_names != c {
+            bail!(
+                "the embedding config sets player_names {}, the player registry has capacity {c}",
+                embed.player_names
+            );
+        }
+        embed.player_names = c;
+    }
+    let noise = match (a.noise_std, a.noise_copies) {
+        (Some(std), Some(copies)) => Some(NoiseConfig { std, copies }),
+        // clap requires both together.
+        _ => None,
     };
     let mut targets = TargetConfig::default();
     if let Some(path) = &a.kmeans_centers {
@@ -168,6 +217,7 @@ fn config_of(a: &BuildArgs) -> Result<BuildConfig> {
             frame_delay: a.frame_delay,
             delay_augment,
             mirror: a.mirror,
+            noise,
             seed: a.seed,
         },
         filter: a.filter.to_filter()?,
@@ -179,6 +229,7 @@ fn config_of(a: &BuildArgs) -> Result<BuildConfig> {
         validation_fraction: a.val_fraction,
         split_seed: a.seed,
         threads: a.threads,
+        players,
     })
 }
 
@@ -231,6 +282,15 @@ fn run_build(a: BuildArgs) -> Result<ExitCode> {
         report.shards_reused,
         report.removed
     )?;
+    if let Some(r) = &manifest_players(&a.out) {
+        writeln!(
+            out,
+            "player names: {} with an id, capacity {} ({})",
+            r.names,
+            r.capacity,
+            a.out.join(&r.file).display()
+        )?;
+    }
     writeln!(
         out,
         "Wrote {} in {:.2} s",
@@ -242,6 +302,11 @@ fn run_build(a: BuildArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The player registry recorded in a freshly built dataset's manifest.
+fn manifest_players(dir: &Path) -> Option<exphil_dataset::RegistryEntry> {
+    exphil_dataset::DatasetManifest::read(dir).ok()?.players
 }
 
 fn info(a: InfoArgs) -> Result<ExitCode> {

@@ -101,6 +101,54 @@ fn build_reuse_and_info() {
         v["train_examples"].as_u64().unwrap() + v["validation_examples"].as_u64().unwrap();
     assert!(examples > 0);
 
+    // A player registry built from the games, and noisy copies: the registry is written next to
+    // dataset.json, the embedding's player_names follows its capacity, and the shards rebuild.
+    let o = build(&[
+        "--embed-preset",
+        "minimal",
+        "--num-player-names",
+        "8",
+        "--noise-std",
+        "1.5",
+        "--noise-copies",
+        "2",
+    ]);
+    let (stdout, _) = text(&o);
+    assert!(stdout.contains("shards: 3 built, 0 reused"), "{stdout}");
+    assert!(stdout.contains("player names:"), "{stdout}");
+    let reg: Value =
+        serde_json::from_slice(&std::fs::read(out.join("players.json")).unwrap()).unwrap();
+    assert_eq!(reg["capacity"], 8);
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(out.join("dataset.json")).unwrap()).unwrap();
+    assert_eq!(m["embed"]["player_names"], 8);
+    assert_eq!(m["players"]["file"], "players.json");
+    assert_eq!(m["examples"]["noise"]["copies"], 2);
+    // Using that registry file gives the same shards.
+    let reg_path = d.join("players.json");
+    std::fs::copy(out.join("players.json"), &reg_path).unwrap();
+    let (stdout, _) = text(&build(&[
+        "--embed-preset",
+        "minimal",
+        "--player-names",
+        s(&reg_path),
+        "--noise-std",
+        "1.5",
+        "--noise-copies",
+        "2",
+    ]));
+    assert!(stdout.contains("shards: 0 built, 3 reused"), "{stdout}");
+    // An embedding config that sets another player_names is refused.
+    let cfg_path = d.join("embed.json");
+    std::fs::write(&cfg_path, r#"{"player_names": 4}"#).unwrap();
+    let o = build(&["--embed-config", s(&cfg_path), "--num-player-names", "8"]);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(stderr.contains("player_names"), "{stderr}");
+    // Invalid noise is refused.
+    let o = build(&["--noise-std", "0", "--noise-copies", "1"]);
+    assert!(!o.status.success());
+
     std::fs::remove_dir_all(&d).unwrap();
 }
 
