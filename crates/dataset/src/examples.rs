@@ -418,30 +418,14 @@ fn port_examples(
         };
         let src_id = t - d as i32;
         let Some(si) = pos(src_id) else { continue };
-        let src = &all[si];
-        prev.clear();
-        for j in 1..=k as i32 {
-            match at(src_id - j) {
-                Some(p) => prev.push(p.players[0].controller),
-                None => break,
-            }
-        }
-        let ctx = FrameContext {
-            prev_controllers: &prev,
-            delay: d,
-            player_name,
-        };
-        if let Err(a) = embedder.embed(src, &ctx, &mut f, &mut ids) {
+        let own = |id: i32| at(id).map(|p| p.players[0].controller);
+        let one = (d, player_name);
+        if let Err(a) = embed_one(embedder, &all[si], own, k, one, &mut prev, &mut f, &mut ids) {
             *ex.anomalies.entry(a.component.to_owned()).or_insert(0) += 1;
             continue;
         }
-        ex.features.extend_from_slice(&f);
-        ex.ids.extend_from_slice(&ids);
-        ex.targets
-            .push(coder.encode(&target_state.players[0].controller));
-        ex.frame_ids.push(t);
-        ex.delays.push(d);
-        ex.variant.push(VARIANT_ORIGINAL);
+        let target = coder.encode(&target_state.players[0].controller);
+        ex.push_row(&f, &ids, target, t, d, VARIANT_ORIGINAL);
         if cfg.mirror || cfg.noise.is_some() {
             kept.push((si as u32, d));
         }
@@ -450,20 +434,9 @@ fn port_examples(
         let n = ex.frame_ids.len();
         for (row, &(si, d)) in kept.iter().enumerate().take(n) {
             let src = mirror(&all[si as usize]);
-            let src_id = src.frame;
-            prev.clear();
-            for j in 1..=k as i32 {
-                match at(src_id - j) {
-                    Some(p) => prev.push(p.players[0].controller.mirrored()),
-                    None => break,
-                }
-            }
-            let ctx = FrameContext {
-                prev_controllers: &prev,
-                delay: d,
-                player_name,
-            };
-            if let Err(a) = embedder.embed(&src, &ctx, &mut f, &mut ids) {
+            let own = |id: i32| at(id).map(|p| p.players[0].controller.mirrored());
+            let one = (d, player_name);
+            if let Err(a) = embed_one(embedder, &src, own, k, one, &mut prev, &mut f, &mut ids) {
                 // The original embedded cleanly; the mirror only negates, so this is not expected,
                 // but it is counted rather than hidden.
                 *ex.anomalies
@@ -471,13 +444,8 @@ fn port_examples(
                     .or_insert(0) += 1;
                 continue;
             }
-            ex.features.extend_from_slice(&f);
-            ex.ids.extend_from_slice(&ids);
-            let t = coder.mirror(&ex.targets[row]);
-            ex.targets.push(t);
-            ex.frame_ids.push(ex.frame_ids[row]);
-            ex.delays.push(d);
-            ex.variant.push(VARIANT_MIRRORED);
+            let target = coder.mirror(&ex.targets[row]);
+            ex.push_row(&f, &ids, target, ex.frame_ids[row], d, VARIANT_MIRRORED);
         }
     }
     if let Some(noise) = cfg.noise {
@@ -500,31 +468,24 @@ fn port_examples(
         for c in 0..noise.copies {
             for (row, &(si, d)) in kept.iter().enumerate().take(n) {
                 let src = add_noise(&all[si as usize], noise.std, &mut normal);
-                let src_id = src.frame;
-                prev.clear();
-                for j in 1..=k as i32 {
-                    match at(src_id - j) {
-                        Some(p) => prev.push(p.players[0].controller),
-                        None => break,
-                    }
-                }
-                let ctx = FrameContext {
-                    prev_controllers: &prev,
-                    delay: d,
-                    player_name,
-                };
-                if let Err(a) = embedder.embed(&src, &ctx, &mut f, &mut ids) {
+                let own = |id: i32| at(id).map(|p| p.players[0].controller);
+                let one = (d, player_name);
+                if let Err(a) = embed_one(embedder, &src, own, k, one, &mut prev, &mut f, &mut ids)
+                {
                     *ex.anomalies
                         .entry(format!("{} (noisy)", a.component))
                         .or_insert(0) += 1;
                     continue;
                 }
-                ex.features.extend_from_slice(&f);
-                ex.ids.extend_from_slice(&ids);
-                ex.targets.push(ex.targets[row]);
-                ex.frame_ids.push(ex.frame_ids[row]);
-                ex.delays.push(d);
-                ex.variant.push(VARIANT_NOISY_FIRST + c);
+                let target = ex.targets[row];
+                ex.push_row(
+                    &f,
+                    &ids,
+                    target,
+                    ex.frame_ids[row],
+                    d,
+                    VARIANT_NOISY_FIRST + c,
+                );
             }
         }
     }
@@ -533,6 +494,54 @@ fn port_examples(
 
 /// Mixed into the seed of the noise stream, so it differs from the delay stream.
 const NOISE_STREAM: u64 = 0x6e6f_6973_655f_7631;
+
+/// Embeds `src` with the `k` controllers of the frames before it (`history(id)`, the player's
+/// controller on frame `id`; stops at the first missing frame), at `(delay, player_name)`.
+#[allow(clippy::too_many_arguments)]
+fn embed_one(
+    embedder: &Embedder,
+    src: &GameState,
+    history: impl Fn(i32) -> Option<Controller>,
+    k: usize,
+    (delay, player_name): (u8, u32),
+    prev: &mut Vec<Controller>,
+    f: &mut [f32],
+    ids: &mut [u32],
+) -> Result<(), exphil_embed::Anomaly> {
+    prev.clear();
+    for j in 1..=k as i32 {
+        match history(src.frame - j) {
+            Some(c) => prev.push(c),
+            None => break,
+        }
+    }
+    let ctx = FrameContext {
+        prev_controllers: prev,
+        delay,
+        player_name,
+    };
+    embedder.embed(src, &ctx, f, ids)
+}
+
+impl GameExamples {
+    /// Appends one example row.
+    fn push_row(
+        &mut self,
+        f: &[f32],
+        ids: &[u32],
+        target: Targets,
+        frame: i32,
+        delay: u8,
+        variant: u8,
+    ) {
+        self.features.extend_from_slice(f);
+        self.ids.extend_from_slice(ids);
+        self.targets.push(target);
+        self.frame_ids.push(frame);
+        self.delays.push(delay);
+        self.variant.push(variant);
+    }
+}
 
 #[cfg(test)]
 mod tests {
