@@ -130,7 +130,7 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8], depth: Depth) -> Result<ReplayIn
     match depth {
         Depth::Full => {
             let game = read(bytes, DecodeOptions::default()).map_err(err)?;
-            Ok(from_game(path, bytes.len() as u64, content_hash, &game))
+            Ok(summarize_game(path, bytes, &game))
         }
         Depth::Metadata => {
             let s = read_summary(bytes).map_err(err)?;
@@ -170,8 +170,13 @@ fn content_hash(bytes: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(raw))
 }
 
-/// Summarises an already decoded game.
-pub fn from_game(path: &Path, bytes: u64, content_hash: String, game: &Game) -> ReplayInfo {
+/// Summarises a game already decoded from `bytes` (so a caller that needs the frames too decodes
+/// once).
+pub fn summarize_game(path: &Path, bytes: &[u8], game: &Game) -> ReplayInfo {
+    from_game(path, bytes.len() as u64, content_hash(bytes), game)
+}
+
+fn from_game(path: &Path, bytes: u64, content_hash: String, game: &Game) -> ReplayInfo {
     let frames = game.frames.len();
     let players = players(
         &game.start,

@@ -5,11 +5,11 @@ use crate::filters::FilterArgs;
 use crate::replays::{files_of, pool, progress};
 use anyhow::{bail, Result};
 use clap::Args;
-use exphil_corpus::{inspect, Depth, ReplayInfo};
+use exphil_corpus::{summarize_game, ReplayInfo};
 use exphil_embed::{
     fit_stick_centers, AxisHistogram, KMeans, KMeansConfig, StickCenters, StickHistograms,
 };
-use exphil_replay::{read_file, DecodeOptions};
+use exphil_replay::{read, DecodeError, DecodeOptions};
 use exphil_state::Controller;
 use rayon::prelude::*;
 use std::io::Write;
@@ -79,67 +79,54 @@ pub fn run(a: KmeansArgs) -> Result<ExitCode> {
     let pool = pool(a.threads)?;
     let t0 = Instant::now();
 
-    // Pass 1: summarise every file (as `replays scan` does) and apply the filters.
+    // One pass: decode each file once, summarise it (as `replays scan` does) and count its
+    // sticks; the filters then pick which files' counts are merged.
     let bar = progress(files.len(), false);
-    let outcomes: Vec<_> = pool.install(|| {
+    let outcomes: Vec<Result<(ReplayInfo, StickHistograms, u64), String>> = pool.install(|| {
         files
             .par_iter()
             .map(|path| {
-                let o = inspect(path, Depth::Full);
-                bar.inc(1);
-                o
-            })
-            .collect()
-    });
-    bar.finish_and_clear();
-    let mut failed = 0usize;
-    let mut infos: Vec<&ReplayInfo> = Vec::new();
-    for o in &outcomes {
-        match o {
-            Ok(info) => infos.push(info),
-            Err(e) => {
-                failed += 1;
-                eprintln!("warning: skipped {e}");
-            }
-        }
-    }
-    let (kept, rejected) = filter.apply(infos.iter().copied());
-
-    // Pass 2: every player's processed sticks on every frame of the kept replays.
-    let bar = progress(kept.len(), false);
-    let per_file: Vec<Result<(StickHistograms, u64), String>> = pool.install(|| {
-        kept.par_iter()
-            .map(|info| {
-                let r = read_file(&info.path, DecodeOptions::default())
-                    .map_err(|e| format!("{}: {e}", info.path.display()))
-                    .map(|game| {
+                let r = std::fs::read(path)
+                    .map_err(|e| DecodeError::Io(e.to_string()))
+                    .and_then(|bytes| {
+                        let game = read(&bytes, DecodeOptions::default())?;
                         let mut h = StickHistograms::default();
                         for frame in game.frames.iter() {
                             for p in frame.players() {
                                 h.add(&Controller::from_pre(&p.leader.pre));
                             }
                         }
-                        (h, game.frames.len() as u64)
-                    });
+                        let info = summarize_game(path, &bytes, &game);
+                        Ok((info, h, game.frames.len() as u64))
+                    })
+                    .map_err(|e| format!("{}: {e}", path.display()));
                 bar.inc(1);
                 r
             })
             .collect()
     });
     bar.finish_and_clear();
-    let mut histograms = StickHistograms::default();
-    let (mut replays, mut frames) = (0usize, 0u64);
-    for r in per_file {
-        match r {
-            Ok((h, n)) => {
-                histograms.merge(&h);
-                replays += 1;
-                frames += n;
-            }
+    let mut failed = 0usize;
+    let mut decoded: Vec<&(ReplayInfo, StickHistograms, u64)> = Vec::new();
+    for o in &outcomes {
+        match o {
+            Ok(d) => decoded.push(d),
             Err(e) => {
                 failed += 1;
                 eprintln!("warning: skipped {e}");
             }
+        }
+    }
+    let (kept, rejected) = filter.apply(decoded.iter().map(|d| &d.0));
+    let kept_set: std::collections::HashSet<*const ReplayInfo> =
+        kept.iter().map(|k| *k as *const ReplayInfo).collect();
+    let mut histograms = StickHistograms::default();
+    let (mut replays, mut frames) = (0usize, 0u64);
+    for (info, h, n) in &decoded {
+        if kept_set.contains(&(info as *const ReplayInfo)) {
+            histograms.merge(h);
+            replays += 1;
+            frames += n;
         }
     }
     if histograms.samples() == 0 {
