@@ -364,6 +364,21 @@ impl Layout {
         });
     }
 
+    /// An integer in 0..`vocab`: one id for a learned table, or a one-hot block.
+    fn push_id(&mut self, name: String, mode: IdMode, vocab: u32, what: &str) {
+        match mode {
+            IdMode::Learned => {
+                self.push(name, ComponentKind::Id { vocab }, 1, &format!("{what} id"))
+            }
+            IdMode::OneHot => self.push(
+                name,
+                ComponentKind::OneHot { classes: vocab },
+                vocab as usize,
+                &format!("one-hot {what}"),
+            ),
+        }
+    }
+
     /// The component called `name`.
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
@@ -558,42 +573,18 @@ impl Embedder {
         };
         for who in ["self", "opponent"] {
             fighter(&mut l, who, &c.fighter);
-            match c.action {
-                IdMode::Learned => l.push(
-                    format!("{who}.action"),
-                    ComponentKind::Id {
-                        vocab: ACTION_VOCAB,
-                    },
-                    1,
-                    "action state id",
-                ),
-                IdMode::OneHot => l.push(
-                    format!("{who}.action"),
-                    ComponentKind::OneHot {
-                        classes: ACTION_VOCAB,
-                    },
-                    ACTION_VOCAB as usize,
-                    "one-hot action state",
-                ),
-            }
-            match c.character {
-                IdMode::Learned => l.push(
-                    format!("{who}.character"),
-                    ComponentKind::Id {
-                        vocab: CHARACTER_VOCAB,
-                    },
-                    1,
-                    "internal character id",
-                ),
-                IdMode::OneHot => l.push(
-                    format!("{who}.character"),
-                    ComponentKind::OneHot {
-                        classes: CHARACTER_VOCAB,
-                    },
-                    CHARACTER_VOCAB as usize,
-                    "one-hot internal character",
-                ),
-            }
+            l.push_id(
+                format!("{who}.action"),
+                c.action,
+                ACTION_VOCAB,
+                "action state",
+            );
+            l.push_id(
+                format!("{who}.character"),
+                c.character,
+                CHARACTER_VOCAB,
+                "internal character",
+            );
         }
         for who in ["self.nana", "opponent.nana"] {
             match c.nana {

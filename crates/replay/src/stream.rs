@@ -222,13 +222,9 @@ impl Decoder {
                 Phase::Payloads => "Event Payloads",
                 _ => "Game Start",
             };
-            return Err(if offset == 0 && self.carry.is_empty() {
-                DecodeError::TruncatedHeader { offset, what }
-            } else {
-                DecodeError::TruncatedHeader {
-                    offset: offset + self.carry.len() as u64,
-                    what,
-                }
+            return Err(DecodeError::TruncatedHeader {
+                offset: offset + self.carry.len() as u64,
+                what,
             });
         }
         if !self.carry.is_empty() && !self.is_stopped() {
