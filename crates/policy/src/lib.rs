@@ -1,0 +1,14 @@
+//! The policy network of exphil, on burn: continuous features plus learned embeddings of the
+//! integer ids, a backbone (a tagged enum: the MLP here), an autoregressive or independent
+//! controller head, and a value head for reinforcement learning.
+#![deny(missing_docs)]
+
+pub mod input;
+pub mod loss;
+pub mod model;
+pub mod params;
+pub use crate::input::{id_kind, IdGroup, InputSpec, PolicyInput};
+pub use crate::loss::{bc_loss, correct_counts, LossOutput, LossSpec, TargetBatch, COMPONENTS};
+pub use crate::model::{Backbone, ControllerHead, HeadLogits, Policy};
+pub mod sample;
+pub use crate::sample::Sampling;

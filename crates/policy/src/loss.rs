@@ -1,0 +1,191 @@
+//! Behavioural-cloning losses: binary cross-entropy with positive weights for the buttons,
+//! cross-entropy with label smoothing for the sticks and shoulder, an optional focal factor,
+//! and per-component accuracies.
+
+use crate::model::HeadLogits;
+use burn::tensor::activation::{log_softmax, sigmoid, softplus};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use exphil_embed::NUM_BUTTONS;
+use exphil_runs::config::LossConfig;
+
+/// Component names, in loss order.
+pub const COMPONENTS: [&str; 6] = ["buttons", "main_x", "main_y", "c_x", "c_y", "shoulder"];
+
+/// Targets of a batch on a device.
+#[derive(Clone, Debug)]
+pub struct TargetBatch {
+    /// `[n, 8]` 0/1 button bits.
+    pub buttons: Tensor<2>,
+    /// `[n]` class of main x, main y, C x, C y, shoulder.
+    pub classes: [Tensor<1, Int>; 5],
+    /// Rows.
+    pub rows: usize,
+}
+
+impl TargetBatch {
+    /// From `rows` rows of the six stored target columns (buttons bitmask, then the classes).
+    pub fn new(rows: usize, columns: &[u16], device: &Device) -> TargetBatch {
+        assert_eq!(columns.len(), rows * 6, "target buffer size");
+        let mut bits = Vec::with_capacity(rows * NUM_BUTTONS);
+        let mut classes: [Vec<i64>; 5] = Default::default();
+        for r in columns.chunks_exact(6) {
+            bits.extend((0..NUM_BUTTONS).map(|b| ((r[0] >> b) & 1) as f32));
+            for k in 0..5 {
+                classes[k].push(r[k + 1] as i64);
+            }
+        }
+        let cls = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v, [rows]), device);
+        let [a, b, c, d, e] = classes;
+        TargetBatch {
+            buttons: Tensor::from_data(TensorData::new(bits, [rows, NUM_BUTTONS]), device),
+            classes: [cls(a), cls(b), cls(c), cls(d), cls(e)],
+            rows,
+        }
+    }
+}
+
+/// Loss settings resolved against the data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossSpec {
+    /// Per-button positive weights.
+    pub pos_weight: [f32; NUM_BUTTONS],
+    /// Label smoothing of the class components.
+    pub label_smoothing: f64,
+    /// Focal exponent (`None`: plain cross-entropy).
+    pub focal_gamma: Option<f64>,
+}
+
+impl LossSpec {
+    /// The spec of a loss config and the training data's button-press counts (`positives[b]`
+    /// of `total` rows): weight negatives / positives, clipped to `[1, max_pos_weight]`.
+    pub fn new(cfg: &LossConfig, positives: &[u64; NUM_BUTTONS], total: u64) -> LossSpec {
+        let mut pos_weight = [1.0f32; NUM_BUTTONS];
+        if cfg.auto_pos_weight {
+            for (w, &p) in pos_weight.iter_mut().zip(positives) {
+                let neg = total.saturating_sub(p) as f64;
+                let ratio = if p == 0 {
+                    cfg.max_pos_weight
+                } else {
+                    neg / p as f64
+                };
+                *w = ratio.clamp(1.0, cfg.max_pos_weight.max(1.0)) as f32;
+            }
+        }
+        LossSpec {
+            pos_weight,
+            label_smoothing: cfg.label_smoothing,
+            focal_gamma: cfg.focal_loss.then_some(cfg.focal_gamma),
+        }
+    }
+}
+
+/// A batch's losses.
+#[derive(Clone, Debug)]
+pub struct LossOutput {
+    /// The sum of the component losses (what is minimised), shape `[1]`.
+    pub total: Tensor<1>,
+    /// The six component losses, shape `[6]`.
+    pub components: Tensor<1>,
+}
+
+/// The losses of teacher-forced logits against targets (means over the batch).
+pub fn bc_loss(logits: &HeadLogits, targets: &TargetBatch, spec: &LossSpec) -> LossOutput {
+    let device = logits.buttons.device();
+    let n = targets.rows;
+    // Buttons: pw * y * softplus(-z) + (1 - y) * softplus(z), per bit, averaged over bits.
+    let z = logits.buttons.clone();
+    let y = targets.buttons.clone();
+    let pw = Tensor::<1>::from_data(
+        TensorData::new(spec.pos_weight.to_vec(), [NUM_BUTTONS]),
+        &device,
+    )
+    .reshape([1, NUM_BUTTONS]);
+    let pos = softplus(z.clone().neg(), 1.0) * y.clone() * pw;
+    let neg = softplus(z.clone(), 1.0) * y.clone().neg().add_scalar(1.0);
+    let mut bce = pos + neg;
+    if let Some(g) = spec.focal_gamma {
+        // p_t = sigmoid(z) for pressed bits, 1 - sigmoid(z) otherwise.
+        let p = sigmoid(z);
+        let pt = p.clone() * y.clone() + (p.neg().add_scalar(1.0)) * y.neg().add_scalar(1.0);
+        bce = bce * pt.neg().add_scalar(1.0).powf_scalar(g);
+    }
+    let mut parts = vec![bce.mean()];
+    let eps = spec.label_smoothing;
+    for (k, z) in logits.classes.iter().enumerate() {
+        let c = z.dims()[1];
+        let logp = log_softmax(z.clone(), 1);
+        let idx = targets.classes[k].clone().reshape([n, 1]);
+        let nll = logp.clone().gather(1, idx).reshape([n]).neg();
+        let mut l = if eps > 0.0 {
+            let smooth = logp
+                .clone()
+                .sum_dim(1)
+                .reshape([n])
+                .neg()
+                .div_scalar(c as f64);
+            nll.clone().mul_scalar(1.0 - eps) + smooth.mul_scalar(eps)
+        } else {
+            nll.clone()
+        };
+        if let Some(g) = spec.focal_gamma {
+            // (1 - p_y)^gamma with p_y = exp(-nll).
+            let py = nll.neg().exp();
+            l = l * py.neg().add_scalar(1.0).powf_scalar(g);
+        }
+        parts.push(l.mean());
+    }
+    let components = Tensor::cat(parts, 0);
+    LossOutput {
+        total: components.clone().sum(),
+        components,
+    }
+}
+
+/// Correct predictions in a batch: the whole button vector (a bit is pressed when its logit,
+/// less `button_offsets` — see [`crate::Policy::button_offsets`] — is positive), then the argmax
+/// of each class component.
+pub fn correct_counts(
+    logits: &HeadLogits,
+    targets: &[u16],
+    button_offsets: &[f32; NUM_BUTTONS],
+) -> [u64; 6] {
+    let mut out = [0u64; 6];
+    let rows = targets.len() / 6;
+    let b = logits.buttons.to_data().convert::<f32>();
+    let b = b.as_slice::<f32>().unwrap_or(&[]);
+    for r in 0..rows.min(b.len() / NUM_BUTTONS) {
+        let mut pred = 0u16;
+        for k in 0..NUM_BUTTONS {
+            if b[r * NUM_BUTTONS + k] > button_offsets[k] {
+                pred |= 1 << k;
+            }
+        }
+        if pred == targets[r * 6] & 0xff {
+            out[0] += 1;
+        }
+    }
+    for (k, z) in logits.classes.iter().enumerate() {
+        let c = z.dims()[1];
+        let d = z.to_data().convert::<f32>();
+        let v = d.as_slice::<f32>().unwrap_or(&[]);
+        for r in 0..rows.min(v.len() / c.max(1)) {
+            let row = &v[r * c..(r + 1) * c];
+            let arg = argmax(row);
+            if arg as u16 == targets[r * 6 + k + 1] {
+                out[k + 1] += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
+            best = i;
+        }
+    }
+    best
+}

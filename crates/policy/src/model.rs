@@ -1,0 +1,363 @@
+//! The network: learned id tables, a backbone, the controller head and the value head.
+
+use crate::input::{InputSpec, PolicyInput};
+use burn::module::Module;
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
+    LinearConfig,
+};
+use burn::tensor::activation::gelu;
+use burn::tensor::{Device, Int, Tensor};
+use exphil_embed::NUM_BUTTONS;
+use exphil_runs::config::{BackboneConfig, HeadKind, MlpConfig, PolicyConfig};
+
+/// One hidden layer of the MLP.
+#[derive(Module, Debug)]
+pub struct MlpLayer {
+    linear: Linear,
+    norm: Option<LayerNorm>,
+    /// Projection of the layer's input for the residual connection when widths differ.
+    skip: Option<Linear>,
+    residual: bool,
+    dropout: Dropout,
+}
+
+impl MlpLayer {
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut h = self.linear.forward(x.clone());
+        if let Some(n) = &self.norm {
+            h = n.forward(h);
+        }
+        let h = self.dropout.forward(gelu(h));
+        if !self.residual {
+            return h;
+        }
+        match &self.skip {
+            Some(p) => h + p.forward(x),
+            None => h + x,
+        }
+    }
+}
+
+/// The multi-layer perceptron trunk.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    layers: Vec<MlpLayer>,
+}
+
+impl Mlp {
+    fn new(cfg: &MlpConfig, input: usize, device: &Device) -> Mlp {
+        let mut layers = Vec::new();
+        let mut width = input;
+        for &h in &cfg.hidden {
+            layers.push(MlpLayer {
+                linear: LinearConfig::new(width, h).init(device),
+                norm: cfg.layer_norm.then(|| LayerNormConfig::new(h).init(device)),
+                skip: (cfg.residual && width != h)
+                    .then(|| LinearConfig::new(width, h).with_bias(false).init(device)),
+                residual: cfg.residual,
+                dropout: DropoutConfig::new(cfg.dropout).init(),
+            });
+            width = h;
+        }
+        Mlp { layers }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.layers.iter().fold(x, |h, l| l.forward(h))
+    }
+}
+
+/// The trunk: one variant per backbone kind.
+#[derive(Module, Debug)]
+pub enum Backbone {
+    /// Single-frame MLP.
+    Mlp(Mlp),
+}
+
+impl Backbone {
+    fn new(cfg: &BackboneConfig, input: usize, device: &Device) -> Backbone {
+        match cfg {
+            BackboneConfig::Mlp(m) => Backbone::Mlp(Mlp::new(m, input, device)),
+        }
+    }
+
+    /// `[n, input]` -> `[n, output width]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Backbone::Mlp(m) => m.forward(x),
+        }
+    }
+}
+
+/// The width a backbone config produces from `input` features.
+pub fn backbone_width(cfg: &BackboneConfig, input: usize) -> usize {
+    match cfg {
+        BackboneConfig::Mlp(m) => m.hidden.last().copied().unwrap_or(input),
+    }
+}
+
+/// Logits of the six controller components for a batch.
+#[derive(Clone, Debug)]
+pub struct HeadLogits {
+    /// `[n, 8]` button logits.
+    pub buttons: Tensor<2>,
+    /// `[n, classes]` logits of main x, main y, C x, C y, shoulder.
+    pub classes: [Tensor<2>; 5],
+}
+
+/// The controller head: buttons, main x, main y, C x, C y, shoulder. Autoregressive: a
+/// residual stream that adds an embedding of each component (the target in training, the
+/// sample at play) before predicting the next.
+#[derive(Module, Debug)]
+pub struct ControllerHead {
+    buttons: Linear,
+    classes: Vec<Linear>,
+    /// Embedding of the 8 button bits (autoregressive only).
+    cond_buttons: Option<Linear>,
+    /// Embeddings of main x, main y, C x, C y (autoregressive only).
+    cond_classes: Vec<Embedding>,
+}
+
+impl ControllerHead {
+    fn new(kind: HeadKind, width: usize, classes: [usize; 5], device: &Device) -> ControllerHead {
+        let ar = kind == HeadKind::Autoregressive;
+        ControllerHead {
+            buttons: LinearConfig::new(width, NUM_BUTTONS).init(device),
+            classes: classes
+                .iter()
+                .map(|&c| LinearConfig::new(width, c).init(device))
+                .collect(),
+            cond_buttons: ar.then(|| LinearConfig::new(NUM_BUTTONS, width).init(device)),
+            cond_classes: if ar {
+                classes[..4]
+                    .iter()
+                    .map(|&c| EmbeddingConfig::new(c, width).init(device))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Whether the head conditions each component on the ones before it.
+    pub fn is_autoregressive(&self) -> bool {
+        self.cond_buttons.is_some()
+    }
+
+    /// Button logits from the stream.
+    pub fn button_logits(&self, h: &Tensor<2>) -> Tensor<2> {
+        self.buttons.forward(h.clone())
+    }
+
+    /// Logits of class component `k` (0..5) from the stream.
+    pub fn class_logits(&self, k: usize, h: &Tensor<2>) -> Tensor<2> {
+        self.classes[k].forward(h.clone())
+    }
+
+    /// The stream after adding the chosen buttons (`[n, 8]` of 0/1).
+    pub fn add_buttons(&self, h: Tensor<2>, buttons: Tensor<2>) -> Tensor<2> {
+        match &self.cond_buttons {
+            Some(c) => h + c.forward(buttons),
+            None => h,
+        }
+    }
+
+    /// The stream after adding class component `k`'s choice (`[n]`).
+    pub fn add_class(&self, k: usize, h: Tensor<2>, class: Tensor<1, Int>) -> Tensor<2> {
+        match self.cond_classes.get(k) {
+            Some(e) => {
+                let n = class.dims()[0];
+                let [_, w] = h.dims();
+                h + e.forward(class.reshape([n, 1])).reshape([n, w])
+            }
+            None => h,
+        }
+    }
+
+    /// Teacher-forced logits: each component conditioned on the targets before it.
+    pub fn forward(
+        &self,
+        h: Tensor<2>,
+        buttons: Tensor<2>,
+        classes: &[Tensor<1, Int>; 5],
+    ) -> HeadLogits {
+        let b = self.button_logits(&h);
+        let mut h = self.add_buttons(h, buttons);
+        let mut out = Vec::with_capacity(5);
+        for (k, class) in classes.iter().enumerate() {
+            out.push(self.class_logits(k, &h));
+            if k < 4 {
+                h = self.add_class(k, h, class.clone());
+            }
+        }
+        let [a, b2, c, d, e]: [Tensor<2>; 5] = out.try_into().expect("five class heads");
+        HeadLogits {
+            buttons: b,
+            classes: [a, b2, c, d, e],
+        }
+    }
+}
+
+/// The state-value head (for reinforcement learning; unused by behavioural cloning).
+#[derive(Module, Debug)]
+pub struct ValueHead {
+    hidden: Option<Linear>,
+    out: Linear,
+}
+
+impl ValueHead {
+    /// `[n, width]` -> `[n]` values.
+    pub fn forward(&self, h: Tensor<2>) -> Tensor<1> {
+        let h = match &self.hidden {
+            Some(l) => gelu(l.forward(h)),
+            None => h,
+        };
+        let n = h.dims()[0];
+        self.out.forward(h).reshape([n])
+    }
+}
+
+/// The policy network.
+#[derive(Module, Debug)]
+pub struct Policy {
+    /// One learned table per id group.
+    id_tables: Vec<Embedding>,
+    /// The trunk.
+    pub backbone: Backbone,
+    /// The controller head.
+    pub head: ControllerHead,
+    /// The value head.
+    pub value: ValueHead,
+    /// Natural log of the per-button positive weights the policy was trained with. Weighted
+    /// binary cross-entropy shifts a button's logit by `ln w`, so decisions (accuracy, argmax,
+    /// sampling) subtract it to recover the data's press probability.
+    #[module(skip)]
+    button_log_weight: [f32; NUM_BUTTONS],
+}
+
+/// The learned-embedding width of an id kind.
+pub fn id_dim(cfg: &PolicyConfig, kind: &str) -> usize {
+    cfg.id_dims.get(kind).copied().unwrap_or(cfg.default_id_dim)
+}
+
+/// The trunk's input width: features plus every id column's embedding.
+pub fn trunk_input(cfg: &PolicyConfig, spec: &InputSpec) -> usize {
+    spec.features
+        + spec
+            .id_groups
+            .iter()
+            .map(|g| g.columns.len() * id_dim(cfg, &g.kind))
+            .sum::<usize>()
+}
+
+impl Policy {
+    /// A freshly initialised policy (seed the device first for reproducible weights).
+    pub fn new(cfg: &PolicyConfig, spec: &InputSpec, device: &Device) -> Policy {
+        let id_tables = spec
+            .id_groups
+            .iter()
+            .map(|g| EmbeddingConfig::new(g.vocab.max(1), id_dim(cfg, &g.kind)).init(device))
+            .collect();
+        let input = trunk_input(cfg, spec);
+        let width = backbone_width(&cfg.backbone, input);
+        Policy {
+            id_tables,
+            backbone: Backbone::new(&cfg.backbone, input, device),
+            head: ControllerHead::new(cfg.head, width, spec.classes, device),
+            value: ValueHead {
+                hidden: (cfg.value_hidden > 0)
+                    .then(|| LinearConfig::new(width, cfg.value_hidden).init(device)),
+                out: LinearConfig::new(
+                    if cfg.value_hidden > 0 {
+                        cfg.value_hidden
+                    } else {
+                        width
+                    },
+                    1,
+                )
+                .init(device),
+            },
+            button_log_weight: [0.0; NUM_BUTTONS],
+        }
+    }
+
+    /// This policy with the per-button positive weights of its training loss (each > 0).
+    pub fn with_button_pos_weight(mut self, pos_weight: &[f32; NUM_BUTTONS]) -> Policy {
+        for (o, w) in self.button_log_weight.iter_mut().zip(pos_weight) {
+            *o = w.max(f32::MIN_POSITIVE).ln();
+        }
+        self
+    }
+
+    /// What to subtract from each button logit to get the data's press log-odds.
+    pub fn button_offsets(&self) -> [f32; NUM_BUTTONS] {
+        self.button_log_weight
+    }
+
+    /// The trunk's output for a batch: `[n, width]`.
+    pub fn trunk(&self, input: &PolicyInput) -> Tensor<2> {
+        let mut parts = vec![input.features.clone()];
+        for (table, ids) in self.id_tables.iter().zip(&input.ids) {
+            let [n, cols] = ids.dims();
+            let e = table.forward(ids.clone());
+            let d = e.dims()[2];
+            parts.push(e.reshape([n, cols * d]));
+        }
+        let x = if parts.len() == 1 {
+            parts.pop().expect("one part")
+        } else {
+            Tensor::cat(parts, 1)
+        };
+        self.backbone.forward(x)
+    }
+
+    /// Teacher-forced head logits for a batch with its targets.
+    pub fn forward(&self, input: &PolicyInput, targets: &crate::loss::TargetBatch) -> HeadLogits {
+        let h = self.trunk(input);
+        self.head
+            .forward(h, targets.buttons.clone(), &targets.classes)
+    }
+
+    /// State values for a batch.
+    pub fn values(&self, input: &PolicyInput) -> Tensor<1> {
+        self.value.forward(self.trunk(input))
+    }
+}
+
+/// Trainable parameters of a policy config for an input spec (without building it).
+pub fn param_count(cfg: &PolicyConfig, spec: &InputSpec) -> usize {
+    let lin = |i: usize, o: usize| i * o + o;
+    let mut n: usize = spec
+        .id_groups
+        .iter()
+        .map(|g| g.vocab.max(1) * id_dim(cfg, &g.kind))
+        .sum();
+    let input = trunk_input(cfg, spec);
+    match &cfg.backbone {
+        BackboneConfig::Mlp(m) => {
+            let mut w = input;
+            for &h in &m.hidden {
+                n += lin(w, h);
+                if m.layer_norm {
+                    n += 2 * h;
+                }
+                if m.residual && w != h {
+                    n += w * h;
+                }
+                w = h;
+            }
+        }
+    }
+    let width = backbone_width(&cfg.backbone, input);
+    n += lin(width, NUM_BUTTONS) + spec.classes.iter().map(|&c| lin(width, c)).sum::<usize>();
+    if cfg.head == HeadKind::Autoregressive {
+        n += lin(NUM_BUTTONS, width) + spec.classes[..4].iter().map(|&c| c * width).sum::<usize>();
+    }
+    n += if cfg.value_hidden > 0 {
+        lin(width, cfg.value_hidden) + lin(cfg.value_hidden, 1)
+    } else {
+        lin(width, 1)
+    };
+    n
+}

@@ -1,0 +1,133 @@
+//! Choosing a controller from the policy: the head is run component by component, each
+//! choice fed back into the autoregressive stream, with temperature or argmax.
+
+use crate::input::PolicyInput;
+use crate::loss::argmax;
+use crate::model::Policy;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Int, Tensor, TensorData};
+use exphil_embed::{Targets, NUM_BUTTONS};
+use exphil_state::Buttons;
+use rand::Rng;
+
+/// How a component is chosen from its distribution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sampling {
+    /// The most likely value (buttons pressed when their probability exceeds 0.5).
+    Argmax,
+    /// Sample with logits divided by this temperature (> 0).
+    Temperature(f64),
+}
+
+fn host(t: Tensor<2>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}
+
+/// Softmax of `logits / temperature` sampled with `u` uniform in [0, 1).
+fn sample_class(logits: &[f32], temperature: f64, u: f64) -> usize {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let w: Vec<f64> = logits
+        .iter()
+        .map(|&z| ((z as f64 - max) / temperature).exp())
+        .collect();
+    let total: f64 = w.iter().sum();
+    let mut acc = 0.0;
+    for (i, x) in w.iter().enumerate() {
+        acc += x / total;
+        if u < acc {
+            return i;
+        }
+    }
+    logits.len().saturating_sub(1)
+}
+
+impl Policy {
+    /// Chooses every row's controller targets.
+    pub fn act<R: Rng>(
+        &self,
+        input: &PolicyInput,
+        sampling: Sampling,
+        rng: &mut R,
+    ) -> Vec<Targets> {
+        let n = input.rows;
+        let device = input.features.device();
+        let mut h = self.trunk(input);
+        let mut out = vec![Targets::default(); n];
+        // Buttons.
+        let offsets = Tensor::<1>::from_data(
+            TensorData::new(self.button_offsets().to_vec(), [NUM_BUTTONS]),
+            &device,
+        )
+        .reshape([1, NUM_BUTTONS]);
+        let z = self.head.button_logits(&h) - offsets;
+        let p = host(match sampling {
+            Sampling::Argmax => sigmoid(z),
+            Sampling::Temperature(t) => sigmoid(z.div_scalar(t)),
+        });
+        let mut bits = vec![0f32; n * NUM_BUTTONS];
+        for r in 0..n {
+            let mut mask = 0u8;
+            for k in 0..NUM_BUTTONS {
+                let pk = p[r * NUM_BUTTONS + k] as f64;
+                let on = match sampling {
+                    Sampling::Argmax => pk > 0.5,
+                    Sampling::Temperature(_) => rng.gen::<f64>() < pk,
+                };
+                if on {
+                    mask |= 1 << k;
+                    bits[r * NUM_BUTTONS + k] = 1.0;
+                }
+            }
+            out[r].buttons = Buttons(mask);
+        }
+        if self.head.is_autoregressive() {
+            let b = Tensor::<2>::from_data(TensorData::new(bits, [n, NUM_BUTTONS]), &device);
+            h = self.head.add_buttons(h, b);
+        }
+        for k in 0..5 {
+            let z = host(self.head.class_logits(k, &h));
+            let c = z.len() / n.max(1);
+            let mut chosen = Vec::with_capacity(n);
+            for r in 0..n {
+                let row = &z[r * c..(r + 1) * c];
+                let i = match sampling {
+                    Sampling::Argmax => argmax(row),
+                    Sampling::Temperature(t) => sample_class(row, t, rng.gen::<f64>()),
+                };
+                chosen.push(i as i64);
+                let v = i as u16;
+                match k {
+                    0 => out[r].main_x = v,
+                    1 => out[r].main_y = v,
+                    2 => out[r].c_x = v,
+                    3 => out[r].c_y = v,
+                    _ => out[r].shoulder = v,
+                }
+            }
+            if k < 4 && self.head.is_autoregressive() {
+                let t = Tensor::<1, Int>::from_data(TensorData::new(chosen, [n]), &device);
+                h = self.head.add_class(k, h, t);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample_class;
+
+    #[test]
+    fn sampling_follows_the_softmax() {
+        let logits = [0.0f32, (3.0f32).ln()];
+        // p = [0.25, 0.75]
+        assert_eq!(sample_class(&logits, 1.0, 0.2), 0);
+        assert_eq!(sample_class(&logits, 1.0, 0.3), 1);
+        // A huge temperature flattens it to [0.5, 0.5].
+        assert_eq!(sample_class(&logits, 1e9, 0.49), 0);
+        assert_eq!(sample_class(&logits, 1e9, 0.51), 1);
+    }
+}

@@ -1,0 +1,484 @@
+//! The resolved configuration of a training run: the policy network, the optimiser and schedule,
+//! the training loop and the data. Every struct has serde defaults, so a partial JSON/YAML
+//! document (a preset, a config file, the command line) overlays the defaults.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The policy network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The trunk.
+    pub backbone: BackboneConfig,
+    /// The controller head.
+    pub head: HeadKind,
+    /// Width of the learned embedding of each id kind (`action`, `character`, `stage`,
+    /// `item_type`, `delay`, `player_name`); kinds not listed use [`PolicyConfig::default_id_dim`].
+    pub id_dims: BTreeMap<String, usize>,
+    /// Width of id embeddings whose kind is not in `id_dims`.
+    pub default_id_dim: usize,
+    /// Hidden width of the value head (0: a single linear layer).
+    pub value_hidden: usize,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> PolicyConfig {
+        PolicyConfig {
+            backbone: BackboneConfig::default(),
+            head: HeadKind::Autoregressive,
+            id_dims: BTreeMap::from([
+                ("action".to_string(), 32),
+                ("character".to_string(), 16),
+                ("stage".to_string(), 8),
+                ("item_type".to_string(), 8),
+                ("delay".to_string(), 4),
+                ("player_name".to_string(), 16),
+            ]),
+            default_id_dim: 8,
+            value_hidden: 0,
+        }
+    }
+}
+
+/// The trunk of the policy: a tagged enum, so later backbones slot in without touching the
+/// trainer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BackboneConfig {
+    /// A multi-layer perceptron over single frames.
+    Mlp(MlpConfig),
+}
+
+impl Default for BackboneConfig {
+    fn default() -> BackboneConfig {
+        BackboneConfig::Mlp(MlpConfig::default())
+    }
+}
+
+impl BackboneConfig {
+    /// The backbone's name (`mlp`), used in run names and the registry.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BackboneConfig::Mlp(_) => "mlp",
+        }
+    }
+
+    /// Frames per example the backbone reads (1 for single-frame backbones).
+    pub fn window(&self) -> Option<usize> {
+        match self {
+            BackboneConfig::Mlp(_) => None,
+        }
+    }
+}
+
+/// MLP trunk settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MlpConfig {
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Residual connections (a linear projection where widths differ).
+    pub residual: bool,
+    /// Layer norm after each hidden layer's linear map.
+    pub layer_norm: bool,
+    /// Dropout after each hidden layer.
+    pub dropout: f64,
+}
+
+impl Default for MlpConfig {
+    fn default() -> MlpConfig {
+        MlpConfig {
+            hidden: vec![512, 512],
+            residual: false,
+            layer_norm: false,
+            dropout: 0.1,
+        }
+    }
+}
+
+/// How the controller head predicts the six components.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadKind {
+    /// Buttons, then main stick x, main stick y, C-stick x, C-stick y, shoulder; each
+    /// conditioned on an embedding of the ones before it (teacher-forced in training).
+    Autoregressive,
+    /// Six independent heads on the trunk's output.
+    Independent,
+}
+
+/// Which optimiser updates the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam (L2 weight decay added to the gradient when `weight_decay > 0`).
+    Adam,
+    /// Adam with decoupled weight decay.
+    Adamw,
+    /// Layer-wise adaptive moments (LAMB): AdamW's update scaled per tensor by the trust ratio.
+    Lamb,
+    /// Rectified Adam.
+    Radam,
+    /// Stochastic gradient descent with (optionally Nesterov) momentum.
+    Sgd,
+}
+
+/// Optimiser settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    /// The optimiser.
+    pub optimizer: OptimizerKind,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Weight decay (decoupled for AdamW and LAMB, L2 for Adam, RAdam and SGD).
+    pub weight_decay: f64,
+    /// First-moment decay (Adam family).
+    pub beta1: f64,
+    /// Second-moment decay (Adam family).
+    pub beta2: f64,
+    /// Denominator epsilon (Adam family).
+    pub eps: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Nesterov momentum for SGD.
+    pub nesterov: bool,
+}
+
+impl Default for OptimConfig {
+    fn default() -> OptimConfig {
+        OptimConfig {
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-4,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            momentum: 0.9,
+            nesterov: false,
+        }
+    }
+}
+
+/// The learning-rate schedule's shape after warmup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// The peak rate throughout.
+    Constant,
+    /// Linear decay to `min_lr` over the horizon.
+    Linear,
+    /// Cosine decay to `min_lr` over the horizon.
+    Cosine,
+    /// Cosine decay restarting every `restart_period` steps, the period growing by
+    /// `restart_mult` after each restart (SGDR).
+    CosineRestarts,
+    /// Multiply by `gamma` every `decay_steps` steps (continuously), floored at `min_lr`.
+    Exponential,
+    /// Hold the rate; multiply it by `plateau_factor` when the validation loss has not improved
+    /// for `plateau_patience` epochs, floored at `min_lr`.
+    Plateau,
+}
+
+/// Learning-rate schedule settings (steps are optimiser steps, after gradient accumulation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// The schedule.
+    pub schedule: ScheduleKind,
+    /// Linear warmup from 0 to the peak rate over this many steps (0: none).
+    pub warmup_steps: u64,
+    /// Horizon of the linear and cosine decays and the step unit of the exponential one;
+    /// `None` means the run's real total number of steps (after warmup).
+    pub decay_steps: Option<u64>,
+    /// The floor of every decay.
+    pub min_lr: f64,
+    /// First period of cosine with warm restarts (steps).
+    pub restart_period: u64,
+    /// Growth of the period after each restart.
+    pub restart_mult: f64,
+    /// Exponential decay factor per `decay_steps` steps.
+    pub gamma: f64,
+    /// Reduce-on-plateau factor.
+    pub plateau_factor: f64,
+    /// Epochs without improvement before reducing.
+    pub plateau_patience: u32,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> ScheduleConfig {
+        ScheduleConfig {
+            schedule: ScheduleKind::Constant,
+            warmup_steps: 0,
+            decay_steps: None,
+            min_lr: 0.0,
+            restart_period: 1000,
+            restart_mult: 2.0,
+            gamma: 0.1,
+            plateau_factor: 0.5,
+            plateau_patience: 2,
+        }
+    }
+}
+
+/// Loss settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LossConfig {
+    /// Label smoothing of the stick and shoulder cross-entropies (never the buttons).
+    pub label_smoothing: f64,
+    /// Focal loss on every component.
+    pub focal_loss: bool,
+    /// Focal loss exponent.
+    pub focal_gamma: f64,
+    /// Per-button positive weights, computed from the training data (negatives / positives).
+    pub auto_pos_weight: bool,
+    /// Upper clip of the automatic positive weights.
+    pub max_pos_weight: f64,
+}
+
+impl Default for LossConfig {
+    fn default() -> LossConfig {
+        LossConfig {
+            label_smoothing: 0.0,
+            focal_loss: false,
+            focal_gamma: 2.0,
+            auto_pos_weight: true,
+            max_pos_weight: 10.0,
+        }
+    }
+}
+
+/// The training loop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoopConfig {
+    /// Passes over the training data.
+    pub epochs: u32,
+    /// Examples per batch.
+    pub batch_size: usize,
+    /// Batches whose gradients are summed before one optimiser step.
+    pub accumulation_steps: usize,
+    /// Global-norm gradient clipping (0 disables).
+    pub max_grad_norm: f64,
+    /// Keep an exponential moving average of the weights (used for validation and export).
+    pub ema: bool,
+    /// EMA decay per optimiser step.
+    pub ema_decay: f64,
+    /// Stop when the validation loss has not improved for `patience` epochs.
+    pub early_stopping: bool,
+    /// Epochs without improvement before stopping.
+    pub patience: u32,
+    /// Smallest decrease of the validation loss that counts as an improvement.
+    pub min_delta: f64,
+    /// Seed of initialisation, shuffling and dropout; `None` draws one (printed).
+    pub seed: Option<u64>,
+    /// Fraction of games held out for validation (whole games).
+    pub val_split: f64,
+    /// Batches between progress updates.
+    pub log_interval: usize,
+    /// Non-finite steps in a row before reloading the last good state with a lower rate.
+    pub max_bad_steps: u32,
+    /// Reloads before the run stops with an error.
+    pub max_recoveries: u32,
+    /// Learning-rate factor applied at each reload.
+    pub recovery_lr_factor: f64,
+    /// Stop each epoch after this many batches (for smoke tests and benchmarks).
+    pub max_batches: Option<usize>,
+}
+
+impl Default for LoopConfig {
+    fn default() -> LoopConfig {
+        LoopConfig {
+            epochs: 10,
+            batch_size: 64,
+            accumulation_steps: 1,
+            max_grad_norm: 1.0,
+            ema: false,
+            ema_decay: 0.999,
+            early_stopping: false,
+            patience: 5,
+            min_delta: 0.01,
+            seed: None,
+            val_split: 0.1,
+            log_interval: 100,
+            max_bad_steps: 3,
+            max_recoveries: 3,
+            recovery_lr_factor: 0.5,
+            max_batches: None,
+        }
+    }
+}
+
+/// Where and when checkpoints are written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// The checkpoints directory (one subdirectory per run, plus the registry).
+    pub dir: String,
+    /// Run name; `None` means `{backbone}_{YYYYMMDD_HHMMSS}`.
+    pub name: Option<String>,
+    /// Save `best/` whenever the validation loss improves.
+    pub save_best: bool,
+    /// Save a numbered checkpoint every N epochs.
+    pub save_every: Option<u32>,
+    /// Save the rolling `batch/` checkpoint every N batches.
+    pub save_every_batches: Option<u64>,
+    /// Numbered checkpoints kept (oldest removed first).
+    pub keep_last: usize,
+    /// Replace an existing run of the same name.
+    pub overwrite: bool,
+    /// Keep the replaced run as a backup (`name.bak`, `name.bak.1`, ...).
+    pub backup: bool,
+    /// Backups kept.
+    pub backup_count: usize,
+    /// Record the finished run in the registry.
+    pub register: bool,
+    /// Tags recorded in the registry.
+    pub tags: Vec<String>,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> CheckpointConfig {
+        CheckpointConfig {
+            dir: "checkpoints".into(),
+            name: None,
+            save_best: true,
+            save_every: None,
+            save_every_batches: None,
+            keep_last: 3,
+            overwrite: false,
+            backup: true,
+            backup_count: 3,
+            register: true,
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// Which replays, and how they become examples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Replay folders or files.
+    pub replays: Vec<String>,
+    /// A prepared dataset directory (from `exphil dataset build`) instead of replays.
+    pub dataset: Option<String>,
+    /// Where datasets built from replays are cached (`None`: `~/.cache/exphil/datasets`).
+    pub cache_dir: Option<String>,
+    /// Use at most this many replay files (after filtering, in path order).
+    pub max_files: Option<usize>,
+    /// Learn the player on this port.
+    pub player_port: Option<u8>,
+    /// Learn the port(s) playing one of these characters.
+    pub train_character: Vec<String>,
+    /// Learn both players of every game.
+    pub dual_port: bool,
+    /// Frames between the state seen and the action learned.
+    pub frame_delay: u8,
+    /// Draw each example's delay from `frame_delay_min..=frame_delay_max`.
+    pub frame_delay_augment: bool,
+    /// Smallest augmented delay.
+    pub frame_delay_min: u8,
+    /// Largest augmented delay.
+    pub frame_delay_max: u8,
+    /// Train on mirrored and noisy copies as well (pre-computed in the dataset).
+    pub augment: bool,
+    /// Position noise of the noisy copies (world units).
+    pub noise_std: f32,
+    /// Noisy copies per example.
+    pub noise_copies: u8,
+    /// Embedding preset (compact, minimal, one_hot, full).
+    pub embed_preset: String,
+    /// Stick targets from these k-means centres.
+    pub kmeans_centers: Option<String>,
+    /// Player-name ids (0: off).
+    pub num_player_names: u32,
+    /// Keep games with one of these characters.
+    pub characters: Vec<String>,
+    /// Keep games on one of these stages.
+    pub stages: Vec<String>,
+    /// Keep games of at least this many frames.
+    pub min_frames: Option<u32>,
+    /// Keep games with a quality score of at least this.
+    pub min_quality: Option<u32>,
+    /// Skip byte-identical duplicate replays.
+    pub skip_duplicates: bool,
+    /// Map at most this many games at once (bounded memory for huge datasets).
+    pub stream: bool,
+    /// Worker threads for building the dataset (`None`: all cores).
+    pub threads: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> DataConfig {
+        DataConfig {
+            replays: Vec::new(),
+            dataset: None,
+            cache_dir: None,
+            max_files: None,
+            player_port: None,
+            train_character: Vec::new(),
+            dual_port: false,
+            frame_delay: 0,
+            frame_delay_augment: false,
+            frame_delay_min: 0,
+            frame_delay_max: 18,
+            augment: false,
+            noise_std: 0.5,
+            noise_copies: 2,
+            embed_preset: "compact".into(),
+            kmeans_centers: None,
+            num_player_names: 0,
+            characters: Vec::new(),
+            stages: Vec::new(),
+            min_frames: None,
+            min_quality: None,
+            skip_duplicates: true,
+            stream: false,
+            threads: None,
+        }
+    }
+}
+
+/// Everything a training run needs; `config.json` of a run holds it, resolved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The preset this config started from, if any.
+    pub preset: Option<String>,
+    /// `cpu`, or `cuda:N` (with the `cuda` build).
+    pub device: String,
+    /// The network.
+    pub policy: PolicyConfig,
+    /// The optimiser.
+    pub optim: OptimConfig,
+    /// The learning-rate schedule.
+    pub schedule: ScheduleConfig,
+    /// The losses.
+    pub loss: LossConfig,
+    /// The loop.
+    #[serde(rename = "loop")]
+    pub train: LoopConfig,
+    /// Checkpoints.
+    pub checkpoint: CheckpointConfig,
+    /// Data.
+    pub data: DataConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> TrainConfig {
+        TrainConfig {
+            preset: None,
+            device: "cpu".into(),
+            policy: PolicyConfig::default(),
+            optim: OptimConfig::default(),
+            schedule: ScheduleConfig::default(),
+            loss: LossConfig::default(),
+            train: LoopConfig::default(),
+            checkpoint: CheckpointConfig::default(),
+            data: DataConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Training runs without the ML framework: the resolved training config and its presets,
+//! atomic file writes, named-tensor files, run directories and rotation, the run registry,
+//! metrics and the loss plot. The policy and trainer crates (burn) build on it; everything
+//! here compiles and is tested without burn.
+#![deny(missing_docs)]
+
+pub mod checkpoint;
+pub mod config;
+pub mod io;
+pub mod metrics;
+pub mod plot;
+pub mod presets;
+pub mod registry;
+pub mod tensors;

@@ -1,0 +1,387 @@
+//! The training data of a run: a dataset built from replays (cached and reused) or a prepared
+//! dataset directory, split into training and validation by whole games, with the statistics
+//! the trainer and the run's provenance need.
+
+use exphil_corpus::{discover, Filter};
+use exphil_dataset::{
+    assign_split, build, BuildConfig, DatasetManifest, ExampleConfig, Loader, LoaderConfig,
+    NoiseConfig, Perspective, PlayerNames, Precision, Progress, Shard, Split,
+};
+use exphil_embed::{EmbedConfig, StickDiscretization, TargetCoder, TargetConfig, NUM_BUTTONS};
+use exphil_policy::InputSpec;
+use exphil_replay::{ExternalCharacter, ExternalStage};
+use exphil_runs::config::{DataConfig, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Why the data could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A setting cannot be turned into a dataset build.
+    #[error("{0}")]
+    Config(String),
+    /// Building or reading the dataset failed.
+    #[error("{context}: {message}")]
+    Dataset {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        message: String,
+    },
+    /// Nothing to train on.
+    #[error("{0}")]
+    Empty(String),
+}
+
+fn ds_err(context: impl Into<String>) -> impl FnOnce(String) -> DataError {
+    let context = context.into();
+    move |message| DataError::Dataset { context, message }
+}
+
+/// The dataset build of a data config (`seed` seeds delay augmentation and noise).
+pub fn build_config(d: &DataConfig, seed: u64) -> Result<BuildConfig, DataError> {
+    let cfg = |m: String| DataError::Config(m);
+    let mut embed = EmbedConfig::preset(&d.embed_preset).map_err(|e| cfg(e.to_string()))?;
+    let players = if d.num_player_names > 0 {
+        if d.num_player_names < 2 {
+            return Err(cfg(
+                "num_player_names must be 0 (off) or at least 2 (id 0 is \"unknown\")".into(),
+            ));
+        }
+        embed.player_names = d.num_player_names;
+        PlayerNames::Build(d.num_player_names)
+    } else {
+        PlayerNames::Off
+    };
+    let mut targets = TargetConfig::default();
+    if let Some(path) = &d.kmeans_centers {
+        targets.stick = StickDiscretization::from_centers_file(Path::new(path))
+            .map_err(|e| cfg(format!("{path}: {e}")))?;
+    }
+    let perspective = if let Some(p) = d.player_port {
+        Perspective::Port(p)
+    } else if !d.train_character.is_empty() {
+        let mut chars = Vec::new();
+        for name in &d.train_character {
+            chars
+                .push(ExternalCharacter::parse(name).ok_or_else(|| {
+                    cfg(format!("unknown character {name:?} in train_character"))
+                })?);
+        }
+        Perspective::Character(chars)
+    } else {
+        Perspective::Dual
+    };
+    let mut characters = Vec::new();
+    for name in &d.characters {
+        characters.push(
+            ExternalCharacter::parse(name)
+                .ok_or_else(|| cfg(format!("unknown character {name:?} in characters")))?,
+        );
+    }
+    let mut stages = Vec::new();
+    for name in &d.stages {
+        stages.push(
+            ExternalStage::parse(name)
+                .ok_or_else(|| cfg(format!("unknown stage {name:?} in stages")))?,
+        );
+    }
+    let examples = ExampleConfig {
+        perspective,
+        frame_delay: d.frame_delay,
+        delay_augment: d
+            .frame_delay_augment
+            .then_some((d.frame_delay_min, d.frame_delay_max)),
+        mirror: d.augment,
+        noise: (d.augment && d.noise_copies > 0).then_some(NoiseConfig {
+            std: d.noise_std,
+            copies: d.noise_copies,
+        }),
+        seed,
+    };
+    examples.validate().map_err(|e| cfg(e.0))?;
+    Ok(BuildConfig {
+        embed,
+        targets,
+        examples,
+        filter: Filter {
+            characters,
+            stages,
+            min_frames: d.min_frames.map(|f| f as usize),
+            human_only: false,
+            one_v_one: false,
+            min_quality: d.min_quality.map(|q| q.min(100) as u8),
+            dedupe: d.skip_duplicates,
+        },
+        precision: Precision::F32,
+        validation_fraction: 0.0,
+        split_seed: 0,
+        threads: d.threads,
+        players,
+    })
+}
+
+/// Where the provenance of a run's data is recorded (`config.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The dataset directory.
+    pub dataset_dir: String,
+    /// Replay files used (games in the dataset).
+    pub replay_count: usize,
+    /// Their paths, when at most 500.
+    pub replay_files: Vec<String>,
+    /// xxh3 of the sorted content hashes of the games (equal hashes: the same data).
+    pub replay_manifest_hash: String,
+    /// Learning-player frames per character.
+    pub character_distribution: BTreeMap<String, u64>,
+    /// Training examples.
+    pub training_frames: usize,
+    /// Validation examples.
+    pub validation_frames: usize,
+    /// Training games.
+    pub training_games: usize,
+    /// Validation games.
+    pub validation_games: usize,
+    /// Files skipped by the build, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The data of a run.
+pub struct PreparedData {
+    /// The dataset's manifest.
+    pub manifest: DatasetManifest,
+    /// What the network reads.
+    pub spec: InputSpec,
+    /// Training shard directories.
+    pub train_dirs: Vec<PathBuf>,
+    /// Validation shard directories.
+    pub val_dirs: Vec<PathBuf>,
+    /// Button presses per button in the training data, and training rows.
+    pub button_positives: ([u64; NUM_BUTTONS], u64),
+    /// Provenance for `config.json`.
+    pub provenance: Provenance,
+}
+
+/// The default dataset cache (`~/.cache/exphil/datasets`).
+pub fn default_cache_dir() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("exphil").join("datasets")
+}
+
+/// Builds (or reuses) the dataset of `cfg.data` and splits it. `progress` sees the build.
+pub fn prepare(
+    cfg: &TrainConfig,
+    seed: u64,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<PreparedData, DataError> {
+    let d = &cfg.data;
+    let dir = match &d.dataset {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            if d.replays.is_empty() {
+                return Err(DataError::Config(
+                    "no replays: give --replays DIR (or set EXPHIL_REPLAYS_DIR), or --dataset DIR"
+                        .into(),
+                ));
+            }
+            let roots: Vec<PathBuf> = d.replays.iter().map(PathBuf::from).collect();
+            let (mut files, unreadable) = discover(&roots);
+            if files.is_empty() {
+                let why = unreadable
+                    .first()
+                    .map(|(p, e)| format!(" ({}: {e})", p.display()))
+                    .unwrap_or_default();
+                return Err(DataError::Empty(format!(
+                    "no .slp replays found under {}{why}",
+                    d.replays.join(", ")
+                )));
+            }
+            files.sort();
+            if let Some(n) = d.max_files {
+                files.truncate(n);
+            }
+            let bc = build_config(d, seed)?;
+            let mut key = serde_json::to_vec(&bc).unwrap_or_default();
+            for f in &files {
+                key.extend_from_slice(
+                    std::fs::canonicalize(f)
+                        .unwrap_or_else(|_| f.clone())
+                        .to_string_lossy()
+                        .as_bytes(),
+                );
+                key.push(0);
+            }
+            let cache = d
+                .cache_dir
+                .as_ref()
+                .map(PathBuf::from)
+                .unwrap_or_else(default_cache_dir);
+            let out = cache.join(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&key)));
+            build(&files, &out, &bc, false, progress)
+                .map_err(|e| e.to_string())
+                .map_err(ds_err(format!("building the dataset in {}", out.display())))?;
+            out
+        }
+    };
+    open(&dir, cfg, seed)
+}
+
+/// Opens a built dataset and splits its games (at least one validation game when
+/// `val_split > 0` and there are two games or more).
+pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedData, DataError> {
+    let manifest = DatasetManifest::read(dir)
+        .map_err(|e| e.to_string())
+        .map_err(ds_err(format!("reading the dataset in {}", dir.display())))?;
+    let coder =
+        TargetCoder::new(manifest.targets.clone()).map_err(|e| DataError::Config(e.to_string()))?;
+    let spec = InputSpec::new(&manifest.layout, coder.num_classes());
+    let games: Vec<_> = manifest
+        .games
+        .iter()
+        .filter(|g| !g.shards.is_empty())
+        .collect();
+    if games.is_empty() {
+        return Err(DataError::Empty(format!(
+            "the dataset in {} has no examples ({} files skipped: see `exphil dataset info {}`)",
+            dir.display(),
+            manifest.skipped.len(),
+            dir.display()
+        )));
+    }
+    let frac = cfg.train.val_split;
+    let mut sides: Vec<Split> = games
+        .iter()
+        .map(|g| assign_split(&g.content_hash, split_seed, frac))
+        .collect();
+    if frac > 0.0 && games.len() >= 2 && !sides.contains(&Split::Validation) {
+        // Too few games for the fraction to pick one: hold out the game ranked first by the
+        // same hash, so validation is never silently empty.
+        let rank = |h: &str| xxhash_rust::xxh3::xxh3_64(format!("{split_seed}:{h}").as_bytes());
+        let pick = (0..games.len())
+            .min_by_key(|&i| rank(&games[i].content_hash))
+            .unwrap_or(0);
+        sides[pick] = Split::Validation;
+    }
+    if sides.iter().all(|s| *s == Split::Validation) {
+        sides[0] = Split::Train;
+    }
+    let mut train_dirs = Vec::new();
+    let mut val_dirs = Vec::new();
+    let mut prov = Provenance {
+        dataset_dir: dir.display().to_string(),
+        replay_count: games.len(),
+        ..Provenance::default()
+    };
+    let mut hashes: Vec<&str> = Vec::new();
+    let mut positives = [0u64; NUM_BUTTONS];
+    let mut rows = 0u64;
+    for (g, side) in games.iter().zip(&sides) {
+        hashes.push(&g.content_hash);
+        if games.len() <= 500 {
+            prov.replay_files.push(g.source.clone());
+        }
+        match side {
+            Split::Train => prov.training_games += 1,
+            Split::Validation => prov.validation_games += 1,
+        }
+        for s in &g.shards {
+            let sdir = dir.join(&s.dir);
+            if let Some(p) = g.players.iter().find(|p| p.port == s.port) {
+                *prov
+                    .character_distribution
+                    .entry(p.character.clone())
+                    .or_default() += s.examples as u64;
+            }
+            match side {
+                Split::Train => {
+                    prov.training_frames += s.examples;
+                    let shard = Shard::open(&sdir)
+                        .map_err(|e| e.to_string())
+                        .map_err(ds_err(format!("opening {}", sdir.display())))?;
+                    let t = shard.targets_range(0, shard.len());
+                    for row in t.chunks_exact(6) {
+                        for (b, p) in positives.iter_mut().enumerate() {
+                            *p += u64::from((row[0] >> b) & 1);
+                        }
+                    }
+                    rows += shard.len() as u64;
+                    train_dirs.push(sdir);
+                }
+                Split::Validation => {
+                    prov.validation_frames += s.examples;
+                    val_dirs.push(sdir);
+                }
+            }
+        }
+    }
+    hashes.sort_unstable();
+    prov.replay_manifest_hash = format!(
+        "xxh3:{:016x}",
+        xxhash_rust::xxh3::xxh3_64(hashes.join("\n").as_bytes())
+    );
+    prov.skipped = manifest
+        .skipped
+        .iter()
+        .map(|s| (s.path.clone(), s.reason.clone()))
+        .collect();
+    if train_dirs.is_empty() {
+        return Err(DataError::Empty(format!(
+            "no training examples in {}",
+            dir.display()
+        )));
+    }
+    Ok(PreparedData {
+        manifest,
+        spec,
+        train_dirs,
+        val_dirs,
+        button_positives: (positives, rows),
+        provenance: prov,
+    })
+}
+
+impl PreparedData {
+    /// The training loader (shuffled for `seed`; one window per unit for temporal backbones).
+    pub fn train_loader(&self, cfg: &TrainConfig, seed: u64) -> Result<Loader, DataError> {
+        Loader::open(
+            &self.train_dirs,
+            LoaderConfig {
+                batch_size: cfg.train.batch_size,
+                window: cfg.policy.backbone.window(),
+                shuffle: true,
+                seed,
+                split: None,
+                prefetch: 2,
+                streaming: cfg.data.stream,
+                ..LoaderConfig::default()
+            },
+        )
+        .map_err(|e| e.to_string())
+        .map_err(ds_err("opening the training shards"))
+    }
+
+    /// The validation loader, when there are validation games.
+    pub fn val_loader(&self, cfg: &TrainConfig) -> Result<Option<Loader>, DataError> {
+        if self.val_dirs.is_empty() {
+            return Ok(None);
+        }
+        Loader::open(
+            &self.val_dirs,
+            LoaderConfig {
+                batch_size: cfg.train.batch_size.max(256),
+                window: cfg.policy.backbone.window(),
+                shuffle: false,
+                split: None,
+                prefetch: 2,
+                streaming: cfg.data.stream,
+                ..LoaderConfig::default()
+            },
+        )
+        .map(Some)
+        .map_err(|e| e.to_string())
+        .map_err(ds_err("opening the validation shards"))
+    }
+}

@@ -1,0 +1,11 @@
+//! Behavioural cloning on burn: optimisers, learning-rate schedules, weight EMA, the training
+//! loop with validation and early stopping, numerical-fault recovery, checkpoints and exact
+//! resumption.
+#![deny(missing_docs)]
+
+pub mod data;
+pub mod ema;
+pub mod grads;
+pub mod optim;
+pub mod schedule;
+pub mod trainer;

@@ -1,0 +1,938 @@
+//! The behavioural-cloning loop: minibatches through the policy, losses, accumulated and
+//! clipped gradients, the optimiser and schedule, EMA, validation on held-out games, early
+//! stopping, numerical-fault recovery, checkpoints, interruption and exact resumption.
+
+use crate::data::PreparedData;
+use crate::ema::Ema;
+use crate::grads::GradStore;
+use crate::optim::Optimizer;
+use crate::schedule::{LrSchedule, ScheduleState};
+use burn::module::Module;
+use burn::tensor::Device;
+use exphil_dataset::{Batch, Loader};
+use exphil_policy::{
+    bc_loss, correct_counts, params, LossSpec, Policy, PolicyInput, TargetBatch, COMPONENTS,
+};
+use exphil_runs::checkpoint::{
+    load_checkpoint, read_checkpoint_dir, rotate_numbered, save_checkpoint, CheckpointFiles,
+};
+use exphil_runs::config::TrainConfig;
+use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Version of `state.json` in checkpoints.
+pub const STATE_VERSION: u32 = 1;
+/// The weights file of a run and of each checkpoint.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// Metadata key of the policy config in a weights file.
+pub const META_POLICY: &str = "exphil.policy";
+/// Metadata key of the input spec.
+pub const META_SPEC: &str = "exphil.spec";
+/// Metadata key of the embedding config.
+pub const META_EMBED: &str = "exphil.embed";
+/// Metadata key of the target config.
+pub const META_TARGETS: &str = "exphil.targets";
+/// Model metadata key: the per-button positive weights of the training loss (JSON array), which
+/// [`Policy::with_button_pos_weight`] needs to turn button logits into press probabilities.
+pub const META_BUTTON_POS_WEIGHT: &str = "exphil.button_pos_weight";
+
+/// Why training stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The data could not be read.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// A checkpoint could not be written or read.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// Repeated non-finite losses or gradients.
+    #[error("{0}")]
+    Diverged(String),
+    /// An invalid setting.
+    #[error("{0}")]
+    Config(String),
+}
+
+fn ck<E: std::fmt::Display>(e: E) -> TrainError {
+    TrainError::Checkpoint(e.to_string())
+}
+
+/// Loss and accuracy of one pass.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PassMetrics {
+    /// Mean total loss.
+    pub loss: f64,
+    /// Mean loss per component ([`COMPONENTS`] order).
+    pub components: Vec<f64>,
+    /// Accuracy per component (validation only).
+    pub accuracy: Vec<f64>,
+    /// Frequency of the most common button combination (the majority-class baseline of the
+    /// button accuracy; validation only).
+    pub button_baseline: Option<f64>,
+    /// Examples.
+    pub examples: u64,
+}
+
+/// One epoch's record (a line of `metrics.jsonl`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number, from 1.
+    pub epoch: u32,
+    /// Training pass.
+    pub train: PassMetrics,
+    /// Validation pass (when there are validation games).
+    pub val: Option<PassMetrics>,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Optimiser steps so far.
+    pub steps: u64,
+    /// Steps skipped for a non-finite loss or gradient so far.
+    pub skipped_steps: u64,
+    /// Wall time of the epoch.
+    pub seconds: f64,
+    /// Whether the validation loss improved (by `min_delta`).
+    pub improved: bool,
+}
+
+/// Running sums of the current epoch's training losses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossSums {
+    /// Example-weighted sum of the total loss.
+    pub total: f64,
+    /// Example-weighted sums per component.
+    pub components: [f64; 6],
+    /// Examples.
+    pub examples: u64,
+}
+
+impl LossSums {
+    fn add(&mut self, comps: &[f64; 6], n: u64) {
+        for (s, c) in self.components.iter_mut().zip(comps) {
+            *s += c * n as f64;
+        }
+        self.total += comps.iter().sum::<f64>() * n as f64;
+        self.examples += n;
+    }
+
+    fn mean(&self) -> PassMetrics {
+        let n = self.examples.max(1) as f64;
+        PassMetrics {
+            loss: self.total / n,
+            components: self.components.iter().map(|c| c / n).collect(),
+            accuracy: Vec::new(),
+            button_baseline: None,
+            examples: self.examples,
+        }
+    }
+}
+
+/// Everything besides tensors that a checkpoint restores (`state.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// [`STATE_VERSION`].
+    pub version: u32,
+    /// The run's seed.
+    pub seed: u64,
+    /// The epoch in progress (0-based).
+    pub epoch: u32,
+    /// Batches of that epoch already trained.
+    pub batch: u64,
+    /// Optimiser steps taken.
+    pub steps: u64,
+    /// Batches trained over the run (seeds dropout).
+    pub micro_steps: u64,
+    /// EMA updates.
+    pub ema_updates: u64,
+    /// The schedule's mutable state.
+    pub schedule: Option<ScheduleState>,
+    /// Best validation loss so far.
+    pub best_val: Option<f64>,
+    /// Its epoch (1-based).
+    pub best_epoch: Option<u32>,
+    /// Epochs since the last improvement.
+    pub stale_epochs: u32,
+    /// Steps skipped for non-finite values.
+    pub skipped_steps: u64,
+    /// Reloads of the last good state.
+    pub recoveries: u32,
+    /// The epoch in progress' running losses.
+    pub sums: LossSums,
+    /// Finished epochs.
+    pub history: Vec<EpochMetrics>,
+    /// Training time so far.
+    pub seconds: f64,
+    /// Whether early stopping ended the run.
+    pub early_stopped: bool,
+    /// Whether the run finished (all epochs or early stop).
+    pub finished: bool,
+}
+
+/// What the training loop reports as it goes.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Training starts (or resumes).
+    Start {
+        /// Epochs in all.
+        epochs: u32,
+        /// Batches per epoch.
+        batches: usize,
+        /// The epoch it starts in (0-based) and the batches of it already done.
+        from: (u32, u64),
+        /// Trainable parameters.
+        params: usize,
+        /// The seed.
+        seed: u64,
+    },
+    /// Progress within an epoch (every `log_interval` batches and at its end).
+    Progress {
+        /// Epoch (0-based).
+        epoch: u32,
+        /// Batches done.
+        batch: u64,
+        /// Batches in the epoch.
+        batches: usize,
+        /// Running mean training loss of the epoch.
+        loss: f64,
+        /// Training examples per second since the epoch (or resumption) started.
+        examples_per_sec: f64,
+        /// Current learning rate.
+        lr: f64,
+    },
+    /// Validation is running.
+    Validating,
+    /// A finished epoch.
+    Epoch(EpochMetrics),
+    /// A non-finite loss or gradient.
+    Fault {
+        /// The optimiser step.
+        step: u64,
+        /// What happened and what was done.
+        message: String,
+    },
+    /// A checkpoint was written.
+    Saved {
+        /// Its kind (`latest`, `best`, `epoch-0003`, `batch`, `interrupt`).
+        kind: String,
+        /// Its directory.
+        path: PathBuf,
+    },
+}
+
+/// Test and tooling hooks of a run.
+#[derive(Clone, Debug, Default)]
+pub struct FaultInjection {
+    /// Make the loss of these batches (run-wide batch counter, from 0) NaN.
+    pub nan_batches: Vec<u64>,
+    /// Make every batch's loss NaN from this batch on.
+    pub nan_from: Option<u64>,
+}
+
+/// Options of one call to [`train`].
+pub struct RunOptions {
+    /// The run directory (created by the caller).
+    pub run_dir: PathBuf,
+    /// Continue from this checkpoint.
+    pub resume: Option<CheckpointFiles>,
+    /// Set to stop at the next batch boundary with an interrupt checkpoint.
+    pub stop: Arc<AtomicBool>,
+    /// Injected faults.
+    pub faults: FaultInjection,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// The final state.
+    pub state: TrainState,
+    /// Interrupted (an `interrupt` checkpoint was written).
+    pub interrupted: Option<PathBuf>,
+    /// The exported weights.
+    pub model: PathBuf,
+    /// Trainable parameters.
+    pub params: usize,
+}
+
+/// The device of a `--device` string: `cpu`, or `cuda:N` in a build with the `cuda` feature.
+pub fn device_of(name: &str) -> Result<Device, TrainError> {
+    let name = name.trim();
+    if name.is_empty() || name == "cpu" {
+        return Ok(Device::flex());
+    }
+    if let Some(idx) = name
+        .strip_prefix("cuda:")
+        .or(if name == "cuda" { Some("0") } else { None })
+    {
+        let i: usize = idx
+            .parse()
+            .map_err(|_| TrainError::Config(format!("device {name:?}: expected cuda:N")))?;
+        #[cfg(feature = "cuda")]
+        {
+            return Ok(Device::cuda(i));
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            let _ = i;
+            return Err(TrainError::Config(format!(
+                "device {name:?}: this exphil was built without CUDA; rebuild with \
+                 `cargo build --release --features cuda` or use --device cpu"
+            )));
+        }
+    }
+    Err(TrainError::Config(format!(
+        "unknown device {name:?}: use cpu or cuda:N"
+    )))
+}
+
+fn mix(seed: u64, n: u64) -> u64 {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&seed.to_le_bytes());
+    b[8..].copy_from_slice(&n.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&b)
+}
+
+/// Weights-file metadata: everything needed to rebuild the policy and its input.
+pub fn model_metadata(cfg: &TrainConfig, data: &PreparedData) -> BTreeMap<String, String> {
+    let j = |v: serde_json::Result<String>| v.unwrap_or_default();
+    let (pos, rows) = data.button_positives;
+    let loss = LossSpec::new(&cfg.loss, &pos, rows);
+    BTreeMap::from([
+        (
+            META_BUTTON_POS_WEIGHT.into(),
+            j(serde_json::to_string(&loss.pos_weight)),
+        ),
+        (META_POLICY.into(), j(serde_json::to_string(&cfg.policy))),
+        (META_SPEC.into(), j(serde_json::to_string(&data.spec))),
+        (
+            META_EMBED.into(),
+            j(serde_json::to_string(&data.manifest.embed)),
+        ),
+        (
+            META_TARGETS.into(),
+            j(serde_json::to_string(&data.manifest.targets)),
+        ),
+        ("format".into(), "pt".into()),
+    ])
+}
+
+struct Host {
+    features: Vec<f32>,
+    ids: Vec<u32>,
+    targets: Vec<u16>,
+    rows: usize,
+}
+
+fn host_of(b: &Batch) -> Host {
+    Host {
+        features: b.features.clone(),
+        ids: b.ids.clone(),
+        targets: b.targets.clone(),
+        rows: b.len * b.window,
+    }
+}
+
+/// Snapshot of the learnable state, for recovery after numerical faults.
+struct Snapshot {
+    weights: Vec<NamedTensor>,
+    optim: Vec<NamedTensor>,
+    optim_steps: u64,
+    ema: Option<(u64, Vec<NamedTensor>)>,
+}
+
+/// The trainer of one run.
+struct Run<'a> {
+    cfg: &'a TrainConfig,
+    data: &'a PreparedData,
+    device: Device,
+    policy: Policy,
+    optim: Optimizer,
+    schedule: LrSchedule,
+    ema: Option<Ema>,
+    loss: LossSpec,
+    state: TrainState,
+    opts: &'a RunOptions,
+    meta: BTreeMap<String, String>,
+    best_weights: Option<Vec<NamedTensor>>,
+    snapshot: Snapshot,
+}
+
+fn tensors_bytes(
+    file: &str,
+    t: &[NamedTensor],
+    meta: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, TrainError> {
+    encode_tensors(Path::new(file), t, meta).map_err(ck)
+}
+
+impl Run<'_> {
+    fn export_weights(&self) -> Vec<NamedTensor> {
+        match &self.ema {
+            Some(e) if e.updates() > 0 => params::export(&e.apply(self.policy.clone())),
+            _ => params::export(&self.policy),
+        }
+    }
+
+    fn take_snapshot(&self) -> Snapshot {
+        Snapshot {
+            weights: params::export(&self.policy),
+            optim: self.optim.state_tensors(),
+            optim_steps: self.optim.steps(),
+            ema: self.ema.as_ref().map(|e| (e.updates(), e.state_tensors())),
+        }
+    }
+
+    fn restore_snapshot(&mut self) -> Result<(), TrainError> {
+        let s = &self.snapshot;
+        self.policy = params::import(self.policy.clone(), &s.weights).map_err(ck)?;
+        let mut optim = Optimizer::new(&self.cfg.optim);
+        optim
+            .load_state(s.optim_steps, &s.optim, &self.device)
+            .map_err(ck)?;
+        self.optim = optim;
+        if let (Some(e), Some((n, t))) = (self.ema.as_mut(), &s.ema) {
+            e.load_state(*n, t, &self.device).map_err(ck)?;
+        }
+        Ok(())
+    }
+
+    fn save(&mut self, kind: &str) -> Result<PathBuf, TrainError> {
+        let mut files = vec![
+            (
+                MODEL_FILE,
+                tensors_bytes(MODEL_FILE, &params::export(&self.policy), &self.meta)?,
+            ),
+            (
+                "optim.safetensors",
+                tensors_bytes(
+                    "optim.safetensors",
+                    &self.optim.state_tensors(),
+                    &BTreeMap::new(),
+                )?,
+            ),
+        ];
+        if let Some(e) = &self.ema {
+            files.push((
+                "ema.safetensors",
+                tensors_bytes("ema.safetensors", &e.state_tensors(), &BTreeMap::new())?,
+            ));
+        }
+        self.state.ema_updates = self.ema.as_ref().map_or(0, Ema::updates);
+        self.state.schedule = Some(self.schedule.state());
+        files.push((
+            "state.json",
+            serde_json::to_vec_pretty(&self.state).map_err(ck)?,
+        ));
+        let files: Vec<(&str, Vec<u8>)> = files;
+        let path =
+            save_checkpoint(&self.opts.run_dir.join("checkpoints"), kind, &files).map_err(ck)?;
+        Ok(path)
+    }
+
+    fn load(&mut self, c: &CheckpointFiles) -> Result<(), TrainError> {
+        let state: TrainState = serde_json::from_slice(c.require("state.json").map_err(ck)?)
+            .map_err(|e| ck(format!("{}: state.json: {e}", c.dir.display())))?;
+        if state.version != STATE_VERSION {
+            return Err(ck(format!(
+                "{}: checkpoint state version {} (this exphil reads {STATE_VERSION})",
+                c.dir.display(),
+                state.version
+            )));
+        }
+        let file = |n: &str| -> Result<Vec<NamedTensor>, TrainError> {
+            let bytes = c.require(n).map_err(ck)?;
+            let (t, _) = decode_tensors(&c.dir.join(n), bytes).map_err(ck)?;
+            Ok(t)
+        };
+        self.policy = params::import(self.policy.clone(), &file(MODEL_FILE)?)
+            .map_err(|e| ck(format!("{}: {e}", c.dir.join(MODEL_FILE).display())))?;
+        self.optim
+            .load_state(state.steps, &file("optim.safetensors")?, &self.device)
+            .map_err(|e| ck(format!("{}: {e}", c.dir.display())))?;
+        if let Some(e) = self.ema.as_mut() {
+            e.load_state(state.ema_updates, &file("ema.safetensors")?, &self.device)
+                .map_err(|er| ck(format!("{}: {er}", c.dir.display())))?;
+        }
+        if let Some(s) = &state.schedule {
+            self.schedule.restore(s.clone());
+        }
+        self.state = state;
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.schedule.lr(self.state.steps)
+    }
+
+    /// Handles a non-finite step: counts it, and after `max_bad_steps` in a row reloads the
+    /// last good state with a lower learning rate; stops after `max_recoveries` reloads.
+    fn fault(
+        &mut self,
+        bad_in_row: &mut u32,
+        what: &str,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<(), TrainError> {
+        self.state.skipped_steps += 1;
+        *bad_in_row += 1;
+        let lc = &self.cfg.train;
+        let mut message = format!("non-finite {what}: step skipped");
+        if *bad_in_row >= lc.max_bad_steps.max(1) {
+            if self.state.recoveries >= lc.max_recoveries {
+                return Err(TrainError::Diverged(format!(
+                    "training diverged: {} non-finite steps in a row after {} reloads of the \
+                     last good state (lr now {:.3e}); try a lower --lr, --max-grad-norm 1.0, or \
+                     check the data",
+                    bad_in_row,
+                    self.state.recoveries,
+                    self.lr()
+                )));
+            }
+            self.restore_snapshot()?;
+            self.schedule.scale_by(lc.recovery_lr_factor);
+            self.state.recoveries += 1;
+            *bad_in_row = 0;
+            message = format!(
+                "non-finite {what} {} times in a row: reloaded the last good state, lr x{} (reload {}/{})",
+                lc.max_bad_steps.max(1),
+                lc.recovery_lr_factor,
+                self.state.recoveries,
+                lc.max_recoveries
+            );
+        }
+        events(Event::Fault {
+            step: self.state.steps,
+            message,
+        });
+        Ok(())
+    }
+
+    fn validate(&self, loader: &Loader) -> Result<PassMetrics, TrainError> {
+        let model = match &self.ema {
+            Some(e) if e.updates() > 0 => e.apply(self.policy.valid()),
+            _ => self.policy.valid(),
+        };
+        let dev = self.device.clone().inner();
+        let mut sums = LossSums::default();
+        let mut correct = [0u64; 6];
+        let mut combos: HashMap<u16, u64> = HashMap::new();
+        for b in loader.epoch(0) {
+            let b = b.map_err(|e| {
+                TrainError::Data(crate::data::DataError::Dataset {
+                    context: "reading validation batches".into(),
+                    message: e.to_string(),
+                })
+            })?;
+            let h = host_of(&b);
+            let input = PolicyInput::new(&self.data.spec, &h.features, &h.ids, h.rows, &dev);
+            let targets = TargetBatch::new(h.rows, &h.targets, &dev);
+            let logits = model.forward(&input, &targets);
+            let out = bc_loss(&logits, &targets, &self.loss);
+            let comps = host6(&out.components);
+            sums.add(&comps, h.rows as u64);
+            let c = correct_counts(&logits, &h.targets, &model.button_offsets());
+            for (a, x) in correct.iter_mut().zip(c) {
+                *a += x;
+            }
+            for r in h.targets.chunks_exact(6) {
+                *combos.entry(r[0] & 0xff).or_default() += 1;
+            }
+        }
+        let mut m = sums.mean();
+        let n = sums.examples.max(1) as f64;
+        m.accuracy = correct.iter().map(|&c| c as f64 / n).collect();
+        m.button_baseline = Some(combos.values().copied().max().unwrap_or(0) as f64 / n);
+        Ok(m)
+    }
+}
+
+fn host6(t: &burn::tensor::Tensor<1>) -> [f64; 6] {
+    let v = params::tensor_values(t);
+    let mut out = [f64::NAN; 6];
+    for (o, x) in out.iter_mut().zip(v) {
+        *o = x as f64;
+    }
+    out
+}
+
+/// Loads a checkpoint to resume from: a checkpoint directory itself, or a run directory (its
+/// most advanced valid checkpoint among `interrupt`, `batch`, `latest` and numbered ones).
+pub fn find_resume(path: &Path) -> Result<CheckpointFiles, TrainError> {
+    if path.join("manifest.json").is_file() {
+        return read_checkpoint_dir(path).map_err(ck);
+    }
+    let parent = path.join("checkpoints");
+    if !parent.is_dir() {
+        return Err(ck(format!(
+            "{}: neither a run directory (with checkpoints/) nor a checkpoint directory",
+            path.display()
+        )));
+    }
+    let names = exphil_runs::checkpoint::list_checkpoints(&parent).map_err(ck)?;
+    let mut best: Option<(u64, u64, CheckpointFiles)> = None;
+    let mut reasons = Vec::new();
+    for n in names {
+        match load_checkpoint(&parent, &n) {
+            Ok(c) => {
+                let Some(bytes) = c.get("state.json") else {
+                    continue;
+                };
+                let Ok(s) = serde_json::from_slice::<TrainState>(bytes) else {
+                    reasons.push(format!("{n}: unreadable state.json"));
+                    continue;
+                };
+                let key = (s.micro_steps, s.steps);
+                if best.as_ref().is_none_or(|(a, b, _)| key > (*a, *b)) {
+                    best = Some((key.0, key.1, c));
+                }
+            }
+            Err(e) => reasons.push(e.to_string()),
+        }
+    }
+    best.map(|(_, _, c)| c).ok_or_else(|| {
+        ck(format!(
+            "no loadable checkpoint in {}{}",
+            parent.display(),
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", reasons.join("; "))
+            }
+        ))
+    })
+}
+
+/// Trains `cfg.policy` on `data`, writing checkpoints, `metrics.jsonl` and `loss_curve.png`
+/// under `opts.run_dir` and the final weights to `model.safetensors` there.
+///
+/// On the CPU a run is reproducible bit for bit from its seed, including across an interrupt and
+/// `resume`. burn's device random generator (initialisation, dropout) is shared by the process,
+/// so two runs training at once in one process perturb each other: run them one at a time.
+pub fn train(
+    cfg: &TrainConfig,
+    data: &PreparedData,
+    opts: &RunOptions,
+    events: &mut dyn FnMut(Event),
+) -> Result<RunSummary, TrainError> {
+    let seed = cfg.train.seed.ok_or_else(|| {
+        TrainError::Config("the run's seed must be resolved before training".into())
+    })?;
+    let device = device_of(&cfg.device)?.autodiff();
+    device.seed(seed);
+    let (pos, rows) = data.button_positives;
+    let loss = LossSpec::new(&cfg.loss, &pos, rows);
+    let policy =
+        Policy::new(&cfg.policy, &data.spec, &device).with_button_pos_weight(&loss.pos_weight);
+    let train_loader = data.train_loader(cfg, seed)?;
+    let val_loader = data.val_loader(cfg)?;
+    let batches = train_loader.batches_per_epoch();
+    let per_epoch_steps = batches.div_ceil(cfg.train.accumulation_steps.max(1)) as u64;
+    let total_steps = per_epoch_steps * u64::from(cfg.train.epochs);
+    let schedule = LrSchedule::new(&cfg.schedule, cfg.optim.lr, total_steps);
+    let mut run = Run {
+        cfg,
+        data,
+        optim: Optimizer::new(&cfg.optim),
+        schedule,
+        ema: cfg.train.ema.then(|| Ema::new(cfg.train.ema_decay)),
+        loss,
+        state: TrainState {
+            version: STATE_VERSION,
+            seed,
+            ..TrainState::default()
+        },
+        opts,
+        meta: model_metadata(cfg, data),
+        best_weights: None,
+        snapshot: Snapshot {
+            weights: Vec::new(),
+            optim: Vec::new(),
+            optim_steps: 0,
+            ema: None,
+        },
+        policy,
+        device,
+    };
+    if let Some(c) = &opts.resume {
+        run.load(c)?;
+        if run.state.seed != seed {
+            return Err(TrainError::Config(format!(
+                "the checkpoint was trained with seed {}, the config says {seed}",
+                run.state.seed
+            )));
+        }
+        if let Ok(bytes) = std::fs::read(opts.run_dir.join(MODEL_FILE)) {
+            if let Ok((t, _)) = decode_tensors(&opts.run_dir.join(MODEL_FILE), &bytes) {
+                run.best_weights = Some(t);
+            }
+        }
+    }
+    run.snapshot = run.take_snapshot();
+    let params: usize = params::shapes(&run.policy)
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
+    events(Event::Start {
+        epochs: cfg.train.epochs,
+        batches,
+        from: (run.state.epoch, run.state.batch),
+        params,
+        seed,
+    });
+    let metrics_path = opts.run_dir.join("metrics.jsonl");
+    if opts.resume.is_some() {
+        // Epochs logged after the checkpoint (a crash between the log and the save) go.
+        exphil_runs::metrics::truncate_after(&metrics_path, f64::from(run.state.epoch))
+            .map_err(ck)?;
+    }
+    let mut metrics = exphil_runs::metrics::MetricsLog::open(&metrics_path).map_err(ck)?;
+    let accum = cfg.train.accumulation_steps.max(1) as u64;
+    let mut grads = GradStore::new();
+    let mut bad_in_row = 0u32;
+    let mut interrupted = None;
+    let dropout = match &cfg.policy.backbone {
+        exphil_runs::config::BackboneConfig::Mlp(m) => m.dropout > 0.0,
+    };
+    let max_batches = cfg.train.max_batches.unwrap_or(usize::MAX).min(batches) as u64;
+    'epochs: while run.state.epoch < cfg.train.epochs && !run.state.finished {
+        if opts.stop.load(Ordering::SeqCst) {
+            let p = run.save("interrupt")?;
+            events(Event::Saved {
+                kind: "interrupt".into(),
+                path: p.clone(),
+            });
+            interrupted = Some(p);
+            break;
+        }
+        let epoch = run.state.epoch;
+        let t0 = Instant::now();
+        let start_batch = run.state.batch;
+        let mut seen = 0u64;
+        for (i, b) in train_loader.epoch(u64::from(epoch)).enumerate() {
+            let i = i as u64;
+            if i < start_batch {
+                continue;
+            }
+            if i >= max_batches {
+                break;
+            }
+            let b = b.map_err(|e| {
+                TrainError::Data(crate::data::DataError::Dataset {
+                    context: "reading training batches".into(),
+                    message: e.to_string(),
+                })
+            })?;
+            let h = host_of(&b);
+            if dropout {
+                run.device.seed(mix(seed, run.state.micro_steps));
+            }
+            let input = PolicyInput::new(&data.spec, &h.features, &h.ids, h.rows, &run.device);
+            let targets = TargetBatch::new(h.rows, &h.targets, &run.device);
+            let logits = run.policy.forward(&input, &targets);
+            let mut out = bc_loss(&logits, &targets, &run.loss);
+            let k = run.state.micro_steps;
+            if opts.faults.nan_batches.contains(&k) || opts.faults.nan_from.is_some_and(|f| k >= f)
+            {
+                out.total = out.total.mul_scalar(f64::NAN);
+            }
+            let total = params::tensor_values(&out.total)
+                .first()
+                .copied()
+                .unwrap_or(f32::NAN);
+            run.state.micro_steps += 1;
+            run.state.batch = i + 1;
+            let boundary = (i + 1).is_multiple_of(accum) || i + 1 == max_batches;
+            if !total.is_finite() {
+                grads.clear();
+                run.fault(&mut bad_in_row, "loss", events)?;
+            } else {
+                let g = out.total.backward();
+                grads.accumulate(&run.policy, &g, 1.0 / accum as f64);
+                run.state.sums.add(&host6(&out.components), h.rows as u64);
+                seen += h.rows as u64;
+                if boundary {
+                    let norm = grads.clip_global_norm(cfg.train.max_grad_norm);
+                    if !norm.is_finite() {
+                        grads.clear();
+                        run.fault(&mut bad_in_row, "gradient", events)?;
+                    } else {
+                        let lr = run.lr();
+                        run.policy = run.optim.step(run.policy.clone(), &grads, lr);
+                        grads.clear();
+                        run.state.steps += 1;
+                        bad_in_row = 0;
+                        if let Some(e) = run.ema.as_mut() {
+                            e.update(&run.policy);
+                        }
+                    }
+                }
+            }
+            let log = cfg.train.log_interval.max(1) as u64;
+            if (i + 1).is_multiple_of(log) || i + 1 == max_batches {
+                events(Event::Progress {
+                    epoch,
+                    batch: i + 1,
+                    batches: max_batches as usize,
+                    loss: run.state.sums.mean().loss,
+                    examples_per_sec: seen as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+                    lr: run.lr(),
+                });
+            }
+            if boundary {
+                if let Some(n) = cfg.checkpoint.save_every_batches {
+                    if n > 0 && run.state.micro_steps.is_multiple_of(n) {
+                        let p = run.save("batch")?;
+                        events(Event::Saved {
+                            kind: "batch".into(),
+                            path: p,
+                        });
+                    }
+                }
+                if opts.stop.load(Ordering::SeqCst) {
+                    run.state.seconds += t0.elapsed().as_secs_f64();
+                    let p = run.save("interrupt")?;
+                    events(Event::Saved {
+                        kind: "interrupt".into(),
+                        path: p.clone(),
+                    });
+                    interrupted = Some(p);
+                    break 'epochs;
+                }
+            }
+        }
+        // End of the epoch.
+        let train_metrics = run.state.sums.mean();
+        let val = match &val_loader {
+            Some(l) => {
+                events(Event::Validating);
+                Some(run.validate(l)?)
+            }
+            None => None,
+        };
+        let monitored = val.as_ref().map(|v| v.loss);
+        let mut improved = false;
+        if let Some(v) = monitored {
+            improved = run
+                .state
+                .best_val
+                .is_none_or(|b| v < b - cfg.train.min_delta);
+            if improved || run.state.best_val.is_none() {
+                run.state.best_val = Some(v);
+                run.state.best_epoch = Some(epoch + 1);
+                run.state.stale_epochs = 0;
+            } else {
+                run.state.stale_epochs += 1;
+            }
+            run.schedule.on_validation(v);
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        run.state.seconds += seconds;
+        let record = EpochMetrics {
+            epoch: epoch + 1,
+            train: train_metrics,
+            val,
+            lr: run.lr(),
+            steps: run.state.steps,
+            skipped_steps: run.state.skipped_steps,
+            seconds,
+            improved,
+        };
+        run.state.history.push(record.clone());
+        run.state.epoch += 1;
+        run.state.batch = 0;
+        run.state.sums = LossSums::default();
+        if cfg.train.early_stopping && run.state.stale_epochs >= cfg.train.patience {
+            run.state.early_stopped = true;
+            run.state.finished = true;
+        }
+        if run.state.epoch >= cfg.train.epochs {
+            run.state.finished = true;
+        }
+        metrics
+            .append_durable(&serde_json::to_value(&record).map_err(ck)?)
+            .map_err(ck)?;
+        // Weights to export: the best so far when validation decides, else the latest.
+        let weights = run.export_weights();
+        if improved || monitored.is_none() || run.best_weights.is_none() {
+            run.best_weights = Some(weights.clone());
+        }
+        let p = run.save("latest")?;
+        events(Event::Saved {
+            kind: "latest".into(),
+            path: p,
+        });
+        if improved && cfg.checkpoint.save_best {
+            let p = run.save("best")?;
+            events(Event::Saved {
+                kind: "best".into(),
+                path: p,
+            });
+        }
+        if let Some(n) = cfg.checkpoint.save_every {
+            if n > 0 && (epoch + 1).is_multiple_of(n) {
+                let name = format!("epoch-{:04}", epoch + 1);
+                let p = run.save(&name)?;
+                rotate_numbered(
+                    &opts.run_dir.join("checkpoints"),
+                    "epoch-",
+                    cfg.checkpoint.keep_last.max(1),
+                )
+                .map_err(ck)?;
+                events(Event::Saved {
+                    kind: name,
+                    path: p,
+                });
+            }
+        }
+        write_model(&run, opts)?;
+        write_plot(&run.state.history, &opts.run_dir)?;
+        run.snapshot = run.take_snapshot();
+        events(Event::Epoch(record));
+    }
+    let model = write_model(&run, opts)?;
+    Ok(RunSummary {
+        state: run.state.clone(),
+        interrupted,
+        model,
+        params,
+    })
+}
+
+fn write_model(run: &Run<'_>, opts: &RunOptions) -> Result<PathBuf, TrainError> {
+    let weights = match &run.best_weights {
+        Some(w) => w.clone(),
+        None => run.export_weights(),
+    };
+    let path = opts.run_dir.join(MODEL_FILE);
+    let bytes = tensors_bytes(MODEL_FILE, &weights, &run.meta)?;
+    exphil_runs::io::write_atomic(&path, &bytes).map_err(ck)?;
+    Ok(path)
+}
+
+fn write_plot(history: &[EpochMetrics], dir: &Path) -> Result<(), TrainError> {
+    let train: Vec<(f64, f64)> = history
+        .iter()
+        .map(|e| (f64::from(e.epoch), e.train.loss))
+        .collect();
+    let val: Vec<(f64, f64)> = history
+        .iter()
+        .filter_map(|e| e.val.as_ref().map(|v| (f64::from(e.epoch), v.loss)))
+        .collect();
+    let mut series: Vec<(&str, &[(f64, f64)])> = vec![("train", &train)];
+    if !val.is_empty() {
+        series.push(("validation", &val));
+    }
+    let png = exphil_runs::plot::loss_curve_png(&series);
+    exphil_runs::io::write_atomic(&dir.join("loss_curve.png"), &png).map_err(ck)
+}
+
+/// Component names with their values, for printing.
+pub fn named(values: &[f64]) -> Vec<(&'static str, f64)> {
+    COMPONENTS
+        .iter()
+        .copied()
+        .zip(values.iter().copied())
+        .collect()
+}
