@@ -6,6 +6,8 @@ mod dataset;
 mod filters;
 mod kmeans;
 mod replays;
+mod train;
+mod train_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,14 +30,44 @@ enum Command {
     /// Build a training dataset from replays, or describe one.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
+    /// Train a policy by behavioural cloning from replays (or a prepared dataset).
+    Train(Box<train_args::TrainArgs>),
+}
+
+/// Parses the command line; an unknown flag close to a known one is answered with
+/// "did you mean `--epochs`?".
+fn parse() -> Result<Cli, ExitCode> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    Cli::try_parse().map_err(|e| {
+        if e.kind() == ErrorKind::UnknownArgument {
+            let arg = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(a)) => a.clone(),
+                _ => String::new(),
+            };
+            if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
+                let s = s.split_whitespace().next().unwrap_or(s);
+                eprintln!(
+                    "error: unknown flag `{arg}`; did you mean `{s}`?\n\nFor more information, try '--help'."
+                );
+                return ExitCode::from(2);
+            }
+        }
+        // Help, version and other errors print as clap formats them.
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+    })
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::Replays(cmd) => replays::run(cmd),
         Command::Kmeans(args) => kmeans::run(args),
         Command::Dataset(cmd) => dataset::run(cmd),
+        Command::Train(args) => train::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -1546,6 +1546,13 @@ pub fn diff_from_defaults(config: &TrainConfig) -> Vec<(String, String)> {
     out
 }
 
+/// The dotted keys of every setting in a (partial) config overlay.
+pub fn overlay_keys(overlay: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff(&Value::Null, overlay, "", &mut out);
+    out.into_iter().map(|(k, _)| k).collect()
+}
+
 fn diff(base: &Value, value: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
     let join = |k: &str| {
         if prefix.is_empty() {

@@ -4,8 +4,8 @@
 
 use exphil_corpus::{discover, Filter};
 use exphil_dataset::{
-    assign_split, build, BuildConfig, DatasetManifest, ExampleConfig, Loader, LoaderConfig,
-    NoiseConfig, Perspective, PlayerNames, Precision, Progress, Shard, Split,
+    build, BuildConfig, DatasetManifest, ExampleConfig, Loader, LoaderConfig, NoiseConfig,
+    Perspective, PlayerNames, Precision, Progress, Shard, Split,
 };
 use exphil_embed::{EmbedConfig, StickDiscretization, TargetCoder, TargetConfig, NUM_BUTTONS};
 use exphil_policy::InputSpec;
@@ -251,22 +251,22 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
             dir.display()
         )));
     }
+    // Games ranked by a seeded hash of their content; the first round(n * val_split) of them
+    // (at least one, and never all) are held out, so the split is exact for small corpora and
+    // a game keeps its rank as others are added.
     let frac = cfg.train.val_split;
-    let mut sides: Vec<Split> = games
-        .iter()
-        .map(|g| assign_split(&g.content_hash, split_seed, frac))
-        .collect();
-    if frac > 0.0 && games.len() >= 2 && !sides.contains(&Split::Validation) {
-        // Too few games for the fraction to pick one: hold out the game ranked first by the
-        // same hash, so validation is never silently empty.
-        let rank = |h: &str| xxhash_rust::xxh3::xxh3_64(format!("{split_seed}:{h}").as_bytes());
-        let pick = (0..games.len())
-            .min_by_key(|&i| rank(&games[i].content_hash))
-            .unwrap_or(0);
-        sides[pick] = Split::Validation;
-    }
-    if sides.iter().all(|s| *s == Split::Validation) {
-        sides[0] = Split::Train;
+    let n = games.len();
+    let held = if frac > 0.0 && n >= 2 {
+        ((n as f64 * frac).round() as usize).clamp(1, n - 1)
+    } else {
+        0
+    };
+    let rank = |h: &str| xxhash_rust::xxh3::xxh3_64(format!("{split_seed}:{h}").as_bytes());
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (rank(&games[i].content_hash), i));
+    let mut sides = vec![Split::Train; n];
+    for &i in order.iter().take(held) {
+        sides[i] = Split::Validation;
     }
     let mut train_dirs = Vec::new();
     let mut val_dirs = Vec::new();

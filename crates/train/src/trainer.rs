@@ -187,6 +187,8 @@ pub enum Event {
         params: usize,
         /// The seed.
         seed: u64,
+        /// The monitored loss (validation, else training) of each epoch already done.
+        history: Vec<f64>,
     },
     /// Progress within an epoch (every `log_interval` batches and at its end).
     Progress {
@@ -663,6 +665,10 @@ pub fn train(
                 run.state.seed
             )));
         }
+        // A run that finished its epochs continues when given more (not after an early stop).
+        if run.state.finished && !run.state.early_stopped && run.state.epoch < cfg.train.epochs {
+            run.state.finished = false;
+        }
         if let Ok(bytes) = std::fs::read(opts.run_dir.join(MODEL_FILE)) {
             if let Ok((t, _)) = decode_tensors(&opts.run_dir.join(MODEL_FILE), &bytes) {
                 run.best_weights = Some(t);
@@ -674,12 +680,19 @@ pub fn train(
         .iter()
         .map(|(_, s)| s.iter().product::<usize>())
         .sum();
+    let max_batches = cfg.train.max_batches.unwrap_or(usize::MAX).min(batches) as u64;
     events(Event::Start {
         epochs: cfg.train.epochs,
-        batches,
+        batches: max_batches as usize,
         from: (run.state.epoch, run.state.batch),
         params,
         seed,
+        history: run
+            .state
+            .history
+            .iter()
+            .map(|e| e.val.as_ref().map_or(e.train.loss, |v| v.loss))
+            .collect(),
     });
     let metrics_path = opts.run_dir.join("metrics.jsonl");
     if opts.resume.is_some() {
@@ -695,7 +708,6 @@ pub fn train(
     let dropout = match &cfg.policy.backbone {
         exphil_runs::config::BackboneConfig::Mlp(m) => m.dropout > 0.0,
     };
-    let max_batches = cfg.train.max_batches.unwrap_or(usize::MAX).min(batches) as u64;
     'epochs: while run.state.epoch < cfg.train.epochs && !run.state.finished {
         if opts.stop.load(Ordering::SeqCst) {
             let p = run.save("interrupt")?;

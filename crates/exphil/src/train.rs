@@ -1,0 +1,484 @@
+//! `exphil train`: behavioural cloning from replays (or a prepared dataset) with presets,
+//! a config file and environment defaults, checkpoints, resumption and the run registry.
+
+use crate::replays::progress;
+use crate::train_args::TrainArgs;
+use anyhow::{Context, Result};
+use exphil_dataset::Progress;
+use exphil_policy::COMPONENTS;
+use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc};
+use exphil_runs::config::TrainConfig;
+use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
+use exphil_runs::registry::{update_registry, RunRecord};
+use exphil_train::data::{prepare, PreparedData};
+use exphil_train::trainer::{find_resume, train, Event, FaultInjection, RunOptions};
+use indicatif::ProgressBar;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+}
+
+fn data_progress(quiet: bool) -> impl Fn(Progress) + Sync {
+    let bar: Mutex<ProgressBar> = Mutex::new(ProgressBar::hidden());
+    move |p: Progress| {
+        if quiet {
+            return;
+        }
+        let Ok(mut b) = bar.lock() else { return };
+        match p {
+            Progress::Scanning { total } | Progress::Writing { total } => {
+                b.finish_and_clear();
+                *b = progress(total, false);
+            }
+            Progress::Step => b.inc(1),
+        }
+    }
+}
+
+/// Runs `exphil train`.
+pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    let verbosity = args.verbosity();
+    let quiet = verbosity == 0;
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    // Resume: the run's own config, with --epochs able to extend it.
+    let (mut config, resume, run_dir) = if let Some(path) = &args.resume {
+        let ckpt = find_resume(path)?;
+        let run_dir = ckpt
+            .dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .context("the checkpoint is not inside a run directory")?;
+        let text = std::fs::read_to_string(run_dir.join("config.json"))
+            .with_context(|| format!("reading {}", run_dir.join("config.json").display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: not a run config",
+                run_dir.join("config.json").display()
+            )
+        })?;
+        let mut config: TrainConfig =
+            serde_json::from_value(v["config"].clone()).with_context(|| {
+                format!(
+                    "{}: not a run config",
+                    run_dir.join("config.json").display()
+                )
+            })?;
+        // What may change on resume: how long, where the dataset cache lives, the device and
+        // the log cadence. Anything else would no longer be the run being resumed.
+        const RESUMABLE: [&str; 4] = [
+            "loop.epochs",
+            "data.cache_dir",
+            "device",
+            "loop.log_interval",
+        ];
+        let cli = args.overlay()?;
+        let mut v = serde_json::to_value(&config)?;
+        exphil_runs::presets::merge(&mut v, &cli);
+        let changed: TrainConfig = serde_json::from_value(v)?;
+        config.train.epochs = changed.train.epochs;
+        config.train.log_interval = changed.train.log_interval;
+        config.data.cache_dir = changed.data.cache_dir;
+        config.device = changed.device;
+        let ignored: Vec<String> = overlay_keys(&cli)
+            .into_iter()
+            .filter(|k| !RESUMABLE.contains(&k.as_str()))
+            .collect();
+        if !ignored.is_empty() {
+            anyhow::bail!(
+                "--resume continues the run with its own config ({}); only --epochs, \
+                 --cache-dir, --device and --log-interval can change. Not applied: {}. To change \
+                 other settings, start a new run.",
+                run_dir.join("config.json").display(),
+                ignored.join(", ")
+            );
+        }
+        for w in &ckpt.warnings {
+            eprintln!("warning: {w}");
+        }
+        (config, Some(ckpt), Some(run_dir))
+    } else {
+        let layers = args.layers(env)?;
+        let resolved = resolve(&layers)?;
+        let warnings = validate(&resolved.config)?;
+        if !quiet {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        if args.dry_run {
+            println!("Resolved config (differences from the defaults):");
+            for (k, v) in diff_from_defaults(&resolved.config) {
+                println!("  {k:<32} {v:<24} ({})", resolved.source(&k));
+            }
+        }
+        (resolved.config, None, None)
+    };
+    let seed = match config.train.seed {
+        Some(s) => s,
+        None => {
+            let s = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0)
+                ^ u64::from(std::process::id());
+            config.train.seed = Some(s);
+            s
+        }
+    };
+    let t_data = Instant::now();
+    let on_progress = data_progress(quiet);
+    let data = prepare(&config, seed, &on_progress)?;
+    if !quiet {
+        let p = &data.provenance;
+        println!(
+            "Data: {} games ({} training, {} validation), {} training and {} validation examples ({:.1}s)",
+            p.replay_count,
+            p.training_games,
+            p.validation_games,
+            p.training_frames,
+            p.validation_frames,
+            t_data.elapsed().as_secs_f64()
+        );
+        for (path, reason) in p.skipped.iter().take(10) {
+            eprintln!("warning: skipped {path}: {reason}");
+        }
+    }
+    if args.dry_run {
+        dry_run(&config, &data);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ckpt_dir = PathBuf::from(&config.checkpoint.dir);
+    let (run_dir, name) = match run_dir {
+        Some(d) => {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (d, name)
+        }
+        None => {
+            let name = config.checkpoint.name.clone().unwrap_or_else(|| {
+                default_run_name(config.policy.backbone.name(), SystemTime::now())
+            });
+            let backups = if config.checkpoint.backup {
+                config.checkpoint.backup_count
+            } else {
+                0
+            };
+            let dir = prepare_run_dir(&ckpt_dir, &name, config.checkpoint.overwrite, backups)?;
+            (dir, name)
+        }
+    };
+    let ckpt_dir = run_dir.parent().map(Path::to_path_buf).unwrap_or(ckpt_dir);
+    config.checkpoint.name = Some(name.clone());
+    let created = rfc3339_utc(SystemTime::now());
+    write_config(&run_dir, &config, &data, None)?;
+    if !quiet {
+        println!("  Model name:  {name}  ({})", run_dir.display());
+        println!("  Seed:        {seed} (use --seed {seed} to reproduce)");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond interrupt: exiting without a checkpoint");
+                std::process::exit(130);
+            }
+            eprintln!("\n⚠ Received an interrupt: saving a checkpoint before exit...");
+        });
+    }
+    let opts = RunOptions {
+        run_dir: run_dir.clone(),
+        resume,
+        stop,
+        faults: FaultInjection::default(),
+    };
+    let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    let mut losses: Vec<f64> = Vec::new();
+    let t0 = Instant::now();
+    let mut on_event = |e: Event| match e {
+        Event::Start {
+            epochs,
+            batches,
+            from,
+            params,
+            history,
+            ..
+        } => {
+            losses = history;
+            if !quiet {
+                println!(
+                    "Training {} parameters, {batches} batches per epoch, {epochs} epochs{}",
+                    params,
+                    if from != (0, 0) {
+                        format!(" (resuming at epoch {}, batch {})", from.0 + 1, from.1)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+        Event::Progress {
+            epoch,
+            batch,
+            batches,
+            loss,
+            examples_per_sec,
+            lr,
+        } => {
+            if quiet {
+                return;
+            }
+            if let Ok(mut b) = bar.lock() {
+                let pb = b.get_or_insert_with(|| {
+                    let pb = progress(batches, false);
+                    pb.set_position(batch);
+                    pb
+                });
+                pb.set_position(batch);
+                pb.set_message(format!(
+                    "epoch {} loss {loss:.4} {examples_per_sec:.0} ex/s lr {lr:.2e}",
+                    epoch + 1
+                ));
+                if verbosity >= 2 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    eprintln!(
+                        "  epoch {} batch {batch}/{batches} loss {loss:.4} {examples_per_sec:.0} ex/s lr {lr:.2e}",
+                        epoch + 1
+                    );
+                }
+            }
+        }
+        Event::Validating => {}
+        Event::Fault { step, message } => eprintln!("warning: step {step}: {message}"),
+        Event::Saved { kind, path } => {
+            if verbosity >= 2 || kind == "interrupt" {
+                println!("  saved {kind} checkpoint {}", path.display());
+            }
+        }
+        Event::Epoch(m) => {
+            if let Ok(mut b) = bar.lock() {
+                if let Some(pb) = b.take() {
+                    pb.finish_and_clear();
+                }
+            }
+            let monitored = m.val.as_ref().map_or(m.train.loss, |v| v.loss);
+            losses.push(monitored);
+            if quiet {
+                return;
+            }
+            let comps = |v: &[f64]| {
+                COMPONENTS
+                    .iter()
+                    .zip(v)
+                    .map(|(n, x)| format!("{n} {x:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "Epoch {}: train loss {:.4} [{}] ({:.1}s, lr {:.2e})",
+                m.epoch,
+                m.train.loss,
+                comps(&m.train.components),
+                m.seconds,
+                m.lr
+            );
+            if let Some(v) = &m.val {
+                println!(
+                    "         val loss {:.4}{} [{}]",
+                    v.loss,
+                    if m.improved { " (best)" } else { "" },
+                    comps(&v.components)
+                );
+                println!(
+                    "         val accuracy [{}], button baseline {:.3}",
+                    comps(&v.accuracy),
+                    v.button_baseline.unwrap_or(0.0)
+                );
+            }
+            println!("         {}", exphil_runs::plot::sparkline(&losses, 40));
+        }
+    };
+    let result = train(&config, &data, &opts, &mut on_event);
+    if let Ok(mut b) = bar.lock() {
+        if let Some(pb) = b.take() {
+            pb.finish_and_clear();
+        }
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            record(
+                &ckpt_dir,
+                &run_dir,
+                &name,
+                &config,
+                &created,
+                "failed",
+                serde_json::json!({}),
+                args.resume.is_some(),
+            )?;
+            return Err(e.into());
+        }
+    };
+    let st = &summary.state;
+    let metrics = serde_json::json!({
+        "epochs": st.history.len(),
+        "best_val_loss": st.best_val,
+        "best_epoch": st.best_epoch,
+        "final_train_loss": st.history.last().map(|h| h.train.loss),
+        "final_val_accuracy": st.history.last().and_then(|h| h.val.as_ref().map(|v| v.accuracy.clone())),
+        "button_baseline": st.history.last().and_then(|h| h.val.as_ref().and_then(|v| v.button_baseline)),
+        "skipped_steps": st.skipped_steps,
+        "early_stopped": st.early_stopped,
+        "seconds": st.seconds,
+    });
+    write_config(&run_dir, &config, &data, Some(&metrics))?;
+    if let Some(p) = &summary.interrupted {
+        record(
+            &ckpt_dir,
+            &run_dir,
+            &name,
+            &config,
+            &created,
+            "interrupted",
+            metrics,
+            args.resume.is_some(),
+        )?;
+        println!("✓ Interrupt checkpoint saved to {}", p.display());
+        println!("  Resume with: exphil train --resume {}", run_dir.display());
+        return Ok(ExitCode::from(130));
+    }
+    record(
+        &ckpt_dir,
+        &run_dir,
+        &name,
+        &config,
+        &created,
+        "completed",
+        metrics,
+        args.resume.is_some(),
+    )?;
+    if !quiet {
+        println!(
+            "Done in {:.1}s: {} epochs{}, best validation loss {}, model {}",
+            t0.elapsed().as_secs_f64(),
+            st.history.len(),
+            if st.early_stopped {
+                " (early stop)"
+            } else {
+                ""
+            },
+            st.best_val.map_or("-".to_string(), |v| format!(
+                "{v:.4} (epoch {})",
+                st.best_epoch.unwrap_or(0)
+            )),
+            summary.model.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dry_run(config: &TrainConfig, data: &PreparedData) {
+    let params = exphil_policy::model::param_count(&config.policy, &data.spec);
+    let batches = data
+        .provenance
+        .training_frames
+        .div_ceil(config.train.batch_size.max(1));
+    // Weights, gradients, two optimiser moments (and EMA) in f32, plus one batch's activations.
+    let copies = 4.0 + if config.train.ema { 1.0 } else { 0.0 };
+    let act: usize = match &config.policy.backbone {
+        exphil_runs::config::BackboneConfig::Mlp(m) => m.hidden.iter().sum::<usize>() * 4,
+    };
+    let mem = params as f64 * 4.0 * copies
+        + (config.train.batch_size * (data.spec.features + act) * 4) as f64;
+    println!(
+        "Dataset:        {} training / {} validation examples",
+        data.provenance.training_frames, data.provenance.validation_frames
+    );
+    println!("Parameters:     {params}");
+    println!("Memory (est.):  {}", mib(mem));
+    println!("Batches/epoch:  {batches}");
+    println!("Dry run: nothing trained.");
+}
+
+fn write_config(
+    run_dir: &Path,
+    config: &TrainConfig,
+    data: &PreparedData,
+    results: Option<&serde_json::Value>,
+) -> Result<()> {
+    let v = serde_json::json!({
+        "timestamp": rfc3339_utc(SystemTime::now()),
+        "exphil_version": env!("CARGO_PKG_VERSION"),
+        "config": config,
+        "embed": data.manifest.embed,
+        "layout": data.manifest.layout,
+        "targets": data.manifest.targets,
+        "input": data.spec,
+        "provenance": data.provenance,
+        "results": results,
+    });
+    let bytes = serde_json::to_vec_pretty(&v)?;
+    exphil_runs::io::write_atomic(&run_dir.join("config.json"), &bytes)
+        .with_context(|| format!("writing {}", run_dir.join("config.json").display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    ckpt_dir: &Path,
+    run_dir: &Path,
+    name: &str,
+    config: &TrainConfig,
+    created: &str,
+    status: &str,
+    metrics: serde_json::Value,
+    resumed: bool,
+) -> Result<()> {
+    if !config.checkpoint.register {
+        return Ok(());
+    }
+    let summary = serde_json::json!({
+        "backbone": config.policy.backbone,
+        "head": config.policy.head,
+        "optimizer": config.optim.optimizer,
+        "lr": config.optim.lr,
+        "epochs": config.train.epochs,
+        "batch_size": config.train.batch_size,
+        "preset": config.preset,
+        "seed": config.train.seed,
+    });
+    let rec = RunRecord {
+        id: name.to_string(),
+        path: run_dir.display().to_string(),
+        config_path: run_dir.join("config.json").display().to_string(),
+        created_at: created.to_string(),
+        backbone: config.policy.backbone.name().to_string(),
+        config_summary: summary,
+        metrics,
+        parent: None,
+        tags: config.checkpoint.tags.clone(),
+        status: status.to_string(),
+    };
+    let reg = update_registry(ckpt_dir, |r| {
+        // A resumed run keeps its original creation time.
+        let rec = match r.get(name) {
+            Some(old) if resumed => RunRecord {
+                created_at: old.created_at.clone(),
+                ..rec
+            },
+            _ => rec,
+        };
+        r.upsert(rec);
+    })?;
+    for w in reg.warnings {
+        eprintln!("warning: registry: {w}");
+    }
+    Ok(())
+}

@@ -1,0 +1,876 @@
+//! The arguments of `exphil train`: every flag of the training guide, and the command-line layer
+//! of the config built from the flags given (only those), through the one flag table
+//! `exphil_runs::presets::FLAGS` that the config file's flat keys use too.
+
+use anyhow::{Context, Result};
+use clap::builder::PossibleValuesParser;
+use clap::Args;
+use exphil_runs::presets::{overlay_from_flags, presets, Layers};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A finite floating-point value.
+fn finite(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err("must be a finite number".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A finite single-precision value.
+fn finite32(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err("must be a finite number".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The `--preset` help: every preset with its description.
+fn preset_help() -> String {
+    let mut help = String::from(
+        "Start from a preset; flags, the environment and the config file override it. Presets:",
+    );
+    for p in presets() {
+        help.push_str(&format!("\n  {}: {}", p.name, p.description));
+    }
+    help
+}
+
+/// Arguments of `exphil train`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct TrainArgs {
+    // ------------------------------------------------------------------ Config
+    #[arg(
+        long,
+        value_name = "NAME",
+        help = "Start from a preset (see --help)",
+        long_help = preset_help(),
+        help_heading = "Config"
+    )]
+    pub preset: Option<String>,
+    /// YAML config file: the nested config shape (policy, optim, schedule, loss, loop,
+    /// checkpoint, data) and/or flat flag names (`epochs: 5`, `batch_size: 32`).
+    #[arg(long, value_name = "FILE.yaml", help_heading = "Config")]
+    pub config: Option<PathBuf>,
+    /// Check the config and the data, print what would run, and stop before training.
+    #[arg(long, help_heading = "Config")]
+    pub dry_run: bool,
+    /// Errors and the final summary only.
+    #[arg(long, conflicts_with = "verbose", help_heading = "Config")]
+    pub quiet: bool,
+    /// Debug output: timing, memory, gradient norms.
+    #[arg(long, help_heading = "Config")]
+    pub verbose: bool,
+    /// Resume a run from its checkpoint directory (weights, optimiser, schedule and data
+    /// position).
+    #[arg(long, value_name = "DIR", help_heading = "Config")]
+    pub resume: Option<PathBuf>,
+    /// `cpu` or `cuda:N`.
+    #[arg(long, value_name = "DEVICE", help_heading = "Config")]
+    pub device: Option<String>,
+
+    // ------------------------------------------------------------------ Data
+    /// Replay folders (searched recursively for .slp) or files [default: $EXPHIL_REPLAYS_DIR,
+    /// else the Slippi Launcher's replay folder].
+    #[arg(
+        long,
+        num_args = 1..,
+        value_name = "DIR|FILE",
+        conflicts_with = "dataset",
+        help_heading = "Data"
+    )]
+    pub replays: Vec<PathBuf>,
+    /// A prepared dataset directory (from `exphil dataset build`) instead of replays.
+    #[arg(long, value_name = "DIR", help_heading = "Data")]
+    pub dataset: Option<PathBuf>,
+    /// Where datasets built from replays are cached [default: ~/.cache/exphil/datasets].
+    #[arg(long, value_name = "DIR", help_heading = "Data")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use at most this many replay files.
+    #[arg(long, value_name = "N", help_heading = "Data")]
+    pub max_files: Option<usize>,
+    /// Learn the player on this port (1-4).
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u8).range(1..=4),
+        conflicts_with_all = ["train_character", "dual_port"],
+        help_heading = "Data"
+    )]
+    pub player_port: Option<u8>,
+    /// Learn the port(s) playing one of these characters (mewtwo, ganondorf, gnw, …).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "CHARS",
+        conflicts_with = "dual_port",
+        help_heading = "Data"
+    )]
+    pub train_character: Vec<String>,
+    /// Learn both players of every game (2x data, every character); also what happens when
+    /// neither --player-port nor --train-character is given.
+    #[arg(long, help_heading = "Data")]
+    pub dual_port: bool,
+    /// Keep games with one of these characters.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "CHARS",
+        help_heading = "Data"
+    )]
+    pub characters: Vec<String>,
+    /// Keep games on one of these stages (bf, fd, fod, ys, ps, dl).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "STAGES",
+        help_heading = "Data"
+    )]
+    pub stages: Vec<String>,
+    /// Keep games of at least this many frames (60 per second).
+    #[arg(long, value_name = "N", help_heading = "Data")]
+    pub min_frames: Option<u32>,
+    /// Keep games with a quality score of at least this (0-100).
+    #[arg(
+        long,
+        value_name = "SCORE",
+        value_parser = clap::value_parser!(u32).range(0..=100),
+        help_heading = "Data"
+    )]
+    pub min_quality: Option<u32>,
+    /// Skip duplicate replays (same content hash) [default].
+    #[arg(long, overrides_with = "no_skip_duplicates", help_heading = "Data")]
+    pub skip_duplicates: bool,
+    /// Keep duplicate replays.
+    #[arg(
+        long,
+        alias = "keep-duplicates",
+        overrides_with = "skip_duplicates",
+        help_heading = "Data"
+    )]
+    pub no_skip_duplicates: bool,
+    /// Frames between the state seen and the action learned (online delay).
+    #[arg(long, value_name = "D", help_heading = "Data")]
+    pub frame_delay: Option<u8>,
+    /// Draw each example's delay from --frame-delay-min..=--frame-delay-max.
+    #[arg(long, overrides_with = "no_frame_delay_augment", help_heading = "Data")]
+    pub frame_delay_augment: bool,
+    /// No delay augmentation [default].
+    #[arg(long, overrides_with = "frame_delay_augment", help_heading = "Data")]
+    pub no_frame_delay_augment: bool,
+    /// Smallest augmented delay [default: 0].
+    #[arg(long, value_name = "A", help_heading = "Data")]
+    pub frame_delay_min: Option<u8>,
+    /// Largest augmented delay [default: 18].
+    #[arg(long, value_name = "B", help_heading = "Data")]
+    pub frame_delay_max: Option<u8>,
+    /// Train on mirrored and noisy copies too (pre-computed in the dataset).
+    #[arg(long, overrides_with = "no_augment", help_heading = "Data")]
+    pub augment: bool,
+    /// No augmented copies [default].
+    #[arg(long, overrides_with = "augment", help_heading = "Data")]
+    pub no_augment: bool,
+    /// Position noise of the noisy copies, world units [default: 0.5].
+    #[arg(long, value_name = "S", value_parser = finite32, help_heading = "Data")]
+    pub noise_std: Option<f32>,
+    /// Noisy copies per example, 0-4 [default: 2].
+    #[arg(
+        long,
+        alias = "num-noisy-variants",
+        value_name = "K",
+        help_heading = "Data"
+    )]
+    pub noise_copies: Option<u8>,
+    /// Embedding preset [default: compact].
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = PossibleValuesParser::new(exphil_embed::PRESETS),
+        help_heading = "Data"
+    )]
+    pub embed_preset: Option<String>,
+    /// Stick targets from k-means centres (a file from `exphil kmeans`).
+    #[arg(long, value_name = "FILE", help_heading = "Data")]
+    pub kmeans_centers: Option<PathBuf>,
+    /// Player-name ids for style conditioning (0 off, else at least 2) [default: 0].
+    #[arg(long, value_name = "N", help_heading = "Data")]
+    pub num_player_names: Option<u32>,
+    /// Map a bounded number of games at once (for datasets larger than memory).
+    #[arg(long, overrides_with = "no_stream", help_heading = "Data")]
+    pub stream: bool,
+    /// Map every game at once [default].
+    #[arg(long, overrides_with = "stream", help_heading = "Data")]
+    pub no_stream: bool,
+    /// Worker threads for building the dataset [default: all cores].
+    #[arg(long, value_name = "N", help_heading = "Data")]
+    pub threads: Option<usize>,
+
+    // ------------------------------------------------------------------ Model
+    /// The trunk (only `mlp` so far).
+    #[arg(
+        long,
+        value_name = "TYPE",
+        value_parser = PossibleValuesParser::new(["mlp"]),
+        help_heading = "Model"
+    )]
+    pub backbone: Option<String>,
+    /// Hidden layer widths [default: 512,512].
+    #[arg(
+        long,
+        alias = "hidden-sizes",
+        value_delimiter = ',',
+        num_args = 1..,
+        value_name = "N,N",
+        help_heading = "Model"
+    )]
+    pub hidden: Vec<usize>,
+    /// Residual connections in the MLP.
+    #[arg(long, overrides_with = "no_residual", help_heading = "Model")]
+    pub residual: bool,
+    /// No residual connections [default].
+    #[arg(long, overrides_with = "residual", help_heading = "Model")]
+    pub no_residual: bool,
+    /// Layer normalisation in the MLP.
+    #[arg(long, overrides_with = "no_layer_norm", help_heading = "Model")]
+    pub layer_norm: bool,
+    /// No layer normalisation [default].
+    #[arg(long, overrides_with = "layer_norm", help_heading = "Model")]
+    pub no_layer_norm: bool,
+    /// Dropout rate, 0 to below 1 [default: 0.1].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Model")]
+    pub dropout: Option<f64>,
+    /// Controller head [default: autoregressive].
+    #[arg(
+        long,
+        value_name = "KIND",
+        value_parser = PossibleValuesParser::new(["autoregressive", "independent"]),
+        help_heading = "Model"
+    )]
+    pub head: Option<String>,
+
+    // ------------------------------------------------------------------ Optimiser
+    /// Optimiser [default: adam].
+    #[arg(
+        long,
+        value_name = "TYPE",
+        value_parser = PossibleValuesParser::new(["adam", "adamw", "lamb", "radam", "sgd"]),
+        help_heading = "Optimiser"
+    )]
+    pub optimizer: Option<String>,
+    /// Peak learning rate [default: 1e-4].
+    #[arg(
+        long,
+        alias = "learning-rate",
+        value_name = "X",
+        value_parser = finite,
+        help_heading = "Optimiser"
+    )]
+    pub lr: Option<f64>,
+    /// Weight decay (decoupled for adamw and lamb, L2 otherwise) [default: 0].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Optimiser")]
+    pub weight_decay: Option<f64>,
+    /// SGD momentum [default: 0.9].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Optimiser")]
+    pub momentum: Option<f64>,
+    /// Nesterov momentum (sgd).
+    #[arg(long, overrides_with = "no_nesterov", help_heading = "Optimiser")]
+    pub nesterov: bool,
+    /// Plain momentum [default].
+    #[arg(long, overrides_with = "nesterov", help_heading = "Optimiser")]
+    pub no_nesterov: bool,
+    /// Global-norm gradient clipping, 0 disables [default: 1.0].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Optimiser")]
+    pub max_grad_norm: Option<f64>,
+    /// Batches whose gradients are summed per optimiser step [default: 1].
+    #[arg(long, value_name = "N", help_heading = "Optimiser")]
+    pub accumulation_steps: Option<usize>,
+
+    // ------------------------------------------------------------------ Schedule
+    /// Learning-rate schedule after warmup [default: constant].
+    #[arg(
+        long,
+        value_name = "TYPE",
+        value_parser = PossibleValuesParser::new([
+            "constant",
+            "linear",
+            "cosine",
+            "cosine_restarts",
+            "cosine-restarts",
+            "exponential",
+            "plateau",
+        ]),
+        help_heading = "Schedule"
+    )]
+    pub lr_schedule: Option<String>,
+    /// Linear warmup steps from 0 to the peak rate [default: 0].
+    #[arg(long, value_name = "N", help_heading = "Schedule")]
+    pub warmup_steps: Option<u64>,
+    /// Decay horizon in steps (linear, cosine) or step unit (exponential) [default: the whole
+    /// run].
+    #[arg(long, value_name = "N", help_heading = "Schedule")]
+    pub decay_steps: Option<u64>,
+    /// The floor of every decay [default: 0].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Schedule")]
+    pub min_lr: Option<f64>,
+    /// First period of cosine with restarts, steps (T_0) [default: 1000].
+    #[arg(long, value_name = "N", help_heading = "Schedule")]
+    pub restart_period: Option<u64>,
+    /// Period growth after each restart (T_mult) [default: 2].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Schedule")]
+    pub restart_mult: Option<f64>,
+    /// Exponential decay factor per --decay-steps [default: 0.1].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Schedule")]
+    pub lr_gamma: Option<f64>,
+    /// Reduce-on-plateau factor [default: 0.5].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Schedule")]
+    pub plateau_factor: Option<f64>,
+    /// Epochs without improvement before reducing the rate [default: 2].
+    #[arg(long, value_name = "N", help_heading = "Schedule")]
+    pub plateau_patience: Option<u32>,
+
+    // ------------------------------------------------------------------ Loss
+    /// Label smoothing of the stick and shoulder targets [default: 0].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Loss")]
+    pub label_smoothing: Option<f64>,
+    /// Focal loss (focus on rare, hard examples).
+    #[arg(long, overrides_with = "no_focal_loss", help_heading = "Loss")]
+    pub focal_loss: bool,
+    /// Plain cross-entropy [default].
+    #[arg(long, overrides_with = "focal_loss", help_heading = "Loss")]
+    pub no_focal_loss: bool,
+    /// Focal loss exponent [default: 2].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Loss")]
+    pub focal_gamma: Option<f64>,
+    /// Per-button positive weights from the training data [default].
+    #[arg(long, overrides_with = "no_auto_pos_weight", help_heading = "Loss")]
+    pub auto_pos_weight: bool,
+    /// Unweighted buttons.
+    #[arg(long, overrides_with = "auto_pos_weight", help_heading = "Loss")]
+    pub no_auto_pos_weight: bool,
+    /// Upper clip of the automatic positive weights [default: 10].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Loss")]
+    pub max_pos_weight: Option<f64>,
+
+    // ------------------------------------------------------------------ Training loop
+    /// Passes over the training data [default: 10].
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub epochs: Option<u32>,
+    /// Examples per batch [default: 64].
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub batch_size: Option<usize>,
+    /// Fraction of games held out for validation [default: 0.1].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Training")]
+    pub val_split: Option<f64>,
+    /// Keep an exponential moving average of the weights.
+    #[arg(long, overrides_with = "no_ema", help_heading = "Training")]
+    pub ema: bool,
+    /// No weight EMA [default].
+    #[arg(long, overrides_with = "ema", help_heading = "Training")]
+    pub no_ema: bool,
+    /// EMA decay per step [default: 0.999].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Training")]
+    pub ema_decay: Option<f64>,
+    /// Stop when the validation loss stops improving.
+    #[arg(long, overrides_with = "no_early_stopping", help_heading = "Training")]
+    pub early_stopping: bool,
+    /// Run every epoch [default].
+    #[arg(long, overrides_with = "early_stopping", help_heading = "Training")]
+    pub no_early_stopping: bool,
+    /// Epochs without improvement before stopping [default: 5].
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub patience: Option<u32>,
+    /// Smallest validation-loss decrease that counts as improvement [default: 0.01].
+    #[arg(long, value_name = "X", value_parser = finite, help_heading = "Training")]
+    pub min_delta: Option<f64>,
+    /// Random seed of initialisation, shuffling and dropout [default: drawn and printed].
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub seed: Option<u64>,
+    /// Batches between progress updates [default: 100].
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub log_interval: Option<usize>,
+    /// Stop each epoch after this many batches (smoke tests, benchmarks).
+    #[arg(long, value_name = "N", hide = true, help_heading = "Training")]
+    pub max_batches: Option<usize>,
+
+    // ------------------------------------------------------------------ Checkpoints
+    /// The checkpoints directory [default: $EXPHIL_CHECKPOINTS_DIR, else ./checkpoints].
+    #[arg(long, value_name = "DIR", help_heading = "Checkpoints")]
+    pub checkpoints: Option<PathBuf>,
+    /// Run name [default: {backbone}_{YYYYMMDD_HHMMSS}].
+    #[arg(long, value_name = "NAME", help_heading = "Checkpoints")]
+    pub name: Option<String>,
+    /// Save the best checkpoint whenever the validation loss improves [default].
+    #[arg(long, overrides_with = "no_save_best", help_heading = "Checkpoints")]
+    pub save_best: bool,
+    /// No best checkpoint.
+    #[arg(long, overrides_with = "save_best", help_heading = "Checkpoints")]
+    pub no_save_best: bool,
+    /// Save a numbered checkpoint every N epochs.
+    #[arg(long, value_name = "N", help_heading = "Checkpoints")]
+    pub save_every: Option<u32>,
+    /// Save the rolling batch checkpoint every N batches.
+    #[arg(long, value_name = "N", help_heading = "Checkpoints")]
+    pub save_every_batches: Option<u64>,
+    /// Numbered checkpoints kept [default: 3].
+    #[arg(long, value_name = "N", help_heading = "Checkpoints")]
+    pub keep_last: Option<usize>,
+    /// Replace an existing run of the same name.
+    #[arg(long, overrides_with = "no_overwrite", help_heading = "Checkpoints")]
+    pub overwrite: bool,
+    /// Fail if the run exists [default].
+    #[arg(long, overrides_with = "overwrite", help_heading = "Checkpoints")]
+    pub no_overwrite: bool,
+    /// Keep a replaced run as name.bak, name.bak.1, … [default].
+    #[arg(long, overrides_with = "no_backup", help_heading = "Checkpoints")]
+    pub backup: bool,
+    /// Replace without a backup.
+    #[arg(long, overrides_with = "backup", help_heading = "Checkpoints")]
+    pub no_backup: bool,
+    /// Backups kept [default: 3].
+    #[arg(long, value_name = "N", help_heading = "Checkpoints")]
+    pub backup_count: Option<usize>,
+    /// Record the run in the registry [default].
+    #[arg(long, overrides_with = "no_register", help_heading = "Checkpoints")]
+    pub register: bool,
+    /// Do not record the run in the registry.
+    #[arg(long, overrides_with = "register", help_heading = "Checkpoints")]
+    pub no_register: bool,
+    /// Registry tags.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "TAGS",
+        help_heading = "Checkpoints"
+    )]
+    pub tags: Vec<String>,
+}
+
+/// Collects the flags given as `(flag name, JSON value)`.
+#[derive(Default)]
+struct Given(Vec<(&'static str, Value)>);
+
+impl Given {
+    fn value<T: Serialize + ?Sized>(&mut self, name: &'static str, v: &T) -> Result<()> {
+        let json = serde_json::to_value(v).with_context(|| format!("--{name}: not valid UTF-8"))?;
+        self.0.push((name, json));
+        Ok(())
+    }
+
+    fn opt<T: Serialize>(&mut self, name: &'static str, v: &Option<T>) -> Result<()> {
+        match v {
+            Some(v) => self.value(name, v),
+            None => Ok(()),
+        }
+    }
+
+    fn list<T: Serialize>(&mut self, name: &'static str, v: &[T]) -> Result<()> {
+        if v.is_empty() {
+            Ok(())
+        } else {
+            self.value(name, v)
+        }
+    }
+
+    /// A `--x` / `--no-x` pair: `true`, `false`, or not given.
+    fn switch(&mut self, name: &'static str, yes: bool, no: bool) {
+        if yes || no {
+            self.0.push((name, Value::Bool(yes)));
+        }
+    }
+}
+
+impl TrainArgs {
+    /// The command-line layer of the config: only the flags given, at their config keys.
+    pub fn overlay(&self) -> Result<Value> {
+        let mut g = Given::default();
+        g.opt("device", &self.device)?;
+        // Data.
+        g.list("replays", &self.replays)?;
+        g.opt("dataset", &self.dataset)?;
+        g.opt("cache-dir", &self.cache_dir)?;
+        g.opt("max-files", &self.max_files)?;
+        g.opt("player-port", &self.player_port)?;
+        g.list("train-character", &self.train_character)?;
+        g.switch("dual-port", self.dual_port, false);
+        g.list("characters", &self.characters)?;
+        g.list("stages", &self.stages)?;
+        g.opt("min-frames", &self.min_frames)?;
+        g.opt("min-quality", &self.min_quality)?;
+        g.switch(
+            "skip-duplicates",
+            self.skip_duplicates,
+            self.no_skip_duplicates,
+        );
+        g.opt("frame-delay", &self.frame_delay)?;
+        g.switch(
+            "frame-delay-augment",
+            self.frame_delay_augment,
+            self.no_frame_delay_augment,
+        );
+        g.opt("frame-delay-min", &self.frame_delay_min)?;
+        g.opt("frame-delay-max", &self.frame_delay_max)?;
+        g.switch("augment", self.augment, self.no_augment);
+        g.opt("noise-std", &self.noise_std)?;
+        g.opt("noise-copies", &self.noise_copies)?;
+        g.opt("embed-preset", &self.embed_preset)?;
+        g.opt("kmeans-centers", &self.kmeans_centers)?;
+        g.opt("num-player-names", &self.num_player_names)?;
+        g.switch("stream", self.stream, self.no_stream);
+        g.opt("threads", &self.threads)?;
+        // Model.
+        g.opt("backbone", &self.backbone)?;
+        g.list("hidden", &self.hidden)?;
+        g.switch("residual", self.residual, self.no_residual);
+        g.switch("layer-norm", self.layer_norm, self.no_layer_norm);
+        g.opt("dropout", &self.dropout)?;
+        g.opt("head", &self.head)?;
+        // Optimiser.
+        g.opt("optimizer", &self.optimizer)?;
+        g.opt("lr", &self.lr)?;
+        g.opt("weight-decay", &self.weight_decay)?;
+        g.opt("momentum", &self.momentum)?;
+        g.switch("nesterov", self.nesterov, self.no_nesterov);
+        g.opt("max-grad-norm", &self.max_grad_norm)?;
+        g.opt("accumulation-steps", &self.accumulation_steps)?;
+        // Schedule.
+        g.opt("lr-schedule", &self.lr_schedule)?;
+        g.opt("warmup-steps", &self.warmup_steps)?;
+        g.opt("decay-steps", &self.decay_steps)?;
+        g.opt("min-lr", &self.min_lr)?;
+        g.opt("restart-period", &self.restart_period)?;
+        g.opt("restart-mult", &self.restart_mult)?;
+        g.opt("lr-gamma", &self.lr_gamma)?;
+        g.opt("plateau-factor", &self.plateau_factor)?;
+        g.opt("plateau-patience", &self.plateau_patience)?;
+        // Loss.
+        g.opt("label-smoothing", &self.label_smoothing)?;
+        g.switch("focal-loss", self.focal_loss, self.no_focal_loss);
+        g.opt("focal-gamma", &self.focal_gamma)?;
+        g.switch(
+            "auto-pos-weight",
+            self.auto_pos_weight,
+            self.no_auto_pos_weight,
+        );
+        g.opt("max-pos-weight", &self.max_pos_weight)?;
+        // Loop.
+        g.opt("epochs", &self.epochs)?;
+        g.opt("batch-size", &self.batch_size)?;
+        g.opt("val-split", &self.val_split)?;
+        g.switch("ema", self.ema, self.no_ema);
+        g.opt("ema-decay", &self.ema_decay)?;
+        g.switch(
+            "early-stopping",
+            self.early_stopping,
+            self.no_early_stopping,
+        );
+        g.opt("patience", &self.patience)?;
+        g.opt("min-delta", &self.min_delta)?;
+        g.opt("seed", &self.seed)?;
+        g.opt("log-interval", &self.log_interval)?;
+        g.opt("max-batches", &self.max_batches)?;
+        // Checkpoints.
+        g.opt("checkpoints", &self.checkpoints)?;
+        g.opt("name", &self.name)?;
+        g.switch("save-best", self.save_best, self.no_save_best);
+        g.opt("save-every", &self.save_every)?;
+        g.opt("save-every-batches", &self.save_every_batches)?;
+        g.opt("keep-last", &self.keep_last)?;
+        g.switch("overwrite", self.overwrite, self.no_overwrite);
+        g.switch("backup", self.backup, self.no_backup);
+        g.opt("backup-count", &self.backup_count)?;
+        g.switch("register", self.register, self.no_register);
+        g.list("tags", &self.tags)?;
+        Ok(overlay_from_flags("the command line", g.0)?)
+    }
+
+    /// The config layers of these arguments and an environment (the caller passes
+    /// `std::env::vars()` collected).
+    pub fn layers(&self, env: BTreeMap<String, String>) -> Result<Layers> {
+        Ok(Layers {
+            preset: self.preset.clone(),
+            file: self.config.clone(),
+            env,
+            cli: self.overlay()?,
+        })
+    }
+
+    /// 0 with `--quiet`, 2 with `--verbose`, else 1.
+    pub fn verbosity(&self) -> u8 {
+        if self.quiet {
+            0
+        } else if self.verbose {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+    use exphil_runs::config::{BackboneConfig, OptimizerKind, ScheduleKind};
+    use exphil_runs::presets::{find_flag, resolve, validate, FLAGS, FROM_CLI, FROM_PRESET};
+    use serde_json::json;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: TrainArgs,
+    }
+
+    fn parse(argv: &[&str]) -> TrainArgs {
+        let mut full = vec!["train"];
+        full.extend_from_slice(argv);
+        Cli::try_parse_from(full)
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+            .args
+    }
+
+    /// Flags that are not config settings.
+    const NOT_SETTINGS: [&str; 6] = ["preset", "config", "dry-run", "quiet", "verbose", "resume"];
+
+    #[test]
+    fn flags_and_the_table_agree() {
+        let cmd = Cli::command();
+        let longs: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect();
+        for f in FLAGS {
+            assert!(
+                longs.iter().any(|l| l == f.name),
+                "--{} has no clap flag",
+                f.name
+            );
+        }
+        for long in &longs {
+            if NOT_SETTINGS.contains(&long.as_str()) {
+                continue;
+            }
+            let base = long.strip_prefix("no-").unwrap_or(long);
+            let f = find_flag(base).unwrap_or_else(|| panic!("--{long} is not in FLAGS"));
+            assert_eq!(f.name, base);
+            if long.starts_with("no-") {
+                assert!(longs.iter().any(|l| l == base), "--{long} without --{base}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_flag_sets_exactly_its_key() {
+        let cmd = Cli::command();
+        let mut checked = 0;
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if NOT_SETTINGS.contains(&long) {
+                continue;
+            }
+            checked += 1;
+            let takes_value = arg.get_action().takes_values();
+            let value = arg
+                .get_possible_values()
+                .first()
+                .map(|p| p.get_name().to_string())
+                .unwrap_or_else(|| "1".to_string());
+            let flag = format!("--{long}");
+            let argv: Vec<&str> = if takes_value {
+                vec![&flag, &value]
+            } else {
+                vec![&flag]
+            };
+            let overlay = parse(&argv).overlay().unwrap();
+            let base = long.strip_prefix("no-").unwrap_or(long);
+            let key = find_flag(base).unwrap().key;
+            let mut leaves = Vec::new();
+            collect_leaves(&overlay, "", &mut leaves);
+            assert_eq!(leaves, vec![key.to_string()], "{argv:?}");
+            if !takes_value {
+                let set = key.split('.').try_fold(&overlay, |v, k| v.get(k)).unwrap();
+                assert_eq!(set, &json!(!long.starts_with("no-")), "{argv:?}");
+            }
+        }
+        assert!(checked > FLAGS.len(), "{checked} flags checked");
+    }
+
+    fn collect_leaves(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    collect_leaves(x, &key, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+
+    #[test]
+    fn no_flags_no_overlay() {
+        assert_eq!(parse(&[]).overlay().unwrap(), json!({}));
+        assert_eq!(
+            parse(&["--dry-run", "--quiet"]).overlay().unwrap(),
+            json!({})
+        );
+        assert_eq!(parse(&["--quiet"]).verbosity(), 0);
+        assert_eq!(parse(&["--verbose"]).verbosity(), 2);
+        assert_eq!(parse(&[]).verbosity(), 1);
+    }
+
+    #[test]
+    fn the_last_of_a_pair_wins() {
+        let o = parse(&["--residual", "--no-residual"]).overlay().unwrap();
+        assert_eq!(o, json!({"policy": {"backbone": {"residual": false}}}));
+        let o = parse(&["--no-ema", "--ema"]).overlay().unwrap();
+        assert_eq!(o, json!({"loop": {"ema": true}}));
+        let o = parse(&["--keep-duplicates"]).overlay().unwrap();
+        assert_eq!(o, json!({"data": {"skip_duplicates": false}}));
+    }
+
+    #[test]
+    fn seed_style_command_lines_resolve() {
+        let a = parse(&[
+            "--preset",
+            "full",
+            "--replays",
+            "/r1",
+            "/r2",
+            "--epochs",
+            "5",
+            "--no-ema",
+            "--hidden",
+            "64,32",
+            "--lr-schedule",
+            "cosine-restarts",
+            "--optimizer",
+            "sgd",
+            "--nesterov",
+            "--batch-size",
+            "32",
+            "--accumulation-steps",
+            "4",
+            "--train-character",
+            "mewtwo",
+            "--frame-delay",
+            "18",
+            "--seed",
+            "42",
+        ]);
+        let r = resolve(&a.layers(BTreeMap::new()).unwrap()).unwrap();
+        let c = &r.config;
+        assert_eq!(c.preset.as_deref(), Some("full"));
+        assert_eq!(c.data.replays, vec!["/r1".to_string(), "/r2".to_string()]);
+        assert_eq!((c.train.epochs, c.train.ema), (5, false));
+        let BackboneConfig::Mlp(m) = &c.policy.backbone;
+        assert_eq!(m.hidden, vec![64, 32]);
+        assert!(m.residual, "from the preset");
+        assert_eq!(r.source("policy.backbone.residual"), FROM_PRESET);
+        assert_eq!(r.source("loop.epochs"), FROM_CLI);
+        assert_eq!(c.schedule.schedule, ScheduleKind::CosineRestarts);
+        assert_eq!(c.optim.optimizer, OptimizerKind::Sgd);
+        assert!(c.optim.nesterov);
+        assert_eq!((c.train.batch_size, c.train.accumulation_steps), (32, 4));
+        assert_eq!(c.data.train_character, vec!["mewtwo".to_string()]);
+        assert_eq!((c.data.frame_delay, c.train.seed), (18, Some(42)));
+        validate(c).unwrap();
+    }
+
+    #[test]
+    fn misspelt_flags_get_a_suggestion() {
+        for (wrong, right) in [
+            ("--epoch", "--epochs"),
+            ("--batchsize", "--batch-size"),
+            ("--lr-schedul", "--lr-schedule"),
+            ("--val-splt", "--val-split"),
+        ] {
+            let e = Cli::try_parse_from(["train", wrong, "3"])
+                .err()
+                .unwrap_or_else(|| panic!("{wrong} parsed"));
+            assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("'{right}'")), "{wrong}: {msg}");
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_refused_by_clap() {
+        for argv in [
+            &["--lr", "nan"][..],
+            &["--lr", "inf"],
+            &["--player-port", "5"],
+            &["--min-quality", "101"],
+            &["--optimizer", "adagrad"],
+            &["--backbone", "lstm"],
+            &["--replays", "/r", "--dataset", "/d"],
+            &["--player-port", "1", "--dual-port"],
+            &["--quiet", "--verbose"],
+        ] {
+            let mut full = vec!["train"];
+            full.extend_from_slice(argv);
+            assert!(Cli::try_parse_from(full).is_err(), "{argv:?} parsed");
+        }
+    }
+
+    /// The `[default: X]` and `[default]` notes of the help agree with the config defaults.
+    #[test]
+    fn help_defaults_match_the_config() {
+        let defaults = serde_json::to_value(exphil_runs::config::TrainConfig::default()).unwrap();
+        let cmd = Cli::command();
+        let mut compared = 0;
+        for arg in cmd.get_arguments() {
+            let (Some(long), Some(help)) = (arg.get_long(), arg.get_help()) else {
+                continue;
+            };
+            let help = help.to_string();
+            let base = long.strip_prefix("no-").unwrap_or(long);
+            let Some(f) = find_flag(base) else { continue };
+            let default = f
+                .key
+                .split('.')
+                .try_fold(&defaults, |v, k| v.get(k))
+                .unwrap();
+            if help.ends_with("[default]") {
+                assert_eq!(default, &json!(!long.starts_with("no-")), "--{long}");
+                compared += 1;
+            } else if let Some(text) = help
+                .rsplit_once("[default: ")
+                .and_then(|(_, t)| t.strip_suffix(']'))
+            {
+                if default.is_null() || text.contains(' ') {
+                    continue;
+                }
+                let flag = format!("--{long}");
+                let overlay = parse(&[&flag, text]).overlay().unwrap();
+                let given = f
+                    .key
+                    .split('.')
+                    .try_fold(&overlay, |v, k| v.get(k))
+                    .unwrap();
+                let same = match (given, default) {
+                    (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+                    (a, b) => a == b,
+                };
+                assert!(same, "--{long}: help says {text}, the default is {default}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 40, "{compared} defaults compared");
+    }
+
+    #[test]
+    fn preset_help_lists_every_preset() {
+        let help = Cli::command().render_long_help().to_string();
+        for p in presets() {
+            assert!(help.contains(p.name), "{} not in --help", p.name);
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! End-to-end tests of `exphil train`: the real binary trains the `quick` preset on the shared
+//! games, resumes it, beats the majority-class button baseline on held-out games, and handles
+//! dry runs, misspelt flags, missing replays, name clashes and SIGTERM.
+
+use exphil_testdata::replays_dir;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary with a private HOME and no EXPHIL_* variables from the caller.
+fn cmd(home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_exphil"));
+    c.arg("train").args(args).env("HOME", home);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("EXPHIL_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(home: &Path, args: &[&str]) -> Output {
+    cmd(home, args).output().expect("run exphil")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn games() -> String {
+    replays_dir().join("games").display().to_string()
+}
+
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(tag: &str) -> Tmp {
+        let d = std::env::temp_dir().join(format!("exphil-train-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Tmp(d)
+    }
+    fn s(&self, rel: &str) -> String {
+        self.0.join(rel).display().to_string()
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn metrics(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn quick_preset_trains_resumes_and_beats_the_button_baseline() {
+    let t = Tmp::new("quick");
+    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
+    let base = [
+        "--preset",
+        "quick",
+        "--replays",
+        &replays,
+        "--max-files",
+        "4",
+        "--checkpoints",
+        &ck,
+        "--cache-dir",
+        &cache,
+        "--name",
+        "q",
+        "--seed",
+        "11",
+    ];
+    let o = run(&t.0, &base);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("Epoch 1: train loss"), "{out}");
+    assert!(out.contains("val accuracy [buttons"), "{out}");
+    let dir = t.0.join("ck/q");
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "metrics.jsonl",
+        "loss_curve.png",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing: {out}");
+    }
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["config"]["preset"], "quick");
+    assert_eq!(config["config"]["loop"]["seed"], 11);
+    assert_eq!(config["provenance"]["replay_count"], 4);
+    assert!(
+        config["layout"].is_object() || config["layout"].is_array(),
+        "{config}"
+    );
+
+    // Resume to a second epoch: the same run continues from its checkpoint.
+    let ro = run(&t.0, &["--resume", &t.s("ck/q"), "--epochs", "2"]);
+    let rout = text(&ro);
+    assert!(ro.status.success(), "{rout}");
+    assert!(rout.contains("resuming at epoch 2"), "{rout}");
+    let m = metrics(&dir);
+    assert_eq!(m.len(), 2, "{m:?}");
+    let last = &m[1];
+    let acc = last["val"]["accuracy"][0].as_f64().unwrap();
+    let baseline = last["val"]["button_baseline"].as_f64().unwrap();
+    assert!(
+        acc > baseline,
+        "validation button accuracy {acc:.4} does not beat the majority-class baseline {baseline:.4}\n{rout}"
+    );
+
+    // The registry records the run, completed, resumed.
+    let reg: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.0.join("ck/registry.json")).unwrap())
+            .unwrap();
+    let runs = reg["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{reg}");
+    assert_eq!(runs[0]["id"], "q");
+    assert_eq!(runs[0]["status"], "completed");
+    assert_eq!(runs[0]["metrics"]["epochs"], 2);
+
+    // Other settings cannot change on resume.
+    let bad = run(&t.0, &["--resume", &t.s("ck/q"), "--lr", "0.5"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("Not applied: optim.lr"),
+        "{}",
+        text(&bad)
+    );
+
+    // Python's safetensors reads the exported model with plain names.
+    match std::env::var("EXPHIL_PYTHON") {
+        Ok(py) => {
+            let script = "import sys\nfrom safetensors.numpy import load_file\nt = load_file(sys.argv[1])\nassert any(k.startswith('backbone.') for k in t), list(t)\nprint(len(t))";
+            let p = Command::new(py)
+                .args(["-c", script])
+                .arg(dir.join("model.safetensors"))
+                .output()
+                .unwrap();
+            assert!(p.status.success(), "{}", text(&p));
+        }
+        Err(_) => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set EXPHIL_PYTHON (a Python with safetensors)"
+        ),
+    }
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_trains_nothing() {
+    let t = Tmp::new("dry");
+    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
+    let o = run(
+        &t.0,
+        &[
+            "--preset",
+            "quick",
+            "--replays",
+            &replays,
+            "--max-files",
+            "2",
+            "--checkpoints",
+            &ck,
+            "--cache-dir",
+            &cache,
+            "--epochs",
+            "3",
+            "--dry-run",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for want in [
+        "loop.epochs",
+        "(cli)",
+        "Parameters:",
+        "Memory (est.):",
+        "Batches/epoch:",
+        "Dry run: nothing trained.",
+    ] {
+        assert!(out.contains(want), "missing {want:?}: {out}");
+    }
+    assert!(!t.0.join("ck").exists(), "a dry run writes no checkpoints");
+}
+
+#[test]
+fn misspelt_flags_and_bad_settings_are_refused_with_a_reason() {
+    let t = Tmp::new("flags");
+    let o = run(&t.0, &["--epoch", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("did you mean `--epochs`?"),
+        "{}",
+        text(&o)
+    );
+
+    let o = run(&t.0, &["--preset", "quik"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("did you mean `quick`?"), "{}", text(&o));
+
+    // No replays anywhere: say how to point exphil at them.
+    let o = run(&t.0, &["--preset", "quick"]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains("--replays") && out.contains("EXPHIL_REPLAYS_DIR"),
+        "{out}"
+    );
+
+    // An invalid combination.
+    let replays = games();
+    let o = run(&t.0, &["--replays", &replays, "--batch-size", "0"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("batch"), "{}", text(&o));
+}
+
+#[test]
+fn environment_supplies_replays_and_checkpoints_and_names_clash() {
+    let t = Tmp::new("env");
+    let cache = t.s("cache");
+    let args = [
+        "--preset",
+        "quick",
+        "--max-files",
+        "2",
+        "--max-batches",
+        "5",
+        "--cache-dir",
+        &cache,
+        "--name",
+        "dup",
+        "--seed",
+        "3",
+    ];
+    let go = || {
+        cmd(&t.0, &args)
+            .env("EXPHIL_REPLAYS_DIR", games())
+            .env("EXPHIL_CHECKPOINTS_DIR", t.s("envck"))
+            .output()
+            .unwrap()
+    };
+    let o = go();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(t.0.join("envck/dup/model.safetensors").is_file());
+    // The same name again is refused …
+    let o = go();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--overwrite"), "{}", text(&o));
+    // … unless --overwrite, which keeps the old run as a backup.
+    let o = cmd(&t.0, &[&args[..], &["--overwrite"]].concat())
+        .env("EXPHIL_REPLAYS_DIR", games())
+        .env("EXPHIL_CHECKPOINTS_DIR", t.s("envck"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let names: Vec<String> = std::fs::read_dir(t.0.join("envck"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("dup") && n != "dup"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn sigterm_saves_an_interrupt_checkpoint_and_prints_the_resume_command() {
+    let t = Tmp::new("term");
+    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
+    let mut child = cmd(
+        &t.0,
+        &[
+            "--preset",
+            "quick",
+            "--replays",
+            &replays,
+            "--max-files",
+            "2",
+            "--checkpoints",
+            &ck,
+            "--cache-dir",
+            &cache,
+            "--name",
+            "term",
+            "--epochs",
+            "1000",
+            "--seed",
+            "5",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null()) // progress lines; unread, a pipe would fill and block the run
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        seen.push_str(&l);
+        seen.push('\n');
+        if l.starts_with("Epoch 1:") {
+            break;
+        }
+    }
+    assert!(seen.contains("Epoch 1:"), "{seen}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    for l in lines {
+        seen.push_str(&l.unwrap());
+        seen.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("Resume with: exphil train --resume"),
+        "{seen}"
+    );
+    let dir = t.0.join("ck/term");
+    assert!(dir.join("checkpoints/interrupt/manifest.json").is_file());
+    // The interrupted run resumes (here for one more epoch than it had finished).
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("checkpoints/interrupt/state.json")).unwrap(),
+    )
+    .unwrap();
+    let done = state["epoch"].as_u64().unwrap();
+    let epochs = (done + 1).to_string();
+    let o = run(
+        &t.0,
+        &[
+            "--resume",
+            &t.s("ck/term"),
+            "--epochs",
+            &epochs,
+            "--max-batches",
+            "3",
+        ],
+    );
+    // --max-batches cannot change on resume: refused with the reason.
+    assert!(!o.status.success());
+    let o = run(&t.0, &["--resume", &t.s("ck/term"), "--epochs", &epochs]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(metrics(&dir).len() as u64, done + 1);
+}
