@@ -630,7 +630,9 @@ pub fn train(
     let train_loader = data.train_loader(cfg, seed)?;
     let val_loader = data.val_loader(cfg)?;
     let batches = train_loader.batches_per_epoch();
-    let per_epoch_steps = batches.div_ceil(cfg.train.accumulation_steps.max(1)) as u64;
+    let max_batches = cfg.train.max_batches.unwrap_or(usize::MAX).min(batches) as u64;
+    // The schedule's horizon: the optimiser steps the run will really take.
+    let per_epoch_steps = max_batches.div_ceil(cfg.train.accumulation_steps.max(1) as u64);
     let total_steps = per_epoch_steps * u64::from(cfg.train.epochs);
     let schedule = LrSchedule::new(&cfg.schedule, cfg.optim.lr, total_steps);
     let mut run = Run {
@@ -680,7 +682,6 @@ pub fn train(
         .iter()
         .map(|(_, s)| s.iter().product::<usize>())
         .sum();
-    let max_batches = cfg.train.max_batches.unwrap_or(usize::MAX).min(batches) as u64;
     events(Event::Start {
         epochs: cfg.train.epochs,
         batches: max_batches as usize,
