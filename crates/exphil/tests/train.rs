@@ -359,3 +359,87 @@ fn sigterm_saves_an_interrupt_checkpoint_and_prints_the_resume_command() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(metrics(&dir).len() as u64, done + 1);
 }
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights_and_curve() {
+    let t = Tmp::new("kill");
+    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
+    let args = |name: &'static str| -> Vec<String> {
+        [
+            "--preset",
+            "quick",
+            "--replays",
+            &replays,
+            "--max-files",
+            "2",
+            "--checkpoints",
+            &ck,
+            "--cache-dir",
+            &cache,
+            "--epochs",
+            "2",
+            "--max-batches",
+            "900",
+            "--save-every-batches",
+            "100",
+            "--seed",
+            "4",
+            "--name",
+            name,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = args("straight");
+    let o = run(&t.0, &refs(&a));
+    assert!(o.status.success(), "{}", text(&o));
+
+    let b = args("killed");
+    let mut child = cmd(&t.0, &refs(&b))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for l in lines.by_ref() {
+        if l.unwrap().starts_with("Epoch 1:") {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to save anything
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run finished before it was killed");
+    let o = run(&t.0, &["--resume", &t.s("ck/killed")]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let weights = |name: &str| {
+        exphil_runs::tensors::read_tensors(&t.0.join("ck").join(name).join("model.safetensors"))
+            .unwrap()
+            .0
+    };
+    let (x, y) = (weights("straight"), weights("killed"));
+    assert_eq!(x.len(), y.len());
+    for (p, q) in x.iter().zip(&y) {
+        assert_eq!(p.name, q.name);
+        assert!(
+            p.data
+                .iter()
+                .zip(&q.data)
+                .all(|(u, v)| u.to_bits() == v.to_bits()),
+            "{} differs after SIGKILL and resume",
+            p.name
+        );
+    }
+    let curve = |name: &str| -> Vec<(Value, Value)> {
+        metrics(&t.0.join("ck").join(name))
+            .into_iter()
+            .map(|l| (l["train"].clone(), l["val"].clone()))
+            .collect()
+    };
+    assert_eq!(curve("straight"), curve("killed"));
+}

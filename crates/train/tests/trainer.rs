@@ -173,11 +173,27 @@ fn resuming_is_bit_exact_at_an_epoch_boundary_and_mid_epoch() {
         "exported weights after resuming mid-epoch",
     );
 
-    // The metrics log holds each epoch once.
-    for dir in [&a, &b, &c] {
-        let lines = exphil_runs::metrics::read_metrics(&dir.join("metrics.jsonl")).unwrap();
-        let epochs: Vec<u64> = lines.iter().map(|l| l["epoch"].as_u64().unwrap()).collect();
-        assert_eq!(epochs, vec![1, 2], "{}", dir.display());
+    // The metrics log holds each epoch once, with the uninterrupted run's losses and accuracies.
+    let curve = |dir: &Path| -> Vec<(u64, serde_json::Value, serde_json::Value)> {
+        exphil_runs::metrics::read_metrics(&dir.join("metrics.jsonl"))
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["epoch"].as_u64().unwrap(),
+                    l["train"].clone(),
+                    l["val"].clone(),
+                )
+            })
+            .collect()
+    };
+    let reference = curve(&a);
+    assert_eq!(
+        reference.iter().map(|e| e.0).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    for dir in [&b, &c] {
+        assert_eq!(curve(dir), reference, "loss curve of {}", dir.display());
     }
 }
 
