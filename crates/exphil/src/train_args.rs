@@ -243,6 +243,14 @@ pub struct TrainArgs {
     /// Dropout rate, 0 to below 1 [default: 0.1].
     #[arg(long, value_name = "X", value_parser = finite, help_heading = "Model")]
     pub dropout: Option<f64>,
+    /// Hidden-layer nonlinearity [default: relu].
+    #[arg(
+        long,
+        value_name = "FN",
+        value_parser = PossibleValuesParser::new(["relu", "gelu", "silu"]),
+        help_heading = "Model"
+    )]
+    pub activation: Option<String>,
     /// Controller head [default: autoregressive].
     #[arg(
         long,
@@ -527,6 +535,7 @@ impl TrainArgs {
         g.switch("residual", self.residual, self.no_residual);
         g.switch("layer-norm", self.layer_norm, self.no_layer_norm);
         g.opt("dropout", &self.dropout)?;
+        g.opt("activation", &self.activation)?;
         g.opt("head", &self.head)?;
         // Optimiser.
         g.opt("optimizer", &self.optimizer)?;

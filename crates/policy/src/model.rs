@@ -6,10 +6,10 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
     LinearConfig,
 };
-use burn::tensor::activation::gelu;
+use burn::tensor::activation::{gelu, relu, silu};
 use burn::tensor::{Device, Int, Tensor};
 use exphil_embed::NUM_BUTTONS;
-use exphil_runs::config::{BackboneConfig, HeadKind, MlpConfig, PolicyConfig};
+use exphil_runs::config::{Activation, BackboneConfig, HeadKind, MlpConfig, PolicyConfig};
 
 /// One hidden layer of the MLP.
 #[derive(Module, Debug)]
@@ -20,6 +20,8 @@ pub struct MlpLayer {
     skip: Option<Linear>,
     residual: bool,
     dropout: Dropout,
+    #[module(skip)]
+    activation: Activation,
 }
 
 impl MlpLayer {
@@ -28,7 +30,12 @@ impl MlpLayer {
         if let Some(n) = &self.norm {
             h = n.forward(h);
         }
-        let h = self.dropout.forward(gelu(h));
+        let h = match self.activation {
+            Activation::Relu => relu(h),
+            Activation::Gelu => gelu(h),
+            Activation::Silu => silu(h),
+        };
+        let h = self.dropout.forward(h);
         if !self.residual {
             return h;
         }
@@ -57,6 +64,7 @@ impl Mlp {
                     .then(|| LinearConfig::new(width, h).with_bias(false).init(device)),
                 residual: cfg.residual,
                 dropout: DropoutConfig::new(cfg.dropout).init(),
+                activation: cfg.activation,
             });
             width = h;
         }

@@ -7,7 +7,9 @@ use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_policy::{
     bc_loss, params, InputSpec, LossSpec, Policy, PolicyInput, Sampling, TargetBatch,
 };
-use exphil_runs::config::{BackboneConfig, HeadKind, LossConfig, MlpConfig, PolicyConfig};
+use exphil_runs::config::{
+    Activation, BackboneConfig, HeadKind, LossConfig, MlpConfig, PolicyConfig,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -29,6 +31,7 @@ fn tiny(head: HeadKind) -> PolicyConfig {
             residual: true,
             layer_norm: true,
             dropout: 0.0,
+            activation: Activation::Silu,
         }),
         head,
         ..PolicyConfig::default()

@@ -84,6 +84,8 @@ pub struct MlpConfig {
     pub layer_norm: bool,
     /// Dropout after each hidden layer.
     pub dropout: f64,
+    /// The hidden layers' nonlinearity.
+    pub activation: Activation,
 }
 
 impl Default for MlpConfig {
@@ -93,8 +95,22 @@ impl Default for MlpConfig {
             residual: false,
             layer_norm: false,
             dropout: 0.1,
+            activation: Activation::Relu,
         }
     }
+}
+
+/// A hidden layer's nonlinearity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// max(0, x), as ExPhil's MLP (and the cheapest on a CPU).
+    #[default]
+    Relu,
+    /// x * Φ(x) (exact, with erf).
+    Gelu,
+    /// x * sigmoid(x).
+    Silu,
 }
 
 /// How the controller head predicts the six components.

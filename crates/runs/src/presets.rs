@@ -263,6 +263,7 @@ pub const FLAGS: &[Flag] = &[
     flag("residual", "policy.backbone.residual", Plain),
     flag("layer-norm", "policy.backbone.layer_norm", Plain),
     flag("dropout", "policy.backbone.dropout", Plain),
+    flag("activation", "policy.backbone.activation", Name),
     flag("head", "policy.head", Name),
     // Optimiser
     flag("optimizer", "optim.optimizer", Name),

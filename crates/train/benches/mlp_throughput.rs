@@ -10,7 +10,7 @@
 use burn::tensor::Device;
 use exphil_policy::model::id_dim;
 use exphil_policy::{bc_loss, LossSpec, Policy, PolicyInput, TargetBatch};
-use exphil_runs::config::{BackboneConfig, MlpConfig, TrainConfig};
+use exphil_runs::config::{Activation, BackboneConfig, MlpConfig, TrainConfig};
 use exphil_runs::tensors::{write_tensors, NamedTensor};
 use exphil_train::data::{prepare, PreparedData};
 use exphil_train::grads::GradStore;
@@ -25,6 +25,7 @@ struct Case {
     hidden: Vec<usize>,
     residual: bool,
     layer_norm: bool,
+    activation: Activation,
     batch: usize,
     steps: usize,
 }
@@ -49,6 +50,7 @@ fn config(case: &Case, cache: &Path) -> TrainConfig {
         residual: case.residual,
         layer_norm: case.layer_norm,
         dropout: 0.0,
+        activation: case.activation,
     });
     cfg.train.batch_size = case.batch;
     cfg.train.seed = Some(1);
@@ -73,7 +75,14 @@ fn batches(data: &PreparedData, cfg: &TrainConfig, n: usize) -> Vec<HostBatch> {
 }
 
 /// exphil's examples/s over `case.steps` timed steps.
-fn exphil_rate(case: &Case, cfg: &TrainConfig, data: &PreparedData, bs: &[HostBatch]) -> f64 {
+/// With `report`, prints where the step time went.
+fn exphil_rate(
+    case: &Case,
+    cfg: &TrainConfig,
+    data: &PreparedData,
+    bs: &[HostBatch],
+    report: bool,
+) -> f64 {
     let device = Device::flex().autodiff();
     device.seed(1);
     let (pos, rows) = data.button_positives;
@@ -125,7 +134,9 @@ fn exphil_rate(case: &Case, cfg: &TrainConfig, data: &PreparedData, bs: &[HostBa
         .zip(phases)
         .map(|(n, t)| format!("{n} {:.0}%", 100.0 * t / total))
         .collect();
-    println!("  exphil step time: {}", parts.join(", "));
+    if report {
+        println!("  exphil step time: {}", parts.join(", "));
+    }
     seen as f64 / total
 }
 
@@ -171,6 +182,7 @@ fn export(case: &Case, cfg: &TrainConfig, data: &PreparedData, bs: &[HostBatch],
         "hidden": case.hidden,
         "residual": case.residual,
         "layer_norm": case.layer_norm,
+        "activation": case.activation,
         "batches": bs.len(),
         "steps": case.steps,
         "warmup": 10,
@@ -206,35 +218,60 @@ fn torch_rate(dir: &Path) -> Result<f64, String> {
         .ok_or_else(|| format!("no examples_per_sec in {text}"))
 }
 
+/// Timed rounds per side and configuration (medians are compared).
+const ROUNDS: usize = 3;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     let work: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mlp-throughput");
     std::fs::create_dir_all(&work).expect("work dir");
+    let case = |name, hidden: &[usize], norm: bool, activation, batch, steps| Case {
+        name,
+        hidden: hidden.to_vec(),
+        residual: norm,
+        layer_norm: norm,
+        activation,
+        batch,
+        steps,
+    };
     let cases = [
-        Case {
-            name: "quick MLP [32, 32], batch 64",
-            hidden: vec![32, 32],
-            residual: false,
-            layer_norm: false,
-            batch: 64,
-            steps: 400,
-        },
-        Case {
-            name: "default MLP [512, 512], batch 256",
-            hidden: vec![512, 512],
-            residual: false,
-            layer_norm: false,
-            batch: 256,
-            steps: 60,
-        },
-        Case {
-            name: "full MLP [256, 256] residual + layer norm, batch 256",
-            hidden: vec![256, 256],
-            residual: true,
-            layer_norm: true,
-            batch: 256,
-            steps: 80,
-        },
+        case(
+            "quick: MLP [32, 32], relu, batch 64",
+            &[32, 32],
+            false,
+            Activation::Relu,
+            64,
+            400,
+        ),
+        case(
+            "MLP [512, 512], relu, batch 256",
+            &[512, 512],
+            false,
+            Activation::Relu,
+            256,
+            60,
+        ),
+        case(
+            "MLP [512, 512], gelu, batch 256",
+            &[512, 512],
+            false,
+            Activation::Gelu,
+            256,
+            60,
+        ),
+        case(
+            "full: MLP [256, 256], residual + layer norm, relu, batch 256",
+            &[256, 256],
+            true,
+            Activation::Relu,
+            256,
+            80,
+        ),
     ];
     println!(
         "MLP policy training throughput, CPU ({} threads available)",
@@ -245,19 +282,31 @@ fn main() {
         let cfg = config(case, &work.join("datasets"));
         let data = prepare(&cfg, 1, &|_| {}).expect("dataset of the shared games");
         let bs = batches(&data, &cfg, 16);
-        let ours = exphil_rate(case, &cfg, &data, &bs);
         export(case, &cfg, &data, &bs, &work);
-        match torch_rate(&work) {
-            Ok(theirs) => println!(
-                "{:<52} exphil {:>9.0} ex/s   PyTorch {:>9.0} ex/s   ratio {:.2}x",
+        // Alternate the two sides for ROUNDS rounds and compare medians, so that a slow
+        // moment of the machine does not decide the ratio.
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        let mut error = None;
+        for round in 0..ROUNDS {
+            ours.push(exphil_rate(case, &cfg, &data, &bs, round == 0));
+            match torch_rate(&work) {
+                Ok(r) => theirs.push(r),
+                Err(e) => error = Some(e),
+            }
+        }
+        let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+        match error {
+            None => println!(
+                "{:<60} exphil {:>9.0} ex/s   PyTorch {:>9.0} ex/s   ratio {:.2}x",
                 case.name,
                 ours,
                 theirs,
                 ours / theirs
             ),
-            Err(e) => {
+            Some(e) => {
                 failed = true;
-                println!("{:<52} exphil {:>9.0} ex/s   PyTorch: {e}", case.name, ours);
+                println!("{:<60} exphil {:>9.0} ex/s   PyTorch: {e}", case.name, ours);
             }
         }
     }

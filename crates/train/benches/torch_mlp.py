@@ -18,8 +18,9 @@ from safetensors.numpy import load_file
 
 
 class Layer(nn.Module):
-    def __init__(self, w, h, residual, layer_norm):
+    def __init__(self, w, h, residual, layer_norm, activation):
         super().__init__()
+        self.act = {"relu": F.relu, "gelu": F.gelu, "silu": F.silu}[activation]
         self.linear = nn.Linear(w, h)
         self.norm = nn.LayerNorm(h) if layer_norm else None
         self.skip = nn.Linear(w, h, bias=False) if residual and w != h else None
@@ -29,7 +30,7 @@ class Layer(nn.Module):
         h = self.linear(x)
         if self.norm is not None:
             h = self.norm(h)
-        h = F.gelu(h)
+        h = self.act(h)
         if not self.residual:
             return h
         return h + (self.skip(x) if self.skip is not None else x)
@@ -43,7 +44,7 @@ class Policy(nn.Module):
         w = spec["features"] + sum(len(g["columns"]) * g["dim"] for g in self.groups)
         layers = []
         for h in spec["hidden"]:
-            layers.append(Layer(w, h, spec["residual"], spec["layer_norm"]))
+            layers.append(Layer(w, h, spec["residual"], spec["layer_norm"], spec["activation"]))
             w = h
         self.layers = nn.ModuleList(layers)
         classes = spec["classes"]

@@ -1,7 +1,9 @@
 //! The training loop on real replays: bit-exact resumption (at an epoch boundary and mid-epoch),
 //! seeded determinism, numerical-fault handling and early stopping. Models and runs are tiny.
 
-use exphil_runs::config::{BackboneConfig, MlpConfig, OptimizerKind, ScheduleKind, TrainConfig};
+use exphil_runs::config::{
+    Activation, BackboneConfig, MlpConfig, OptimizerKind, ScheduleKind, TrainConfig,
+};
 use exphil_runs::tensors::{read_tensors, NamedTensor};
 use exphil_train::data::{prepare, PreparedData};
 use exphil_train::trainer::{find_resume, train, Event, FaultInjection, RunOptions, TrainError};
@@ -55,6 +57,7 @@ fn config() -> TrainConfig {
         residual: true,
         layer_norm: true,
         dropout: 0.1,
+        activation: Activation::Gelu,
     });
     cfg.policy.default_id_dim = 4;
     cfg.policy.id_dims.clear();
