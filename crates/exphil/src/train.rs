@@ -306,6 +306,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
     };
     let result = train(&config, &data, &opts, &mut on_event);
+    let resumed = args.resume.is_some();
+    let register = |status: &str, metrics: serde_json::Value| {
+        record(
+            &ckpt_dir, &run_dir, &name, &config, &created, status, metrics, resumed,
+        )
+    };
     if let Ok(mut b) = bar.lock() {
         if let Some(pb) = b.take() {
             pb.finish_and_clear();
@@ -314,16 +320,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
-            record(
-                &ckpt_dir,
-                &run_dir,
-                &name,
-                &config,
-                &created,
-                "failed",
-                serde_json::json!({}),
-                args.resume.is_some(),
-            )?;
+            register("failed", serde_json::json!({}))?;
             return Err(e.into());
         }
     };
@@ -341,30 +338,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     });
     write_config(&run_dir, &config, &data, Some(&metrics))?;
     if let Some(p) = &summary.interrupted {
-        record(
-            &ckpt_dir,
-            &run_dir,
-            &name,
-            &config,
-            &created,
-            "interrupted",
-            metrics,
-            args.resume.is_some(),
-        )?;
+        register("interrupted", metrics)?;
         println!("✓ Interrupt checkpoint saved to {}", p.display());
         println!("  Resume with: exphil train --resume {}", run_dir.display());
         return Ok(ExitCode::from(130));
     }
-    record(
-        &ckpt_dir,
-        &run_dir,
-        &name,
-        &config,
-        &created,
-        "completed",
-        metrics,
-        args.resume.is_some(),
-    )?;
+    register("completed", metrics)?;
     if !quiet {
         println!(
             "Done in {:.1}s: {} epochs{}, best validation loss {}, model {}",
