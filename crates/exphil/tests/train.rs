@@ -56,6 +56,29 @@ impl Drop for Tmp {
     }
 }
 
+/// `--preset quick --replays <shared games> --max-files N --checkpoints T/ck --cache-dir
+/// T/cache`, then `extra`.
+fn quick(t: &Tmp, files: &str, extra: &[&str]) -> Vec<String> {
+    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
+    let base = [
+        "--preset",
+        "quick",
+        "--replays",
+        &replays,
+        "--max-files",
+        files,
+        "--checkpoints",
+        &ck,
+        "--cache-dir",
+        &cache,
+    ];
+    base.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 fn metrics(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
@@ -67,24 +90,8 @@ fn metrics(run: &Path) -> Vec<Value> {
 #[test]
 fn quick_preset_trains_resumes_and_beats_the_button_baseline() {
     let t = Tmp::new("quick");
-    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
-    let base = [
-        "--preset",
-        "quick",
-        "--replays",
-        &replays,
-        "--max-files",
-        "4",
-        "--checkpoints",
-        &ck,
-        "--cache-dir",
-        &cache,
-        "--name",
-        "q",
-        "--seed",
-        "11",
-    ];
-    let o = run(&t.0, &base);
+    let base = quick(&t, "4", &["--name", "q", "--seed", "11"]);
+    let o = run(&t.0, &refs(&base));
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("Epoch 1: train loss"), "{out}");
@@ -163,24 +170,9 @@ fn quick_preset_trains_resumes_and_beats_the_button_baseline() {
 #[test]
 fn dry_run_prints_the_plan_and_trains_nothing() {
     let t = Tmp::new("dry");
-    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
     let o = run(
         &t.0,
-        &[
-            "--preset",
-            "quick",
-            "--replays",
-            &replays,
-            "--max-files",
-            "2",
-            "--checkpoints",
-            &ck,
-            "--cache-dir",
-            &cache,
-            "--epochs",
-            "3",
-            "--dry-run",
-        ],
+        &refs(&quick(&t, "2", &["--epochs", "3", "--dry-run"])),
     );
     let out = text(&o);
     assert!(o.status.success(), "{out}");
@@ -280,32 +272,16 @@ fn environment_supplies_replays_and_checkpoints_and_names_clash() {
 #[test]
 fn sigterm_saves_an_interrupt_checkpoint_and_prints_the_resume_command() {
     let t = Tmp::new("term");
-    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
-    let mut child = cmd(
-        &t.0,
-        &[
-            "--preset",
-            "quick",
-            "--replays",
-            &replays,
-            "--max-files",
-            "2",
-            "--checkpoints",
-            &ck,
-            "--cache-dir",
-            &cache,
-            "--name",
-            "term",
-            "--epochs",
-            "1000",
-            "--seed",
-            "5",
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null()) // progress lines; unread, a pipe would fill and block the run
-    .spawn()
-    .unwrap();
+    let args = quick(
+        &t,
+        "2",
+        &["--name", "term", "--epochs", "1000", "--seed", "5"],
+    );
+    let mut child = cmd(&t.0, &refs(&args))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null()) // progress lines; unread, a pipe would fill and block the run
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = String::new();
     for l in lines.by_ref() {
@@ -360,26 +336,11 @@ fn sigterm_saves_an_interrupt_checkpoint_and_prints_the_resume_command() {
     assert_eq!(metrics(&dir).len() as u64, done + 1);
 }
 
-fn refs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
 #[test]
 fn a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights_and_curve() {
     let t = Tmp::new("kill");
-    let (replays, ck, cache) = (games(), t.s("ck"), t.s("cache"));
-    let args = |name: &'static str| -> Vec<String> {
-        [
-            "--preset",
-            "quick",
-            "--replays",
-            &replays,
-            "--max-files",
-            "2",
-            "--checkpoints",
-            &ck,
-            "--cache-dir",
-            &cache,
+    let args = |name: &str| {
+        let extra = [
             "--epochs",
             "2",
             "--max-batches",
@@ -390,10 +351,8 @@ fn a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights_and_curve() {
             "4",
             "--name",
             name,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ];
+        quick(&t, "2", &extra)
     };
     let a = args("straight");
     let o = run(&t.0, &refs(&a));
