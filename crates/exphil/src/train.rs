@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use exphil_dataset::Progress;
 use exphil_policy::COMPONENTS;
 use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc};
-use exphil_runs::config::TrainConfig;
+use exphil_runs::config::{BackboneConfig, TrainConfig};
 use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
 use exphil_runs::registry::{update_registry, RunRecord};
 use exphil_train::data::{prepare, PreparedData};
@@ -366,21 +366,40 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
 
 fn dry_run(config: &TrainConfig, data: &PreparedData) {
     let params = exphil_policy::model::param_count(&config.policy, &data.spec);
-    let batches = data
-        .provenance
-        .training_frames
-        .div_ceil(config.train.batch_size.max(1));
-    // Weights, gradients, two optimiser moments (and EMA) in f32, plus one batch's activations.
+    let b = &config.policy.backbone;
+    // Temporal backbones train on a window starting every `stride` frames.
+    let examples = data.provenance.training_frames / b.stride().unwrap_or(1).max(1);
+    let batches = examples.div_ceil(config.train.batch_size.max(1));
+    // Weights, gradients, two optimiser moments (and EMA) in f32, plus one batch's activations
+    // (kept for the backward pass: every frame of every window for temporal backbones).
     let copies = 4.0 + if config.train.ema { 1.0 } else { 0.0 };
-    let act: usize = match &config.policy.backbone {
-        exphil_runs::config::BackboneConfig::Mlp(m) => m.hidden.iter().sum::<usize>() * 4,
+    let per_frame: usize = match b {
+        BackboneConfig::Mlp(m) => m.hidden.iter().sum::<usize>() * 4,
+        _ => {
+            let w = b.temporal().map_or(1, |w| w.window_size);
+            let h = b.temporal().map_or(0, |w| w.hidden_size);
+            let layers = b.temporal().map_or(0, |w| w.num_layers);
+            let per_layer = match (b.ssm(), b.attention()) {
+                (Some(s), _) => s.expand_factor * h * (2 * s.state_size + 8),
+                (None, Some(a)) => 12 * h + a.num_heads * w,
+                _ => 12 * h,
+            };
+            layers * per_layer
+        }
     };
+    let window = b.window().unwrap_or(1);
     let mem = params as f64 * 4.0 * copies
-        + (config.train.batch_size * (data.spec.features + act) * 4) as f64;
+        + (config.train.batch_size * window * (data.spec.features + per_frame) * 4) as f64;
     println!(
-        "Dataset:        {} training / {} validation examples",
+        "Dataset:        {} training / {} validation frames",
         data.provenance.training_frames, data.provenance.validation_frames
     );
+    if let Some(w) = b.temporal() {
+        println!(
+            "Windows:        {} frames every {} (about {examples} training windows)",
+            w.window_size, w.stride
+        );
+    }
     println!("Parameters:     {params}");
     println!("Memory (est.):  {}", mib(mem));
     println!("Batches/epoch:  {batches}");

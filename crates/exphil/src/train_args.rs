@@ -210,11 +210,12 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
 
     // ------------------------------------------------------------------ Model
-    /// The trunk (only `mlp` so far).
+    /// The trunk: `mlp` (single frames) or a temporal backbone over a window of frames,
+    /// `lstm`, `gru`, `attention`, `mamba`, `jamba` [default: mlp].
     #[arg(
         long,
         value_name = "TYPE",
-        value_parser = PossibleValuesParser::new(["mlp"]),
+        value_parser = PossibleValuesParser::new(exphil_runs::config::BACKBONES),
         help_heading = "Model"
     )]
     pub backbone: Option<String>,
@@ -251,6 +252,68 @@ pub struct TrainArgs {
         help_heading = "Model"
     )]
     pub activation: Option<String>,
+    /// Train on windows of frames: a temporal backbone (lstm unless --backbone names one).
+    #[arg(long, overrides_with = "no_temporal", help_heading = "Temporal")]
+    pub temporal: bool,
+    /// Single frames (the mlp).
+    #[arg(long, overrides_with = "temporal", help_heading = "Temporal")]
+    pub no_temporal: bool,
+    /// Frames per training window [default: 60].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub window_size: Option<usize>,
+    /// Frames between the starts of training windows [default: 1].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub stride: Option<usize>,
+    /// Stacked layers or blocks [default: 2; jamba 6].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub num_layers: Option<usize>,
+    /// Width of the temporal trunk [default: 256].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub hidden_size: Option<usize>,
+    /// How a window's outputs become one [default: last].
+    #[arg(
+        long,
+        value_name = "HOW",
+        value_parser = PossibleValuesParser::new(["last", "mean", "weighted"]),
+        help_heading = "Temporal"
+    )]
+    pub pooling: Option<String>,
+    /// Back-propagate through the last N steps only (lstm, gru, mamba, jamba).
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub truncate_bptt: Option<usize>,
+    /// LSTM/GRU layers as residual blocks with a pre-LayerNorm MLP.
+    #[arg(long, overrides_with = "no_residual_block", help_heading = "Temporal")]
+    pub residual_block: bool,
+    /// Plain stacked LSTM/GRU layers [default].
+    #[arg(long, overrides_with = "residual_block", help_heading = "Temporal")]
+    pub no_residual_block: bool,
+    /// Attention heads (attention, jamba) [default: 4].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub num_heads: Option<usize>,
+    /// Layer norm on queries and keys [default].
+    #[arg(long, overrides_with = "no_qk_layernorm", help_heading = "Temporal")]
+    pub qk_layernorm: bool,
+    /// No query/key layer norm.
+    #[arg(long, overrides_with = "qk_layernorm", help_heading = "Temporal")]
+    pub no_qk_layernorm: bool,
+    /// Each frame attends to at most N frames [default: the whole window].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub sliding_window: Option<usize>,
+    /// Attention computed N queries at a time, bounding memory [default: all].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub chunk_size: Option<usize>,
+    /// SSM state size (mamba, jamba) [default: 16].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub state_size: Option<usize>,
+    /// Mamba inner width as a multiple of the width [default: 2].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub expand_factor: Option<usize>,
+    /// Mamba causal convolution kernel [default: 4].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub conv_size: Option<usize>,
+    /// Jamba: every Nth block is attention [default: 3].
+    #[arg(long, value_name = "N", help_heading = "Temporal")]
+    pub attention_every: Option<usize>,
     /// Controller head [default: autoregressive].
     #[arg(
         long,
@@ -537,6 +600,27 @@ impl TrainArgs {
         g.opt("dropout", &self.dropout)?;
         g.opt("activation", &self.activation)?;
         g.opt("head", &self.head)?;
+        // Temporal.
+        g.switch("temporal", self.temporal, self.no_temporal);
+        g.opt("window-size", &self.window_size)?;
+        g.opt("stride", &self.stride)?;
+        g.opt("num-layers", &self.num_layers)?;
+        g.opt("hidden-size", &self.hidden_size)?;
+        g.opt("pooling", &self.pooling)?;
+        g.opt("truncate-bptt", &self.truncate_bptt)?;
+        g.switch(
+            "residual-block",
+            self.residual_block,
+            self.no_residual_block,
+        );
+        g.opt("num-heads", &self.num_heads)?;
+        g.switch("qk-layernorm", self.qk_layernorm, self.no_qk_layernorm);
+        g.opt("sliding-window", &self.sliding_window)?;
+        g.opt("chunk-size", &self.chunk_size)?;
+        g.opt("state-size", &self.state_size)?;
+        g.opt("expand-factor", &self.expand_factor)?;
+        g.opt("conv-size", &self.conv_size)?;
+        g.opt("attention-every", &self.attention_every)?;
         // Optimiser.
         g.opt("optimizer", &self.optimizer)?;
         g.opt("lr", &self.lr)?;
@@ -749,7 +833,7 @@ mod tests {
     fn seed_style_command_lines_resolve() {
         let a = parse(&[
             "--preset",
-            "full",
+            "gpu",
             "--replays",
             "/r1",
             "/r2",
@@ -776,10 +860,12 @@ mod tests {
         ]);
         let r = resolve(&a.layers(BTreeMap::new()).unwrap()).unwrap();
         let c = &r.config;
-        assert_eq!(c.preset.as_deref(), Some("full"));
+        assert_eq!(c.preset.as_deref(), Some("gpu"));
         assert_eq!(c.data.replays, vec!["/r1".to_string(), "/r2".to_string()]);
         assert_eq!((c.train.epochs, c.train.ema), (5, false));
-        let BackboneConfig::Mlp(m) = &c.policy.backbone;
+        let BackboneConfig::Mlp(m) = &c.policy.backbone else {
+            panic!("an mlp: {:?}", c.policy.backbone)
+        };
         assert_eq!(m.hidden, vec![64, 32]);
         assert!(m.residual, "from the preset");
         assert_eq!(r.source("policy.backbone.residual"), FROM_PRESET);
@@ -818,7 +904,8 @@ mod tests {
             &["--player-port", "5"],
             &["--min-quality", "101"],
             &["--optimizer", "adagrad"],
-            &["--backbone", "lstm"],
+            &["--backbone", "transformer"],
+            &["--pooling", "max"],
             &["--replays", "/r", "--dataset", "/d"],
             &["--player-port", "1", "--dual-port"],
             &["--quiet", "--verbose"],
@@ -832,7 +919,7 @@ mod tests {
     /// The `[default: X]` and `[default]` notes of the help agree with the config defaults.
     #[test]
     fn help_defaults_match_the_config() {
-        let defaults = serde_json::to_value(exphil_runs::config::TrainConfig::default()).unwrap();
+        let defaults = exphil_runs::presets::key_schema();
         let cmd = Cli::command();
         let mut compared = 0;
         for arg in cmd.get_arguments() {

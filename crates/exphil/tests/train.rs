@@ -402,3 +402,90 @@ fn a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights_and_curve() {
     };
     assert_eq!(curve("straight"), curve("killed"));
 }
+
+#[test]
+fn temporal_backbones_train_on_windows_and_resume_exactly() {
+    let t = Tmp::new("temporal");
+    let args = |name: &str, backbone: &str, epochs: &str| {
+        let extra = [
+            "--backbone",
+            backbone,
+            "--window-size",
+            "8",
+            "--stride",
+            "8",
+            "--hidden-size",
+            "16",
+            "--num-layers",
+            "2",
+            "--epochs",
+            epochs,
+            "--max-batches",
+            "30",
+            "--seed",
+            "3",
+            "--name",
+            name,
+        ];
+        quick(&t, "2", &extra)
+    };
+    // Two epochs straight, and one epoch then --resume to two: the same weights, bit for bit
+    // (dropout is on: seeded per step).
+    let a = args("straight", "gru", "2");
+    let o = run(&t.0, &refs(&a));
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("val accuracy [buttons"), "{out}");
+    let b = args("resumed", "gru", "1");
+    assert!(run(&t.0, &refs(&b)).status.success());
+    let o = run(&t.0, &["--resume", &t.s("ck/resumed"), "--epochs", "2"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let weights = |name: &str| {
+        exphil_runs::tensors::read_tensors(&t.0.join("ck").join(name).join("model.safetensors"))
+            .unwrap()
+            .0
+    };
+    let (x, y) = (weights("straight"), weights("resumed"));
+    assert_eq!(x.len(), y.len());
+    assert!(
+        x.iter().any(|p| p.name.contains("cell")),
+        "recurrent weights saved"
+    );
+    for (p, q) in x.iter().zip(&y) {
+        assert_eq!(p.name, q.name);
+        assert!(
+            p.data
+                .iter()
+                .zip(&q.data)
+                .all(|(u, v)| u.to_bits() == v.to_bits()),
+            "{} differs after resume",
+            p.name
+        );
+    }
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(t.0.join("ck/straight/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["config"]["policy"]["backbone"]["type"], "gru");
+    assert_eq!(config["config"]["policy"]["backbone"]["window_size"], 8);
+
+    // Every other temporal backbone trains from the command line.
+    for backbone in ["lstm", "attention", "mamba", "jamba"] {
+        let mut a = args(backbone, backbone, "1");
+        if backbone == "jamba" {
+            a.extend(["--attention-every".to_string(), "2".to_string()]);
+        }
+        let o = run(&t.0, &refs(&a));
+        assert!(o.status.success(), "{backbone}: {}", text(&o));
+        assert!(text(&o).contains("Epoch 1: train loss"), "{}", text(&o));
+    }
+    // --temporal with the mlp is refused with the choices.
+    let a = quick(&t, "2", &["--temporal", "--backbone", "mlp"]);
+    let o = run(&t.0, &refs(&a));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("did you mean --backbone lstm"),
+        "{}",
+        text(&o)
+    );
+}

@@ -87,8 +87,10 @@ pub struct PolicyInput {
     pub features: Tensor<2>,
     /// One `[n, columns]` tensor per id group.
     pub ids: Vec<Tensor<2, Int>>,
-    /// Rows.
+    /// Rows (frames).
     pub rows: usize,
+    /// Consecutive rows per example (1 for single frames; the window of temporal backbones).
+    pub window: usize,
 }
 
 impl PolicyInput {
@@ -124,6 +126,23 @@ impl PolicyInput {
             features,
             ids,
             rows,
+            window: 1,
         }
+    }
+
+    /// This input read as examples of `window` consecutive rows each (oldest first).
+    pub fn windows(mut self, window: usize) -> PolicyInput {
+        assert!(
+            window >= 1 && self.rows.is_multiple_of(window),
+            "{} rows do not make windows of {window}",
+            self.rows
+        );
+        self.window = window;
+        self
+    }
+
+    /// Examples in the input (`rows / window`).
+    pub fn examples(&self) -> usize {
+        self.rows / self.window.max(1)
     }
 }

@@ -1,5 +1,5 @@
 //! The policy network of exphil, on burn: continuous features plus learned embeddings of the
-//! integer ids, a backbone (a tagged enum: the MLP here), an autoregressive or independent
+//! integer ids, a backbone (a tagged enum: the MLP, or LSTM, GRU, attention, Mamba and Jamba over windows), an autoregressive or independent
 //! controller head, and a value head for reinforcement learning.
 #![deny(missing_docs)]
 
@@ -9,6 +9,7 @@ pub mod model;
 pub mod params;
 pub use crate::input::{id_kind, IdGroup, InputSpec, PolicyInput};
 pub use crate::loss::{bc_loss, correct_counts, LossOutput, LossSpec, TargetBatch, COMPONENTS};
-pub use crate::model::{Backbone, ControllerHead, HeadLogits, Policy};
+pub use crate::model::{Backbone, BackboneState, ControllerHead, HeadLogits, Policy};
 pub mod sample;
+pub mod temporal;
 pub use crate::sample::Sampling;

@@ -1,6 +1,7 @@
 //! The network: learned id tables, a backbone, the controller head and the value head.
 
 use crate::input::{InputSpec, PolicyInput};
+use crate::temporal::{Temporal, TemporalState};
 use burn::module::Module;
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
@@ -78,22 +79,94 @@ impl Mlp {
 
 /// The trunk: one variant per backbone kind.
 #[derive(Module, Debug)]
+// Built once per model or game slot and moved rarely: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Backbone {
     /// Single-frame MLP.
     Mlp(Mlp),
+    /// LSTM, GRU, attention, Mamba or Jamba over a window of frames.
+    Temporal(Temporal),
+}
+
+/// What a backbone carries from one frame to the next when stepping (nothing for the MLP).
+#[derive(Clone, Debug)]
+// Built once per model or game slot and moved rarely: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum BackboneState {
+    /// Single-frame backbones: `n` rows, no memory.
+    Stateless(usize),
+    /// Temporal backbones.
+    Temporal(TemporalState),
+}
+
+impl BackboneState {
+    /// Rows (games) in the state.
+    pub fn rows(&self) -> usize {
+        match self {
+            BackboneState::Stateless(n) => *n,
+            BackboneState::Temporal(t) => t.rows(),
+        }
+    }
+
+    /// Starts the listed rows afresh (a new game in those slots).
+    pub fn reset_rows(&mut self, rows: &[usize]) {
+        if let BackboneState::Temporal(t) = self {
+            t.reset_rows(rows);
+        }
+    }
 }
 
 impl Backbone {
     fn new(cfg: &BackboneConfig, input: usize, device: &Device) -> Backbone {
         match cfg {
             BackboneConfig::Mlp(m) => Backbone::Mlp(Mlp::new(m, input, device)),
+            _ => Backbone::Temporal(Temporal::new(cfg, input, device)),
         }
     }
 
-    /// `[n, input]` -> `[n, output width]`.
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+    /// `[n * window, input]` rows (`window` consecutive frames per example, oldest first) ->
+    /// `[n, output width]`. Single-frame backbones take `window` 1.
+    pub fn forward(&self, x: Tensor<2>, window: usize) -> Tensor<2> {
         match self {
-            Backbone::Mlp(m) => m.forward(x),
+            Backbone::Mlp(m) => {
+                assert_eq!(window, 1, "the MLP reads single frames");
+                m.forward(x)
+            }
+            Backbone::Temporal(t) => {
+                let [rows, d] = x.dims();
+                let w = window.max(1);
+                t.forward(x.reshape([rows / w, w, d]))
+            }
+        }
+    }
+
+    /// The frames per example the backbone was trained on (1 for the MLP).
+    pub fn window(&self) -> usize {
+        match self {
+            Backbone::Mlp(_) => 1,
+            Backbone::Temporal(t) => t.window(),
+        }
+    }
+
+    /// The state before the first frame for `n` rows.
+    pub fn initial_state(&self, n: usize, device: &Device) -> BackboneState {
+        match self {
+            Backbone::Mlp(_) => BackboneState::Stateless(n),
+            Backbone::Temporal(t) => BackboneState::Temporal(t.initial_state(n, device)),
+        }
+    }
+
+    /// One frame per row `[n, input]` -> `[n, output width]` and the next state.
+    pub fn step(&self, x: Tensor<2>, state: BackboneState) -> (Tensor<2>, BackboneState) {
+        match (self, state) {
+            (Backbone::Mlp(m), s) => (m.forward(x), s),
+            (Backbone::Temporal(t), BackboneState::Temporal(s)) => {
+                let (y, s) = t.step(x, s);
+                (y, BackboneState::Temporal(s))
+            }
+            (Backbone::Temporal(_), BackboneState::Stateless(_)) => {
+                panic!("a temporal backbone steps with a temporal state")
+            }
         }
     }
 }
@@ -102,6 +175,7 @@ impl Backbone {
 pub fn backbone_width(cfg: &BackboneConfig, input: usize) -> usize {
     match cfg {
         BackboneConfig::Mlp(m) => m.hidden.last().copied().unwrap_or(input),
+        _ => cfg.temporal().map_or(input, |w| w.hidden_size),
     }
 }
 
@@ -303,8 +377,8 @@ impl Policy {
         self.button_log_weight
     }
 
-    /// The trunk's output for a batch: `[n, width]`.
-    pub fn trunk(&self, input: &PolicyInput) -> Tensor<2> {
+    /// The trunk's input for a batch of rows: features and id embeddings, `[rows, input]`.
+    fn trunk_input(&self, input: &PolicyInput) -> Tensor<2> {
         let mut parts = vec![input.features.clone()];
         for (table, ids) in self.id_tables.iter().zip(&input.ids) {
             let [n, cols] = ids.dims();
@@ -312,12 +386,32 @@ impl Policy {
             let d = e.dims()[2];
             parts.push(e.reshape([n, cols * d]));
         }
-        let x = if parts.len() == 1 {
+        if parts.len() == 1 {
             parts.pop().expect("one part")
         } else {
             Tensor::cat(parts, 1)
-        };
-        self.backbone.forward(x)
+        }
+    }
+
+    /// The trunk's output for a batch: `[examples, width]` (one per window).
+    pub fn trunk(&self, input: &PolicyInput) -> Tensor<2> {
+        self.backbone.forward(self.trunk_input(input), input.window)
+    }
+
+    /// The stepping state before the first frame, for `n` rows (games).
+    pub fn initial_state(&self, n: usize, device: &Device) -> BackboneState {
+        self.backbone.initial_state(n, device)
+    }
+
+    /// The trunk's output for one frame per row (`input.window` 1) and the next state: O(1)
+    /// per frame for every backbone.
+    pub fn step_trunk(
+        &self,
+        input: &PolicyInput,
+        state: BackboneState,
+    ) -> (Tensor<2>, BackboneState) {
+        assert_eq!(input.window, 1, "step takes one frame per row");
+        self.backbone.step(self.trunk_input(input), state)
     }
 
     /// Teacher-forced head logits for a batch with its targets.
@@ -342,8 +436,9 @@ pub fn param_count(cfg: &PolicyConfig, spec: &InputSpec) -> usize {
         .map(|g| g.vocab.max(1) * id_dim(cfg, &g.kind))
         .sum();
     let input = trunk_input(cfg, spec);
-    match &cfg.backbone {
+    n += match &cfg.backbone {
         BackboneConfig::Mlp(m) => {
+            let mut n = 0;
             let mut w = input;
             for &h in &m.hidden {
                 n += lin(w, h);
@@ -355,8 +450,10 @@ pub fn param_count(cfg: &PolicyConfig, spec: &InputSpec) -> usize {
                 }
                 w = h;
             }
+            n
         }
-    }
+        temporal => crate::temporal::param_count(temporal, input),
+    };
     let width = backbone_width(&cfg.backbone, input);
     n += lin(width, NUM_BUTTONS) + spec.classes.iter().map(|&c| lin(width, c)).sum::<usize>();
     if cfg.head == HeadKind::Autoregressive {

@@ -3,7 +3,7 @@
 
 use crate::input::PolicyInput;
 use crate::loss::argmax;
-use crate::model::Policy;
+use crate::model::{BackboneState, Policy};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Int, Tensor, TensorData};
 use exphil_embed::{Targets, NUM_BUTTONS};
@@ -45,16 +45,38 @@ fn sample_class(logits: &[f32], temperature: f64, u: f64) -> usize {
 }
 
 impl Policy {
-    /// Chooses every row's controller targets.
+    /// Chooses every example's controller targets (one per window for temporal backbones).
     pub fn act<R: Rng>(
         &self,
         input: &PolicyInput,
         sampling: Sampling,
         rng: &mut R,
     ) -> Vec<Targets> {
-        let n = input.rows;
-        let device = input.features.device();
-        let mut h = self.trunk(input);
+        self.act_from_trunk(self.trunk(input), sampling, rng)
+    }
+
+    /// Advances every row (game) by one frame and chooses its controller: O(1) per frame.
+    pub fn step<R: Rng>(
+        &self,
+        input: &PolicyInput,
+        state: BackboneState,
+        sampling: Sampling,
+        rng: &mut R,
+    ) -> (Vec<Targets>, BackboneState) {
+        let (h, state) = self.step_trunk(input, state);
+        (self.act_from_trunk(h, sampling, rng), state)
+    }
+
+    /// Chooses controllers from the trunk's output `[n, width]`.
+    pub fn act_from_trunk<R: Rng>(
+        &self,
+        h: Tensor<2>,
+        sampling: Sampling,
+        rng: &mut R,
+    ) -> Vec<Targets> {
+        let n = h.dims()[0];
+        let device = h.device();
+        let mut h = h;
         let mut out = vec![Targets::default(); n];
         // Buttons.
         let offsets = Tensor::<1>::from_data(

@@ -48,6 +48,16 @@ impl Default for PolicyConfig {
 pub enum BackboneConfig {
     /// A multi-layer perceptron over single frames.
     Mlp(MlpConfig),
+    /// Stacked LSTM layers over a window of frames.
+    Lstm(RecurrentConfig),
+    /// Stacked GRU layers over a window of frames.
+    Gru(RecurrentConfig),
+    /// Causal multi-head self-attention over a window of frames.
+    Attention(AttentionConfig),
+    /// Selective state-space (Mamba) blocks over a window of frames.
+    Mamba(MambaConfig),
+    /// Mamba blocks with an attention block every `attention_every` layers.
+    Jamba(JambaConfig),
 }
 
 impl Default for BackboneConfig {
@@ -56,18 +66,363 @@ impl Default for BackboneConfig {
     }
 }
 
+/// The names of the temporal backbones, in the order help lists them.
+pub const TEMPORAL_BACKBONES: &[&str] = &["lstm", "gru", "attention", "mamba", "jamba"];
+
+/// Every backbone name.
+pub const BACKBONES: &[&str] = &["mlp", "lstm", "gru", "attention", "mamba", "jamba"];
+
 impl BackboneConfig {
-    /// The backbone's name (`mlp`), used in run names and the registry.
+    /// The backbone's name (`mlp`, `lstm`, ...), used in run names and the registry.
     pub fn name(&self) -> &'static str {
         match self {
             BackboneConfig::Mlp(_) => "mlp",
+            BackboneConfig::Lstm(_) => "lstm",
+            BackboneConfig::Gru(_) => "gru",
+            BackboneConfig::Attention(_) => "attention",
+            BackboneConfig::Mamba(_) => "mamba",
+            BackboneConfig::Jamba(_) => "jamba",
         }
     }
 
-    /// Frames per example the backbone reads (1 for single-frame backbones).
+    /// The default settings of the backbone called `name`.
+    pub fn default_of(name: &str) -> Option<BackboneConfig> {
+        Some(match name {
+            "mlp" => BackboneConfig::Mlp(MlpConfig::default()),
+            "lstm" => BackboneConfig::Lstm(RecurrentConfig::default()),
+            "gru" => BackboneConfig::Gru(RecurrentConfig::default()),
+            "attention" => BackboneConfig::Attention(AttentionConfig::default()),
+            "mamba" => BackboneConfig::Mamba(MambaConfig::default()),
+            "jamba" => BackboneConfig::Jamba(JambaConfig::default()),
+            _ => return None,
+        })
+    }
+
+    /// Frames per example the backbone reads (`None` for single-frame backbones).
     pub fn window(&self) -> Option<usize> {
+        self.temporal().map(|w| w.window_size)
+    }
+
+    /// Rows between window starts (`None` for single-frame backbones).
+    pub fn stride(&self) -> Option<usize> {
+        self.temporal().map(|w| w.stride)
+    }
+
+    /// The dropout rate of the backbone.
+    pub fn dropout(&self) -> f64 {
         match self {
-            BackboneConfig::Mlp(_) => None,
+            BackboneConfig::Mlp(m) => m.dropout,
+            _ => self.temporal().map_or(0.0, |w| w.dropout),
+        }
+    }
+}
+
+/// How a temporal backbone turns the outputs of a window's frames into one vector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// The last frame's output (causal: it has seen the whole window).
+    #[default]
+    Last,
+    /// The mean over the window.
+    Mean,
+    /// Learned softmax weights over the window (content scores plus a per-position bias that
+    /// starts out favouring recent frames).
+    Weighted,
+}
+
+/// Settings every temporal backbone has: the window and the trunk's width and depth.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WindowConfig {
+    /// Frames per training example.
+    pub window_size: usize,
+    /// Frames between the starts of consecutive training windows.
+    pub stride: usize,
+    /// Stacked layers (blocks).
+    pub num_layers: usize,
+    /// The trunk's width.
+    pub hidden_size: usize,
+    /// Dropout between layers.
+    pub dropout: f64,
+    /// How the window's outputs become one vector.
+    pub pooling: Pooling,
+}
+
+/// Attention settings (attention and Jamba backbones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttentionSettings {
+    /// Heads (divides the width).
+    pub num_heads: usize,
+    /// Layer norm on each head's queries and keys.
+    pub qk_layernorm: bool,
+    /// Frames each frame attends to, itself included (`None`: the whole window).
+    pub sliding_window: Option<usize>,
+    /// Queries computed at a time (`None`: all).
+    pub chunk_size: Option<usize>,
+}
+
+/// Selective state-space settings (Mamba and Jamba backbones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SsmSettings {
+    /// State size N per channel.
+    pub state_size: usize,
+    /// Inner width = `expand_factor x hidden_size`.
+    pub expand_factor: usize,
+    /// Kernel of the causal depthwise convolution.
+    pub conv_size: usize,
+}
+
+/// LSTM / GRU settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecurrentConfig {
+    /// Frames per training example.
+    pub window_size: usize,
+    /// Frames between the starts of consecutive training windows.
+    pub stride: usize,
+    /// Stacked recurrent layers.
+    pub num_layers: usize,
+    /// Hidden state width.
+    pub hidden_size: usize,
+    /// Dropout between layers.
+    pub dropout: f64,
+    /// How the window's outputs become one vector.
+    pub pooling: Pooling,
+    /// Back-propagate through at most this many final steps of the window (the state before
+    /// them is treated as a constant): faster training, shorter memory in the gradient.
+    pub truncate_bptt: Option<usize>,
+    /// Each layer is a residual block, `x + rnn(LayerNorm(x))` then `x + MLP(LayerNorm(x))`
+    /// (the block of the strongest current Melee agent), instead of a plain stacked RNN.
+    pub residual_block: bool,
+}
+
+impl Default for RecurrentConfig {
+    fn default() -> RecurrentConfig {
+        RecurrentConfig {
+            window_size: 60,
+            stride: 1,
+            num_layers: 2,
+            hidden_size: 256,
+            dropout: 0.1,
+            pooling: Pooling::Last,
+            truncate_bptt: None,
+            residual_block: false,
+        }
+    }
+}
+
+/// Attention backbone settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttentionConfig {
+    /// Frames per training example.
+    pub window_size: usize,
+    /// Frames between the starts of consecutive training windows.
+    pub stride: usize,
+    /// Stacked attention blocks.
+    pub num_layers: usize,
+    /// Model width.
+    pub hidden_size: usize,
+    /// Dropout in the blocks.
+    pub dropout: f64,
+    /// How the window's outputs become one vector.
+    pub pooling: Pooling,
+    /// Attention heads (must divide `hidden_size`).
+    pub num_heads: usize,
+    /// Layer norm on each head's queries and keys (stabilises training).
+    pub qk_layernorm: bool,
+    /// Each frame attends to at most this many frames (itself included); `None`: the whole
+    /// window.
+    pub sliding_window: Option<usize>,
+    /// Compute attention for this many queries at a time (bounds the scores held at once to
+    /// `chunk_size x window` per head); `None`: all at once.
+    pub chunk_size: Option<usize>,
+}
+
+impl Default for AttentionConfig {
+    fn default() -> AttentionConfig {
+        AttentionConfig {
+            window_size: 60,
+            stride: 1,
+            num_layers: 2,
+            hidden_size: 256,
+            dropout: 0.1,
+            pooling: Pooling::Last,
+            num_heads: 4,
+            qk_layernorm: true,
+            sliding_window: None,
+            chunk_size: None,
+        }
+    }
+}
+
+/// Mamba backbone settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MambaConfig {
+    /// Frames per training example.
+    pub window_size: usize,
+    /// Frames between the starts of consecutive training windows.
+    pub stride: usize,
+    /// Stacked Mamba blocks.
+    pub num_layers: usize,
+    /// Model width.
+    pub hidden_size: usize,
+    /// Dropout after each block.
+    pub dropout: f64,
+    /// How the window's outputs become one vector.
+    pub pooling: Pooling,
+    /// State size N per channel.
+    pub state_size: usize,
+    /// Inner width = `expand_factor x hidden_size`.
+    pub expand_factor: usize,
+    /// Kernel of the causal depthwise convolution.
+    pub conv_size: usize,
+    /// Back-propagate through at most this many final steps of the scan.
+    pub truncate_bptt: Option<usize>,
+}
+
+impl Default for MambaConfig {
+    fn default() -> MambaConfig {
+        MambaConfig {
+            window_size: 60,
+            stride: 1,
+            num_layers: 2,
+            hidden_size: 256,
+            dropout: 0.1,
+            pooling: Pooling::Last,
+            state_size: 16,
+            expand_factor: 2,
+            conv_size: 4,
+            truncate_bptt: None,
+        }
+    }
+}
+
+/// Jamba backbone settings: Mamba blocks with attention blocks interleaved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JambaConfig {
+    /// Frames per training example.
+    pub window_size: usize,
+    /// Frames between the starts of consecutive training windows.
+    pub stride: usize,
+    /// Blocks in all (Mamba and attention).
+    pub num_layers: usize,
+    /// Model width.
+    pub hidden_size: usize,
+    /// Dropout after each block.
+    pub dropout: f64,
+    /// How the window's outputs become one vector.
+    pub pooling: Pooling,
+    /// State size N per channel.
+    pub state_size: usize,
+    /// Inner width = `expand_factor x hidden_size`.
+    pub expand_factor: usize,
+    /// Kernel of the causal depthwise convolution.
+    pub conv_size: usize,
+    /// Back-propagate through at most this many final steps of each scan.
+    pub truncate_bptt: Option<usize>,
+    /// Attention heads (must divide `hidden_size`).
+    pub num_heads: usize,
+    /// Layer norm on each head's queries and keys.
+    pub qk_layernorm: bool,
+    /// Each frame attends to at most this many frames (itself included).
+    pub sliding_window: Option<usize>,
+    /// Queries computed at a time in attention.
+    pub chunk_size: Option<usize>,
+    /// Block `i` (counting from 1) is attention when `i` is a multiple of this; the others
+    /// are Mamba.
+    pub attention_every: usize,
+}
+
+impl Default for JambaConfig {
+    fn default() -> JambaConfig {
+        JambaConfig {
+            window_size: 60,
+            stride: 1,
+            num_layers: 6,
+            hidden_size: 256,
+            dropout: 0.1,
+            pooling: Pooling::Last,
+            state_size: 16,
+            expand_factor: 2,
+            conv_size: 4,
+            truncate_bptt: None,
+            num_heads: 4,
+            qk_layernorm: true,
+            sliding_window: None,
+            chunk_size: None,
+            attention_every: 3,
+        }
+    }
+}
+
+macro_rules! window_of {
+    ($c:expr) => {
+        WindowConfig {
+            window_size: $c.window_size,
+            stride: $c.stride,
+            num_layers: $c.num_layers,
+            hidden_size: $c.hidden_size,
+            dropout: $c.dropout,
+            pooling: $c.pooling,
+        }
+    };
+}
+
+impl BackboneConfig {
+    /// The window, width and depth of a temporal backbone; `None` for the MLP.
+    pub fn temporal(&self) -> Option<WindowConfig> {
+        Some(match self {
+            BackboneConfig::Mlp(_) => return None,
+            BackboneConfig::Lstm(c) | BackboneConfig::Gru(c) => window_of!(c),
+            BackboneConfig::Attention(c) => window_of!(c),
+            BackboneConfig::Mamba(c) => window_of!(c),
+            BackboneConfig::Jamba(c) => window_of!(c),
+        })
+    }
+
+    /// The attention settings of an attention or Jamba backbone.
+    pub fn attention(&self) -> Option<AttentionSettings> {
+        let (num_heads, qk_layernorm, sliding_window, chunk_size) = match self {
+            BackboneConfig::Attention(c) => {
+                (c.num_heads, c.qk_layernorm, c.sliding_window, c.chunk_size)
+            }
+            BackboneConfig::Jamba(c) => {
+                (c.num_heads, c.qk_layernorm, c.sliding_window, c.chunk_size)
+            }
+            _ => return None,
+        };
+        Some(AttentionSettings {
+            num_heads,
+            qk_layernorm,
+            sliding_window,
+            chunk_size,
+        })
+    }
+
+    /// The state-space settings of a Mamba or Jamba backbone.
+    pub fn ssm(&self) -> Option<SsmSettings> {
+        let (state_size, expand_factor, conv_size) = match self {
+            BackboneConfig::Mamba(c) => (c.state_size, c.expand_factor, c.conv_size),
+            BackboneConfig::Jamba(c) => (c.state_size, c.expand_factor, c.conv_size),
+            _ => return None,
+        };
+        Some(SsmSettings {
+            state_size,
+            expand_factor,
+            conv_size,
+        })
+    }
+
+    /// Steps of back-propagation through time (`None`: the whole window).
+    pub fn truncate_bptt(&self) -> Option<usize> {
+        match self {
+            BackboneConfig::Lstm(c) | BackboneConfig::Gru(c) => c.truncate_bptt,
+            BackboneConfig::Mamba(c) => c.truncate_bptt,
+            BackboneConfig::Jamba(c) => c.truncate_bptt,
+            _ => None,
         }
     }
 }

@@ -9,7 +9,9 @@
 //! objects, arrays and scalars replace. Nothing here reads the process environment: the caller
 //! passes it in [`Layers::env`].
 
-use crate::config::{BackboneConfig, OptimizerKind, ScheduleKind, TrainConfig};
+use crate::config::{
+    BackboneConfig, OptimizerKind, ScheduleKind, TrainConfig, BACKBONES, TEMPORAL_BACKBONES,
+};
 use exphil_replay::{ExternalCharacter, ExternalStage};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -264,6 +266,22 @@ pub const FLAGS: &[Flag] = &[
     flag("layer-norm", "policy.backbone.layer_norm", Plain),
     flag("dropout", "policy.backbone.dropout", Plain),
     flag("activation", "policy.backbone.activation", Name),
+    flag("temporal", TEMPORAL_KEY, Plain),
+    flag("window-size", "policy.backbone.window_size", Plain),
+    flag("stride", "policy.backbone.stride", Plain),
+    flag("num-layers", "policy.backbone.num_layers", Plain),
+    flag("hidden-size", "policy.backbone.hidden_size", Plain),
+    flag("pooling", "policy.backbone.pooling", Name),
+    flag("truncate-bptt", "policy.backbone.truncate_bptt", Plain),
+    flag("residual-block", "policy.backbone.residual_block", Plain),
+    flag("num-heads", "policy.backbone.num_heads", Plain),
+    flag("qk-layernorm", "policy.backbone.qk_layernorm", Plain),
+    flag("sliding-window", "policy.backbone.sliding_window", Plain),
+    flag("chunk-size", "policy.backbone.chunk_size", Plain),
+    flag("state-size", "policy.backbone.state_size", Plain),
+    flag("expand-factor", "policy.backbone.expand_factor", Plain),
+    flag("conv-size", "policy.backbone.conv_size", Plain),
+    flag("attention-every", "policy.backbone.attention_every", Plain),
     flag("head", "policy.head", Name),
     // Optimiser
     flag("optimizer", "optim.optimizer", Name),
@@ -463,6 +481,17 @@ fn full_overlay(hidden: &[usize], epochs: u32) -> Value {
     })
 }
 
+/// The `full` preset: the `full` recipe on a temporal Mamba (width 256) over `window` frames.
+fn full_temporal_overlay(window: usize) -> Value {
+    let mut v = full_overlay(&[256, 256], 50);
+    set_path(
+        &mut v,
+        "policy.backbone",
+        json!({"type": "mamba", "hidden_size": 256, "window_size": window}),
+    );
+    v
+}
+
 /// The `full-cpu` settings.
 fn full_cpu_overlay() -> Value {
     json!({
@@ -498,8 +527,13 @@ pub fn merge(base: &mut Value, overlay: &Value) {
     }
 }
 
-fn character_preset(name: &'static str, character: &str, description: &'static str) -> Preset {
-    let mut overlay = full_cpu_overlay();
+fn character_preset(
+    name: &'static str,
+    character: &str,
+    window: usize,
+    description: &'static str,
+) -> Preset {
+    let mut overlay = full_temporal_overlay(window);
     merge(
         &mut overlay,
         &json!({"data": {"train_character": [character]}}),
@@ -547,12 +581,11 @@ pub fn presets() -> Vec<Preset> {
         },
         Preset {
             name: "full",
-            description: "Maximum quality: 50 epochs on every file, MLP [256, 256] with residual \
-                connections and layer norm, AdamW (weight decay 0.01), cosine decay after 1000 \
-                warmup steps to 1e-6, weight EMA, 10% validation with early stopping (patience \
-                5) and the best checkpoint kept. The original's `full` is a temporal Mamba \
-                (window 60); this preset switches to the temporal backbone when that lands.",
-            overlay: full_overlay(&[256, 256], 50),
+            description: "Maximum quality: a temporal Mamba (2 blocks, width 256) over 60-frame \
+                windows, 50 epochs on every file, AdamW (weight decay 0.01), cosine decay after \
+                1000 warmup steps to 1e-6, weight EMA, 10% validation with early stopping \
+                (patience 5) and the best checkpoint kept. Slow on a CPU: see full-cpu.",
+            overlay: full_temporal_overlay(60),
         },
         Preset {
             name: "full-cpu",
@@ -562,48 +595,51 @@ pub fn presets() -> Vec<Preset> {
         },
         Preset {
             name: "gpu",
-            description: "The `full` recipe on the first CUDA GPU (cuda:0) with batch 512 and a \
-                larger MLP [512, 512]: larger batches use the GPU better.",
+            description: "The `full` training recipe on the first CUDA GPU (cuda:0) with batch \
+                512 on a single-frame MLP [512, 512] with residual connections and layer norm: \
+                larger batches use the GPU better.",
             overlay: gpu,
         },
         Preset {
             name: "gpu-large",
-            description: "The `full` recipe on the first CUDA GPU (cuda:0) for large cards \
-                (24 GB+) and large datasets: batch 1024, MLP [1024, 1024, 512].",
+            description: "The `full` training recipe on the first CUDA GPU (cuda:0) for large \
+                cards (24 GB+) and large datasets: batch 1024, single-frame MLP [1024, 1024, 512].",
             overlay: gpu_large,
         },
         character_preset(
             "mewtwo",
             "mewtwo",
-            "Mewtwo (`full-cpu` settings, learning the port playing Mewtwo): complex recovery; \
-             the original tracks teleport and uses a 90-frame window once temporal backbones \
-             land.",
+            90,
+            "Mewtwo (the `full` recipe learning the port playing Mewtwo): complex recovery, so \
+             a 90-frame window to see teleports through.",
         ),
         character_preset(
             "ganondorf",
             "ganondorf",
-            "Ganondorf (`full-cpu` settings, learning the port playing Ganondorf): \
-             spacing-focused; the original uses a 60-frame window once temporal backbones land.",
+            60,
+            "Ganondorf (the `full` recipe learning the port playing Ganondorf): spacing-focused, \
+             60-frame window.",
         ),
         character_preset(
             "link",
             "link",
-            "Link (`full-cpu` settings, learning the port playing Link): projectiles, item \
-             tracking matters; the original uses a 75-frame window once temporal backbones land.",
+            75,
+            "Link (the `full` recipe learning the port playing Link): projectiles and items, \
+             75-frame window.",
         ),
         character_preset(
             "gameandwatch",
             "gnw",
-            "Mr. Game & Watch (`full-cpu` settings, learning the port playing Game & Watch): no \
-             L-cancel, hammer RNG; the original uses a 45-frame window once temporal backbones \
-             land.",
+            45,
+            "Mr. Game & Watch (the `full` recipe learning the port playing Game & Watch): no \
+             L-cancel, hammer RNG, 45-frame window.",
         ),
         character_preset(
             "zelda",
             "zelda",
-            "Zelda (`full-cpu` settings, learning the port that starts as Zelda): transforms \
-             into Sheik (dual character); the original uses a 60-frame window once temporal \
-             backbones land.",
+            60,
+            "Zelda (the `full` recipe learning the port that starts as Zelda): transforms into \
+             Sheik (dual character), 60-frame window.",
         ),
     ]
 }
@@ -672,6 +708,85 @@ impl Resolved {
 fn defaults_json() -> Value {
     // Serializing plain structs with string-keyed maps cannot fail.
     serde_json::to_value(TrainConfig::default()).expect("TrainConfig serializes to JSON")
+}
+
+/// The top-level key `--temporal` sets: not a setting of its own but a request for a temporal
+/// backbone, turned into `policy.backbone.type` while the layers are resolved.
+pub const TEMPORAL_KEY: &str = "temporal";
+
+/// The keys a layer may set, with their defaults: the defaults, with every backbone's settings
+/// under `policy.backbone` (which of them apply depends on its `type`; where two backbones
+/// differ, the first in [`BACKBONES`] shows, so `type` is `mlp`) and `temporal`.
+pub fn key_schema() -> Value {
+    let mut schema = defaults_json();
+    let mut backbone = Map::new();
+    for name in BACKBONES {
+        if let Some(Ok(Value::Object(m))) =
+            BackboneConfig::default_of(name).map(serde_json::to_value)
+        {
+            for (k, v) in m {
+                backbone.entry(k).or_insert(v);
+            }
+        }
+    }
+    set_path(&mut schema, "policy.backbone", Value::Object(backbone));
+    set_path(&mut schema, TEMPORAL_KEY, Value::Bool(false));
+    schema
+}
+
+fn is_temporal(name: &str) -> bool {
+    TEMPORAL_BACKBONES.contains(&name)
+}
+
+/// Turns a layer's `temporal` request into a backbone type: `true` keeps a temporal backbone
+/// already chosen (by this layer or below) and otherwise picks `lstm`; `true` with `mlp` named
+/// in the same layer is refused with the temporal choices; `false` goes back to `mlp`.
+fn apply_temporal(overlay: &mut Value, current: &Value, origin: &str) -> Result<(), ConfigError> {
+    let Some(request) = overlay.as_object_mut().and_then(|m| m.remove(TEMPORAL_KEY)) else {
+        return Ok(());
+    };
+    let on = match request {
+        Value::Bool(b) => b,
+        Value::Null => return Ok(()),
+        other => {
+            return Err(ConfigError::Value {
+                origin: origin.to_string(),
+                key: TEMPORAL_KEY.into(),
+                message: format!("must be true or false, not {other}"),
+            })
+        }
+    };
+    let named = get_path(overlay, "policy.backbone.type")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let below = get_path(current, "policy.backbone.type")
+        .and_then(Value::as_str)
+        .unwrap_or("mlp");
+    let choices = TEMPORAL_BACKBONES.join(", ");
+    match (on, named) {
+        (true, Some(n)) if !is_temporal(&n) => Err(ConfigError::Value {
+            origin: origin.to_string(),
+            key: "policy.backbone.type".into(),
+            message: format!(
+                "--temporal with backbone `{n}`: `{n}` reads single frames; did you mean \
+                 --backbone lstm (or one of {choices})? Drop --temporal to train the `{n}`."
+            ),
+        }),
+        (false, Some(n)) if is_temporal(&n) => Err(ConfigError::Value {
+            origin: origin.to_string(),
+            key: TEMPORAL_KEY.into(),
+            message: format!("temporal is off but the backbone `{n}` is temporal"),
+        }),
+        (true, None) if !is_temporal(below) => {
+            set_path(overlay, "policy.backbone.type", json!("lstm"));
+            Ok(())
+        }
+        (false, None) if is_temporal(below) => {
+            set_path(overlay, "policy.backbone.type", json!("mlp"));
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The dotted keys of every leaf (non-object value) in an overlay.
@@ -784,7 +899,7 @@ pub fn parse_config_text(text: &str, path: &Path) -> Result<(Value, Option<Strin
             })
         }
     };
-    let schema = defaults_json();
+    let schema = key_schema();
     let sections = sections(&schema);
     let mut nested = Value::Object(Map::new());
     let mut flat = Value::Object(Map::new());
@@ -953,6 +1068,7 @@ fn names_replays(overlay: &Value) -> bool {
 /// not validated: call [`validate`].
 pub fn resolve(layers: &Layers) -> Result<Resolved, ConfigError> {
     let schema = defaults_json();
+    let keys = key_schema();
     let (file, file_preset) = match &layers.file {
         Some(path) => read_config_file(path)?,
         None => (Value::Object(Map::new()), None),
@@ -966,7 +1082,7 @@ pub fn resolve(layers: &Layers) -> Result<Resolved, ConfigError> {
         Value::Null => Value::Object(Map::new()),
         v => v.clone(),
     };
-    check_keys(&cli, &schema, "", "the command line")?;
+    check_keys(&cli, &keys, "", "the command line")?;
 
     let env_var = |k: &str| {
         layers
@@ -1005,7 +1121,7 @@ pub fn resolve(layers: &Layers) -> Result<Resolved, ConfigError> {
 
     let mut layered: Vec<(&str, String, Value)> = Vec::new();
     if let Some(p) = &preset {
-        check_keys(&p.overlay, &schema, "", &format!("preset `{}`", p.name))?;
+        check_keys(&p.overlay, &keys, "", &format!("preset `{}`", p.name))?;
         layered.push((
             FROM_PRESET,
             format!("preset `{}`", p.name),
@@ -1030,9 +1146,21 @@ pub fn resolve(layers: &Layers) -> Result<Resolved, ConfigError> {
                 }
             }
         }
-        merge(&mut value, overlay);
+        let mut overlay = overlay.clone();
+        apply_temporal(&mut overlay, &value, origin)?;
+        let tag = |v: &Value| {
+            get_path(v, "policy.backbone.type")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        if tag(&overlay).is_some_and(|t| Some(t) != tag(&value)) {
+            // A different backbone replaces the settings of the one below.
+            sources.retain(|k, _| !k.starts_with("policy.backbone."));
+            origins.retain(|k, _| !k.starts_with("policy.backbone."));
+        }
+        merge(&mut value, &overlay);
         let mut keys = Vec::new();
-        leaf_keys(overlay, "", &mut keys);
+        leaf_keys(&overlay, "", &mut keys);
         for key in keys {
             sources.insert(key.clone(), layer.to_string());
             origins.insert(key, origin.clone());
@@ -1057,9 +1185,18 @@ pub fn resolve(layers: &Layers) -> Result<Resolved, ConfigError> {
         }
     }
 
+    // Probe settings one by one over the defaults of the backbone the layers chose.
+    let mut probe_base = schema.clone();
+    if let Some(Ok(b)) = get_path(&value, "policy.backbone.type")
+        .and_then(Value::as_str)
+        .and_then(BackboneConfig::default_of)
+        .map(serde_json::to_value)
+    {
+        set_path(&mut probe_base, "policy.backbone", b);
+    }
     let config = match serde_json::from_value::<TrainConfig>(value) {
         Ok(c) => c,
-        Err(whole) => return Err(locate_value_error(&layered, &origins, &schema, whole)),
+        Err(whole) => return Err(locate_value_error(&layered, &origins, &probe_base, whole)),
     };
     Ok(Resolved { config, sources })
 }
@@ -1084,12 +1221,7 @@ fn locate_value_error(
         set_path(&mut probe, key, v.clone());
         if let Err(e) = serde_json::from_value::<TrainConfig>(probe) {
             let mut message = e.to_string();
-            if key == "policy.backbone.type" {
-                message.push_str(
-                    "; only the single-frame `mlp` backbone exists so far (temporal backbones \
-                     such as lstm and mamba come later)",
-                );
-            }
+            message.push_str(&backbone_hint(key, schema));
             return ConfigError::Value {
                 origin: origin.clone(),
                 key: key.clone(),
@@ -1104,6 +1236,50 @@ fn locate_value_error(
     }
 }
 
+/// Why a backbone setting does not fit the chosen backbone, in words (empty for other keys).
+fn backbone_hint(key: &str, probe: &Value) -> String {
+    let Some(setting) = key.strip_prefix("policy.backbone.") else {
+        return String::new();
+    };
+    let chosen = get_path(probe, "policy.backbone.type")
+        .and_then(Value::as_str)
+        .unwrap_or("mlp");
+    if setting == "type" {
+        return format!("; the backbones are {}", BACKBONES.join(", "));
+    }
+    let owners: Vec<&str> = BACKBONES
+        .iter()
+        .copied()
+        .filter(|b| {
+            BackboneConfig::default_of(b)
+                .and_then(|d| serde_json::to_value(d).ok())
+                .is_some_and(|v| v.get(setting).is_some())
+        })
+        .collect();
+    if owners.is_empty() || owners.contains(&chosen) {
+        return String::new();
+    }
+    let flag = flag_for_key(key).map_or(setting.to_string(), |f| format!("--{}", f.name));
+    if chosen == "mlp" {
+        format!(
+            "; {flag} is a setting of the temporal backbones ({}): add --temporal (an lstm) or \
+             --backbone {}",
+            owners.join(", "),
+            owners[0]
+        )
+    } else {
+        let mlp_hint = if setting == "hidden" {
+            " (temporal backbones take one width: --hidden-size)"
+        } else {
+            ""
+        };
+        format!(
+            "; {flag} does not apply to the {chosen} backbone, only to {}{mlp_hint}",
+            owners.join(", ")
+        )
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 
@@ -1113,6 +1289,102 @@ pub fn valid_device(device: &str) -> bool {
         || device
             .strip_prefix("cuda:")
             .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The checks of a temporal backbone's settings.
+fn validate_temporal(b: &BackboneConfig, bad: &mut Vec<String>, warn: &mut Vec<String>) {
+    let s = setting;
+    let k = |name: &str| format!("policy.backbone.{name}");
+    let Some(w) = b.temporal() else {
+        return;
+    };
+    for (name, v) in [
+        ("window_size", w.window_size),
+        ("stride", w.stride),
+        ("num_layers", w.num_layers),
+        ("hidden_size", w.hidden_size),
+    ] {
+        if v == 0 {
+            bad.push(format!("{} must be at least 1", s(&k(name))));
+        }
+    }
+    if w.window_size > 120 {
+        warn.push(format!(
+            "{} = {} frames: windows over 120 frames cost much memory and time per example",
+            s(&k("window_size")),
+            w.window_size
+        ));
+    }
+    if w.stride > w.window_size && w.window_size > 0 {
+        warn.push(format!(
+            "{} ({}) is longer than the window ({}): frames between windows are never trained on",
+            s(&k("stride")),
+            w.stride,
+            w.window_size
+        ));
+    }
+    if !(w.dropout.is_finite() && (0.0..1.0).contains(&w.dropout)) {
+        bad.push(format!(
+            "{} must be in [0, 1), not {}",
+            s("policy.backbone.dropout"),
+            w.dropout
+        ));
+    }
+    if let Some(t) = b.truncate_bptt() {
+        if t == 0 {
+            bad.push(format!("{} must be at least 1", s(&k("truncate_bptt"))));
+        } else if t >= w.window_size {
+            warn.push(format!(
+                "{} ({t}) is not shorter than the window ({}): it has no effect",
+                s(&k("truncate_bptt")),
+                w.window_size
+            ));
+        }
+    }
+    if let Some(a) = b.attention() {
+        if a.num_heads == 0 {
+            bad.push(format!("{} must be at least 1", s(&k("num_heads"))));
+        } else if w.hidden_size % a.num_heads != 0 || (w.hidden_size / a.num_heads) % 2 != 0 {
+            bad.push(format!(
+                "{} ({}) must divide {} ({}) into heads of an even width (rotary positions \
+                 rotate pairs of dimensions)",
+                s(&k("num_heads")),
+                a.num_heads,
+                s(&k("hidden_size")),
+                w.hidden_size
+            ));
+        }
+        if a.sliding_window == Some(0) {
+            bad.push(format!("{} must be at least 1", s(&k("sliding_window"))));
+        }
+        if a.chunk_size == Some(0) {
+            bad.push(format!("{} must be at least 1", s(&k("chunk_size"))));
+        }
+    }
+    if let Some(m) = b.ssm() {
+        for (name, v) in [
+            ("state_size", m.state_size),
+            ("expand_factor", m.expand_factor),
+            ("conv_size", m.conv_size),
+        ] {
+            if v == 0 {
+                bad.push(format!("{} must be at least 1", s(&k(name))));
+            }
+        }
+    }
+    if let BackboneConfig::Jamba(j) = b {
+        if j.attention_every == 0 {
+            bad.push(format!("{} must be at least 1", s(&k("attention_every"))));
+        } else if j.attention_every > j.num_layers {
+            warn.push(format!(
+                "{} ({}) is more than {} ({}): no attention block, this is a plain Mamba",
+                s(&k("attention_every")),
+                j.attention_every,
+                s(&k("num_layers")),
+                j.num_layers
+            ));
+        }
+    }
 }
 
 /// Checks a config, refusing invalid settings and combinations with every reason found
@@ -1154,6 +1426,7 @@ pub fn validate(c: &TrainConfig) -> Result<Vec<String>, ConfigError> {
                 ));
             }
         }
+        _ => validate_temporal(&c.policy.backbone, &mut bad, &mut warn),
     }
     for (kind, &dim) in &c.policy.id_dims {
         if dim == 0 {
@@ -1572,6 +1845,21 @@ fn diff(base: &Value, value: &Value, prefix: &str, out: &mut Vec<(String, String
                     (Some(_), None) => out.push((join(k), "(unset)".into())),
                     (None, None) => {}
                 }
+            }
+        }
+        (Value::Object(_), Value::Object(v)) if prefix == "policy.backbone" => {
+            // Another backbone: its type, then its differences from its own defaults.
+            let own = v
+                .get("type")
+                .and_then(Value::as_str)
+                .and_then(BackboneConfig::default_of)
+                .and_then(|d| serde_json::to_value(d).ok());
+            match own {
+                Some(d) => {
+                    out.push((join("type"), display_value(&v["type"])));
+                    diff(&d, value, prefix, out);
+                }
+                None => out.push((prefix.to_string(), display_value(value))),
             }
         }
         (Value::Null, Value::Object(v)) => {

@@ -3,14 +3,15 @@
 //! Launcher's replay folder.
 
 use exphil_runs::config::{
-    BackboneConfig, HeadKind, MlpConfig, OptimizerKind, ScheduleKind, TrainConfig,
+    BackboneConfig, HeadKind, MlpConfig, OptimizerKind, Pooling, ScheduleKind, TrainConfig,
+    BACKBONES,
 };
 use exphil_runs::presets::{
     did_you_mean, diff_from_defaults, edit_distance, find_flag, merge, overlay_from_flags,
     parse_config_text, preset, preset_names, presets, resolve, slippi_default_replays,
     slippi_replays_dir, valid_device, validate, ConfigError, Layers, Resolved, ValueKind,
     ENV_CHECKPOINTS_DIR, ENV_DEFAULT_PRESET, ENV_REPLAYS_DIR, FLAGS, FROM_CLI, FROM_DEFAULT,
-    FROM_ENV, FROM_FILE, FROM_PRESET, FROM_SLIPPI, MAX_FRAME_DELAY, MAX_NOISE_COPIES,
+    FROM_ENV, FROM_FILE, FROM_PRESET, FROM_SLIPPI, MAX_FRAME_DELAY, MAX_NOISE_COPIES, TEMPORAL_KEY,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -19,12 +20,14 @@ use std::path::{Path, PathBuf};
 fn mlp(c: &TrainConfig) -> &MlpConfig {
     match &c.policy.backbone {
         BackboneConfig::Mlp(m) => m,
+        other => panic!("an mlp, not {}", other.name()),
     }
 }
 
 fn mlp_mut(c: &mut TrainConfig) -> &mut MlpConfig {
     match &mut c.policy.backbone {
         BackboneConfig::Mlp(m) => m,
+        other => panic!("an mlp, not {}", other.name()),
     }
 }
 
@@ -96,6 +99,23 @@ fn every_flag_key_is_a_config_key_and_names_are_unique() {
     let defaults = serde_json::to_value(TrainConfig::default()).unwrap();
     let mut seen = std::collections::BTreeSet::new();
     for f in FLAGS {
+        if f.key == TEMPORAL_KEY {
+            continue;
+        }
+        if let Some(setting) = f.key.strip_prefix("policy.backbone.") {
+            // A setting of at least one backbone.
+            assert!(
+                BACKBONES.iter().any(|b| {
+                    serde_json::to_value(BackboneConfig::default_of(b).unwrap())
+                        .unwrap()
+                        .get(setting)
+                        .is_some()
+                }),
+                "--{}: no backbone has {setting}",
+                f.name
+            );
+            continue;
+        }
         let mut node = &defaults;
         for part in f.key.split('.') {
             node = node
@@ -230,11 +250,12 @@ fn preset_table_matches_the_seeds() {
 
     let full = get("full");
     assert_eq!((full.train.epochs, full.data.max_files), (50, None));
-    let m = mlp(&full);
-    assert_eq!(
-        (m.hidden.clone(), m.residual, m.layer_norm),
-        (vec![256, 256], true, true)
-    );
+    // The seeds' `full`: temporal Mamba, width 256, window 60.
+    let BackboneConfig::Mamba(m) = &full.policy.backbone else {
+        panic!("full is a mamba: {:?}", full.policy.backbone)
+    };
+    assert_eq!((m.hidden_size, m.window_size), (256, 60));
+    assert_eq!(m.pooling, Pooling::Last);
     assert_eq!(full.schedule.schedule, ScheduleKind::Cosine);
     assert_eq!(full.optim.optimizer, OptimizerKind::Adamw);
     assert!(full.train.ema && full.train.early_stopping && full.checkpoint.save_best);
@@ -254,19 +275,22 @@ fn preset_table_matches_the_seeds() {
         assert!(mlp(&g).hidden.iter().sum::<usize>() > 512);
     }
 
-    for (name, character) in [
-        ("mewtwo", "Mewtwo"),
-        ("ganondorf", "Ganondorf"),
-        ("link", "Link"),
-        ("gameandwatch", "Mr. Game & Watch"),
-        ("zelda", "Zelda"),
+    for (name, character, window) in [
+        ("mewtwo", "Mewtwo", 90),
+        ("ganondorf", "Ganondorf", 60),
+        ("link", "Link", 75),
+        ("gameandwatch", "Mr. Game & Watch", 45),
+        ("zelda", "Zelda", 60),
     ] {
         let c = get(name);
         assert_eq!(c.data.train_character.len(), 1);
         let parsed = exphil_replay::ExternalCharacter::parse(&c.data.train_character[0])
             .unwrap_or_else(|| panic!("{name}: {:?} does not parse", c.data.train_character));
         assert_eq!(parsed.name(), Some(character));
-        assert_eq!((c.train.epochs, c.data.max_files), (20, Some(100)));
+        // The seeds: `full` with the character's window.
+        assert_eq!((c.train.epochs, c.data.max_files), (50, None));
+        assert_eq!(c.policy.backbone.name(), "mamba");
+        assert_eq!(c.policy.backbone.window(), Some(window));
         assert!(preset(name).unwrap().description.contains("window"));
     }
 }
@@ -416,7 +440,7 @@ fn unknown_preset_in_env_or_file_names_its_origin() {
 #[test]
 fn preset_plus_flags_overrides_the_preset() {
     let layers = Layers {
-        preset: Some("full".into()),
+        preset: Some("gpu".into()),
         ..with_replays(
             json!({"loop": {"epochs": 5, "ema": false}, "policy": {"backbone": {"hidden": [64]}}}),
         )
@@ -713,7 +737,7 @@ fn yaml_errors_name_the_file_and_key() {
         }
         other => panic!("{other:?}"),
     }
-    let file = write_file(dir.path(), "types.yaml", "backbone: lstm\n");
+    let file = write_file(dir.path(), "types.yaml", "backbone: transformer\n");
     let e = resolve(&Layers {
         file: Some(file),
         ..with_replays(json!({}))
@@ -1324,4 +1348,115 @@ fn diff_from_defaults_lists_changed_settings() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     assert_eq!(d, expected);
+}
+
+// ------------------------------------------------------------------------------------------
+// Temporal backbones
+
+#[test]
+fn temporal_flag_picks_a_temporal_backbone_and_explains_mismatches() {
+    let resolve_cli = |cli: Value| resolve(&with_replays(cli));
+    // --temporal alone: an lstm with its defaults, over the preset's mlp.
+    let r = resolve(&Layers {
+        preset: Some("quick".into()),
+        ..with_replays(json!({"temporal": true, "policy": {"backbone": {"window_size": 30}}}))
+    })
+    .unwrap();
+    let BackboneConfig::Lstm(l) = &r.config.policy.backbone else {
+        panic!("{:?}", r.config.policy.backbone)
+    };
+    assert_eq!((l.window_size, l.hidden_size, l.stride), (30, 256, 1));
+    assert_eq!(r.source("policy.backbone.window_size"), FROM_CLI);
+    assert_eq!(
+        r.source("policy.backbone.hidden"),
+        FROM_DEFAULT,
+        "the preset's mlp settings went with its mlp"
+    );
+    // --temporal keeps a temporal backbone chosen below (the preset's mamba).
+    let r = resolve(&Layers {
+        preset: Some("full".into()),
+        ..with_replays(json!({"temporal": true}))
+    })
+    .unwrap();
+    assert_eq!(r.config.policy.backbone.name(), "mamba");
+    // --backbone names it without --temporal.
+    let r = resolve_cli(json!({"policy": {"backbone": {"type": "jamba", "attention_every": 2}}}))
+        .unwrap();
+    let BackboneConfig::Jamba(j) = &r.config.policy.backbone else {
+        panic!()
+    };
+    assert_eq!((j.attention_every, j.num_layers), (2, 6));
+
+    let msg = resolve_cli(json!({"temporal": true, "policy": {"backbone": {"type": "mlp"}}}))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("did you mean --backbone lstm"), "{msg}");
+    let msg = resolve_cli(json!({"policy": {"backbone": {"window_size": 30}}}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("--window-size") && msg.contains("--temporal"),
+        "{msg}"
+    );
+    let msg = resolve_cli(json!({"policy": {"backbone": {"type": "gru", "hidden": [64]}}}))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("--hidden-size"), "{msg}");
+    let msg = resolve_cli(json!({"policy": {"backbone": {"type": "lstm", "num_heads": 8}}}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("does not apply to the lstm") && msg.contains("attention"),
+        "{msg}"
+    );
+    // A config file's flat keys, as the seeds write them.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "t.yaml",
+        "temporal: true\nbackbone: attention\nwindow_size: 30\nnum_heads: 8\n",
+    );
+    let r = resolve(&Layers {
+        file: Some(file),
+        ..with_replays(json!({}))
+    })
+    .unwrap();
+    let BackboneConfig::Attention(a) = &r.config.policy.backbone else {
+        panic!()
+    };
+    assert_eq!((a.window_size, a.num_heads), (30, 8));
+}
+
+#[test]
+fn temporal_settings_are_validated() {
+    let check = |cli: Value| {
+        let r = resolve(&with_replays(cli)).unwrap();
+        validate(&r.config)
+    };
+    let err = |cli: Value| check(cli).unwrap_err().to_string();
+    let msg = err(json!({"policy": {"backbone": {"type": "attention", "num_heads": 3}}}));
+    assert!(msg.contains("--num-heads"), "{msg}");
+    let msg =
+        err(json!({"policy": {"backbone": {"type": "lstm", "window_size": 0, "num_layers": 0}}}));
+    assert!(
+        msg.contains("--window-size") && msg.contains("--num-layers"),
+        "{msg}"
+    );
+    let msg =
+        err(json!({"policy": {"backbone": {"type": "mamba", "state_size": 0, "dropout": 1.5}}}));
+    assert!(
+        msg.contains("--state-size") && msg.contains("--dropout"),
+        "{msg}"
+    );
+    let w = check(json!({"policy": {"backbone": {"type": "jamba", "num_layers": 2}}})).unwrap();
+    assert!(w.iter().any(|w| w.contains("--attention-every")), "{w:?}");
+    let w = check(
+        json!({"policy": {"backbone": {"type": "gru", "window_size": 10, "truncate_bptt": 10}}}),
+    )
+    .unwrap();
+    assert!(w.iter().any(|w| w.contains("no effect")), "{w:?}");
+    for name in BACKBONES {
+        check(json!({"policy": {"backbone": {"type": name}}}))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
 }

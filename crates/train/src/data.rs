@@ -351,6 +351,7 @@ impl PreparedData {
             LoaderConfig {
                 batch_size: cfg.train.batch_size,
                 window: cfg.policy.backbone.window(),
+                stride: cfg.policy.backbone.stride(),
                 shuffle: true,
                 seed,
                 split: None,
@@ -373,6 +374,7 @@ impl PreparedData {
             LoaderConfig {
                 batch_size: cfg.train.batch_size.max(256),
                 window: cfg.policy.backbone.window(),
+                stride: cfg.policy.backbone.stride(),
                 shuffle: false,
                 split: None,
                 prefetch: 2,

@@ -321,19 +321,46 @@ pub fn model_metadata(cfg: &TrainConfig, data: &PreparedData) -> BTreeMap<String
     ])
 }
 
+/// A batch on the host: every frame's input, and the targets of each example's last frame.
 struct Host {
     features: Vec<f32>,
     ids: Vec<u32>,
     targets: Vec<u16>,
+    /// Examples (windows).
     rows: usize,
+    /// Frames per example.
+    window: usize,
 }
 
 fn host_of(b: &Batch) -> Host {
+    let w = b.window.max(1);
+    let targets = if w == 1 {
+        b.targets.clone()
+    } else {
+        b.targets
+            .chunks_exact(6 * w)
+            .flat_map(|unit| unit[6 * (w - 1)..].iter().copied())
+            .collect()
+    };
     Host {
         features: b.features.clone(),
         ids: b.ids.clone(),
-        targets: b.targets.clone(),
-        rows: b.len * b.window,
+        targets,
+        rows: b.len,
+        window: w,
+    }
+}
+
+impl Host {
+    fn input(&self, spec: &exphil_policy::InputSpec, device: &Device) -> PolicyInput {
+        PolicyInput::new(
+            spec,
+            &self.features,
+            &self.ids,
+            self.rows * self.window,
+            device,
+        )
+        .windows(self.window)
     }
 }
 
@@ -528,7 +555,7 @@ impl Run<'_> {
                 })
             })?;
             let h = host_of(&b);
-            let input = PolicyInput::new(&self.data.spec, &h.features, &h.ids, h.rows, &dev);
+            let input = h.input(&self.data.spec, &dev);
             let targets = TargetBatch::new(h.rows, &h.targets, &dev);
             let logits = model.forward(&input, &targets);
             let out = bc_loss(&logits, &targets, &self.loss);
@@ -706,9 +733,7 @@ pub fn train(
     let mut grads = GradStore::new();
     let mut bad_in_row = 0u32;
     let mut interrupted = None;
-    let dropout = match &cfg.policy.backbone {
-        exphil_runs::config::BackboneConfig::Mlp(m) => m.dropout > 0.0,
-    };
+    let dropout = cfg.policy.backbone.dropout() > 0.0;
     'epochs: while run.state.epoch < cfg.train.epochs && !run.state.finished {
         if opts.stop.load(Ordering::SeqCst) {
             let p = run.save("interrupt")?;
@@ -741,7 +766,7 @@ pub fn train(
             if dropout {
                 run.device.seed(mix(seed, run.state.micro_steps));
             }
-            let input = PolicyInput::new(&data.spec, &h.features, &h.ids, h.rows, &run.device);
+            let input = h.input(&data.spec, &run.device);
             let targets = TargetBatch::new(h.rows, &h.targets, &run.device);
             let logits = run.policy.forward(&input, &targets);
             let mut out = bc_loss(&logits, &targets, &run.loss);

@@ -1,0 +1,325 @@
+//! Temporal backbones on a real replay: stepping frame by frame from a fresh state gives the
+//! windowed forward pass over the same frames (1e-4 in f32) for every backbone and pooling;
+//! attention's key/value cache slides; batched stepping with per-row resets equals stepping
+//! each game alone; training windows learn; the analytic parameter count is exact.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use exphil_dataset::{game_examples, ExampleConfig, GameExamples, Perspective};
+use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
+use exphil_policy::{BackboneState, InputSpec, Policy, PolicyInput};
+use exphil_replay::{read_file, DecodeOptions};
+use exphil_runs::config::{
+    AttentionConfig, BackboneConfig, JambaConfig, MambaConfig, PolicyConfig, Pooling,
+    RecurrentConfig,
+};
+
+const GAME: &str = "py-slippi__ACID_441_Peach_vs_NUT_356_Marth_on_FD_-_12-15-22_01.42am.slp";
+const TOL: f32 = 1e-4;
+
+/// The real examples of one port of a game and the spec they fit.
+fn real_frames() -> (InputSpec, GameExamples) {
+    let embedder = Embedder::new(EmbedConfig::default()).unwrap();
+    let coder = TargetCoder::new(TargetConfig::default()).unwrap();
+    let spec = InputSpec::new(embedder.layout(), coder.num_classes());
+    let game = read_file(
+        &exphil_testdata::replays_dir().join("games").join(GAME),
+        DecodeOptions::default(),
+    )
+    .unwrap();
+    let cfg = ExampleConfig {
+        perspective: Perspective::Port(1),
+        ..ExampleConfig::default()
+    };
+    let ex = game_examples(&game, &embedder, &coder, &cfg)
+        .unwrap()
+        .remove(0);
+    (spec, ex)
+}
+
+/// Rows `start..start + len` of the examples (consecutive frames).
+fn rows(spec: &InputSpec, ex: &GameExamples, start: usize, len: usize) -> (Vec<f32>, Vec<u32>) {
+    assert!(
+        ex.frame_ids[start..start + len]
+            .windows(2)
+            .all(|w| w[1] == w[0] + 1),
+        "consecutive frames"
+    );
+    (
+        ex.features[start * spec.features..(start + len) * spec.features].to_vec(),
+        ex.ids[start * spec.ids..(start + len) * spec.ids].to_vec(),
+    )
+}
+
+/// Every temporal backbone (and pooling) at a tiny size, window 6.
+fn backbones() -> Vec<(&'static str, BackboneConfig)> {
+    let w = 6;
+    let rec = |pooling, residual_block| RecurrentConfig {
+        window_size: w,
+        num_layers: 2,
+        hidden_size: 16,
+        pooling,
+        residual_block,
+        truncate_bptt: Some(3),
+        ..RecurrentConfig::default()
+    };
+    let att = |pooling, sliding_window, chunk_size| AttentionConfig {
+        window_size: w,
+        num_layers: 2,
+        hidden_size: 16,
+        num_heads: 2,
+        pooling,
+        sliding_window,
+        chunk_size,
+        ..AttentionConfig::default()
+    };
+    vec![
+        ("lstm", BackboneConfig::Lstm(rec(Pooling::Last, false))),
+        ("lstm mean", BackboneConfig::Lstm(rec(Pooling::Mean, false))),
+        (
+            "lstm residual weighted",
+            BackboneConfig::Lstm(rec(Pooling::Weighted, true)),
+        ),
+        ("gru", BackboneConfig::Gru(rec(Pooling::Last, false))),
+        (
+            "gru residual mean",
+            BackboneConfig::Gru(rec(Pooling::Mean, true)),
+        ),
+        (
+            "attention",
+            BackboneConfig::Attention(att(Pooling::Last, None, None)),
+        ),
+        (
+            "attention sliding chunked weighted",
+            BackboneConfig::Attention(att(Pooling::Weighted, Some(4), Some(4))),
+        ),
+        (
+            "mamba",
+            BackboneConfig::Mamba(MambaConfig {
+                window_size: w,
+                num_layers: 2,
+                hidden_size: 16,
+                state_size: 4,
+                conv_size: 3,
+                truncate_bptt: Some(4),
+                ..MambaConfig::default()
+            }),
+        ),
+        (
+            "mamba kernel 1 mean",
+            BackboneConfig::Mamba(MambaConfig {
+                window_size: w,
+                num_layers: 1,
+                hidden_size: 16,
+                state_size: 4,
+                conv_size: 1,
+                pooling: Pooling::Mean,
+                ..MambaConfig::default()
+            }),
+        ),
+        (
+            "jamba",
+            BackboneConfig::Jamba(JambaConfig {
+                window_size: w,
+                num_layers: 3,
+                hidden_size: 16,
+                state_size: 4,
+                num_heads: 2,
+                attention_every: 2,
+                pooling: Pooling::Weighted,
+                ..JambaConfig::default()
+            }),
+        ),
+    ]
+}
+
+fn policy(backbone: BackboneConfig, spec: &InputSpec, device: &Device) -> Policy {
+    device.seed(11);
+    let cfg = PolicyConfig {
+        backbone,
+        ..PolicyConfig::default()
+    };
+    Policy::new(&cfg, spec, device)
+}
+
+fn values(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+fn assert_close(what: &str, a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(worst <= TOL, "{what}: differs by {worst}");
+}
+
+/// Steps `len` frames from `start` through a fresh one-row state, returning each step's trunk.
+fn step_through(
+    p: &Policy,
+    spec: &InputSpec,
+    ex: &GameExamples,
+    start: usize,
+    len: usize,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let mut state = p.initial_state(1, device);
+    let mut out = Vec::new();
+    for t in 0..len {
+        let (f, i) = rows(spec, ex, start + t, 1);
+        let input = PolicyInput::new(spec, &f, &i, 1, device);
+        let (h, s) = p.step_trunk(&input, state);
+        state = s;
+        out.push(values(h));
+    }
+    out
+}
+
+fn windowed(
+    p: &Policy,
+    spec: &InputSpec,
+    ex: &GameExamples,
+    start: usize,
+    len: usize,
+    device: &Device,
+) -> Vec<f32> {
+    let (f, i) = rows(spec, ex, start, len);
+    let input = PolicyInput::new(spec, &f, &i, len, device).windows(len);
+    values(p.trunk(&input))
+}
+
+#[test]
+fn stepping_a_real_replay_matches_the_windowed_forward_pass() {
+    let (spec, ex) = real_frames();
+    let device = Device::flex();
+    let start = 900;
+    for (name, b) in backbones() {
+        let w = b.window().unwrap();
+        let p = policy(b, &spec, &device);
+        let steps = step_through(&p, &spec, &ex, start, w, &device);
+        // Output t of the stepping = the windowed pass over frames start..=start + t.
+        for (t, s) in steps.iter().enumerate() {
+            let win = windowed(&p, &spec, &ex, start, t + 1, &device);
+            assert_close(&format!("{name}, frame {t}"), s, &win);
+        }
+        // The head sees the same vector: identical controller distributions.
+        let (f, i) = rows(&spec, &ex, start, w);
+        let input = PolicyInput::new(&spec, &f, &i, w, &device).windows(w);
+        let h = p.trunk(&input);
+        let hs = Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(steps[w - 1].clone(), [1, h.dims()[1]]),
+            &device,
+        );
+        assert_close(
+            &format!("{name}: button logits"),
+            &values(p.head.button_logits(&hs)),
+            &values(p.head.button_logits(&h)),
+        );
+    }
+}
+
+#[test]
+fn attention_cache_slides_past_the_window() {
+    let (spec, ex) = real_frames();
+    let device = Device::flex();
+    let start = 2000;
+    for (name, b) in backbones() {
+        // One layer: with more, a cached frame's upper-layer keys saw frames before the
+        // window (the receptive field grows with depth, as in Transformer-XL), so only the
+        // first window is equal to the windowed pass, which the test above checks.
+        let BackboneConfig::Attention(mut a) = b else {
+            continue;
+        };
+        if a.pooling != Pooling::Last {
+            continue;
+        }
+        a.num_layers = 1;
+        let b = BackboneConfig::Attention(a);
+        let w = b.window().unwrap();
+        let p = policy(b, &spec, &device);
+        let len = 3 * w;
+        let steps = step_through(&p, &spec, &ex, start, len, &device);
+        for (t, s) in steps.iter().enumerate().skip(w) {
+            // The last w frames, whatever came before: positions are relative.
+            let win = windowed(&p, &spec, &ex, start + t + 1 - w, w, &device);
+            assert_close(&format!("{name}, frame {t}"), s, &win);
+        }
+    }
+}
+
+#[test]
+fn batched_stepping_with_resets_equals_stepping_each_game_alone() {
+    let (spec, ex) = real_frames();
+    let device = Device::flex();
+    let starts = [300usize, 1200, 2500];
+    let len = 9;
+    for (name, b) in backbones() {
+        let p = policy(b, &spec, &device);
+        let alone: Vec<Vec<Vec<f32>>> = starts
+            .iter()
+            .map(|&s| step_through(&p, &spec, &ex, s, len, &device))
+            .collect();
+        // Row 1 first plays 4 frames of another game, then is reset for its own.
+        let fresh_after = 4;
+        let mut state = p.initial_state(3, &device);
+        for t in 0..fresh_after + len {
+            if t == fresh_after {
+                state.reset_rows(&[1]);
+            }
+            let mut f = Vec::new();
+            let mut i = Vec::new();
+            for (r, &s) in starts.iter().enumerate() {
+                let row = match r {
+                    1 if t < fresh_after => 3500 + t,
+                    1 => s + t - fresh_after,
+                    _ => s + t,
+                };
+                let (fr, ir) = rows(&spec, &ex, row, 1);
+                f.extend(fr);
+                i.extend(ir);
+            }
+            let input = PolicyInput::new(&spec, &f, &i, 3, &device);
+            let (h, s) = p.step_trunk(&input, state);
+            state = s;
+            let v = values(h);
+            let width = v.len() / 3;
+            for r in [0usize, 2] {
+                if t < len {
+                    assert_close(
+                        &format!("{name}: row {r}, frame {t}"),
+                        &v[r * width..(r + 1) * width],
+                        &alone[r][t],
+                    );
+                }
+            }
+            if t >= fresh_after {
+                assert_close(
+                    &format!("{name}: reset row, frame {}", t - fresh_after),
+                    &v[width..2 * width],
+                    &alone[1][t - fresh_after],
+                );
+            }
+        }
+        assert!(matches!(state, BackboneState::Temporal(_)));
+    }
+}
+
+#[test]
+fn analytic_parameter_counts_match_the_built_trunks() {
+    let (spec, _) = real_frames();
+    let device = Device::flex();
+    for (name, b) in backbones() {
+        let cfg = PolicyConfig {
+            backbone: b,
+            ..PolicyConfig::default()
+        };
+        let built = Policy::new(&cfg, &spec, &device).num_params();
+        assert_eq!(
+            exphil_policy::model::param_count(&cfg, &spec),
+            built,
+            "{name}"
+        );
+    }
+}
