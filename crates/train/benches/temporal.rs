@@ -1,0 +1,282 @@
+//! Temporal backbones: training throughput of LSTM and GRU against PyTorch's `nn.LSTM` /
+//! `nn.GRU` on the CPU (window 30, width 256, batch 64, 2 layers, measured in the same run), and
+//! the batch-1 step latency of every backbone at width 256 (the O(1) frame-by-frame path play
+//! uses), with PyTorch's recurrent step for reference.
+//!
+//! `cargo bench -p exphil-train --bench temporal` (set `EXPHIL_PYTHON` to a Python with torch;
+//! `python3` otherwise). Training steps are full optimiser steps (forward over the window, a
+//! linear head on the last step, cross-entropy, backward, Adam) on random windows held in
+//! memory; both sides alternate for 3 rounds and medians are compared.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
+use exphil_policy::model::trunk_input;
+use exphil_policy::temporal::Temporal;
+use exphil_policy::{InputSpec, Policy, PolicyInput};
+use exphil_runs::config::{
+    AttentionConfig, BackboneConfig, JambaConfig, MambaConfig, MlpConfig, OptimConfig,
+    PolicyConfig, RecurrentConfig,
+};
+use exphil_train::grads::GradStore;
+use exphil_train::optim::Optimizer;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+const WINDOW: usize = 30;
+const HIDDEN: usize = 256;
+const BATCH: usize = 64;
+const LAYERS: usize = 2;
+const CLASSES: usize = 32;
+const ROUNDS: usize = 3;
+
+#[derive(Module, Debug)]
+struct Net {
+    trunk: Temporal,
+    head: Linear,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn recurrent(lstm: bool) -> BackboneConfig {
+    let r = RecurrentConfig {
+        window_size: WINDOW,
+        num_layers: LAYERS,
+        hidden_size: HIDDEN,
+        dropout: 0.0,
+        ..RecurrentConfig::default()
+    };
+    if lstm {
+        BackboneConfig::Lstm(r)
+    } else {
+        BackboneConfig::Gru(r)
+    }
+}
+
+/// exphil's training windows per second.
+fn exphil_train(cfg: &BackboneConfig, input: usize, steps: usize) -> f64 {
+    let device = Device::flex().autodiff();
+    device.seed(1);
+    let mut net = Net {
+        trunk: Temporal::new(cfg, input, &device),
+        head: LinearConfig::new(HIDDEN, CLASSES).init(&device),
+    };
+    let mut optim = Optimizer::new(&OptimConfig {
+        lr: 1e-4,
+        ..OptimConfig::default()
+    });
+    let mut grads = GradStore::new();
+    let xs: Vec<Tensor<3>> = (0..4)
+        .map(|_| {
+            Tensor::random(
+                [BATCH, WINDOW, input],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            )
+        })
+        .collect();
+    let ys: Vec<Tensor<2, Int>> = (0..4)
+        .map(|i| {
+            let v: Vec<i64> = (0..BATCH).map(|r| ((r * 7 + i) % CLASSES) as i64).collect();
+            Tensor::from_data(TensorData::new(v, [BATCH, 1]), &device)
+        })
+        .collect();
+    let mut t0 = Instant::now();
+    for i in 0..5 + steps {
+        if i == 5 {
+            t0 = Instant::now();
+        }
+        let logits = net.head.forward(net.trunk.forward(xs[i % 4].clone()));
+        let loss = log_softmax(logits, 1)
+            .gather(1, ys[i % 4].clone())
+            .mean()
+            .neg();
+        let g = loss.backward();
+        grads.accumulate(&net, &g, 1.0);
+        net = optim.step(net, &grads, 1e-4);
+        grads.clear();
+    }
+    (steps * BATCH) as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn python(args: &[String]) -> Result<serde_json::Value, String> {
+    let python = std::env::var("EXPHIL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_temporal.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{python}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).map_err(|e| format!("unreadable result {text:?}: {e}"))
+}
+
+fn torch_args(mode: &str, kind: &str, input: usize, steps: usize) -> Vec<String> {
+    [
+        mode.to_string(),
+        kind.to_string(),
+        input.to_string(),
+        HIDDEN.to_string(),
+        LAYERS.to_string(),
+        WINDOW.to_string(),
+        BATCH.to_string(),
+        CLASSES.to_string(),
+        steps.to_string(),
+    ]
+    .to_vec()
+}
+
+/// Median and 99th percentile microseconds of one policy step (trunk only, and trunk + head
+/// argmax) for one game.
+fn exphil_step(policy: &Policy, spec: &InputSpec, device: &Device, steps: usize) -> [f64; 3] {
+    let features = vec![0.1f32; spec.features];
+    let ids = vec![1u32; spec.ids];
+    let input = PolicyInput::new(spec, &features, &ids, 1, device);
+    let mut state = policy.initial_state(1, device);
+    let mut trunk = Vec::with_capacity(steps);
+    for i in 0..steps + 50 {
+        let t0 = Instant::now();
+        let (h, s) = policy.step_trunk(&input, state);
+        // Read the result back, as play does.
+        let _ = h.into_data();
+        if i >= 50 {
+            trunk.push(t0.elapsed().as_secs_f64() * 1e6);
+        }
+        state = s;
+    }
+    let mut full = Vec::with_capacity(steps / 4);
+    let mut rng = rand::rngs::mock::StepRng::new(0, 1);
+    for _ in 0..steps / 4 {
+        let t0 = Instant::now();
+        let (_, s) = policy.step(&input, state, exphil_policy::Sampling::Argmax, &mut rng);
+        full.push(t0.elapsed().as_secs_f64() * 1e6);
+        state = s;
+    }
+    let p99 = {
+        let mut v = trunk.clone();
+        v.sort_by(f64::total_cmp);
+        v[(v.len() * 99 / 100).min(v.len() - 1)]
+    };
+    [median(&mut trunk), p99, median(&mut full)]
+}
+
+fn main() {
+    let embedder = Embedder::new(EmbedConfig::default()).expect("default embedding");
+    let coder = TargetCoder::new(TargetConfig::default()).expect("default targets");
+    let spec = InputSpec::new(embedder.layout(), coder.num_classes());
+    let input = trunk_input(&PolicyConfig::default(), &spec);
+    println!(
+        "Temporal backbones, CPU ({} threads available); frame input width {input}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "Training throughput: window {WINDOW}, width {HIDDEN}, batch {BATCH}, {LAYERS} layers"
+    );
+    let mut failed = false;
+    for (kind, lstm) in [("lstm", true), ("gru", false)] {
+        let cfg = recurrent(lstm);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let mut error = None;
+        for _ in 0..ROUNDS {
+            ours.push(exphil_train(&cfg, input, 20));
+            match python(&torch_args("train", kind, input, 20)) {
+                Ok(v) => theirs.push(v["samples_per_sec"].as_f64().unwrap_or(f64::NAN)),
+                Err(e) => error = Some(e),
+            }
+        }
+        let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+        match error {
+            None => println!(
+                "  {kind:<5} exphil {ours:>8.0} windows/s   PyTorch {theirs:>8.0} windows/s   ratio {:.2}x",
+                ours / theirs
+            ),
+            Some(e) => {
+                failed = true;
+                println!("  {kind:<5} exphil {ours:>8.0} windows/s   PyTorch: {e}");
+            }
+        }
+    }
+
+    println!("Batch-1 step latency at width {HIDDEN} (the whole policy's trunk; microseconds)");
+    let device = Device::flex();
+    let backbones = [
+        (
+            "mlp [256, 256]",
+            BackboneConfig::Mlp(MlpConfig {
+                hidden: vec![HIDDEN, HIDDEN],
+                ..MlpConfig::default()
+            }),
+        ),
+        ("lstm", recurrent(true)),
+        ("gru", recurrent(false)),
+        (
+            "attention",
+            BackboneConfig::Attention(AttentionConfig {
+                window_size: 60,
+                hidden_size: HIDDEN,
+                ..AttentionConfig::default()
+            }),
+        ),
+        (
+            "mamba",
+            BackboneConfig::Mamba(MambaConfig {
+                window_size: 60,
+                hidden_size: HIDDEN,
+                ..MambaConfig::default()
+            }),
+        ),
+        (
+            "jamba",
+            BackboneConfig::Jamba(JambaConfig {
+                window_size: 60,
+                hidden_size: HIDDEN,
+                ..JambaConfig::default()
+            }),
+        ),
+    ];
+    for (name, b) in backbones {
+        device.seed(1);
+        let policy = Policy::new(
+            &PolicyConfig {
+                backbone: b,
+                ..PolicyConfig::default()
+            },
+            &spec,
+            &device,
+        );
+        let [med, p99, full] = exphil_step(&policy, &spec, &device, 2000);
+        let reference = match name {
+            "lstm" | "gru" => match python(&torch_args("step", name, input, 2000)) {
+                Ok(v) => format!(
+                    "   PyTorch {:>6.0} us",
+                    v["median_us"].as_f64().unwrap_or(f64::NAN)
+                ),
+                Err(e) => {
+                    failed = true;
+                    format!("   PyTorch: {e}")
+                }
+            },
+            _ => String::new(),
+        };
+        let verdict = if med <= 150.0 { "ok" } else { "OVER 150" };
+        println!(
+            "  {name:<15} trunk median {med:>6.0} us (p99 {p99:>6.0})   with head {full:>6.0} us   [{verdict}]{reference}"
+        );
+    }
+    if failed {
+        std::process::exit(1);
+    }
+}
