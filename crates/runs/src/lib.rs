@@ -4,6 +4,7 @@
 //! here compiles and is tested without burn.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod io;
@@ -11,4 +12,5 @@ pub mod metrics;
 pub mod plot;
 pub mod presets;
 pub mod registry;
+pub mod report;
 pub mod tensors;
