@@ -1,6 +1,7 @@
 //! `exphil`: turn Super Smash Bros. Melee replays into AI players. The command line, and the
 //! only place that reads arguments or the environment.
 
+mod bench;
 mod charts;
 mod dataset;
 mod filters;
@@ -32,6 +33,9 @@ enum Command {
     Dataset(dataset::DatasetCommand),
     /// Train a policy by behavioural cloning from replays (or a prepared dataset).
     Train(Box<train_args::TrainArgs>),
+    /// Benchmarks: compare backbones on the same replays.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Parses the command line; an unknown flag close to a known one is answered with
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Kmeans(args) => kmeans::run(args),
         Command::Dataset(cmd) => dataset::run(cmd),
         Command::Train(args) => train::run(*args),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match result {
         Ok(code) => code,
