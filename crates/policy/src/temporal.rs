@@ -562,18 +562,25 @@ impl MambaBlock {
         }
         let xc = silu(conv);
         let (dt, b, c) = self.selection(xc.clone());
-        let da = (dt.clone().reshape([bsz, w, e, 1]) * self.a().reshape([1, 1, e, n])).exp();
-        let dbx = (dt * xc.clone()).reshape([bsz, w, e, 1]) * b.reshape([bsz, w, 1, n]);
+        // The scan's per-frame inputs side by side, `[n, w, 2E + 2N]`: each step slices one
+        // small row (the backward of a slice writes a zero tensor the size of its source, so
+        // slicing the `[n, w, E, N]` discretised tensors per step would cost O(w²·E·N)).
+        let u = dt.clone() * xc.clone();
+        let rows = Tensor::cat(vec![dt, u, b, c], 2);
+        let a = self.a().reshape([1, e, n]);
         let mut h: Tensor<3> = Tensor::zeros([bsz, e, n], &device);
         let mut ys = Vec::with_capacity(w);
         for t in 0..w {
             if t == cut && t > 0 {
                 h = h.detach();
             }
-            let step = |m: &Tensor<4>| m.clone().narrow(1, t, 1).reshape([bsz, e, n]);
-            h = step(&da) * h + step(&dbx);
-            let ct = c.clone().narrow(1, t, 1).reshape([bsz, 1, n]);
-            ys.push((h.clone() * ct).sum_dim(2).reshape([bsz, e]));
+            let r = at(&rows, t);
+            let dt_t = r.clone().narrow(1, 0, e).reshape([bsz, e, 1]);
+            let u_t = r.clone().narrow(1, e, e).reshape([bsz, e, 1]);
+            let b_t = r.clone().narrow(1, 2 * e, n).reshape([bsz, 1, n]);
+            let c_t = r.narrow(1, 2 * e + n, n).reshape([bsz, 1, n]);
+            h = (dt_t * a.clone()).exp() * h + u_t * b_t;
+            ys.push((h.clone() * c_t).sum_dim(2).reshape([bsz, e]));
         }
         let y = Tensor::stack::<3>(ys, 1) + xc * self.d.val().reshape([1, 1, e]);
         let y = y * silu(z);
