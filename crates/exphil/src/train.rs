@@ -137,7 +137,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     if !quiet {
         let p = &data.provenance;
         println!(
-            "Data: {} games ({} training, {} validation), {} training and {} validation examples ({:.1}s)",
+            "Data: {} games ({} training, {} validation), {} training and {} validation frames ({:.1}s)",
             p.replay_count,
             p.training_games,
             p.validation_games,
