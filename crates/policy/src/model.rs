@@ -395,7 +395,41 @@ impl Policy {
 
     /// The trunk's output for a batch: `[examples, width]` (one per window).
     pub fn trunk(&self, input: &PolicyInput) -> Tensor<2> {
-        self.backbone.forward(self.trunk_input(input), input.window)
+        match &self.backbone {
+            Backbone::Temporal(t) if input.window > 1 => {
+                // Frame by frame: slicing the data (which needs no gradient) is free, slicing
+                // the embedded window per frame would not be in the backward pass.
+                let (n, w) = (input.examples(), input.window);
+                let frame = |i: usize| {
+                    let [_, f] = input.features.dims();
+                    let features = input
+                        .features
+                        .clone()
+                        .reshape([n, w, f])
+                        .narrow(1, i, 1)
+                        .reshape([n, f]);
+                    let ids = input
+                        .ids
+                        .iter()
+                        .map(|ids| {
+                            let [_, c] = ids.dims();
+                            ids.clone()
+                                .reshape([n, w, c])
+                                .narrow(1, i, 1)
+                                .reshape([n, c])
+                        })
+                        .collect();
+                    self.trunk_input(&PolicyInput {
+                        features,
+                        ids,
+                        rows: n,
+                        window: 1,
+                    })
+                };
+                t.forward_frames((0..w).map(frame).collect())
+            }
+            _ => self.backbone.forward(self.trunk_input(input), input.window),
+        }
     }
 
     /// The stepping state before the first frame, for `n` rows (games).

@@ -45,6 +45,49 @@ fn at(x: &Tensor<3>, t: usize) -> Tensor<2> {
     x.clone().narrow(1, t, 1).reshape([n, d])
 }
 
+/// A window of frames: one `[n, w, d]` tensor (attention, Mamba) or `w` tensors `[n, d]`
+/// (recurrent layers step through them).
+// A short-lived value on the stack: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Seq {
+    Window(Tensor<3>),
+    Frames(Vec<Tensor<2>>),
+}
+
+impl Seq {
+    fn len(&self) -> usize {
+        match self {
+            Seq::Window(t) => t.dims()[1],
+            Seq::Frames(f) => f.len(),
+        }
+    }
+
+    fn window(self) -> Tensor<3> {
+        match self {
+            Seq::Window(t) => t,
+            Seq::Frames(f) => Tensor::stack(f, 1),
+        }
+    }
+
+    fn frames(self) -> Vec<Tensor<2>> {
+        match self {
+            Seq::Frames(f) => f,
+            Seq::Window(t) => (0..t.dims()[1]).map(|i| at(&t, i)).collect(),
+        }
+    }
+
+    fn map(
+        self,
+        on3: impl Fn(Tensor<3>) -> Tensor<3>,
+        on2: impl Fn(Tensor<2>) -> Tensor<2>,
+    ) -> Seq {
+        match self {
+            Seq::Window(t) => Seq::Window(on3(t)),
+            Seq::Frames(f) => Seq::Frames(f.into_iter().map(on2).collect()),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Recurrent cells
 
@@ -154,23 +197,26 @@ impl Cell {
         }
     }
 
-    /// Runs over `[n, w, d]` from a zero state; `cut` detaches the state before that step.
-    fn sequence(&self, x: Tensor<3>, cut: usize) -> Tensor<3> {
-        let [n, w, _] = x.dims();
-        let xg = self.gates(x);
-        let mut s = self.zero_state(n, &xg.device());
-        let mut outs = Vec::with_capacity(w);
-        for t in 0..w {
+    /// Runs over the frames (`[n, d]` each) from a zero state; `cut` detaches the state
+    /// before that step. Per-frame tensors, not slices of one `[n, w, d]` tensor: the backward
+    /// of a slice writes a zero tensor the size of its source, O(w²) over a window.
+    fn sequence(&self, xs: Vec<Tensor<2>>, cut: usize) -> Vec<Tensor<2>> {
+        let Some(first) = xs.first() else {
+            return Vec::new();
+        };
+        let mut s = self.zero_state(first.dims()[0], &first.device());
+        let mut outs = Vec::with_capacity(xs.len());
+        for (t, x) in xs.into_iter().enumerate() {
             if t == cut && t > 0 {
                 s = RecurrentState {
                     h: s.h.detach(),
                     c: s.c.map(Tensor::detach),
                 };
             }
-            s = self.cell(at(&xg, t), s);
+            s = self.cell(self.gates(x), s);
             outs.push(s.h.clone());
         }
-        Tensor::stack(outs, 1)
+        outs
     }
 }
 
@@ -186,13 +232,25 @@ pub struct RecurrentLayer {
 }
 
 impl RecurrentLayer {
-    fn forward(&self, x: Tensor<3>, cut: usize) -> Tensor<3> {
+    fn forward(&self, xs: Vec<Tensor<2>>, cut: usize) -> Vec<Tensor<2>> {
         match (&self.norm, &self.ffn_norm, &self.ffn) {
             (Some(n1), Some(n2), Some(f)) => {
-                let x = x.clone() + self.dropout.forward(self.cell.sequence(n1.forward(x), cut));
-                x.clone() + self.dropout.forward(f.forward(n2.forward(x)))
+                let normed = xs.iter().map(|x| n1.forward(x.clone())).collect();
+                let hs = self.cell.sequence(normed, cut);
+                xs.into_iter()
+                    .zip(hs)
+                    .map(|(x, h)| {
+                        let x = x + self.dropout.forward(h);
+                        x.clone() + self.dropout.forward(f.forward(n2.forward(x)))
+                    })
+                    .collect()
             }
-            _ => self.dropout.forward(self.cell.sequence(x, cut)),
+            _ => self
+                .cell
+                .sequence(xs, cut)
+                .into_iter()
+                .map(|h| self.dropout.forward(h))
+                .collect(),
         }
     }
 
@@ -870,37 +928,66 @@ impl Temporal {
         self.window
     }
 
-    /// Every frame's output `[n, w, hidden]` for windows `[n, w, input]` (at most the
-    /// configured window; each starts from a fresh state).
-    pub fn sequence(&self, x: Tensor<3>) -> Tensor<3> {
-        let w = x.dims()[1];
-        let cut = w.saturating_sub(self.truncate);
+    /// Every frame's output for windows given as one `[n, w, input]` tensor or as `w` frames
+    /// `[n, input]` (at most the configured window; each starts from a fresh state).
+    fn run(&self, x: Seq) -> Seq {
+        let cut = x.len().saturating_sub(self.truncate);
         let mut x = match &self.input {
-            Some(p) => p.forward(x),
+            Some(p) => x.map(|t| p.forward(t), |t| p.forward(t)),
             None => x,
         };
         for l in &self.layers {
             x = match l {
-                Block::Recurrent(r) => r.forward(x, cut),
-                Block::Attention(a) => a.forward(x),
-                Block::Mamba(m) => m.forward(x, cut),
+                Block::Recurrent(r) => Seq::Frames(r.forward(x.frames(), cut)),
+                Block::Attention(a) => Seq::Window(a.forward(x.window())),
+                Block::Mamba(m) => Seq::Window(m.forward(x.window(), cut)),
             };
         }
         match &self.norm {
-            Some(n) => n.forward(x),
+            Some(n) => x.map(|t| n.forward(t), |t| n.forward(t)),
             None => x,
         }
     }
 
+    fn pooled(&self, o: Seq) -> Tensor<2> {
+        match (self.pooling, &self.pool, o) {
+            (1, _, Seq::Frames(f)) => {
+                let w = f.len() as f64;
+                f.into_iter()
+                    .reduce(|a, b| a + b)
+                    .expect("at least one frame")
+                    .div_scalar(w)
+            }
+            (1, _, Seq::Window(o)) => {
+                let [n, _, h] = o.dims();
+                o.mean_dim(1).reshape([n, h])
+            }
+            (2, Some(p), o) => p.pool(o.window(), None),
+            (_, _, Seq::Frames(mut f)) => f.pop().expect("at least one frame"),
+            (_, _, Seq::Window(o)) => {
+                let [n, w, h] = o.dims();
+                o.narrow(1, w - 1, 1).reshape([n, h])
+            }
+        }
+    }
+
+    /// Every frame's output `[n, w, hidden]` for windows `[n, w, input]` (at most the
+    /// configured window; each starts from a fresh state).
+    pub fn sequence(&self, x: Tensor<3>) -> Tensor<3> {
+        self.run(Seq::Window(x)).window()
+    }
+
     /// The pooled output `[n, hidden]` of windows `[n, w, input]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let o = self.sequence(x);
-        let [n, w, h] = o.dims();
-        match (self.pooling, &self.pool) {
-            (1, _) => o.mean_dim(1).reshape([n, h]),
-            (2, Some(p)) => p.pool(o, None),
-            _ => o.narrow(1, w - 1, 1).reshape([n, h]),
-        }
+        self.pooled(self.run(Seq::Window(x)))
+    }
+
+    /// The pooled output `[n, hidden]` of windows given frame by frame (`w` tensors `[n,
+    /// input]`, oldest first): the training path, which never slices a tensor that needs a
+    /// gradient per frame.
+    pub fn forward_frames(&self, frames: Vec<Tensor<2>>) -> Tensor<2> {
+        assert!(!frames.is_empty(), "a window of at least one frame");
+        self.pooled(self.run(Seq::Frames(frames)))
     }
 
     /// The state before the first frame, for `n` rows.
