@@ -185,6 +185,12 @@ fn main() {
     println!(
         "Training throughput: window {WINDOW}, width {HIDDEN}, batch {BATCH}, {LAYERS} layers"
     );
+    // `EXPHIL_PROFILE=lstm|gru`: only exphil's training steps of that cell, for a profiler.
+    if let Ok(kind) = std::env::var("EXPHIL_PROFILE") {
+        let rate = exphil_train(&recurrent(kind == "lstm"), input, 40);
+        println!("  {kind}: {rate:.0} windows/s");
+        return;
+    }
     let mut failed = false;
     for (kind, lstm) in [("lstm", true), ("gru", false)] {
         let cfg = recurrent(lstm);
