@@ -41,16 +41,16 @@ pub struct ArchArgs {
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub epochs: u32,
     /// Replay files used (the same for every backbone).
-    #[arg(long, default_value_t = 20, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N")]
     pub max_files: usize,
     /// Frames per window of the temporal backbones.
     #[arg(long, default_value_t = 30, value_name = "N")]
     pub window_size: usize,
     /// Frames between training windows.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 30, value_name = "N")]
     pub stride: usize,
     /// Width of every backbone (the MLP gets two layers of it).
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = 128, value_name = "N")]
     pub hidden_size: usize,
     /// Layers of the temporal backbones (jamba: 3, with attention every 3rd).
     #[arg(long, default_value_t = 2, value_name = "N")]
@@ -58,7 +58,8 @@ pub struct ArchArgs {
     /// Examples per batch.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub batch_size: usize,
-    /// Stop each epoch after this many batches (bounds the time per backbone).
+    /// Batches per epoch for every backbone [default: the temporal backbones' windows per
+    /// epoch / batch size, so that the MLP sees as many examples as they do].
     #[arg(long, value_name = "N")]
     pub max_batches: Option<usize>,
     /// Learning rate.
@@ -231,6 +232,12 @@ fn base_config(a: &ArchArgs) -> TrainConfig {
 
 fn one(name: &str, a: &ArchArgs, data: &PreparedData, out: &Path) -> Result<ArchResult> {
     let mut cfg = base_config(a);
+    if a.max_batches.is_none() {
+        // Every backbone takes as many optimiser steps on as many examples: the MLP would
+        // otherwise see `stride` times more targets per epoch than the windowed backbones.
+        let windows = data.provenance.training_frames / a.stride.max(1);
+        cfg.train.max_batches = Some(windows.div_ceil(a.batch_size.max(1)).max(1));
+    }
     cfg.policy.backbone = backbone(name, a)?;
     let warnings = validate(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     for w in warnings {
