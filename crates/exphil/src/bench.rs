@@ -6,7 +6,8 @@ use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use exphil_policy::model::param_count;
-use exphil_policy::{InputSpec, Policy, PolicyInput};
+use exphil_policy::sample::{quantile, step_timings, Timed};
+use exphil_policy::{InputSpec, Policy};
 use exphil_runs::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
 use exphil_runs::checkpoint::rfc3339_utc;
 use exphil_runs::config::{BackboneConfig, MlpConfig, TrainConfig, BACKBONES};
@@ -184,30 +185,12 @@ fn cost(b: &BackboneConfig, input: usize) -> (u64, String) {
 fn latency(cfg: &TrainConfig, spec: &InputSpec, device: &Device) -> Latency {
     device.seed(1);
     let policy = Policy::new(&cfg.policy, spec, device);
-    let mut rng = rand::rngs::mock::StepRng::new(0, 1);
-    let mut time = |rows: usize, steps: usize| -> Vec<f64> {
-        let features = vec![0.1f32; rows * spec.features];
-        let ids = vec![1u32; rows * spec.ids];
-        let input = PolicyInput::new(spec, &features, &ids, rows, device);
-        let mut state = policy.initial_state(rows, device);
-        let mut out = Vec::with_capacity(steps);
-        for i in 0..steps + 20 {
-            let t0 = Instant::now();
-            let (_, s) = policy.step(&input, state, exphil_policy::Sampling::Argmax, &mut rng);
-            if i >= 20 {
-                out.push(t0.elapsed().as_secs_f64());
-            }
-            state = s;
-        }
-        out.sort_by(f64::total_cmp);
-        out
-    };
-    let one = time(1, 500);
-    let many = time(256, 10);
+    let one = step_timings(&policy, spec, 1, 20, 500, Timed::Step, device);
+    let many = step_timings(&policy, spec, 256, 2, 10, Timed::Step, device);
     Latency {
-        step_batch1_us: one[one.len() / 2] * 1e6,
-        step_batch1_p99_us: one[(one.len() * 99 / 100).min(one.len() - 1)] * 1e6,
-        step_batch256_ms: many[many.len() / 2] * 1e3,
+        step_batch1_us: quantile(&one, 0.5) * 1e6,
+        step_batch1_p99_us: quantile(&one, 0.99) * 1e6,
+        step_batch256_ms: quantile(&many, 0.5) * 1e3,
     }
 }
 

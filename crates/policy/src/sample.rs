@@ -138,9 +138,72 @@ impl Policy {
     }
 }
 
+/// What [`step_timings`] times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timed {
+    /// The embedding and the trunk's step, read back to the host.
+    Trunk,
+    /// The whole step: trunk and the head's argmax choices.
+    Step,
+}
+
+/// Seconds of `steps` frame-by-frame steps of `rows` games each (after `warmup` untimed
+/// ones), sorted ascending; the input is a constant frame, so only the cost is measured.
+pub fn step_timings(
+    policy: &Policy,
+    spec: &crate::InputSpec,
+    rows: usize,
+    warmup: usize,
+    steps: usize,
+    timed: Timed,
+    device: &burn::tensor::Device,
+) -> Vec<f64> {
+    let features = vec![0.1f32; rows * spec.features];
+    let ids = vec![1u32; rows * spec.ids];
+    let input = PolicyInput::new(spec, &features, &ids, rows, device);
+    let mut state = policy.initial_state(rows, device);
+    let mut rng = rand::rngs::mock::StepRng::new(0, 1);
+    let mut out = Vec::with_capacity(steps);
+    for i in 0..warmup + steps {
+        let t0 = std::time::Instant::now();
+        state = match timed {
+            Timed::Trunk => {
+                let (h, s) = policy.step_trunk(&input, state);
+                // Read the result back, as play does.
+                let _ = h.into_data();
+                s
+            }
+            Timed::Step => policy.step(&input, state, Sampling::Argmax, &mut rng).1,
+        };
+        if i >= warmup {
+            out.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+/// The `q` quantile (0..=1) of sorted values.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    sorted[i]
+}
+
 #[cfg(test)]
 mod tests {
     use super::sample_class;
+
+    #[test]
+    fn quantiles_of_sorted_values() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(super::quantile(&v, 0.5), 3.0);
+        assert_eq!(super::quantile(&v, 0.99), 5.0);
+        assert_eq!(super::quantile(&v, 0.0), 1.0);
+        assert!(super::quantile(&[], 0.5).is_nan());
+    }
 
     #[test]
     fn sampling_follows_the_softmax() {

@@ -14,8 +14,9 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_policy::model::trunk_input;
+use exphil_policy::sample::{quantile, step_timings, Timed};
 use exphil_policy::temporal::Temporal;
-use exphil_policy::{InputSpec, Policy, PolicyInput};
+use exphil_policy::{InputSpec, Policy};
 use exphil_runs::config::{
     AttentionConfig, BackboneConfig, JambaConfig, MambaConfig, MlpConfig, OptimConfig,
     PolicyConfig, RecurrentConfig,
@@ -139,38 +140,16 @@ fn torch_args(mode: &str, kind: &str, input: usize, steps: usize) -> Vec<String>
     .to_vec()
 }
 
-/// Median and 99th percentile microseconds of one policy step (trunk only, and trunk + head
-/// argmax) for one game.
+/// Median and 99th percentile microseconds of one policy step for one game (trunk only), and
+/// the median of the whole step (trunk + head argmax).
 fn exphil_step(policy: &Policy, spec: &InputSpec, device: &Device, steps: usize) -> [f64; 3] {
-    let features = vec![0.1f32; spec.features];
-    let ids = vec![1u32; spec.ids];
-    let input = PolicyInput::new(spec, &features, &ids, 1, device);
-    let mut state = policy.initial_state(1, device);
-    let mut trunk = Vec::with_capacity(steps);
-    for i in 0..steps + 50 {
-        let t0 = Instant::now();
-        let (h, s) = policy.step_trunk(&input, state);
-        // Read the result back, as play does.
-        let _ = h.into_data();
-        if i >= 50 {
-            trunk.push(t0.elapsed().as_secs_f64() * 1e6);
-        }
-        state = s;
-    }
-    let mut full = Vec::with_capacity(steps / 4);
-    let mut rng = rand::rngs::mock::StepRng::new(0, 1);
-    for _ in 0..steps / 4 {
-        let t0 = Instant::now();
-        let (_, s) = policy.step(&input, state, exphil_policy::Sampling::Argmax, &mut rng);
-        full.push(t0.elapsed().as_secs_f64() * 1e6);
-        state = s;
-    }
-    let p99 = {
-        let mut v = trunk.clone();
-        v.sort_by(f64::total_cmp);
-        v[(v.len() * 99 / 100).min(v.len() - 1)]
-    };
-    [median(&mut trunk), p99, median(&mut full)]
+    let trunk = step_timings(policy, spec, 1, 50, steps, Timed::Trunk, device);
+    let full = step_timings(policy, spec, 1, 20, steps / 4, Timed::Step, device);
+    [
+        quantile(&trunk, 0.5) * 1e6,
+        quantile(&trunk, 0.99) * 1e6,
+        quantile(&full, 0.5) * 1e6,
+    ]
 }
 
 fn main() {
