@@ -79,6 +79,29 @@ fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// Asserts that two runs' exported weights are equal bit for bit; returns the tensor names.
+fn assert_same_weights(t: &Tmp, a: &str, b: &str) -> Vec<String> {
+    let weights = |name: &str| {
+        exphil_runs::tensors::read_tensors(&t.0.join("ck").join(name).join("model.safetensors"))
+            .unwrap()
+            .0
+    };
+    let (x, y) = (weights(a), weights(b));
+    assert_eq!(x.len(), y.len());
+    for (p, q) in x.iter().zip(&y) {
+        assert_eq!(p.name, q.name);
+        assert!(
+            p.data
+                .iter()
+                .zip(&q.data)
+                .all(|(u, v)| u.to_bits() == v.to_bits()),
+            "{} differs between {a} and {b}",
+            p.name
+        );
+    }
+    x.into_iter().map(|p| p.name).collect()
+}
+
 fn metrics(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
@@ -376,24 +399,7 @@ fn a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights_and_curve() {
     let o = run(&t.0, &["--resume", &t.s("ck/killed")]);
     assert!(o.status.success(), "{}", text(&o));
 
-    let weights = |name: &str| {
-        exphil_runs::tensors::read_tensors(&t.0.join("ck").join(name).join("model.safetensors"))
-            .unwrap()
-            .0
-    };
-    let (x, y) = (weights("straight"), weights("killed"));
-    assert_eq!(x.len(), y.len());
-    for (p, q) in x.iter().zip(&y) {
-        assert_eq!(p.name, q.name);
-        assert!(
-            p.data
-                .iter()
-                .zip(&q.data)
-                .all(|(u, v)| u.to_bits() == v.to_bits()),
-            "{} differs after SIGKILL and resume",
-            p.name
-        );
-    }
+    assert_same_weights(&t, "straight", "killed");
     let curve = |name: &str| -> Vec<(Value, Value)> {
         metrics(&t.0.join("ck").join(name))
             .into_iter()
@@ -440,28 +446,11 @@ fn temporal_backbones_train_on_windows_and_resume_exactly() {
     assert!(run(&t.0, &refs(&b)).status.success());
     let o = run(&t.0, &["--resume", &t.s("ck/resumed"), "--epochs", "2"]);
     assert!(o.status.success(), "{}", text(&o));
-    let weights = |name: &str| {
-        exphil_runs::tensors::read_tensors(&t.0.join("ck").join(name).join("model.safetensors"))
-            .unwrap()
-            .0
-    };
-    let (x, y) = (weights("straight"), weights("resumed"));
-    assert_eq!(x.len(), y.len());
+    let names = assert_same_weights(&t, "straight", "resumed");
     assert!(
-        x.iter().any(|p| p.name.contains("cell")),
-        "recurrent weights saved"
+        names.iter().any(|n| n.contains("cell")),
+        "recurrent weights saved: {names:?}"
     );
-    for (p, q) in x.iter().zip(&y) {
-        assert_eq!(p.name, q.name);
-        assert!(
-            p.data
-                .iter()
-                .zip(&q.data)
-                .all(|(u, v)| u.to_bits() == v.to_bits()),
-            "{} differs after resume",
-            p.name
-        );
-    }
     let config: Value = serde_json::from_str(
         &std::fs::read_to_string(t.0.join("ck/straight/config.json")).unwrap(),
     )

@@ -7,7 +7,10 @@
 //! held in memory, so data loading is not measured on either side. Prints examples/s of both and
 //! the ratio exphil / PyTorch.
 
+mod common;
+
 use burn::tensor::Device;
+use common::{median, run_python};
 use exphil_policy::model::id_dim;
 use exphil_policy::{bc_loss, LossSpec, Policy, PolicyInput, TargetBatch};
 use exphil_runs::config::{Activation, BackboneConfig, MlpConfig, TrainConfig};
@@ -17,7 +20,6 @@ use exphil_train::grads::GradStore;
 use exphil_train::optim::Optimizer;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 struct Case {
@@ -196,35 +198,14 @@ fn export(case: &Case, cfg: &TrainConfig, data: &PreparedData, bs: &[HostBatch],
 }
 
 fn torch_rate(dir: &Path) -> Result<f64, String> {
-    let python = std::env::var("EXPHIL_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_mlp.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .map_err(|e| format!("{python}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| format!("unreadable PyTorch result {text:?}: {e}"))?;
+    let v = run_python("torch_mlp.py", &[dir.display().to_string()])?;
     v["examples_per_sec"]
         .as_f64()
-        .ok_or_else(|| format!("no examples_per_sec in {text}"))
+        .ok_or_else(|| format!("no examples_per_sec in {v}"))
 }
 
 /// Timed rounds per side and configuration (medians are compared).
 const ROUNDS: usize = 3;
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.

@@ -8,10 +8,13 @@
 //! linear head on the last step, cross-entropy, backward, Adam) on random windows held in
 //! memory; both sides alternate for 3 rounds and medians are compared.
 
+mod common;
+
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use common::{median, run_python};
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_policy::model::trunk_input;
 use exphil_policy::sample::{quantile, step_timings, Timed};
@@ -23,8 +26,6 @@ use exphil_runs::config::{
 };
 use exphil_train::grads::GradStore;
 use exphil_train::optim::Optimizer;
-use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 const WINDOW: usize = 30;
@@ -38,11 +39,6 @@ const ROUNDS: usize = 3;
 struct Net {
     trunk: Temporal,
     head: Linear,
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn recurrent(lstm: bool) -> BackboneConfig {
@@ -107,22 +103,7 @@ fn exphil_train(cfg: &BackboneConfig, input: usize, steps: usize) -> f64 {
 }
 
 fn python(args: &[String]) -> Result<serde_json::Value, String> {
-    let python = std::env::var("EXPHIL_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_temporal.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{python}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim()).map_err(|e| format!("unreadable result {text:?}: {e}"))
+    run_python("torch_temporal.py", args)
 }
 
 fn torch_args(mode: &str, kind: &str, input: usize, steps: usize) -> Vec<String> {
