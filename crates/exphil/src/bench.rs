@@ -239,6 +239,7 @@ fn one(name: &str, a: &ArchArgs, data: &PreparedData, out: &Path) -> Result<Arch
         resume: None,
         stop: Arc::new(AtomicBool::new(false)),
         faults: FaultInjection::default(),
+        init: None,
     };
     let mut curve = Vec::new();
     let mut best: Option<(f64, Vec<f64>, Vec<f64>)> = None;

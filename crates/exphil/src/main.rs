@@ -4,8 +4,10 @@
 mod bench;
 mod charts;
 mod dataset;
+mod eval;
 mod filters;
 mod kmeans;
+mod models;
 mod replays;
 mod train;
 mod train_args;
@@ -33,6 +35,11 @@ enum Command {
     Dataset(dataset::DatasetCommand),
     /// Train a policy by behavioural cloning from replays (or a prepared dataset).
     Train(Box<train_args::TrainArgs>),
+    /// Evaluate a trained policy on replays it did not train on, against baselines.
+    Eval(Box<eval::EvalArgs>),
+    /// Trained models: list, info, compare, tag, lineage, leaderboard, prune, reindex.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// Benchmarks: compare backbones on the same replays.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -72,6 +79,8 @@ fn main() -> ExitCode {
         Command::Kmeans(args) => kmeans::run(args),
         Command::Dataset(cmd) => dataset::run(cmd),
         Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(*args),
+        Command::Models(cmd) => models::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -8,8 +8,8 @@ use exphil_dataset::Progress;
 use exphil_policy::COMPONENTS;
 use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc};
 use exphil_runs::config::{BackboneConfig, TrainConfig};
+use exphil_runs::models::{register_run, resolve_run};
 use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
-use exphil_runs::registry::{update_registry, RunRecord};
 use exphil_train::data::{prepare, PreparedData};
 use exphil_train::trainer::{find_resume, train, Event, FaultInjection, RunOptions};
 use indicatif::ProgressBar;
@@ -149,11 +149,15 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             eprintln!("warning: skipped {path}: {reason}");
         }
     }
+    let ckpt_dir = PathBuf::from(&config.checkpoint.dir);
+    let pretrained = match &args.pretrained {
+        Some(arg) => Some(load_pretrained(arg, &ckpt_dir, &config, &data)?),
+        None => None,
+    };
     if args.dry_run {
         dry_run(&config, &data);
         return Ok(ExitCode::SUCCESS);
     }
-    let ckpt_dir = PathBuf::from(&config.checkpoint.dir);
     let (run_dir, name) = match run_dir {
         Some(d) => {
             let name = d
@@ -177,8 +181,32 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let ckpt_dir = run_dir.parent().map(Path::to_path_buf).unwrap_or(ckpt_dir);
     config.checkpoint.name = Some(name.clone());
-    let created = rfc3339_utc(SystemTime::now());
-    write_config(&run_dir, &config, &data, None)?;
+    let mut meta = RunMeta {
+        created_at: rfc3339_utc(SystemTime::now()),
+        training_type: if pretrained.is_some() {
+            "fine_tune".into()
+        } else {
+            "imitation".into()
+        },
+        parent: pretrained.as_ref().map(|p| p.0.clone()),
+        resumes: Vec::new(),
+        params: exphil_policy::model::param_count(&config.policy, &data.spec),
+    };
+    if args.resume.is_some() {
+        // A resumed run keeps its creation time and parent, and records the resume.
+        if let Ok(old) = exphil_runs::models::read_json(&run_dir.join("config.json")) {
+            let s = |k: &str| old[k].as_str().map(str::to_owned);
+            meta.created_at = s("created_at")
+                .or_else(|| s("timestamp"))
+                .unwrap_or(meta.created_at);
+            meta.parent = s("parent");
+            meta.training_type = s("training_type").unwrap_or(meta.training_type);
+            meta.resumes = serde_json::from_value(old["resumes"].clone()).unwrap_or_default();
+        }
+        meta.resumes.push(rfc3339_utc(SystemTime::now()));
+    }
+    write_config(&run_dir, &config, &data, &meta, "running", None)?;
+    write_games(&run_dir, &data)?;
     if !quiet {
         println!("  Model name:  {name}  ({})", run_dir.display());
         println!("  Seed:        {seed} (use --seed {seed} to reproduce)");
@@ -199,6 +227,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         resume,
         stop,
         faults: FaultInjection::default(),
+        init: pretrained.map(|p| p.1),
     };
     let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
     let mut losses: Vec<f64> = Vec::new();
@@ -306,11 +335,14 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
     };
     let result = train(&config, &data, &opts, &mut on_event);
-    let resumed = args.resume.is_some();
-    let register = |status: &str, metrics: serde_json::Value| {
-        record(
-            &ckpt_dir, &run_dir, &name, &config, &created, status, metrics, resumed,
-        )
+    let register = |status: &str, metrics: Option<&serde_json::Value>| -> Result<()> {
+        write_config(&run_dir, &config, &data, &meta, status, metrics)?;
+        if config.checkpoint.register {
+            for w in register_run(&ckpt_dir, &run_dir)? {
+                eprintln!("warning: registry: {w}");
+            }
+        }
+        Ok(())
     };
     if let Ok(mut b) = bar.lock() {
         if let Some(pb) = b.take() {
@@ -320,7 +352,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
-            register("failed", serde_json::json!({}))?;
+            register("failed", None)?;
             return Err(e.into());
         }
     };
@@ -336,14 +368,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         "early_stopped": st.early_stopped,
         "seconds": st.seconds,
     });
-    write_config(&run_dir, &config, &data, Some(&metrics))?;
     if let Some(p) = &summary.interrupted {
-        register("interrupted", metrics)?;
+        register("interrupted", Some(&metrics))?;
         println!("✓ Interrupt checkpoint saved to {}", p.display());
         println!("  Resume with: exphil train --resume {}", run_dir.display());
         return Ok(ExitCode::from(130));
     }
-    register("completed", metrics)?;
+    register("completed", Some(&metrics))?;
     if !quiet {
         println!(
             "Done in {:.1}s: {} epochs{}, best validation loss {}, model {}",
@@ -406,14 +437,37 @@ fn dry_run(config: &TrainConfig, data: &PreparedData) {
     println!("Dry run: nothing trained.");
 }
 
+/// What `config.json` records about the run besides its config.
+struct RunMeta {
+    created_at: String,
+    training_type: String,
+    parent: Option<String>,
+    resumes: Vec<String>,
+    params: usize,
+}
+
 fn write_config(
     run_dir: &Path,
     config: &TrainConfig,
     data: &PreparedData,
+    meta: &RunMeta,
+    status: &str,
     results: Option<&serde_json::Value>,
 ) -> Result<()> {
+    let pid = std::process::id();
     let v = serde_json::json!({
         "timestamp": rfc3339_utc(SystemTime::now()),
+        "created_at": meta.created_at,
+        "status": status,
+        // While running, the process (so a run killed outright is told apart).
+        "process": (status == "running").then(|| serde_json::json!({
+            "pid": pid,
+            "start_ticks": exphil_runs::io::process_start_ticks(pid),
+        })),
+        "training_type": meta.training_type,
+        "parent": meta.parent,
+        "resumes": meta.resumes,
+        "params": meta.params,
         "exphil_version": env!("CARGO_PKG_VERSION"),
         "config": config,
         "embed": data.manifest.embed,
@@ -428,55 +482,62 @@ fn write_config(
         .with_context(|| format!("writing {}", run_dir.join("config.json").display()))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    ckpt_dir: &Path,
-    run_dir: &Path,
-    name: &str,
-    config: &TrainConfig,
-    created: &str,
-    status: &str,
-    metrics: serde_json::Value,
-    resumed: bool,
-) -> Result<()> {
-    if !config.checkpoint.register {
-        return Ok(());
-    }
-    let summary = serde_json::json!({
-        "backbone": config.policy.backbone,
-        "head": config.policy.head,
-        "optimizer": config.optim.optimizer,
-        "lr": config.optim.lr,
-        "epochs": config.train.epochs,
-        "batch_size": config.train.batch_size,
-        "preset": config.preset,
-        "seed": config.train.seed,
+/// `games.json`: the content hashes of the run's training and validation games, so that
+/// `exphil eval` can leave out games the policy trained on.
+fn write_games(run_dir: &Path, data: &PreparedData) -> Result<()> {
+    let v = serde_json::json!({
+        "training": data.training_hashes,
+        "validation": data.validation_hashes,
     });
-    let rec = RunRecord {
-        id: name.to_string(),
-        path: run_dir.display().to_string(),
-        config_path: run_dir.join("config.json").display().to_string(),
-        created_at: created.to_string(),
-        backbone: config.policy.backbone.name().to_string(),
-        config_summary: summary,
-        metrics,
-        parent: None,
-        tags: config.checkpoint.tags.clone(),
-        status: status.to_string(),
+    let path = run_dir.join(exphil_train::eval::GAMES_FILE);
+    exphil_runs::io::write_atomic(&path, &serde_json::to_vec(&v)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The weights of `--pretrained RUN` and the run's name, checked against this run: the same
+/// architecture and the same input.
+fn load_pretrained(
+    arg: &str,
+    ckpt_dir: &Path,
+    config: &TrainConfig,
+    data: &PreparedData,
+) -> Result<(String, Vec<exphil_runs::tensors::NamedTensor>)> {
+    use exphil_train::model_file::{check_policy_matches, read_weights};
+    use exphil_train::trainer::{META_POLICY, META_SPEC};
+    let path = if Path::new(arg).exists() {
+        PathBuf::from(arg)
+    } else {
+        resolve_run(ckpt_dir, arg).with_context(|| format!("--pretrained {arg}"))?
     };
-    let reg = update_registry(ckpt_dir, |r| {
-        // A resumed run keeps its original creation time.
-        let rec = match r.get(name) {
-            Some(old) if resumed => RunRecord {
-                created_at: old.created_at.clone(),
-                ..rec
-            },
-            _ => rec,
-        };
-        r.upsert(rec);
+    let w = read_weights(&path).with_context(|| format!("--pretrained {arg}"))?;
+    let (tensors, meta, run_dir) = (w.tensors, w.metadata, w.run_dir);
+    let policy = meta.get(META_POLICY).with_context(|| {
+        format!(
+            "--pretrained {arg}: {} has no {META_POLICY} metadata",
+            path.display()
+        )
     })?;
-    for w in reg.warnings {
-        eprintln!("warning: registry: {w}");
+    check_policy_matches(policy, &config.policy, "this run's config")
+        .map_err(|e| anyhow::anyhow!("--pretrained {arg}: {e}"))?;
+    let spec: Option<exphil_policy::InputSpec> = meta
+        .get(META_SPEC)
+        .and_then(|s| serde_json::from_str(s).ok());
+    if spec.as_ref() != Some(&data.spec) {
+        anyhow::bail!(
+            "--pretrained {arg}: the pretrained policy reads {} features and {} ids, this run's \
+             data gives {} and {}: use the same embedding settings (embed preset, player names, \
+             stick targets) as the pretrained run",
+            spec.as_ref().map_or(0, |s| s.features),
+            spec.as_ref().map_or(0, |s| s.ids),
+            data.spec.features,
+            data.spec.ids
+        );
     }
-    Ok(())
+    let name = match &run_dir {
+        Some(d) => d.file_name(),
+        None => path.file_stem(),
+    }
+    .map(|n| n.to_string_lossy().into_owned())
+    .unwrap_or_default();
+    Ok((name, tensors))
 }

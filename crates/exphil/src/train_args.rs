@@ -69,6 +69,16 @@ pub struct TrainArgs {
     /// position).
     #[arg(long, value_name = "DIR", help_heading = "Config")]
     pub resume: Option<PathBuf>,
+    /// Fine-tune: start from the weights of this run (a run directory, its name in the
+    /// registry, or a weights file). The architecture and embedding must match; the registry
+    /// records it as the new run's parent.
+    #[arg(
+        long,
+        value_name = "RUN",
+        conflicts_with = "resume",
+        help_heading = "Config"
+    )]
+    pub pretrained: Option<String>,
     /// `cpu` or `cuda:N`.
     #[arg(long, value_name = "DEVICE", help_heading = "Config")]
     pub device: Option<String>,
@@ -726,7 +736,15 @@ mod tests {
     }
 
     /// Flags that are not config settings.
-    const NOT_SETTINGS: [&str; 6] = ["preset", "config", "dry-run", "quiet", "verbose", "resume"];
+    const NOT_SETTINGS: [&str; 7] = [
+        "preset",
+        "config",
+        "dry-run",
+        "quiet",
+        "verbose",
+        "resume",
+        "pretrained",
+    ];
 
     #[test]
     fn flags_and_the_table_agree() {

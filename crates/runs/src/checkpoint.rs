@@ -804,6 +804,51 @@ pub fn rfc3339_utc(t: SystemTime) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// Parses what [`rfc3339_utc`] writes (`2023-11-14T22:13:20Z`; fractional seconds and a
+/// `+00:00` suffix are accepted too). `None` for anything else.
+pub fn parse_rfc3339_utc(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-');
+    let (y, mo, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let time = time.split('.').next()?;
+    let mut t = time.split(':');
+    let (h, mi, sec): (i64, i64, i64) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    if d.next().is_some()
+        || t.next().is_some()
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return None;
+    }
+    // Civil date to days (H. Hinnant's algorithm), the inverse of `utc_fields`.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if mo > 2 { mo - 3 } else { mo + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec;
+    Some(if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    })
+}
+
 /// The default run name: `{backbone}_{YYYYMMDD_HHMMSS}` in UTC, e.g. `mlp_20231114_221320`.
 pub fn default_run_name(backbone: &str, now: SystemTime) -> String {
     let (y, mo, d, h, mi, s) = utc_fields(now);
@@ -828,6 +873,29 @@ mod tests {
         assert_eq!(rfc3339_utc(at(1_700_000_000)), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339_utc(at(951_782_400)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_utc(at(951_868_799)), "2000-02-29T23:59:59Z");
+        for secs in [
+            0,
+            1_700_000_000,
+            951_782_400,
+            951_868_799,
+            -86_401,
+            4_102_444_800,
+        ] {
+            let s = rfc3339_utc(at(secs));
+            assert_eq!(parse_rfc3339_utc(&s), Some(at(secs)), "{s}");
+        }
+        assert_eq!(
+            parse_rfc3339_utc("2023-11-14T22:13:20.123+00:00"),
+            Some(at(1_700_000_000))
+        );
+        for bad in [
+            "",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14 22:13:20",
+            "x-1-1T0:0:0Z",
+        ] {
+            assert_eq!(parse_rfc3339_utc(bad), None, "{bad}");
+        }
         assert_eq!(rfc3339_utc(at(4_107_542_400)), "2100-03-01T00:00:00Z");
         assert_eq!(rfc3339_utc(at(-1)), "1969-12-31T23:59:59Z");
         assert_eq!(

@@ -85,6 +85,36 @@ impl BackboneConfig {
         }
     }
 
+    /// The backbone in words: "an MLP (hidden 512-512)", "a temporal GRU (2 layers, width 256,
+    /// window 60)".
+    pub fn describe(&self) -> String {
+        let kind = match self {
+            BackboneConfig::Mlp(m) => {
+                let widths: Vec<String> = m.hidden.iter().map(usize::to_string).collect();
+                return format!(
+                    "an MLP (hidden {}{})",
+                    widths.join("-"),
+                    if m.residual { ", residual" } else { "" }
+                );
+            }
+            BackboneConfig::Lstm(_) => "an LSTM",
+            BackboneConfig::Gru(_) => "a GRU",
+            BackboneConfig::Attention(_) => "an attention network",
+            BackboneConfig::Mamba(_) => "a Mamba",
+            BackboneConfig::Jamba(_) => "a Jamba (Mamba and attention)",
+        };
+        match self.temporal() {
+            Some(w) => format!(
+                "a temporal {} ({} layers, width {}, window {})",
+                kind.split_once(' ').map_or(kind, |(_, k)| k),
+                w.num_layers,
+                w.hidden_size,
+                w.window_size
+            ),
+            None => kind.to_string(),
+        }
+    }
+
     /// The default settings of the backbone called `name`.
     pub fn default_of(name: &str) -> Option<BackboneConfig> {
         Some(match name {

@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod io;
 pub mod metrics;
+pub mod models;
 pub mod plot;
 pub mod presets;
 pub mod registry;

@@ -1820,6 +1820,32 @@ pub fn diff_from_defaults(config: &TrainConfig) -> Vec<(String, String)> {
     out
 }
 
+/// The settings that differ between two configs (as JSON), as (dotted key, value in `a`, value
+/// in `b`) in key order; a setting one side lacks shows `(unset)`.
+pub fn config_differences(a: &Value, b: &Value) -> Vec<(String, String, String)> {
+    let mut keys = Vec::new();
+    diff(a, b, "", &mut keys);
+    diff(b, a, "", &mut keys);
+    let keys: BTreeSet<String> = keys.into_iter().map(|(k, _)| k).collect();
+    let at = |v: &Value, key: &str| -> String {
+        let mut cur = v;
+        for part in key.split('.') {
+            match cur.get(part) {
+                Some(x) => cur = x,
+                None => return "(unset)".into(),
+            }
+        }
+        display_value(cur)
+    };
+    keys.into_iter()
+        .map(|k| {
+            let (x, y) = (at(a, &k), at(b, &k));
+            (k, x, y)
+        })
+        .filter(|(_, x, y)| x != y)
+        .collect()
+}
+
 /// The dotted keys of every setting in a (partial) config overlay.
 pub fn overlay_keys(overlay: &Value) -> Vec<String> {
     let mut out = Vec::new();

@@ -20,6 +20,7 @@
 use crate::checkpoint::rfc3339_utc;
 use crate::io::{process_alive, process_start_ticks, unique_suffix, write_atomic};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -77,8 +78,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RegistryError + '_ {
     }
 }
 
-/// One training run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One training run. Fields added after version 1 default when absent, so older registries
+/// still read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Unique id (the run name).
     pub id: String,
@@ -104,6 +106,35 @@ pub struct RunRecord {
     pub tags: Vec<String>,
     /// `running`, `completed`, `failed`, `interrupted`, ...
     pub status: String,
+    /// `imitation` (trained from scratch), `fine_tune` (from `--pretrained`), `ppo`, ...
+    #[serde(default)]
+    pub training_type: String,
+    /// The characters of the learning player's training frames, most frames first.
+    #[serde(default)]
+    pub characters: Vec<String>,
+    /// Trainable parameters of the policy.
+    #[serde(default)]
+    pub params: Option<u64>,
+    /// When the run was resumed (RFC 3339 UTC), oldest first.
+    #[serde(default)]
+    pub resumes: Vec<String>,
+    /// Evaluation summaries by replay-set hash (the `summary` of each `eval_<hash>.json`).
+    #[serde(default)]
+    pub evals: BTreeMap<String, serde_json::Value>,
+    /// Set when `exphil models prune` archived or deleted the run.
+    #[serde(default)]
+    pub removed: Option<Removal>,
+}
+
+/// What `exphil models prune` did to a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    /// `archived` (moved under `archive/`) or `pruned` (deleted).
+    pub action: String,
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// Why it was chosen.
+    pub reason: String,
 }
 
 /// The contents of `registry.json`.

@@ -28,11 +28,14 @@ fn record(id: &str, step: u64) -> RunRecord {
         parent: None,
         tags: vec!["test".to_string()],
         status: "running".to_string(),
+        ..RunRecord::default()
     }
 }
 
-const CHILDREN: usize = 8;
+const CHILDREN: usize = 16;
 const UPDATES: usize = 25;
+/// Writers that hold the lock longer and are killed at a random moment.
+const KILLED: usize = 6;
 
 #[test]
 fn concurrent_updates_from_killed_processes_lose_nothing() {
@@ -63,10 +66,10 @@ fn concurrent_updates_from_killed_processes_lose_nothing() {
     let dir = tmp.path().to_path_buf();
     let (tx, rx) = channel();
     let mut children = Vec::new();
-    // The first three hold the lock longer and are killed after a random number of updates.
+    // The first KILLED hold the lock longer and are killed after a random number of updates.
     let mut kill_after: BTreeMap<usize, usize> = BTreeMap::new();
     for k in 0..CHILDREN {
-        let slow = k < 3;
+        let slow = k < KILLED;
         if slow {
             kill_after.insert(k, 1 + rng.below(20) as usize);
         }
@@ -155,7 +158,7 @@ fn concurrent_updates_from_killed_processes_lose_nothing() {
         killed.len(),
         unique.len()
     );
-    assert_eq!(killed.len(), 3);
+    assert_eq!(killed.len(), KILLED);
 }
 
 fn lock_bytes(pid: u32, created_unix_ms: u64) -> Vec<u8> {

@@ -161,6 +161,10 @@ pub struct PreparedData {
     pub button_positives: ([u64; NUM_BUTTONS], u64),
     /// Provenance for `config.json`.
     pub provenance: Provenance,
+    /// Content hashes of the training games, sorted (so evaluation can leave them out).
+    pub training_hashes: Vec<String>,
+    /// Content hashes of the validation games, sorted.
+    pub validation_hashes: Vec<String>,
 }
 
 /// The default dataset cache (`~/.cache/exphil/datasets`).
@@ -276,6 +280,7 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
         ..Provenance::default()
     };
     let mut hashes: Vec<&str> = Vec::new();
+    let (mut training_hashes, mut validation_hashes) = (Vec::new(), Vec::new());
     let mut positives = [0u64; NUM_BUTTONS];
     let mut rows = 0u64;
     for (g, side) in games.iter().zip(&sides) {
@@ -284,8 +289,14 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
             prov.replay_files.push(g.source.clone());
         }
         match side {
-            Split::Train => prov.training_games += 1,
-            Split::Validation => prov.validation_games += 1,
+            Split::Train => {
+                prov.training_games += 1;
+                training_hashes.push(g.content_hash.clone());
+            }
+            Split::Validation => {
+                prov.validation_games += 1;
+                validation_hashes.push(g.content_hash.clone());
+            }
         }
         for s in &g.shards {
             let sdir = dir.join(&s.dir);
@@ -340,7 +351,15 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
         val_dirs,
         button_positives: (positives, rows),
         provenance: prov,
+        training_hashes: sorted(training_hashes),
+        validation_hashes: sorted(validation_hashes),
     })
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 impl PreparedData {

@@ -5,7 +5,9 @@
 
 pub mod data;
 pub mod ema;
+pub mod eval;
 pub mod grads;
+pub mod model_file;
 pub mod optim;
 pub mod schedule;
 pub mod trainer;

@@ -244,6 +244,9 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Injected faults.
     pub faults: FaultInjection,
+    /// Initial weights (fine-tuning from `--pretrained`), used when not resuming. They must fit
+    /// the policy (see [`crate::model_file::check_policy_matches`]).
+    pub init: Option<Vec<NamedTensor>>,
 }
 
 /// How a run ended.
@@ -316,6 +319,14 @@ pub fn model_metadata(cfg: &TrainConfig, data: &PreparedData) -> BTreeMap<String
         (
             META_TARGETS.into(),
             j(serde_json::to_string(&data.manifest.targets)),
+        ),
+        (
+            crate::model_file::META_DATA.into(),
+            j(serde_json::to_string(&cfg.data)),
+        ),
+        (
+            crate::model_file::META_FORMAT.into(),
+            crate::model_file::FORMAT_VERSION.to_string(),
         ),
         ("format".into(), "pt".into()),
     ])
@@ -476,7 +487,16 @@ impl Run<'_> {
             let (t, _) = decode_tensors(&c.dir.join(n), bytes).map_err(ck)?;
             Ok(t)
         };
-        self.policy = params::import(self.policy.clone(), &file(MODEL_FILE)?)
+        // The weights must be the architecture the config describes, said in words if not.
+        let model = c.dir.join(MODEL_FILE);
+        let (weights, meta) =
+            decode_tensors(&model, c.require(MODEL_FILE).map_err(ck)?).map_err(ck)?;
+        crate::model_file::check_format(&model, &meta).map_err(ck)?;
+        if let Some(p) = meta.get(META_POLICY) {
+            crate::model_file::check_policy_matches(p, &self.cfg.policy, "the run's config")
+                .map_err(|e| ck(format!("{}: {e}", model.display())))?;
+        }
+        self.policy = params::import(self.policy.clone(), &weights)
             .map_err(|e| ck(format!("{}: {e}", c.dir.join(MODEL_FILE).display())))?;
         self.optim
             .load_state(state.steps, &file("optim.safetensors")?, &self.device)
@@ -686,6 +706,10 @@ pub fn train(
         policy,
         device,
     };
+    if let (None, Some(w)) = (&opts.resume, &opts.init) {
+        run.policy = params::import(run.policy.clone(), w)
+            .map_err(|e| TrainError::Config(format!("the pretrained weights do not fit: {e}")))?;
+    }
     if let Some(c) = &opts.resume {
         run.load(c)?;
         if run.state.seed != seed {

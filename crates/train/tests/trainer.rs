@@ -90,6 +90,7 @@ fn options(dir: &Path) -> RunOptions {
         resume: None,
         stop: Arc::new(AtomicBool::new(false)),
         faults: FaultInjection::default(),
+        init: None,
     }
 }
 
