@@ -674,9 +674,6 @@ fn show_lineage(a: RunArg) -> Result<ExitCode> {
                 if let Some(l) = Metric::ValLoss.of(r, None) {
                     parts.push(format!("val loss {l:.4}"));
                 }
-                if !r.resumes.is_empty() {
-                    parts.push(format!("resumed {}×", r.resumes.len()));
-                }
                 if !r.tags.is_empty() {
                     parts.push(format!("tags {}", r.tags.join(",")));
                 }
@@ -689,6 +686,13 @@ fn show_lineage(a: RunArg) -> Result<ExitCode> {
         };
         let mark = if node == id { "  ◀" } else { "" };
         println!("{indent}{node} ({detail}){mark}");
+        // Resumes continue the same run: listed under it.
+        if let Some(r) = by_id.get(node.as_str()) {
+            let pad = "    ".repeat(depth);
+            for at in &r.resumes {
+                println!("{pad}    ↻ resumed {at}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -658,7 +658,31 @@ fn registry_commands_on_a_checkpoints_directory() {
         serde_json::from_str(&ok(m(&["list", "--json", "--tag", "keeper"]))).unwrap();
     assert_eq!(tagged.as_array().unwrap().len(), 1);
     assert_eq!(tagged[0]["tags"], serde_json::json!(["keeper"]));
-    // Lineage: base, then tuned below it.
+    // Resuming keeps the run (and its parent), and records the resume.
+    let before = tuned["created_at"].clone();
+    ok(exphil(
+        home,
+        &[
+            "train",
+            "--resume",
+            s(&ck.join("tuned")),
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+    ));
+    let list: Value = serde_json::from_str(&ok(m(&["list", "--json"]))).unwrap();
+    let resumed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "tuned")
+        .unwrap();
+    assert_eq!(resumed["created_at"], before);
+    assert_eq!(resumed["parent"], "base");
+    assert_eq!(resumed["resumes"].as_array().unwrap().len(), 1);
+    assert_eq!(resumed["metrics"]["epochs"], 2);
+    // Lineage: base, then tuned below it with its resume.
     let out = ok(m(&["lineage", "tuned"]));
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("base (imitation"), "{out}");
@@ -666,6 +690,7 @@ fn registry_commands_on_a_checkpoints_directory() {
         lines[1].contains("└── tuned (fine_tune") && lines[1].ends_with("◀"),
         "{out}"
     );
+    assert!(lines[2].contains("↻ resumed"), "{out}");
     // Info and compare.
     let out = ok(m(&["info", "tuned"]));
     for want in [
@@ -681,7 +706,7 @@ fn registry_commands_on_a_checkpoints_directory() {
     }
     let out = ok(m(&["compare", "base", "tuned"]));
     assert!(
-        out.contains("loop.epochs") && out.contains("best val loss"),
+        out.contains("checkpoint.name") && out.contains("best val loss"),
         "{out}"
     );
     // Leaderboard.
