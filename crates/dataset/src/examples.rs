@@ -523,6 +523,75 @@ fn embed_one(
     embedder.embed(src, &ctx, f, ids)
 }
 
+/// One live game embedded frame by frame, exactly as [`game_examples`] embeds a replay's
+/// examples: the state the policy sees (from the player's seat), the player's previous `k`
+/// controllers as recorded in the frames before it (stopping at a gap in frame numbers), the
+/// delay id and the player-name id. Play (UMI, Dolphin) feeds it each new frame.
+#[derive(Clone, Debug, Default)]
+pub struct LiveGame {
+    /// (frame, the player's controller on that frame), oldest first, at most `k`.
+    history: std::collections::VecDeque<(i32, Controller)>,
+    prev: Vec<Controller>,
+}
+
+impl LiveGame {
+    /// A game with no frames seen.
+    pub fn new() -> LiveGame {
+        LiveGame::default()
+    }
+
+    /// Forgets every frame (a new game in this slot).
+    pub fn reset(&mut self) {
+        self.history.clear();
+    }
+
+    /// Embeds `state` at `delay` (clamped to the delay vocabulary) into `features` and `ids`,
+    /// then remembers its controller for the frames after it. An anomaly (a value out of
+    /// physical range) leaves the outputs unspecified, and the frame is still remembered.
+    pub fn embed(
+        &mut self,
+        embedder: &Embedder,
+        state: &GameState,
+        delay: u8,
+        player_name: u32,
+        features: &mut [f32],
+        ids: &mut [u32],
+    ) -> Result<(), exphil_embed::Anomaly> {
+        let k = embedder.config().prev_controllers;
+        let history = &self.history;
+        let own = |id: i32| {
+            history
+                .iter()
+                .rev()
+                .find(|(f, _)| *f == id)
+                .map(|(_, c)| *c)
+        };
+        let delay = delay.min((DELAY_VOCAB - 1) as u8);
+        let r = embed_one(
+            embedder,
+            state,
+            own,
+            k,
+            (delay, player_name),
+            &mut self.prev,
+            features,
+            ids,
+        );
+        // A repeated or earlier frame number (a rollback) replaces what came after it.
+        while self.history.back().is_some_and(|(f, _)| *f >= state.frame) {
+            self.history.pop_back();
+        }
+        if k > 0 {
+            if self.history.len() == k {
+                self.history.pop_front();
+            }
+            self.history
+                .push_back((state.frame, state.players[0].controller));
+        }
+        r
+    }
+}
+
 impl GameExamples {
     /// Appends one example row.
     fn push_row(

@@ -13,8 +13,8 @@ mod shard;
 mod split;
 pub use crate::examples::{
     game_examples, game_examples_named, perspective_ports, ExampleConfig, ExampleConfigError,
-    GameExamples, NoiseConfig, Perspective, SkipReason, MAX_DELAY_FRAMES, MAX_NOISE_COPIES,
-    VARIANT_MIRRORED, VARIANT_NOISY_FIRST, VARIANT_ORIGINAL,
+    GameExamples, LiveGame, NoiseConfig, Perspective, SkipReason, MAX_DELAY_FRAMES,
+    MAX_NOISE_COPIES, VARIANT_MIRRORED, VARIANT_NOISY_FIRST, VARIANT_ORIGINAL,
 };
 mod names;
 pub use crate::loader::{unit_starts, Batch, Epoch, Loader, LoaderConfig, LoaderError};

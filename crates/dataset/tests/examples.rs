@@ -503,3 +503,62 @@ fn noisy_copies_are_seeded_and_touch_only_positions_and_speeds() {
     }
     assert!(differ > n, "noise changed only {differ} values");
 }
+
+/// Play's view equals training's: a real game streamed frame by frame through UMI v1 frame bytes
+/// into `LiveGame` gives, for every example, exactly the features and ids `game_examples` built
+/// (both perspectives, delays 0 and 18, both embedding presets).
+#[test]
+fn live_frames_through_umi_bytes_embed_as_training_did() {
+    let g = game(PEACH_MARTH);
+    for preset in ["compact", "full"] {
+        let (embedder, coder) = setup(preset);
+        let (nf, ni) = (embedder.layout().features, embedder.layout().ids);
+        for delay in [0u8, 18] {
+            let cfg = ExampleConfig {
+                frame_delay: delay,
+                ..ExampleConfig::default()
+            };
+            let per_port = game_examples(&g, &embedder, &coder, &cfg).unwrap();
+            assert_eq!(per_port.len(), 2);
+            for ex in &per_port {
+                let me = Port::from_number(ex.port).unwrap();
+                let opp = g
+                    .start
+                    .players
+                    .iter()
+                    .map(|p| p.port)
+                    .find(|p| *p != me)
+                    .unwrap();
+                let mut live = exphil_dataset::LiveGame::new();
+                let mut by_frame = std::collections::BTreeMap::new();
+                let (mut f, mut ids) = (vec![0f32; nf], vec![0u32; ni]);
+                for (_, s) in states(&g, me, opp) {
+                    let wire = GameState::from_umi(&s.to_umi()).unwrap();
+                    if live
+                        .embed(&embedder, &wire, delay, 0, &mut f, &mut ids)
+                        .is_ok()
+                    {
+                        by_frame.insert(s.frame, (f.clone(), ids.clone()));
+                    }
+                }
+                assert!(ex.len() > 1000);
+                for i in 0..ex.len() {
+                    let src = ex.frame_ids[i] - i32::from(delay);
+                    let (lf, li) = by_frame.get(&src).unwrap_or_else(|| panic!("frame {src}"));
+                    assert_eq!(
+                        &ex.features[i * nf..(i + 1) * nf],
+                        &lf[..],
+                        "{preset} d{delay} port {} frame {src}",
+                        ex.port
+                    );
+                    assert_eq!(
+                        &ex.ids[i * ni..(i + 1) * ni],
+                        &li[..],
+                        "{preset} d{delay} port {} frame {src}",
+                        ex.port
+                    );
+                }
+            }
+        }
+    }
+}

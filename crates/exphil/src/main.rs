@@ -9,6 +9,7 @@ mod filters;
 mod kmeans;
 mod models;
 mod replays;
+mod serve;
 mod train;
 mod train_args;
 
@@ -40,6 +41,8 @@ enum Command {
     /// Trained models: list, info, compare, tag, lineage, leaderboard, prune, reindex.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Play as a UMI v1 bot (the Computer Melee Championship protocol) on $UMI_SOCKET.
+    Serve(Box<serve::ServeArgs>),
     /// Benchmarks: compare backbones on the same replays.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(*args),
         Command::Models(cmd) => models::run(cmd),
+        Command::Serve(args) => serve::run(*args),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

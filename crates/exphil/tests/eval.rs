@@ -6,33 +6,18 @@
 
 mod common;
 
-use common::s;
+use common::{isolated, s, text};
 use exphil_testdata::replays_dir;
 use exphil_train::eval::{sequences_of_replay, SequenceOptions};
 use exphil_train::model_file::{load_policy, META_FORMAT};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
-/// The binary with a private HOME and no EXPHIL_* variables from the caller.
+/// The binary in `home` with `args`.
 fn exphil(home: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_exphil"));
-    c.args(args).env("HOME", home);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("EXPHIL_") {
-            c.env_remove(k);
-        }
-    }
-    c.output().expect("run exphil")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    isolated(home).args(args).output().expect("run exphil")
 }
 
 fn ok(o: Output) -> String {

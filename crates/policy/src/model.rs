@@ -114,6 +114,21 @@ impl BackboneState {
             t.reset_rows(rows);
         }
     }
+
+    /// The listed rows as a state of `rows.len()` rows (to step a subset of the games).
+    pub fn select(&self, rows: &[usize]) -> BackboneState {
+        match self {
+            BackboneState::Stateless(_) => BackboneState::Stateless(rows.len()),
+            BackboneState::Temporal(t) => BackboneState::Temporal(t.select(rows)),
+        }
+    }
+
+    /// Writes `part` (from [`BackboneState::select`] of the same rows, stepped) back.
+    pub fn scatter(&mut self, rows: &[usize], part: BackboneState) {
+        if let (BackboneState::Temporal(t), BackboneState::Temporal(p)) = (self, part) {
+            t.scatter(rows, p);
+        }
+    }
 }
 
 impl Backbone {

@@ -13,7 +13,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, sigmoid, silu, softmax, softplus};
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use exphil_runs::config::{AttentionSettings, BackboneConfig, Pooling, SsmSettings};
 
 /// A score that softmax turns into an exact zero weight.
@@ -825,6 +825,90 @@ impl TemporalState {
         self.outputs = self.outputs.take().map(|o| o * k3);
     }
 
+    /// The listed rows as a state of `rows.len()` rows (in that order), for stepping a subset
+    /// of the games; [`TemporalState::scatter`] writes them back.
+    pub fn select(&self, rows: &[usize]) -> TemporalState {
+        let Some(device) = self.device() else {
+            return self.clone();
+        };
+        let idx = index(rows, &device);
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| match l {
+                LayerState::Recurrent(s) => LayerState::Recurrent(RecurrentState {
+                    h: s.h.clone().select(0, idx.clone()),
+                    c: s.c.as_ref().map(|c| c.clone().select(0, idx.clone())),
+                }),
+                LayerState::Attention(c) => LayerState::Attention(KvCache {
+                    k: c.k.clone().select(0, idx.clone()),
+                    v: c.v.clone().select(0, idx.clone()),
+                }),
+                LayerState::Mamba(m) => LayerState::Mamba(MambaState {
+                    conv: m.conv.as_ref().map(|c| c.clone().select(0, idx.clone())),
+                    h: m.h.clone().select(0, idx.clone()),
+                }),
+            })
+            .collect();
+        TemporalState {
+            layers,
+            outputs: self.outputs.as_ref().map(|o| o.clone().select(0, idx)),
+            seen: rows.iter().map(|&r| self.seen[r]).collect(),
+        }
+    }
+
+    /// Writes `part` (a state of `rows.len()` rows, as [`TemporalState::select`] gave) back
+    /// into the listed rows; the other rows are unchanged.
+    pub fn scatter(&mut self, rows: &[usize], part: TemporalState) {
+        let Some(device) = self.device() else {
+            return;
+        };
+        let n = self.seen.len();
+        let mut pos = vec![0usize; n];
+        let mut keep = vec![1f32; n];
+        for (j, &r) in rows.iter().enumerate() {
+            pos[r] = j;
+            keep[r] = 0.0;
+            self.seen[r] = part.seen[j];
+        }
+        let pos = index(&pos, &device);
+        let keep = Tensor::<1>::from_data(TensorData::new(keep, [n]), &device);
+        let layers = std::mem::take(&mut self.layers);
+        self.layers = layers
+            .into_iter()
+            .zip(part.layers)
+            .map(|(l, p)| match (l, p) {
+                (LayerState::Recurrent(s), LayerState::Recurrent(q)) => {
+                    LayerState::Recurrent(RecurrentState {
+                        h: merge(s.h, q.h, &pos, &keep),
+                        c: match (s.c, q.c) {
+                            (Some(a), Some(b)) => Some(merge(a, b, &pos, &keep)),
+                            (a, _) => a,
+                        },
+                    })
+                }
+                (LayerState::Attention(c), LayerState::Attention(q)) => {
+                    LayerState::Attention(KvCache {
+                        k: merge(c.k, q.k, &pos, &keep),
+                        v: merge(c.v, q.v, &pos, &keep),
+                    })
+                }
+                (LayerState::Mamba(m), LayerState::Mamba(q)) => LayerState::Mamba(MambaState {
+                    conv: match (m.conv, q.conv) {
+                        (Some(a), Some(b)) => Some(merge(a, b, &pos, &keep)),
+                        (a, _) => a,
+                    },
+                    h: merge(m.h, q.h, &pos, &keep),
+                }),
+                (l, _) => l,
+            })
+            .collect();
+        self.outputs = match (self.outputs.take(), part.outputs) {
+            (Some(a), Some(b)) => Some(merge(a, b, &pos, &keep)),
+            (a, _) => a,
+        };
+    }
+
     fn device(&self) -> Option<Device> {
         self.layers.first().map(|l| match l {
             LayerState::Recurrent(s) => s.h.device(),
@@ -1148,4 +1232,25 @@ pub fn param_count(cfg: &BackboneConfig, input: usize) -> usize {
         0
     };
     blocks + if plain { 0 } else { lin(input, h) + ln } + pool
+}
+
+/// Row indices as an index tensor.
+fn index(rows: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+    Tensor::from_data(TensorData::new(v, [rows.len()]), device)
+}
+
+/// `t` with the rows whose `keep` is 0 taken from `part` (row `pos[r]` of it).
+fn merge<const D: usize>(
+    t: Tensor<D>,
+    part: Tensor<D>,
+    pos: &Tensor<1, Int>,
+    keep: &Tensor<1>,
+) -> Tensor<D> {
+    let n = t.dims()[0];
+    let mut shape = [1usize; D];
+    shape[0] = n;
+    let k = keep.clone().reshape(shape);
+    let spread = part.select(0, pos.clone());
+    t * k.clone() + spread * k.neg().add_scalar(1.0)
 }

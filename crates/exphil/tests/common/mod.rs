@@ -16,3 +16,25 @@ pub fn exphil(args: &[&str]) -> Output {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// The binary with a private HOME and none of the caller's `EXPHIL_*` or `UMI_SOCKET`
+/// variables.
+pub fn isolated(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_exphil"));
+    c.env("HOME", home);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("EXPHIL_") || k == "UMI_SOCKET" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// A finished command's stdout and stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
