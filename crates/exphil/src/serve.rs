@@ -14,7 +14,7 @@ use exphil_policy::{BackboneState, PolicyInput, Sampling};
 use exphil_replay::ExternalCharacter;
 use exphil_train::model_file::{load_policy, LoadedPolicy};
 use exphil_train::trainer::device_of;
-use exphil_umi::protocol::{act, error, read_message, ready, write_message};
+use exphil_umi::protocol::{act, error, read_message_limited, ready, session_limit, write_message};
 use exphil_umi::{characters_of, Controller13, Hello, Message, Obs, ProtocolError, Welcome};
 use rand::SeedableRng;
 use std::collections::HashMap;
@@ -414,7 +414,7 @@ fn session(
 ) -> Result<String, ProtocolError> {
     let send = |w: &mut UnixStream, v| write_message(w, &v);
     send(writer, hello.to_value())?;
-    let welcome = match Message::parse(&read_message(reader)?, 0)? {
+    let welcome = match Message::parse(&read_message_limited(reader, session_limit(0))?, 0)? {
         Message::Welcome(w) => w,
         Message::Shutdown(r) => return Ok(format!("turned away: {r}")),
         m => {
@@ -443,8 +443,9 @@ fn session(
     if said_ready {
         send(writer, ready())?;
     }
+    let limit = session_limit(max_games);
     loop {
-        let msg = Message::parse(&read_message(reader)?, max_games)?;
+        let msg = Message::parse(&read_message_limited(reader, limit)?, max_games)?;
         match msg {
             Message::Warmup(obs) | Message::Obs(obs) if obs.games.is_empty() => {
                 send(writer, act(obs.seq, &[]))?;

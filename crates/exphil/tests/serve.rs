@@ -354,6 +354,12 @@ fn refused(raw: &[u8], close: bool, want: &str) {
 fn hostile_messages_are_refused_with_a_reason() {
     // Over the 2^28 limit: refused from the length alone (no allocation).
     refused(&((1u32 << 28) + 1).to_le_bytes(), false, "268435457 bytes");
+    // Legal by the spec's 2^28 but more than 8 games can need: refused from the length.
+    refused(
+        &(64u32 << 20).to_le_bytes(),
+        false,
+        "more than the 1048576 bytes",
+    );
     // Zero-length.
     refused(&[0, 0, 0, 0], false, "0 bytes");
     // Garbage.
@@ -365,8 +371,8 @@ fn hostile_messages_are_refused_with_a_reason() {
     let frames = real_frames();
     write_message(&mut bad, &obs("obs", 1, &[1, 2], &[true], &frames[..2])).unwrap();
     refused(&bad, false, "first flags");
-    // 256 MiB announced, 10 bytes sent, then the arena leaves.
-    let mut trunc = (1u32 << 28).to_le_bytes().to_vec();
+    // 512 KiB announced, 10 bytes sent, then the arena leaves.
+    let mut trunc = (512u32 << 10).to_le_bytes().to_vec();
     trunc.extend_from_slice(&[0x81; 10]);
     refused(&trunc, true, "in the middle of a message");
 }

@@ -53,6 +53,17 @@ fn invalid(s: impl Into<String>) -> ProtocolError {
 
 /// Reads one message (a map with a string `t`).
 pub fn read_message(r: &mut impl Read) -> Result<Value, ProtocolError> {
+    read_message_limited(r, MAX_MESSAGE)
+}
+
+/// The largest message a session of `max_games` games can legally send (an observation of
+/// every game is about 775 bytes a game), with room to spare; at least 1 MiB.
+pub fn session_limit(max_games: usize) -> usize {
+    max_games.saturating_mul(4096).clamp(1 << 20, MAX_MESSAGE)
+}
+
+/// [`read_message`], refusing messages longer than `limit` bytes from their length alone.
+pub fn read_message_limited(r: &mut impl Read, limit: usize) -> Result<Value, ProtocolError> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -67,6 +78,12 @@ pub fn read_message(r: &mut impl Read) -> Result<Value, ProtocolError> {
     let n = u32::from_le_bytes(len) as usize;
     if n == 0 || n > MAX_MESSAGE {
         return Err(ProtocolError::Size(n as u64));
+    }
+    if n > limit {
+        return Err(ProtocolError::Invalid(format!(
+            "a message of {n} bytes, more than the {limit} bytes any message of this session \
+             can need"
+        )));
     }
     // Grow with what arrives: a peer announcing 256 MiB and sending 10 bytes costs 64 KiB.
     let mut body: Vec<u8> = Vec::with_capacity(n.min(CHUNK));
