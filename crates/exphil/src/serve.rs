@@ -91,8 +91,8 @@ struct Brain {
     sampling: Sampling,
     rng: rand::rngs::StdRng,
     delay: u8,
-    /// One row per slot, plus a scratch row.
-    state: Option<BackboneState>,
+    /// Each slot's model memory (one row).
+    states: Vec<Option<BackboneState>>,
     live: Vec<LiveGame>,
     slots: HashMap<u32, usize>,
     free: Vec<usize>,
@@ -102,7 +102,9 @@ impl Brain {
     fn start(&mut self, w: &Welcome) {
         self.delay = w.delay;
         self.rng = rand::rngs::StdRng::seed_from_u64(w.rng_seed);
-        self.state = Some(self.loaded.policy.initial_state(w.max_games, &self.device));
+        self.states = (0..w.max_games)
+            .map(|_| Some(self.loaded.policy.initial_state(1, &self.device)))
+            .collect();
         self.live = vec![LiveGame::new(); w.max_games];
         self.slots.clear();
         self.free = (0..w.max_games).rev().collect();
@@ -172,20 +174,28 @@ impl Brain {
         }
         let input = PolicyInput::new(&self.loaded.spec, &features, &ids, n, &self.device);
         let policy = &self.loaded.policy;
-        let mut part = if warmup {
+        // The games' own memories in one batch (a game's first observation starts afresh).
+        let part = if warmup {
             policy.initial_state(n, &self.device)
         } else {
-            let state = self.state.as_ref().ok_or("an observation before welcome")?;
-            state.select(&slots)
+            let mut parts = Vec::with_capacity(n);
+            for (&slot, &first) in slots.iter().zip(&obs.first) {
+                let own =
+                    self.states.get_mut(slot).and_then(Option::take).ok_or(
+                        "an observation before welcome, or a game twice in one observation",
+                    )?;
+                parts.push(if first {
+                    policy.initial_state(1, &self.device)
+                } else {
+                    own
+                });
+            }
+            BackboneState::cat(parts)
         };
-        if !warmup {
-            let reset: Vec<usize> = (0..n).filter(|&i| obs.first[i]).collect();
-            part.reset_rows(&reset);
-        }
         let (targets, part) = policy.step(&input, part, self.sampling, &mut self.rng);
         if !warmup {
-            if let Some(state) = self.state.as_mut() {
-                state.scatter(&slots, part);
+            for (&slot, s) in slots.iter().zip(part.split()) {
+                self.states[slot] = Some(s);
             }
         }
         let rows = targets
@@ -333,7 +343,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         },
         rng: rand::rngs::StdRng::seed_from_u64(0),
         delay: hello.delay,
-        state: None,
+        states: Vec::new(),
         live: Vec::new(),
         slots: HashMap::new(),
         free: Vec::new(),

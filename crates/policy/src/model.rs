@@ -115,18 +115,31 @@ impl BackboneState {
         }
     }
 
-    /// The listed rows as a state of `rows.len()` rows (to step a subset of the games).
-    pub fn select(&self, rows: &[usize]) -> BackboneState {
-        match self {
-            BackboneState::Stateless(_) => BackboneState::Stateless(rows.len()),
-            BackboneState::Temporal(t) => BackboneState::Temporal(t.select(rows)),
+    /// The rows of `parts`, in order, as one state (each game keeps a one-row state of its
+    /// own; a batch steps the games it holds). [`BackboneState::split`] undoes it.
+    pub fn cat(parts: Vec<BackboneState>) -> BackboneState {
+        let mut temporal = Vec::with_capacity(parts.len());
+        let mut rows = 0;
+        for p in parts {
+            match p {
+                BackboneState::Stateless(n) => rows += n,
+                BackboneState::Temporal(t) => temporal.push(t),
+            }
+        }
+        if temporal.is_empty() {
+            BackboneState::Stateless(rows)
+        } else {
+            BackboneState::Temporal(TemporalState::cat(temporal))
         }
     }
 
-    /// Writes `part` (from [`BackboneState::select`] of the same rows, stepped) back.
-    pub fn scatter(&mut self, rows: &[usize], part: BackboneState) {
-        if let (BackboneState::Temporal(t), BackboneState::Temporal(p)) = (self, part) {
-            t.scatter(rows, p);
+    /// Each row as a state of its own.
+    pub fn split(self) -> Vec<BackboneState> {
+        match self {
+            BackboneState::Stateless(n) => vec![BackboneState::Stateless(1); n],
+            BackboneState::Temporal(t) => {
+                t.split().into_iter().map(BackboneState::Temporal).collect()
+            }
         }
     }
 }

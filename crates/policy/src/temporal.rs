@@ -13,7 +13,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, sigmoid, silu, softmax, softplus};
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use exphil_runs::config::{AttentionSettings, BackboneConfig, Pooling, SsmSettings};
 
 /// A score that softmax turns into an exact zero weight.
@@ -825,88 +825,114 @@ impl TemporalState {
         self.outputs = self.outputs.take().map(|o| o * k3);
     }
 
-    /// The listed rows as a state of `rows.len()` rows (in that order), for stepping a subset
-    /// of the games; [`TemporalState::scatter`] writes them back.
-    pub fn select(&self, rows: &[usize]) -> TemporalState {
-        let Some(device) = self.device() else {
-            return self.clone();
-        };
-        let idx = index(rows, &device);
-        let layers = self
-            .layers
+    /// The rows of `parts`, in order, as one state (to step several games' own states in one
+    /// batch; [`TemporalState::split`] undoes it). Every part must come from the same trunk.
+    pub fn cat(parts: Vec<TemporalState>) -> TemporalState {
+        let mut parts = parts;
+        if parts.len() == 1 {
+            return parts.pop().expect("one part");
+        }
+        let seen = parts.iter().flat_map(|p| p.seen.iter().copied()).collect();
+        let outputs = parts
             .iter()
-            .map(|l| match l {
-                LayerState::Recurrent(s) => LayerState::Recurrent(RecurrentState {
-                    h: s.h.clone().select(0, idx.clone()),
-                    c: s.c.as_ref().map(|c| c.clone().select(0, idx.clone())),
-                }),
-                LayerState::Attention(c) => LayerState::Attention(KvCache {
-                    k: c.k.clone().select(0, idx.clone()),
-                    v: c.v.clone().select(0, idx.clone()),
-                }),
-                LayerState::Mamba(m) => LayerState::Mamba(MambaState {
-                    conv: m.conv.as_ref().map(|c| c.clone().select(0, idx.clone())),
-                    h: m.h.clone().select(0, idx.clone()),
-                }),
+            .map(|p| p.outputs.clone())
+            .collect::<Option<Vec<_>>>()
+            .map(|o| Tensor::cat(o, 0));
+        let layer_count = parts.first().map_or(0, |p| p.layers.len());
+        let mut columns: Vec<Vec<LayerState>> = (0..layer_count).map(|_| Vec::new()).collect();
+        for p in parts {
+            for (c, l) in columns.iter_mut().zip(p.layers) {
+                c.push(l);
+            }
+        }
+        let layers = columns
+            .into_iter()
+            .map(|c| {
+                let first = c.first().cloned();
+                match first {
+                    Some(LayerState::Recurrent(_)) => {
+                        let (mut h, mut cs) = (Vec::new(), Vec::new());
+                        for l in c {
+                            if let LayerState::Recurrent(s) = l {
+                                h.push(s.h);
+                                cs.extend(s.c);
+                            }
+                        }
+                        let c = (!cs.is_empty()).then(|| Tensor::cat(cs, 0));
+                        LayerState::Recurrent(RecurrentState {
+                            h: Tensor::cat(h, 0),
+                            c,
+                        })
+                    }
+                    Some(LayerState::Attention(_)) => {
+                        let (mut k, mut v) = (Vec::new(), Vec::new());
+                        for l in c {
+                            if let LayerState::Attention(s) = l {
+                                k.push(s.k);
+                                v.push(s.v);
+                            }
+                        }
+                        LayerState::Attention(KvCache {
+                            k: Tensor::cat(k, 0),
+                            v: Tensor::cat(v, 0),
+                        })
+                    }
+                    _ => {
+                        let (mut conv, mut h) = (Vec::new(), Vec::new());
+                        for l in c {
+                            if let LayerState::Mamba(s) = l {
+                                conv.extend(s.conv);
+                                h.push(s.h);
+                            }
+                        }
+                        LayerState::Mamba(MambaState {
+                            conv: (!conv.is_empty()).then(|| Tensor::cat(conv, 0)),
+                            h: Tensor::cat(h, 0),
+                        })
+                    }
+                }
             })
             .collect();
         TemporalState {
             layers,
-            outputs: self.outputs.as_ref().map(|o| o.clone().select(0, idx)),
-            seen: rows.iter().map(|&r| self.seen[r]).collect(),
+            outputs,
+            seen,
         }
     }
 
-    /// Writes `part` (a state of `rows.len()` rows, as [`TemporalState::select`] gave) back
-    /// into the listed rows; the other rows are unchanged.
-    pub fn scatter(&mut self, rows: &[usize], part: TemporalState) {
-        let Some(device) = self.device() else {
-            return;
-        };
+    /// Each row as a state of its own.
+    pub fn split(self) -> Vec<TemporalState> {
         let n = self.seen.len();
-        let mut pos = vec![0usize; n];
-        let mut keep = vec![1f32; n];
-        for (j, &r) in rows.iter().enumerate() {
-            pos[r] = j;
-            keep[r] = 0.0;
-            self.seen[r] = part.seen[j];
+        if n == 1 {
+            return vec![self];
         }
-        let pos = index(&pos, &device);
-        let keep = Tensor::<1>::from_data(TensorData::new(keep, [n]), &device);
-        let layers = std::mem::take(&mut self.layers);
-        self.layers = layers
-            .into_iter()
-            .zip(part.layers)
-            .map(|(l, p)| match (l, p) {
-                (LayerState::Recurrent(s), LayerState::Recurrent(q)) => {
-                    LayerState::Recurrent(RecurrentState {
-                        h: merge(s.h, q.h, &pos, &keep),
-                        c: match (s.c, q.c) {
-                            (Some(a), Some(b)) => Some(merge(a, b, &pos, &keep)),
-                            (a, _) => a,
-                        },
+        let row2 = |t: &Tensor<2>, i: usize| t.clone().narrow(0, i, 1);
+        let row3 = |t: &Tensor<3>, i: usize| t.clone().narrow(0, i, 1);
+        let row4 = |t: &Tensor<4>, i: usize| t.clone().narrow(0, i, 1);
+        (0..n)
+            .map(|i| TemporalState {
+                layers: self
+                    .layers
+                    .iter()
+                    .map(|l| match l {
+                        LayerState::Recurrent(s) => LayerState::Recurrent(RecurrentState {
+                            h: row2(&s.h, i),
+                            c: s.c.as_ref().map(|c| row2(c, i)),
+                        }),
+                        LayerState::Attention(c) => LayerState::Attention(KvCache {
+                            k: row4(&c.k, i),
+                            v: row4(&c.v, i),
+                        }),
+                        LayerState::Mamba(m) => LayerState::Mamba(MambaState {
+                            conv: m.conv.as_ref().map(|c| row3(c, i)),
+                            h: row3(&m.h, i),
+                        }),
                     })
-                }
-                (LayerState::Attention(c), LayerState::Attention(q)) => {
-                    LayerState::Attention(KvCache {
-                        k: merge(c.k, q.k, &pos, &keep),
-                        v: merge(c.v, q.v, &pos, &keep),
-                    })
-                }
-                (LayerState::Mamba(m), LayerState::Mamba(q)) => LayerState::Mamba(MambaState {
-                    conv: match (m.conv, q.conv) {
-                        (Some(a), Some(b)) => Some(merge(a, b, &pos, &keep)),
-                        (a, _) => a,
-                    },
-                    h: merge(m.h, q.h, &pos, &keep),
-                }),
-                (l, _) => l,
+                    .collect(),
+                outputs: self.outputs.as_ref().map(|o| row3(o, i)),
+                seen: vec![self.seen[i]],
             })
-            .collect();
-        self.outputs = match (self.outputs.take(), part.outputs) {
-            (Some(a), Some(b)) => Some(merge(a, b, &pos, &keep)),
-            (a, _) => a,
-        };
+            .collect()
     }
 
     fn device(&self) -> Option<Device> {
@@ -1232,25 +1258,4 @@ pub fn param_count(cfg: &BackboneConfig, input: usize) -> usize {
         0
     };
     blocks + if plain { 0 } else { lin(input, h) + ln } + pool
-}
-
-/// Row indices as an index tensor.
-fn index(rows: &[usize], device: &Device) -> Tensor<1, Int> {
-    let v: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
-    Tensor::from_data(TensorData::new(v, [rows.len()]), device)
-}
-
-/// `t` with the rows whose `keep` is 0 taken from `part` (row `pos[r]` of it).
-fn merge<const D: usize>(
-    t: Tensor<D>,
-    part: Tensor<D>,
-    pos: &Tensor<1, Int>,
-    keep: &Tensor<1>,
-) -> Tensor<D> {
-    let n = t.dims()[0];
-    let mut shape = [1usize; D];
-    shape[0] = n;
-    let k = keep.clone().reshape(shape);
-    let spread = part.select(0, pos.clone());
-    t * k.clone() + spread * k.neg().add_scalar(1.0)
 }

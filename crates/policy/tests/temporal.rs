@@ -306,10 +306,11 @@ fn batched_stepping_with_resets_equals_stepping_each_game_alone() {
     }
 }
 
-/// Serving steps only the games of each observation: selecting their rows, stepping and
-/// scattering them back equals stepping each game alone, whatever the order and subset.
+/// Serving keeps one state per game and steps the games of each observation together:
+/// concatenating their states, stepping and splitting them back equals stepping each game
+/// alone, whatever the order and subset.
 #[test]
-fn stepping_subsets_of_rows_equals_stepping_each_game_alone() {
+fn stepping_subsets_of_games_equals_stepping_each_game_alone() {
     let (spec, ex) = real_frames();
     let device = Device::flex();
     let starts = [300usize, 1200, 2500, 4000];
@@ -320,7 +321,10 @@ fn stepping_subsets_of_rows_equals_stepping_each_game_alone() {
             .iter()
             .map(|&s| step_through(&p, &spec, &ex, s, len, &device))
             .collect();
-        let mut state = p.initial_state(starts.len(), &device);
+        let mut states: Vec<Option<BackboneState>> = starts
+            .iter()
+            .map(|_| Some(p.initial_state(1, &device)))
+            .collect();
         let mut t = [0usize; 4];
         // Each round steps a different subset, in a different order.
         let rounds: [&[usize]; 6] = [
@@ -345,9 +349,12 @@ fn stepping_subsets_of_rows_equals_stepping_each_game_alone() {
                     i.extend(ir);
                 }
                 let input = PolicyInput::new(&spec, &f, &i, live.len(), &device);
-                let part = state.select(&live);
+                let part =
+                    BackboneState::cat(live.iter().map(|&r| states[r].take().unwrap()).collect());
                 let (h, part) = p.step_trunk(&input, part);
-                state.scatter(&live, part);
+                for (&r, s) in live.iter().zip(part.split()) {
+                    states[r] = Some(s);
+                }
                 let v = values(h);
                 let width = v.len() / live.len();
                 for (j, &r) in live.iter().enumerate() {
