@@ -46,7 +46,7 @@ pub struct ServeArgs {
     /// The arena's Unix socket [default: $UMI_SOCKET].
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// The bot's name [default: the run's name].
+    /// The bot's name [default: exphil-<the run's name>].
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Answer an observation within this many milliseconds, with each game's previous
