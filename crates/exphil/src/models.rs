@@ -251,10 +251,6 @@ fn dir_size(p: &Path) -> u64 {
     total
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
 fn button_accuracy(r: &RunRecord) -> Option<f64> {
     r.metrics["final_val_accuracy"]
         .as_array()
@@ -329,7 +325,11 @@ fn list(a: ListArgs) -> Result<ExitCode> {
             r.created_at,
             r.backbone,
             r.params.map_or("-".into(), human_count),
-            if size > 0 { mib(size) } else { "-".into() },
+            if size > 0 {
+                crate::train::mib(size as f64)
+            } else {
+                "-".into()
+            },
             f4(loss(r)),
             button_accuracy(r).map_or("-".into(), |x| format!("{:.1}%", 100.0 * x)),
             nll(r).map_or("-".into(), |x| format!("{x:.3}")),
