@@ -445,31 +445,59 @@ fn compare_marks_the_better_policy() {
     assert!(nll_line.contains(better), "A {a}, B {b}: {nll_line}");
 }
 
+/// Rewrites the training config in a run's `config.json`.
+fn edit_run_config(run: &Path, f: impl FnOnce(&mut Value)) {
+    let path = run.join("config.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    f(&mut v["config"]);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+/// Rewrites the metadata of a weights file.
+fn edit_metadata(model: &Path, f: impl FnOnce(&mut std::collections::BTreeMap<String, String>)) {
+    let (tensors, mut meta) = exphil_runs::tensors::read_tensors(model).unwrap();
+    f(&mut meta);
+    exphil_runs::tensors::write_tensors(model, &tensors, &meta).unwrap();
+}
+
+/// Rewrites the policy config recorded in a weights file.
+fn edit_policy(model: &Path, f: impl FnOnce(&mut Value)) {
+    edit_metadata(model, |meta| {
+        let mut p: Value = serde_json::from_str(&meta["exphil.policy"]).unwrap();
+        f(&mut p);
+        meta.insert("exphil.policy".into(), p.to_string());
+    });
+}
+
+/// `exphil eval --policy policy` in `home`, which must fail; its output.
+fn refused_eval(home: &Path, policy: &Path, games: &Path) -> String {
+    let o = exphil(
+        home,
+        &[
+            "eval",
+            "--policy",
+            s(policy),
+            "--replays",
+            s(games),
+            "--max-files",
+            "2",
+        ],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    text(&o)
+}
+
 #[test]
 fn mismatched_or_newer_checkpoints_are_explained() {
     let g = games();
     // The config says a GRU, the weights are an MLP.
     let (_, run) = copy_run("base", "gru-config");
-    let cfg_path = run.join("config.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
-    v["config"]["policy"]["backbone"] =
-        serde_json::to_value(exphil_runs::config::BackboneConfig::default_of("gru").unwrap())
-            .unwrap();
-    std::fs::write(&cfg_path, serde_json::to_vec(&v).unwrap()).unwrap();
-    let o = exphil(
-        &run,
-        &[
-            "eval",
-            "--policy",
-            s(&run),
-            "--replays",
-            s(&g),
-            "--max-files",
-            "2",
-        ],
-    );
-    assert!(!o.status.success());
-    let msg = text(&o);
+    edit_run_config(&run, |c| {
+        c["policy"]["backbone"] =
+            serde_json::to_value(exphil_runs::config::BackboneConfig::default_of("gru").unwrap())
+                .unwrap();
+    });
+    let msg = refused_eval(&run, &run, &g);
     assert!(
         msg.contains("this checkpoint is an MLP") && msg.contains("says a temporal GRU"),
         "{msg}"
@@ -479,23 +507,10 @@ fn mismatched_or_newer_checkpoints_are_explained() {
     // A weights file from a newer exphil.
     let (_, run) = copy_run("base", "newer");
     let model = run.join("model.safetensors");
-    let (tensors, mut meta) = exphil_runs::tensors::read_tensors(&model).unwrap();
-    meta.insert(META_FORMAT.into(), "99".into());
-    exphil_runs::tensors::write_tensors(&model, &tensors, &meta).unwrap();
-    let o = exphil(
-        &run,
-        &[
-            "eval",
-            "--policy",
-            s(&model),
-            "--replays",
-            s(&g),
-            "--max-files",
-            "2",
-        ],
-    );
-    assert!(!o.status.success());
-    let msg = text(&o);
+    edit_metadata(&model, |meta| {
+        meta.insert(META_FORMAT.into(), "99".into());
+    });
+    let msg = refused_eval(&run, &model, &g);
     assert!(
         msg.contains("newer exphil") && msg.contains("format 99"),
         "{msg}"
@@ -504,26 +519,9 @@ fn mismatched_or_newer_checkpoints_are_explained() {
     // An architecture this build does not know.
     let (_, run) = copy_run("base", "unknown");
     let model = run.join("model.safetensors");
-    let (tensors, mut meta) = exphil_runs::tensors::read_tensors(&model).unwrap();
-    let mut p: Value = serde_json::from_str(&meta["exphil.policy"]).unwrap();
-    p["backbone"]["type"] = "hyena".into();
-    meta.insert("exphil.policy".into(), p.to_string());
-    exphil_runs::tensors::write_tensors(&model, &tensors, &meta).unwrap();
+    edit_policy(&model, |p| p["backbone"]["type"] = "hyena".into());
     std::fs::remove_file(run.join("config.json")).unwrap();
-    let o = exphil(
-        &run,
-        &[
-            "eval",
-            "--policy",
-            s(&model),
-            "--replays",
-            s(&g),
-            "--max-files",
-            "2",
-        ],
-    );
-    assert!(!o.status.success());
-    let msg = text(&o);
+    let msg = refused_eval(&run, &model, &g);
     assert!(
         msg.contains("\"hyena\"") && msg.contains("newer exphil"),
         "{msg}"
@@ -532,29 +530,13 @@ fn mismatched_or_newer_checkpoints_are_explained() {
     // Weights that do not fit the recorded architecture (metadata and config edited alike).
     let (_, run) = copy_run("base", "shape");
     let model = run.join("model.safetensors");
-    let (tensors, mut meta) = exphil_runs::tensors::read_tensors(&model).unwrap();
-    let mut p: Value = serde_json::from_str(&meta["exphil.policy"]).unwrap();
-    p["backbone"]["hidden"] = serde_json::json!([48, 48]);
-    meta.insert("exphil.policy".into(), p.to_string());
-    exphil_runs::tensors::write_tensors(&model, &tensors, &meta).unwrap();
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
-    v["config"]["policy"]["backbone"]["hidden"] = serde_json::json!([48, 48]);
-    std::fs::write(run.join("config.json"), serde_json::to_vec(&v).unwrap()).unwrap();
-    let o = exphil(
-        &run,
-        &[
-            "eval",
-            "--policy",
-            s(&run),
-            "--replays",
-            s(&g),
-            "--max-files",
-            "2",
-        ],
-    );
-    assert!(!o.status.success());
-    let msg = text(&o);
+    edit_policy(&model, |p| {
+        p["backbone"]["hidden"] = serde_json::json!([48, 48])
+    });
+    edit_run_config(&run, |c| {
+        c["policy"]["backbone"]["hidden"] = serde_json::json!([48, 48])
+    });
+    let msg = refused_eval(&run, &run, &g);
     assert!(msg.contains("do not fit an MLP (hidden 48-48)"), "{msg}");
 
     // --pretrained with another architecture is refused before anything is created.
