@@ -1,7 +1,10 @@
 //! Test support for every exphil crate: locating the shared real replays (`../shared/replays`
-//! beside the checkout, or `$EXPHIL_REPLAYS`) and reading their `MANIFEST.tsv`. A dev-dependency
+//! beside the checkout, or `$EXPHIL_REPLAYS`) and reading their `MANIFEST.tsv`; and a fake Slippi
+//! Dolphin spectator server ([`spectator`]) for the live-play tests. A dev-dependency
 //! only; tests that need real replays fail loudly when they are missing, never skip.
 #![deny(missing_docs)]
+
+pub mod spectator;
 
 use std::path::PathBuf;
 
