@@ -209,17 +209,15 @@ impl SpectatorClient {
             if left.is_zero() {
                 return Err(timed_out());
             }
-            match client.recv(left)? {
-                Some(Message::ConnectReply {
-                    nick,
-                    version,
-                    cursor,
-                }) => {
-                    client.server = (nick, version);
-                    client.expected = Some(cursor);
-                    return Ok(client);
-                }
-                Some(_) | None => {}
+            if let Some(Message::ConnectReply {
+                nick,
+                version,
+                cursor,
+            }) = client.recv(left)?
+            {
+                client.server = (nick, version);
+                client.expected = Some(cursor);
+                return Ok(client);
             }
         }
     }

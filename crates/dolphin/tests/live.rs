@@ -185,7 +185,7 @@ fn bad_messages_are_named() {
         ),
         (br#"{"type": "connect_reply"}"#, "cursor"),
     ] {
-        let e = Message::parse(bytes).err().expect("refused").to_string();
+        let e = Message::parse(bytes).expect_err("refused").to_string();
         assert!(e.contains(want), "{e} (wanted {want})");
     }
     assert_eq!(
