@@ -4,9 +4,13 @@
 #![deny(missing_docs)]
 
 pub mod live;
+pub mod menu;
 pub mod pipe;
 pub mod spectator;
+pub mod userdir;
 
 pub use live::{seats, LiveEvent, LiveStream, SeatView};
+pub use menu::{MenuGoal, MenuState, Navigator, Scene};
 pub use pipe::{make_fifo, ControllerPipe, DelayQueue, Pad, PipeError, PAD_BUTTONS};
 pub use spectator::{Message, SpectatorClient, SpectatorError};
+pub use userdir::{Dolphin, UserDir, UserDirOptions};

@@ -243,6 +243,8 @@ impl SpectatorClient {
         let end = Instant::now() + timeout;
         loop {
             match self.host.service()? {
+                // Dolphin sends an empty packet at the end of a game.
+                Some(enet::Event::Receive { packet, .. }) if packet.data().is_empty() => {}
                 Some(enet::Event::Receive { packet, .. }) => {
                     let m = Message::parse(packet.data())?;
                     if let Message::GameEvent {
