@@ -8,6 +8,7 @@ mod eval;
 mod filters;
 mod kmeans;
 mod models;
+mod play;
 mod replays;
 mod serve;
 mod train;
@@ -43,6 +44,9 @@ enum Command {
     Models(models::ModelsCommand),
     /// Play as a UMI v1 bot (the Computer Melee Championship protocol) on $UMI_SOCKET.
     Serve(Box<serve::ServeArgs>),
+    /// Play live in Slippi Dolphin: launch it, navigate the menus, and play a port through
+    /// its controller pipe.
+    Play(Box<play::PlayArgs>),
     /// Benchmarks: compare backbones on the same replays.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(*args),
         Command::Models(cmd) => models::run(cmd),
         Command::Serve(args) => serve::run(*args),
+        Command::Play(args) => play::run(*args),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

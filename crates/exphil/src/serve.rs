@@ -250,6 +250,28 @@ fn work(mut brain: Brain, jobs: Receiver<Job>, answers: Sender<Result<Answer, St
     }
 }
 
+/// The characters a policy trained on (its `--train-character`, else its `--characters`
+/// filter, else every character of its training games), as written in its run.
+pub(crate) fn trained_characters(loaded: &LoadedPolicy) -> Vec<String> {
+    let data = loaded.data.clone().unwrap_or_default();
+    if !data.train_character.is_empty() {
+        data.train_character.clone()
+    } else if !data.characters.is_empty() {
+        data.characters.clone()
+    } else {
+        loaded
+            .run_dir
+            .as_ref()
+            .and_then(|d| exphil_runs::models::read_json(&d.join("config.json")).ok())
+            .and_then(|v| {
+                v["provenance"]["character_distribution"]
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// What the policy declares: its training characters, as UMI names.
 fn declared_characters(loaded: &LoadedPolicy, given: &Option<String>) -> Result<String> {
     let parse = |names: &[String]| -> Result<Vec<ExternalCharacter>> {
@@ -268,23 +290,7 @@ fn declared_characters(loaded: &LoadedPolicy, given: &Option<String>) -> Result<
         let names: Vec<String> = g.split([',', '+']).map(str::to_owned).collect();
         return characters_of(&parse(&names)?).context("no playable character in --characters");
     }
-    let data = loaded.data.clone().unwrap_or_default();
-    let mut names: Vec<String> = if !data.train_character.is_empty() {
-        data.train_character.clone()
-    } else if !data.characters.is_empty() {
-        data.characters.clone()
-    } else {
-        loaded
-            .run_dir
-            .as_ref()
-            .and_then(|d| exphil_runs::models::read_json(&d.join("config.json")).ok())
-            .and_then(|v| {
-                v["provenance"]["character_distribution"]
-                    .as_object()
-                    .map(|m| m.keys().cloned().collect())
-            })
-            .unwrap_or_default()
-    };
+    let mut names = trained_characters(loaded);
     names.retain(|n| ExternalCharacter::parse(n).is_some());
     Ok(characters_of(&parse(&names)?).unwrap_or_else(|| "ALL".into()))
 }
