@@ -616,9 +616,30 @@ fn start_game(
         s.queue.clear();
         s.last = Controller::NEUTRAL;
         s.view = None;
+        // The game polls the first frame's input before sending that frame: one neutral batch
+        // answers it (as libmelee does at game start).
+        s.pipe.send(&Pad::NEUTRAL)?;
         if let Some(p) = s.player {
-            let me = Port::from_number(s.port).expect("1-4");
-            let them = a.opponent_port.and_then(Port::from_number);
+            let mut me = Port::from_number(s.port).expect("1-4");
+            let mut them = a.opponent_port.and_then(Port::from_number);
+            // Online, the local pad (port 1) may play any in-game port: ours is the one whose
+            // connect code is not the opponent's.
+            if let Some(code) = &a.connect_code {
+                let (theirs, ours): (Vec<_>, Vec<_>) = game
+                    .start
+                    .players
+                    .iter()
+                    .filter(|pl| pl.netplay.is_some())
+                    .partition(|pl| {
+                        pl.netplay
+                            .as_ref()
+                            .is_some_and(|n| n.code.eq_ignore_ascii_case(code))
+                    });
+                if let ([t], [o]) = (theirs.as_slice(), ours.as_slice()) {
+                    me = o.port;
+                    them = Some(t.port);
+                }
+            }
             match exphil_dolphin::seats(game, me, them) {
                 Ok((me, them)) => {
                     s.view = Some(SeatView::new(game, me, them));
@@ -649,6 +670,28 @@ fn menu_pads(seats: &mut [Seat], m: &MenuState) -> Vec<Pad> {
         .collect()
 }
 
+/// Says once when menus should be navigated but Dolphin sends no menu frames.
+fn menu_hint(seats: &[Seat], stats: &Stats, live: &LiveStream, hinted: &mut bool) {
+    let waited = stats
+        .started
+        .is_some_and(|s| s.elapsed() > Duration::from_secs(15));
+    if !*hinted
+        && waited
+        && stats.menu_frames == 0
+        && live.games == 0
+        && !live.in_game()
+        && seats.iter().any(|s| s.navigator.is_some())
+    {
+        *hinted = true;
+        eprintln!(
+            "exphil play: no menu frames from Dolphin after 15 s: its Gecko codes do not send \
+             them, so the menus cannot be navigated. Give --gecko-ini with a code list that \
+             has a menu-frame code (libmelee's GALE01r2.ini does), or pick the characters and \
+             stage yourself (--no-menus)"
+        );
+    }
+}
+
 fn check_dolphin(dolphin: &mut Option<Dolphin>) -> Result<()> {
     if let Some(status) = dolphin.as_mut().and_then(Dolphin::exited) {
         bail!("Dolphin exited ({status})");
@@ -656,9 +699,14 @@ fn check_dolphin(dolphin: &mut Option<Dolphin>) -> Result<()> {
     Ok(())
 }
 
-/// How long without a message before a synchronous session sends neutral input to keep a
-/// Dolphin that waits on its pipes moving (menus without the menu-info code).
-const IDLE: Duration = Duration::from_millis(250);
+/// Between games, how long without a message before a synchronous session sends neutral
+/// input, to keep a Dolphin that waits on its pipes moving (menus without the menu-info code,
+/// or `--no-menus`): about one frame.
+const IDLE_MENU: Duration = Duration::from_millis(20);
+/// In a game, how long without a frame before one extra batch is sent (once per silence), in
+/// case Dolphin waits for an input exphil has not seen the need for; never more, so a paused
+/// Dolphin does not build up a queue of late inputs.
+const IDLE_GAME: Duration = Duration::from_secs(1);
 /// How often live statistics are printed.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -675,17 +723,28 @@ fn play_sync(
     let mut live = LiveStream::new();
     let mut gaps = 0;
     let mut last_report = Instant::now();
+    let mut ticked = false;
+    let mut hinted = false;
     while !stop.load(Ordering::SeqCst) {
         check_dolphin(dolphin)?;
-        let Some(m) = recv(&mut client, IDLE)? else {
-            if !live.in_game() {
+        menu_hint(seats, stats, &live, &mut hinted);
+        let wait = if live.in_game() { IDLE_GAME } else { IDLE_MENU };
+        let Some(m) = recv(&mut client, wait)? else {
+            if !live.in_game() || !ticked {
                 for s in seats.iter_mut() {
-                    s.pipe.send(&Pad::NEUTRAL)?;
+                    let pad = if live.in_game() {
+                        Pad::from(&s.last)
+                    } else {
+                        Pad::NEUTRAL
+                    };
+                    s.pipe.send(&pad)?;
                 }
                 stats.idle_batches += 1;
+                ticked = true;
             }
             continue;
         };
+        ticked = false;
         for step in steps(m, &mut live, &client, &mut gaps) {
             match step {
                 Step::Start => start_game(a, &live, seats, &mut |p| players[p].reset())?,
@@ -775,8 +834,10 @@ fn play_async(
         let mut gaps = 0;
         let mut last_report = Instant::now();
         let (lock, cv) = &*mailbox;
+        let mut hinted = false;
         while !stop.load(Ordering::SeqCst) {
             check_dolphin(dolphin)?;
+            menu_hint(seats, stats, &live, &mut hinted);
             let Some(m) = recv(&mut client, Duration::from_millis(100))? else {
                 continue;
             };

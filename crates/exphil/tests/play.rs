@@ -235,12 +235,18 @@ fn play(mode: &str, opponent: &str, ports: &[u8], per_message: Duration) {
         let batches = r.join().unwrap();
         assert_eq!(
             batches.len(),
-            idle + MENU_FRAMES + frames,
-            "port {}: one batch per menu frame and per game frame",
+            idle + MENU_FRAMES + 1 + frames,
+            "port {}: one batch per menu frame, one at game start, one per game frame",
             ports[i]
         );
         let parsed: Vec<(f32, f32, bool)> = batches.iter().map(|b| check(b)).collect();
         let game = &parsed[idle + MENU_FRAMES..];
+        assert_eq!(
+            game[0],
+            (0.5, 0.5, false),
+            "the batch at game start is neutral"
+        );
+        let game = &game[1..];
         // Before GO (and for the delay after the first decision) the pad is neutral.
         for (k, p) in game.iter().take(before_go + delay).enumerate() {
             assert_eq!(*p, (0.5, 0.5, false), "port {} game frame {k}", ports[i]);
