@@ -65,6 +65,8 @@ pub enum Message {
     EndGame(serde_json::Value),
     /// A message type this client does not use.
     Other(String),
+    /// A message that could not be read (why); the stream goes on.
+    Invalid(String),
 }
 
 fn field_u64(v: &serde_json::Value, key: &str) -> Result<u64, SpectatorError> {
@@ -141,6 +143,8 @@ pub struct SpectatorClient {
     expected: Option<u64>,
     /// Game events whose cursor was not the one expected (events were missed).
     pub gaps: u64,
+    /// Messages that could not be read.
+    pub invalid: u64,
     /// The server's nickname and version, from `connect_reply`.
     pub server: (String, String),
 }
@@ -180,6 +184,7 @@ impl SpectatorClient {
             addr,
             expected: None,
             gaps: 0,
+            invalid: 0,
             server: Default::default(),
         };
         let end = Instant::now() + timeout;
@@ -238,7 +243,8 @@ impl SpectatorClient {
 
     /// The next message, waiting up to `timeout` (`Ok(None)`: none arrived). A game event whose
     /// cursor is not the one expected counts in [`SpectatorClient::gaps`]; the stream continues
-    /// from its `next_cursor`.
+    /// from its `next_cursor`. A message that cannot be read comes back as
+    /// [`Message::Invalid`]. `Err`: the socket failed or the server disconnected.
     pub fn recv(&mut self, timeout: Duration) -> Result<Option<Message>, SpectatorError> {
         let end = Instant::now() + timeout;
         loop {
@@ -246,7 +252,19 @@ impl SpectatorClient {
                 // Dolphin sends an empty packet at the end of a game.
                 Some(enet::Event::Receive { packet, .. }) if packet.data().is_empty() => {}
                 Some(enet::Event::Receive { packet, .. }) => {
-                    let m = Message::parse(packet.data())?;
+                    // A bad message is reported, not fatal; if it was a game event, the next
+                    // one's cursor shows the gap.
+                    let m = match Message::parse(packet.data()) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            self.invalid += 1;
+                            let why = match e {
+                                SpectatorError::Bad(why) => why,
+                                e => e.to_string(),
+                            };
+                            return Ok(Some(Message::Invalid(why)));
+                        }
+                    };
                     if let Message::GameEvent {
                         cursor,
                         next_cursor,

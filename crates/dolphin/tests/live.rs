@@ -156,6 +156,60 @@ fn a_missed_event_resyncs_at_the_next_game() {
 }
 
 #[test]
+fn a_garbage_message_is_reported_and_the_next_game_decodes() {
+    let a = bytes(NETPLAY);
+    let b = bytes(ROLLBACKS);
+    let mut plan: Vec<Send> = Vec::new();
+    let ma = event_messages(&a);
+    let cut = ma.len() / 3;
+    for (i, m) in ma.into_iter().enumerate() {
+        plan.push(if i == cut {
+            Send::Raw(b"\x00\xffnot json".to_vec())
+        } else {
+            Send::Events(m)
+        });
+    }
+    plan.push(Send::Json(
+        serde_json::json!({"type": "game_event", "cursor": 1}),
+    ));
+    plan.extend(event_messages(&b).into_iter().map(Send::Events));
+    plan.push(Send::Disconnect);
+    let server = SpectatorServer::start(plan, 0, Duration::ZERO, Duration::from_secs(10));
+    let mut client =
+        SpectatorClient::connect(server.addr, 0, Duration::from_secs(20)).expect("connect");
+    let mut live = LiveStream::new();
+    let mut invalid = Vec::new();
+    let mut ends = 0;
+    let err = loop {
+        match client.recv(Duration::from_secs(20)) {
+            Ok(Some(Message::Invalid(why))) => invalid.push(why),
+            Ok(Some(Message::GameEvent { payload, .. })) => {
+                if client.gaps > 0 && live.in_game() && live.games == 1 {
+                    live.resync();
+                }
+                ends += live
+                    .feed(&payload)
+                    .iter()
+                    .filter(|e| **e == LiveEvent::GameEnd)
+                    .count();
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the server went quiet"),
+            Err(e) => break e,
+        }
+    };
+    server.join();
+    assert_eq!(invalid.len(), 2, "{invalid:?}");
+    assert!(invalid[0].contains("not JSON"), "{invalid:?}");
+    assert!(invalid[1].contains("next_cursor"), "{invalid:?}");
+    assert!(client.gaps >= 1);
+    assert_eq!(client.invalid, 2);
+    assert_eq!(live.games, 2);
+    assert_eq!(ends, 1, "only the second game ends as a game");
+    assert!(err.to_string().contains("disconnected"), "{err}");
+}
+
+#[test]
 fn nothing_listening_times_out_with_the_address() {
     // A bound socket that never answers.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

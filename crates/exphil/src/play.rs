@@ -576,6 +576,10 @@ fn steps(m: Message, live: &mut LiveStream, client: &SpectatorClient, gaps: &mut
                 })
                 .collect()
         }
+        Message::Invalid(why) => {
+            eprintln!("exphil play: skipped a spectator message: {why}");
+            Vec::new()
+        }
         Message::MenuEvent(b) => match MenuState::parse(&b) {
             Ok(m) => vec![Step::Menu(m)],
             Err(e) => {

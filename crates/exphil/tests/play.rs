@@ -345,3 +345,67 @@ fn play_refuses_bad_options_with_reasons() {
     assert!(!o.status.success());
     assert!(text(&o).contains("/nonexistent/dolphin"), "{}", text(&o));
 }
+
+#[test]
+fn dolphin_going_away_mid_game_ends_play_with_a_reason_and_whole_batches() {
+    let root = root();
+    let slp = std::fs::read(replays_dir().join(GAME)).unwrap();
+    let msgs = event_messages(&slp);
+    let half = msgs.len() / 2;
+    let mut plan: Vec<Send> = msgs.into_iter().take(half).map(Send::Events).collect();
+    plan.push(Send::Raw(b"garbage".to_vec()));
+    plan.push(Send::Disconnect);
+    let server = SpectatorServer::start(plan, 0, Duration::ZERO, Duration::from_secs(5));
+    let user = tempfile::tempdir().unwrap();
+    let path = user.path().join("Pipes/slippibot1");
+    make_fifo(&path).unwrap();
+    let r = reader(path);
+    let o = isolated(root)
+        .current_dir(root)
+        .args([
+            "play",
+            "--attach",
+            &server.addr.to_string(),
+            "--pipes",
+            user.path().to_str().unwrap(),
+            "--policy",
+            "mlp",
+            "--checkpoints",
+            "ck",
+            "--opponent",
+            "human",
+            "--character",
+            "pikachu",
+            "--no-menus",
+            "--boot-timeout",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    server.join();
+    let err = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("skipped a spectator message: not JSON"),
+        "{err}"
+    );
+    assert!(
+        err.contains("disconnected") && err.contains(&server_addr_hint(&err)),
+        "{err}"
+    );
+    // Whatever was written is whole batches, and the statistics were still printed.
+    let batches = r.join().unwrap();
+    assert!(batches.len() > 100);
+    for b in &batches {
+        check(b);
+    }
+    assert!(err.contains("0 games"), "{err}");
+}
+
+/// The "127.0.0.1:PORT" the error names.
+fn server_addr_hint(err: &str) -> String {
+    let at = err
+        .find("127.0.0.1:")
+        .expect("the server's address in the error");
+    err[at..].split_whitespace().next().unwrap().to_string()
+}

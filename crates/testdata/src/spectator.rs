@@ -19,8 +19,12 @@ pub enum Send {
     Menu(Vec<u8>),
     /// Any JSON message as is.
     Json(serde_json::Value),
+    /// Bytes sent as they are (not JSON), taking one cursor.
+    Raw(Vec<u8>),
     /// Skip one cursor without sending (the client misses an event).
     Gap,
+    /// Disconnect the client (as a Dolphin that closes).
+    Disconnect,
     /// Wait before the next message.
     Pause(Duration),
 }
@@ -110,6 +114,23 @@ impl SpectatorServer {
                         serde_json::json!({"type": "menu_event", "payload": b64(&bytes)})
                     }
                     Send::Json(v) => v,
+                    Send::Raw(bytes) => {
+                        host.peer_mut(peer)
+                            .send(0, &enet::Packet::reliable(bytes.as_slice()))
+                            .expect("send");
+                        cursor += 1;
+                        report.sent += 1;
+                        continue;
+                    }
+                    Send::Disconnect => {
+                        host.peer_mut(peer).disconnect_later(0);
+                        let end = Instant::now() + Duration::from_secs(2);
+                        while Instant::now() < end {
+                            let _ = host.service();
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        return report;
+                    }
                     Send::Gap => {
                         cursor += 1;
                         continue;
