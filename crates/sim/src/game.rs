@@ -1,0 +1,1057 @@
+//! One 1v1 game: each step takes one controller per player (the policy's controller type) and
+//! advances one frame — state machine, physics, hitboxes against hurtboxes, Melee's knockback
+//! formula with weight, hitstun and hitlag, shields, grabs and throws, ledges, blast zones,
+//! respawns, stocks and the timer. Everything is plain f32 arithmetic with no randomness: the
+//! same inputs give the same game.
+
+use crate::fighter::{action, Fighter, Hitbox, Move, MoveKind};
+use crate::stage::Stage;
+use exphil_replay::InternalCharacter;
+use exphil_state::{Buttons, Controller, Fighter as View, GameState, ItemState, MAX_ITEMS};
+
+/// The frame the game starts on (Melee's countdown: inputs are ignored before frame 0).
+pub const FIRST_FRAME: i32 = -123;
+/// Stocks each player starts with.
+pub const STOCKS: u8 = 4;
+/// The timer: 8 minutes.
+pub const TIMER_FRAMES: i32 = 8 * 60 * 60;
+/// Shield health.
+pub const SHIELD_MAX: f32 = 60.0;
+/// Knockback speed lost per frame.
+const KB_DECAY: f32 = 0.051;
+/// Frames of invincibility after respawning.
+const RESPAWN_INVULN: u16 = 120;
+/// Frames of invincibility on grabbing a ledge.
+const LEDGE_INVULN: u16 = 30;
+
+/// What a player is doing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Act {
+    /// Standing.
+    Idle,
+    /// Walking.
+    Walk,
+    /// Running.
+    Run,
+    /// Jump squat (jumps when it ends; a short hop when the button was released).
+    JumpSquat,
+    /// Airborne and actionable (`aerial_jump`: showing an aerial jump).
+    Air,
+    /// Landing lag.
+    Landing(u16),
+    /// A move.
+    Attack(MoveKind),
+    /// Shielding.
+    Shield,
+    /// Shield stun.
+    ShieldStun(u16),
+    /// Shield broken: dizzy.
+    Dizzy(u16),
+    /// Hit: in hitstun.
+    Hitstun,
+    /// Holding the opponent.
+    Holding,
+    /// Held by the opponent.
+    Held,
+    /// Airdodge.
+    Airdodge,
+    /// Hanging on a ledge (side −1 left, 1 right).
+    Ledge,
+    /// Climbing up from a ledge.
+    Climb,
+    /// Asleep (after Rest).
+    Asleep(u16),
+    /// Lost a stock; waiting to respawn.
+    Dead,
+    /// On the respawn platform.
+    Respawn,
+}
+
+/// One player's state.
+#[derive(Clone, Debug)]
+pub struct Player {
+    /// The fighter.
+    pub fighter: &'static Fighter,
+    /// What it is doing.
+    pub act: Act,
+    /// Frames spent in `act` (0 on its first frame).
+    pub frame: u16,
+    /// Position.
+    pub x: f32,
+    /// Position (feet).
+    pub y: f32,
+    /// Own velocity.
+    pub vx: f32,
+    /// Own velocity.
+    pub vy: f32,
+    /// Knockback velocity.
+    pub kx: f32,
+    /// Knockback velocity.
+    pub ky: f32,
+    /// +1 facing right, −1 left.
+    pub facing: f32,
+    /// On a surface.
+    pub grounded: bool,
+    /// Aerial jumps left.
+    pub jumps: u8,
+    /// Damage.
+    pub percent: f32,
+    /// Stocks left.
+    pub stocks: u8,
+    /// Shield health.
+    pub shield: f32,
+    /// Hitstun frames left.
+    pub hitstun: u16,
+    /// Hitlag frames left (frozen).
+    pub hitlag: u16,
+    /// Invincibility frames left.
+    pub invuln: u16,
+    /// Fast falling.
+    pub fast_fall: bool,
+    /// Frames platforms are ignored (dropping through).
+    pub drop_through: u16,
+    /// Frames before a ledge can be grabbed again.
+    pub ledge_cooldown: u16,
+    /// Hitboxes of the current move that have hit (bit per hitbox).
+    pub connected: u32,
+    /// This frame's controller and the previous one.
+    pub input: Controller,
+    /// The previous frame's controller.
+    pub prev: Controller,
+    /// Whether the jump button is still held in jump squat.
+    pub jump_held: bool,
+}
+
+impl Player {
+    fn new(fighter: &'static Fighter, (x, y): (f32, f32), facing: f32) -> Player {
+        Player {
+            fighter,
+            act: Act::Idle,
+            frame: 0,
+            x,
+            y,
+            vx: 0.0,
+            vy: 0.0,
+            kx: 0.0,
+            ky: 0.0,
+            facing,
+            grounded: true,
+            jumps: fighter.air_jumps,
+            percent: 0.0,
+            stocks: STOCKS,
+            shield: SHIELD_MAX,
+            hitstun: 0,
+            hitlag: 0,
+            invuln: 0,
+            fast_fall: false,
+            drop_through: 0,
+            ledge_cooldown: 0,
+            connected: 0,
+            input: Controller::NEUTRAL,
+            prev: Controller::NEUTRAL,
+            jump_held: false,
+        }
+    }
+
+    fn set(&mut self, act: Act) {
+        self.act = act;
+        self.frame = 0;
+        if let Act::Attack(_) = act {
+            self.connected = 0;
+        }
+    }
+
+    /// Whether hitboxes pass through this player now.
+    pub fn intangible(&self) -> bool {
+        self.invuln > 0
+            || matches!(self.act, Act::Dead | Act::Ledge | Act::Climb | Act::Respawn)
+            || (self.act == Act::Airdodge && (4..=29).contains(&self.frame))
+    }
+
+    /// The Melee action id shown for this state.
+    pub fn action(&self) -> u16 {
+        match self.act {
+            Act::Idle => action::WAIT,
+            Act::Walk => action::WALK,
+            Act::Run => {
+                if self.frame < 10 {
+                    action::DASH
+                } else {
+                    action::RUN
+                }
+            }
+            Act::JumpSquat => action::KNEE_BEND,
+            Act::Air => {
+                if self.vy > 0.0 && self.frame < 20 {
+                    if self.jumps < self.fighter.air_jumps {
+                        action::JUMP_AERIAL
+                    } else {
+                        action::JUMP_F
+                    }
+                } else {
+                    action::FALL
+                }
+            }
+            Act::Landing(_) => action::LANDING,
+            Act::Attack(k) => self.fighter.get(k).action,
+            Act::Shield => action::GUARD,
+            Act::ShieldStun(_) => action::GUARD_SET_OFF,
+            Act::Dizzy(_) => action::FURA_FURA,
+            Act::Hitstun => {
+                if (self.kx * self.kx + self.ky * self.ky).sqrt() > 2.4 {
+                    action::DAMAGE_FLY
+                } else {
+                    action::DAMAGE
+                }
+            }
+            Act::Holding => action::CATCH_WAIT,
+            Act::Held => action::CAPTURE_WAIT,
+            Act::Airdodge => action::ESCAPE_AIR,
+            Act::Ledge => action::CLIFF_WAIT,
+            Act::Climb => action::CLIFF_CLIMB,
+            Act::Asleep(_) => action::SLEEP,
+            Act::Dead => action::DEAD,
+            Act::Respawn => action::REBIRTH_WAIT,
+        }
+    }
+
+    fn stick(&self) -> (f32, f32) {
+        stick(&self.input)
+    }
+
+    fn fresh(&self, b: usize) -> bool {
+        self.input.buttons.pressed(b) && !self.prev.buttons.pressed(b)
+    }
+}
+
+fn stick(c: &Controller) -> (f32, f32) {
+    let f = |v: f32| {
+        if v.is_finite() {
+            ((v - 0.5) * 2.0).clamp(-1.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    (f(c.main_x), f(c.main_y))
+}
+
+fn cstick(c: &Controller) -> (f32, f32) {
+    let f = |v: f32| {
+        if v.is_finite() {
+            ((v - 0.5) * 2.0).clamp(-1.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    (f(c.c_x), f(c.c_y))
+}
+
+const A: usize = 0;
+const B: usize = 1;
+const X: usize = 2;
+const Y: usize = 3;
+const Z: usize = 4;
+const L: usize = 5;
+const R: usize = 6;
+
+/// How a game ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum End {
+    /// A player lost every stock.
+    Stocks,
+    /// The timer ran out.
+    Timer,
+    /// The frame limit given to the game was reached.
+    FrameLimit,
+}
+
+/// The result of a finished game.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    /// The winner (0 or 1), `None` for a draw.
+    pub winner: Option<usize>,
+    /// Why it ended.
+    pub end: End,
+    /// Frames played from GO.
+    pub frames: i32,
+    /// Stocks left.
+    pub stocks: [u8; 2],
+    /// Final percents.
+    pub percent: [f32; 2],
+}
+
+/// What one step did (for rewards and statistics).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepInfo {
+    /// Damage each player dealt this frame.
+    pub damage_dealt: [f32; 2],
+    /// Whether each player lost a stock this frame.
+    pub stock_lost: [bool; 2],
+    /// Set on the frame the game ends.
+    pub outcome: Option<Outcome>,
+}
+
+/// One game.
+#[derive(Clone, Debug)]
+pub struct Game {
+    /// The stage.
+    pub stage: &'static Stage,
+    /// The two players.
+    pub players: [Player; 2],
+    /// The frame about to be played.
+    pub frame: i32,
+    /// Stop after this many frames from GO (0: only stocks and the timer end the game).
+    pub frame_limit: i32,
+    /// Set once the game is over.
+    pub outcome: Option<Outcome>,
+    /// Dead players' frames until respawn.
+    dead_for: [u16; 2],
+}
+
+impl Game {
+    /// A game on `stage` between two fighters, at the countdown.
+    pub fn new(stage: &'static Stage, fighters: [&'static Fighter; 2]) -> Game {
+        Game {
+            stage,
+            players: [
+                Player::new(fighters[0], stage.spawn(0), 1.0),
+                Player::new(fighters[1], stage.spawn(1), -1.0),
+            ],
+            frame: FIRST_FRAME,
+            frame_limit: 0,
+            outcome: None,
+            dead_for: [0; 2],
+        }
+    }
+
+    /// Whether the game is over.
+    pub fn is_over(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// Checks that the state is sound (finite, in bounds); `Err` says what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        for (i, p) in self.players.iter().enumerate() {
+            for (name, v) in [
+                ("x", p.x),
+                ("y", p.y),
+                ("vx", p.vx),
+                ("vy", p.vy),
+                ("kx", p.kx),
+                ("ky", p.ky),
+                ("percent", p.percent),
+                ("shield", p.shield),
+            ] {
+                if !v.is_finite() {
+                    return Err(format!(
+                        "player {} {name} is {v} on frame {}",
+                        i + 1,
+                        self.frame
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The game state from player `me`'s seat (0 or 1): the view the trainer embeds.
+    pub fn view(&self, me: usize) -> GameState {
+        let f = |p: &Player| View {
+            exists: true,
+            character: p
+                .fighter
+                .character
+                .to_internal()
+                .unwrap_or(InternalCharacter(0)),
+            stocks: p.stocks,
+            facing_right: p.facing > 0.0,
+            on_ground: p.grounded,
+            invulnerable: p.intangible(),
+            hurtbox_state: if p.intangible() { 1 } else { 0 },
+            jumps_left: p.jumps,
+            action: p.action(),
+            action_frame: p.frame.min(i16::MAX as u16) as i16,
+            percent: p.percent.floor().clamp(0.0, 999.0) as u16,
+            hitlag_left: p.hitlag,
+            hitstun_left: p.hitstun,
+            x: p.x,
+            y: p.y,
+            shield: p.shield,
+            speed_air_x_self: if p.grounded { 0.0 } else { p.vx },
+            speed_ground_x_self: if p.grounded { p.vx } else { 0.0 },
+            speed_y_self: p.vy,
+            speed_x_attack: p.kx,
+            speed_y_attack: p.ky,
+            controller: p.input,
+        };
+        let them = 1 - me;
+        GameState {
+            frame: self.frame,
+            stage: self
+                .stage
+                .id
+                .to_internal()
+                .unwrap_or(exphil_replay::InternalStage(0)),
+            randall_x: 0.0,
+            randall_y: 0.0,
+            fod_left: 0.0,
+            fod_right: 0.0,
+            players: [f(&self.players[me]), f(&self.players[them])],
+            nana: [View::default(), View::default()],
+            items: [ItemState::default(); MAX_ITEMS],
+        }
+    }
+
+    /// Plays one frame with these controllers (player 1's, player 2's).
+    pub fn step(&mut self, inputs: [Controller; 2]) -> StepInfo {
+        let mut info = StepInfo::default();
+        if self.outcome.is_some() {
+            return info;
+        }
+        for (p, c) in self.players.iter_mut().zip(inputs) {
+            p.prev = p.input;
+            p.input = sanitize(c);
+        }
+        if self.frame < 0 {
+            // The countdown: nobody moves.
+            self.frame += 1;
+            return info;
+        }
+        for i in 0..2 {
+            self.update(i);
+        }
+        self.hits(&mut info);
+        self.grabs();
+        for i in 0..2 {
+            self.blast(i, &mut info);
+        }
+        self.frame += 1;
+        self.finish(&mut info);
+        info
+    }
+
+    fn finish(&mut self, info: &mut StepInfo) {
+        let [a, b] = [&self.players[0], &self.players[1]];
+        let by_stocks = if a.stocks == 0 || b.stocks == 0 {
+            Some(End::Stocks)
+        } else if self.frame >= TIMER_FRAMES {
+            Some(End::Timer)
+        } else if self.frame_limit > 0 && self.frame >= self.frame_limit {
+            Some(End::FrameLimit)
+        } else {
+            None
+        };
+        if let Some(end) = by_stocks {
+            let winner = match (a.stocks.cmp(&b.stocks), a.percent.total_cmp(&b.percent)) {
+                (std::cmp::Ordering::Greater, _) => Some(0),
+                (std::cmp::Ordering::Less, _) => Some(1),
+                (_, std::cmp::Ordering::Less) => Some(0),
+                (_, std::cmp::Ordering::Greater) => Some(1),
+                _ => None,
+            };
+            let o = Outcome {
+                winner,
+                end,
+                frames: self.frame,
+                stocks: [a.stocks, b.stocks],
+                percent: [a.percent, b.percent],
+            };
+            self.outcome = Some(o);
+            info.outcome = Some(o);
+        }
+    }
+
+    /// One player's decisions and movement.
+    fn update(&mut self, i: usize) {
+        let stage = self.stage;
+        let (ox, _) = {
+            let o = &self.players[1 - i];
+            (o.x, o.y)
+        };
+        let p = &mut self.players[i];
+        p.invuln = p.invuln.saturating_sub(1);
+        p.drop_through = p.drop_through.saturating_sub(1);
+        p.ledge_cooldown = p.ledge_cooldown.saturating_sub(1);
+        if p.hitlag > 0 {
+            p.hitlag -= 1;
+            return;
+        }
+        if !matches!(p.act, Act::Shield | Act::ShieldStun(_)) {
+            p.shield = (p.shield + 0.07).min(SHIELD_MAX);
+        }
+        let f = p.fighter;
+        let (sx, sy) = p.stick();
+        let (psx, psy) = stick(&p.prev);
+        let (cx, cy) = cstick(&p.input);
+        let (pcx, pcy) = cstick(&p.prev);
+        let c_fresh = cx.hypot(cy) > 0.6 && pcx.hypot(pcy) < 0.3;
+        let jump = p.fresh(X) || p.fresh(Y) || (sy > 0.6 && psy < 0.3);
+        let shield_held =
+            p.input.buttons.pressed(L) || p.input.buttons.pressed(R) || p.input.shoulder > 0.3;
+        let shield_fresh =
+            (p.fresh(L) || p.fresh(R)) || (p.input.shoulder > 0.3 && p.prev.shoulder <= 0.3);
+        p.frame = p.frame.saturating_add(1);
+        let frame = p.frame;
+        match p.act {
+            Act::Dead => return,
+            Act::Respawn => {
+                p.vx = 0.0;
+                p.vy = 0.0;
+                if frame > 300 || sx.abs() > 0.3 || sy.abs() > 0.3 || p.input.buttons.0 != 0 {
+                    p.set(Act::Air);
+                    p.invuln = RESPAWN_INVULN;
+                }
+                return;
+            }
+            Act::Idle | Act::Walk | Act::Run => {
+                if jump {
+                    p.jump_held = true;
+                    p.set(Act::JumpSquat);
+                } else if shield_held {
+                    p.set(Act::Shield);
+                } else if p.fresh(Z) {
+                    p.set(Act::Attack(MoveKind::Grab));
+                } else if p.fresh(B) {
+                    p.set(Act::Attack(MoveKind::Special));
+                } else if p.fresh(A) || c_fresh {
+                    let (dx, dy, smash) = if c_fresh {
+                        (cx, cy, true)
+                    } else {
+                        (sx, sy, sx.hypot(sy) > 0.8 && psx.hypot(psy) < 0.5)
+                    };
+                    if dx.abs() > 0.3 && dx.abs() >= dy.abs() {
+                        p.facing = dx.signum();
+                    }
+                    p.set(Act::Attack(ground_move(dx, dy, smash)));
+                } else if sy < -0.7 && psy > -0.3 && p.y > 0.0 {
+                    // Down through a platform.
+                    p.grounded = false;
+                    p.drop_through = 10;
+                    p.set(Act::Air);
+                } else if sx.abs() > 0.8 {
+                    if p.act != Act::Run || p.facing != sx.signum() {
+                        p.facing = sx.signum();
+                        p.set(Act::Run);
+                    }
+                } else if sx.abs() > 0.25 {
+                    p.facing = sx.signum();
+                    if p.act != Act::Walk {
+                        p.set(Act::Walk);
+                    }
+                } else if p.act != Act::Idle {
+                    p.set(Act::Idle);
+                }
+            }
+            Act::JumpSquat => {
+                if !(p.input.buttons.pressed(X) || p.input.buttons.pressed(Y) || sy > 0.6) {
+                    p.jump_held = false;
+                }
+                if frame >= f.jump_squat {
+                    p.vy = if p.jump_held { f.full_hop } else { f.short_hop };
+                    p.vx = sx * f.air_speed;
+                    p.grounded = false;
+                    p.set(Act::Air);
+                }
+            }
+            Act::Air => {
+                if jump && p.jumps > 0 {
+                    p.jumps -= 1;
+                    p.vy = f.double_jump;
+                    p.vx = sx * f.air_speed;
+                    p.fast_fall = false;
+                    p.set(Act::Air);
+                } else if shield_fresh {
+                    p.set(Act::Airdodge);
+                    let m = sx.hypot(sy);
+                    if m > 0.3 {
+                        p.vx = sx / m * 3.1;
+                        p.vy = sy / m * 3.1;
+                    } else {
+                        p.vx = 0.0;
+                        p.vy = 0.0;
+                    }
+                } else if p.fresh(B) {
+                    p.set(Act::Attack(MoveKind::Special));
+                } else if p.fresh(A) || c_fresh {
+                    let (dx, dy) = if c_fresh { (cx, cy) } else { (sx, sy) };
+                    p.set(Act::Attack(air_move(dx * p.facing, dy)));
+                }
+            }
+            Act::Landing(lag) | Act::ShieldStun(lag) | Act::Dizzy(lag) | Act::Asleep(lag) => {
+                if frame >= lag {
+                    p.set(if matches!(p.act, Act::ShieldStun(_)) && shield_held {
+                        Act::Shield
+                    } else {
+                        Act::Idle
+                    });
+                }
+            }
+            Act::Attack(k) => {
+                let m = f.get(k);
+                if frame >= m.frames {
+                    if m.sleep_after > 0 && p.grounded {
+                        p.set(Act::Asleep(m.sleep_after));
+                    } else {
+                        p.set(if p.grounded { Act::Idle } else { Act::Air });
+                    }
+                }
+            }
+            Act::Shield => {
+                p.shield -= 0.28;
+                if p.shield <= 0.0 {
+                    p.shield = SHIELD_MAX * 0.5;
+                    p.set(Act::Dizzy(240));
+                } else if jump {
+                    p.jump_held = true;
+                    p.set(Act::JumpSquat);
+                } else if p.fresh(A) || p.fresh(Z) {
+                    p.set(Act::Attack(MoveKind::Grab));
+                } else if !shield_held {
+                    p.set(Act::Idle);
+                }
+            }
+            Act::Hitstun => {
+                p.hitstun = p.hitstun.saturating_sub(1);
+                if p.hitstun == 0 {
+                    p.set(if p.grounded { Act::Idle } else { Act::Air });
+                }
+            }
+            Act::Holding | Act::Held => {}
+            Act::Airdodge => {
+                p.vx *= 0.9;
+                p.vy *= 0.9;
+                if frame >= 30 {
+                    p.set(Act::Air);
+                    p.jumps = 0;
+                }
+            }
+            Act::Ledge => {
+                let side = p.x.signum();
+                if frame > 300 || sy < -0.5 || sx * side > 0.5 {
+                    p.ledge_cooldown = 30;
+                    p.grounded = false;
+                    p.set(Act::Air);
+                } else if jump {
+                    p.vy = f.full_hop;
+                    p.grounded = false;
+                    p.set(Act::Air);
+                } else if sy > 0.5 || sx * side < -0.5 || p.fresh(A) {
+                    p.set(Act::Climb);
+                }
+                if p.act == Act::Ledge {
+                    return;
+                }
+            }
+            Act::Climb => {
+                if frame >= 30 {
+                    let side = p.x.signum();
+                    p.x = side * (stage.edge - f.size.0 * 1.5);
+                    p.y = 0.0;
+                    p.grounded = true;
+                    p.set(Act::Idle);
+                }
+                return;
+            }
+        }
+        // Movement.
+        let f = p.fighter;
+        if p.grounded {
+            let target = match p.act {
+                Act::Walk => sx * f.walk,
+                Act::Run => p.facing * f.run,
+                _ => 0.0,
+            };
+            let moving = matches!(p.act, Act::Walk | Act::Run);
+            if moving {
+                p.vx += (target - p.vx).clamp(-f.ground_accel, f.ground_accel);
+            } else {
+                p.vx -= p.vx.clamp(-f.friction, f.friction);
+            }
+            p.vy = 0.0;
+        } else if p.act != Act::Airdodge {
+            let drift = matches!(p.act, Act::Air | Act::Attack(_) | Act::Hitstun);
+            if drift && sx.abs() > 0.2 {
+                p.vx = (p.vx + sx * f.air_accel).clamp(-f.air_speed, f.air_speed);
+            } else {
+                p.vx -= p.vx.clamp(-f.air_friction, f.air_friction);
+            }
+            if p.vy < 0.0 && sy < -0.7 && psy > -0.3 && matches!(p.act, Act::Air | Act::Attack(_)) {
+                p.fast_fall = true;
+            }
+            p.vy = if p.fast_fall {
+                -f.fast_fall
+            } else {
+                (p.vy - f.gravity).max(-f.terminal)
+            };
+        }
+        // Knockback decays along its direction.
+        let k = p.kx.hypot(p.ky);
+        if k > 0.0 {
+            let scale = (k - KB_DECAY).max(0.0) / k;
+            p.kx *= scale;
+            p.ky *= scale;
+        }
+        let (x0, y0) = (p.x, p.y);
+        p.x += p.vx + p.kx;
+        let y1 = p.y + p.vy + p.ky;
+        if p.grounded {
+            if p.ky > 0.0 {
+                p.grounded = false;
+                p.y = y1;
+            } else if !stage.supports(p.x, p.y) {
+                p.grounded = false;
+                p.fast_fall = false;
+                if matches!(
+                    p.act,
+                    Act::Idle
+                        | Act::Walk
+                        | Act::Run
+                        | Act::Attack(_)
+                        | Act::Landing(_)
+                        | Act::Shield
+                ) {
+                    p.set(Act::Air);
+                    p.jumps = p.jumps.min(f.air_jumps);
+                }
+            }
+        } else {
+            let falling = y1 <= y0;
+            let landing = if falling {
+                stage.landing(
+                    p.x,
+                    y0,
+                    y1,
+                    p.drop_through > 0 || (sy < -0.7 && p.act == Act::Air),
+                )
+            } else {
+                None
+            };
+            match landing {
+                Some((surface, _)) => {
+                    p.y = surface;
+                    p.grounded = true;
+                    p.vy = 0.0;
+                    p.ky = 0.0;
+                    p.fast_fall = false;
+                    p.jumps = f.air_jumps;
+                    let lag = match p.act {
+                        Act::Attack(k) if !matches!(k, MoveKind::Special) => {
+                            f.get(k).landing_lag.max(f.landing_lag)
+                        }
+                        Act::Airdodge => 10,
+                        Act::Hitstun => 0,
+                        _ => f.landing_lag,
+                    };
+                    if p.act != Act::Hitstun && !matches!(p.act, Act::Attack(MoveKind::Special)) {
+                        p.set(Act::Landing(lag));
+                    }
+                }
+                None => {
+                    p.y = y1;
+                    // The stage's body is solid below its top.
+                    if p.y < 0.0 && p.x.abs() < stage.edge && y0 < 0.0 {
+                        p.x = x0.signum() * stage.edge.max(x0.abs());
+                        p.vx = 0.0;
+                        p.kx = 0.0;
+                    }
+                    // Ledge grab: falling near a ledge, not in hitstun.
+                    let side = p.x.signum();
+                    let dx = p.x.abs() - stage.edge;
+                    if p.vy + p.ky <= 0.0
+                        && (-4.0..=14.0).contains(&dx)
+                        && (-25.0..=4.0).contains(&p.y)
+                        && p.ledge_cooldown == 0
+                        && matches!(p.act, Act::Air | Act::Airdodge)
+                        && (ox.abs() < stage.edge
+                            || ox.signum() != side
+                            || (ox.abs() - stage.edge) > 14.0)
+                    {
+                        p.x = side * (stage.edge + f.size.0);
+                        p.y = -f.size.1 * 0.8;
+                        p.vx = 0.0;
+                        p.vy = 0.0;
+                        p.kx = 0.0;
+                        p.ky = 0.0;
+                        p.facing = -side;
+                        p.jumps = f.air_jumps;
+                        p.fast_fall = false;
+                        p.invuln = LEDGE_INVULN;
+                        p.set(Act::Ledge);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hitboxes against hurtboxes, both ways, resolved together (trades happen).
+    fn hits(&mut self, info: &mut StepInfo) {
+        let mut landed: [Option<(usize, Hitbox)>; 2] = [None, None];
+        for (a, slot) in landed.iter_mut().enumerate() {
+            let (att, def) = (&self.players[a], &self.players[1 - a]);
+            let Act::Attack(kind) = att.act else { continue };
+            if att.hitlag > 0
+                || matches!(kind, MoveKind::Grab | MoveKind::Fthrow | MoveKind::Bthrow)
+            {
+                continue;
+            }
+            if def.intangible() {
+                continue;
+            }
+            let m: &Move = att.fighter.get(kind);
+            let f = att.frame;
+            for (h_i, h) in m.hitboxes.iter().enumerate() {
+                if f < h.start || f > h.end || att.connected >> h_i & 1 == 1 {
+                    continue;
+                }
+                let hx = att.x + att.facing * h.x;
+                let hy = att.y + h.y;
+                let (w, ht) = def.fighter.size;
+                let nx = hx.clamp(def.x - w, def.x + w);
+                let ny = hy.clamp(def.y, def.y + ht);
+                if (hx - nx).powi(2) + (hy - ny).powi(2) <= h.r * h.r {
+                    *slot = Some((h_i, *h));
+                    break;
+                }
+            }
+        }
+        for (a, l) in landed.into_iter().enumerate() {
+            let Some((h_i, h)) = l else { continue };
+            let d = 1 - a;
+            self.players[a].connected |= 1 << h_i;
+            let hitlag = (h.damage / 3.0 + 3.0).floor() as u16;
+            let dir = {
+                let (ax, dx) = (self.players[a].x, self.players[d].x);
+                if (dx - ax).abs() > 0.01 {
+                    (dx - ax).signum()
+                } else {
+                    self.players[a].facing
+                }
+            };
+            let att_hitlag = &mut self.players[a].hitlag;
+            *att_hitlag = (*att_hitlag).max(hitlag);
+            let def = &mut self.players[d];
+            if matches!(def.act, Act::Shield) {
+                def.shield -= h.damage;
+                def.hitlag = hitlag;
+                def.kx = dir * (h.damage * 0.08 + 0.4);
+                let stun = (h.damage * 0.447 + 2.0).floor() as u16;
+                if def.shield <= 0.0 {
+                    def.shield = SHIELD_MAX * 0.5;
+                    def.set(Act::Dizzy(240));
+                } else {
+                    def.set(Act::ShieldStun(stun));
+                }
+                continue;
+            }
+            // Melee's knockback formula, with weight.
+            def.percent += h.damage;
+            info.damage_dealt[a] += h.damage;
+            let p = def.percent;
+            let w = def.fighter.weight;
+            let kb = if h.fixed > 0.0 {
+                ((1.0 + 10.0 * h.fixed / 20.0) * 200.0 / (w + 100.0) * 1.4 + 18.0) + h.bkb
+            } else {
+                (((p / 10.0 + p * h.damage / 20.0) * 200.0 / (w + 100.0) * 1.4) + 18.0) * h.kbg
+                    / 100.0
+                    + h.bkb
+            };
+            let angle = if h.angle == 361.0 {
+                if def.grounded && kb < 32.0 {
+                    0.0
+                } else {
+                    44.0
+                }
+            } else {
+                h.angle
+            };
+            let speed = kb * 0.03;
+            let rad = angle.to_radians();
+            def.kx = dir * rad.cos() * speed;
+            def.ky = rad.sin() * speed;
+            if def.grounded && def.ky < 0.0 {
+                def.ky = -def.ky * 0.8; // a spike on the ground bounces
+            }
+            def.vx = 0.0;
+            def.vy = 0.0;
+            def.fast_fall = false;
+            def.hitstun = (kb * 0.4).floor() as u16;
+            def.hitlag = hitlag;
+            def.facing = -dir;
+            if def.act == Act::Holding || def.act == Act::Held {
+                let other = &mut self.players[a];
+                if other.act == Act::Held || other.act == Act::Holding {
+                    other.set(Act::Idle);
+                }
+            }
+            let def = &mut self.players[d];
+            if def.hitstun > 0 {
+                def.set(Act::Hitstun);
+            }
+        }
+    }
+
+    /// Grab boxes, holds, escapes and throws.
+    fn grabs(&mut self) {
+        for a in 0..2 {
+            let d = 1 - a;
+            match self.players[a].act {
+                Act::Attack(MoveKind::Grab) => {
+                    let att = &self.players[a];
+                    let def = &self.players[d];
+                    if !(7..=8).contains(&att.frame) || def.intangible() || !def.grounded {
+                        continue;
+                    }
+                    let gx = att.x + att.facing * 10.0;
+                    let (w, _) = def.fighter.size;
+                    if (gx - def.x).abs() <= 6.0 + w
+                        && (att.y - def.y).abs() < 8.0
+                        && !matches!(def.act, Act::Held | Act::Holding | Act::Dead)
+                    {
+                        let facing = att.facing;
+                        let (ax, ay) = (att.x, att.y);
+                        self.players[a].set(Act::Holding);
+                        let def = &mut self.players[d];
+                        def.set(Act::Held);
+                        def.x = ax + facing * 8.0;
+                        def.y = ay;
+                        def.vx = 0.0;
+                        def.kx = 0.0;
+                        def.facing = -facing;
+                    }
+                }
+                Act::Holding => {
+                    let held_for = self.players[a].frame;
+                    let (sx, _) = self.players[a].stick();
+                    let facing = self.players[a].facing;
+                    let escape_at = 60 + (self.players[d].percent / 2.0) as u16;
+                    let throw = if sx * facing > 0.5 || held_for >= 45 {
+                        Some(MoveKind::Fthrow)
+                    } else if sx * facing < -0.5 {
+                        Some(MoveKind::Bthrow)
+                    } else {
+                        None
+                    };
+                    if let Some(k) = throw {
+                        self.throw(a, k);
+                    } else if self.players[d].frame >= escape_at {
+                        self.players[a].set(Act::Idle);
+                        let def = &mut self.players[d];
+                        def.set(Act::Idle);
+                        def.kx = facing * 1.2;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn throw(&mut self, a: usize, kind: MoveKind) {
+        let d = 1 - a;
+        let h = self.players[a].fighter.get(kind).hitboxes[0];
+        let facing = self.players[a].facing;
+        self.players[a].set(Act::Attack(kind));
+        self.players[a].connected = 1;
+        let def = &mut self.players[d];
+        def.percent += h.damage;
+        let p = def.percent;
+        let w = def.fighter.weight;
+        let kb = (((p / 10.0 + p * h.damage / 20.0) * 200.0 / (w + 100.0) * 1.4) + 18.0) * h.kbg
+            / 100.0
+            + h.bkb;
+        let rad = h.angle.to_radians();
+        let speed = kb * 0.03;
+        def.kx = facing * rad.cos() * speed;
+        def.ky = rad.sin() * speed;
+        def.grounded = false;
+        def.hitstun = (kb * 0.4).floor() as u16;
+        def.set(Act::Hitstun);
+    }
+
+    /// Blast zones: a stock lost, then a respawn.
+    fn blast(&mut self, i: usize, info: &mut StepInfo) {
+        let stage = self.stage;
+        let p = &mut self.players[i];
+        if p.act == Act::Dead {
+            self.dead_for[i] = self.dead_for[i].saturating_sub(1);
+            if self.dead_for[i] == 0 && p.stocks > 0 {
+                let (x, y) = stage.respawn(i);
+                let f = p.fighter;
+                let stocks = p.stocks;
+                *p = Player::new(f, (x, y), if i == 0 { 1.0 } else { -1.0 });
+                p.stocks = stocks;
+                p.grounded = false;
+                p.invuln = RESPAWN_INVULN;
+                p.set(Act::Respawn);
+            }
+            return;
+        }
+        if stage.outside(p.x, p.y) {
+            p.stocks = p.stocks.saturating_sub(1);
+            info.stock_lost[i] = true;
+            p.set(Act::Dead);
+            p.vx = 0.0;
+            p.vy = 0.0;
+            p.kx = 0.0;
+            p.ky = 0.0;
+            p.hitstun = 0;
+            p.hitlag = 0;
+            self.dead_for[i] = 60;
+            // Whoever held or was held by the dead player is let go.
+            let o = &mut self.players[1 - i];
+            if matches!(o.act, Act::Holding | Act::Held) {
+                o.set(if o.grounded { Act::Idle } else { Act::Air });
+            }
+        }
+    }
+}
+
+/// The ground move for a stick (or C-stick) direction.
+fn ground_move(dx: f32, dy: f32, smash: bool) -> MoveKind {
+    use MoveKind::*;
+    if dx.abs() < 0.3 && dy.abs() < 0.3 {
+        return Jab;
+    }
+    if dy.abs() > dx.abs() {
+        match (dy > 0.0, smash) {
+            (true, true) => Usmash,
+            (true, false) => Utilt,
+            (false, true) => Dsmash,
+            (false, false) => Dtilt,
+        }
+    } else if smash {
+        Fsmash
+    } else {
+        Ftilt
+    }
+}
+
+/// The aerial for a direction relative to facing (`fx` > 0 forward).
+fn air_move(fx: f32, dy: f32) -> MoveKind {
+    use MoveKind::*;
+    if fx.abs() < 0.3 && dy.abs() < 0.3 {
+        Nair
+    } else if dy.abs() > fx.abs() {
+        if dy > 0.0 {
+            Uair
+        } else {
+            Dair
+        }
+    } else if fx > 0.0 {
+        Fair
+    } else {
+        Bair
+    }
+}
+
+/// A controller with every value finite and in range.
+fn sanitize(c: Controller) -> Controller {
+    let f = |v: f32, d: f32| if v.is_finite() { v.clamp(0.0, 1.0) } else { d };
+    Controller {
+        main_x: f(c.main_x, 0.5),
+        main_y: f(c.main_y, 0.5),
+        c_x: f(c.c_x, 0.5),
+        c_y: f(c.c_y, 0.5),
+        shoulder: f(c.shoulder, 0.0),
+        buttons: Buttons(c.buttons.0),
+    }
+}
