@@ -27,6 +27,9 @@ pub enum BenchCommand {
     /// per component, loss curves, training speed, step latency, size, complexity. Writes
     /// benchmark_results.json and benchmark_report.html.
     Architectures(ArchArgs),
+    /// The simulator's speed alone and with scripted bots (one core), and rollouts with a
+    /// policy (`--policy`), each against its target.
+    Sim(crate::sim::BenchArgs),
 }
 
 /// `exphil bench architectures` arguments.
@@ -84,6 +87,7 @@ pub struct ArchArgs {
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Architectures(a) => architectures(a),
+        BenchCommand::Sim(a) => crate::sim::bench(a),
     }
 }
 

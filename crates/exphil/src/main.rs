@@ -1,6 +1,7 @@
 //! `exphil`: turn Super Smash Bros. Melee replays into AI players. The command line, and the
 //! only place that reads arguments or the environment.
 
+mod agent;
 mod bench;
 mod charts;
 mod dataset;
@@ -11,6 +12,7 @@ mod models;
 mod play;
 mod replays;
 mod serve;
+mod sim;
 mod train;
 mod train_args;
 
@@ -47,6 +49,9 @@ enum Command {
     /// Play live in Slippi Dolphin: launch it, navigate the menus, and play a port through
     /// its controller pipe.
     Play(Box<play::PlayArgs>),
+    /// The fighting simulator: matches between policies and scripted bots.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
     /// Benchmarks: compare backbones on the same replays.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -90,6 +95,7 @@ fn main() -> ExitCode {
         Command::Models(cmd) => models::run(cmd),
         Command::Serve(args) => serve::run(*args),
         Command::Play(args) => play::run(*args),
+        Command::Sim(cmd) => sim::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -10,25 +10,22 @@
 //! Asynchronous mode: the game runs in real time; a worker thread infers on the newest frame,
 //! and each frame gets the newest decision (counted when it is not for that frame).
 
+use crate::agent::Player;
 use crate::eval::{checkpoints_dir, policy_path};
 use crate::serve::trained_characters;
 use anyhow::{bail, Context, Result};
-use burn::tensor::Device;
 use clap::Args;
-use exphil_dataset::LiveGame;
 use exphil_dolphin::pipe::{make_fifo, ControllerPipe, DelayQueue, Pad};
 use exphil_dolphin::userdir::{pipe_path, prepare, Dolphin, UserDirOptions};
 use exphil_dolphin::{
     LiveEvent, LiveStream, MenuGoal, MenuState, Message, Navigator, SeatView, SpectatorClient,
     SpectatorError,
 };
-use exphil_embed::{Embedder, TargetCoder};
-use exphil_policy::{BackboneState, PolicyInput, Sampling};
+use exphil_policy::Sampling;
 use exphil_replay::{ExternalCharacter, ExternalStage, Port};
 use exphil_state::{Controller, GameState};
 use exphil_train::model_file::{load_policy, LoadedPolicy};
 use exphil_train::trainer::device_of;
-use rand::SeedableRng;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -151,96 +148,6 @@ fn parse_opponent(s: &str) -> Result<Opponent> {
 
 fn parse_character(s: &str) -> Result<ExternalCharacter> {
     ExternalCharacter::parse(s).with_context(|| format!("unknown character {s:?}"))
-}
-
-/// A policy playing one port: its model memory and controller history, one frame at a time.
-struct Player {
-    loaded: LoadedPolicy,
-    embedder: Embedder,
-    coder: TargetCoder,
-    device: Device,
-    sampling: Sampling,
-    rng: rand::rngs::StdRng,
-    delay: u8,
-    state: Option<BackboneState>,
-    live: LiveGame,
-    features: Vec<f32>,
-    ids: Vec<u32>,
-}
-
-impl Player {
-    fn new(loaded: LoadedPolicy, device: Device, sampling: Sampling, delay: u8) -> Result<Player> {
-        let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let coder = TargetCoder::new(loaded.targets.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (nf, ni) = (loaded.spec.features, loaded.spec.ids);
-        Ok(Player {
-            embedder,
-            coder,
-            sampling,
-            rng: rand::rngs::StdRng::seed_from_u64(0),
-            delay,
-            state: None,
-            live: LiveGame::new(),
-            features: vec![0.0; nf],
-            ids: vec![0; ni],
-            device,
-            loaded,
-        })
-    }
-
-    /// A new game: fresh memory and history.
-    fn reset(&mut self) {
-        self.state = Some(self.loaded.policy.initial_state(1, &self.device));
-        self.live.reset();
-    }
-
-    /// The decision for `state`. Before GO the game ignores inputs: neutral (the model still
-    /// sees the frame). A frame with out-of-range values repeats `previous`.
-    fn act(&mut self, state: &GameState, previous: Controller) -> Controller {
-        let ok = self
-            .live
-            .embed(
-                &self.embedder,
-                state,
-                self.delay,
-                0,
-                &mut self.features,
-                &mut self.ids,
-            )
-            .is_ok();
-        if !ok {
-            for x in self.features.iter_mut() {
-                *x = if x.is_finite() {
-                    x.clamp(-1e4, 1e4)
-                } else {
-                    0.0
-                };
-            }
-        }
-        let input = PolicyInput::new(
-            &self.loaded.spec,
-            &self.features,
-            &self.ids,
-            1,
-            &self.device,
-        );
-        let memory = self
-            .state
-            .take()
-            .unwrap_or_else(|| self.loaded.policy.initial_state(1, &self.device));
-        let (targets, memory) =
-            self.loaded
-                .policy
-                .step(&input, memory, self.sampling, &mut self.rng);
-        self.state = Some(memory);
-        if state.frame < 0 {
-            return Controller::NEUTRAL;
-        }
-        if !ok {
-            return previous;
-        }
-        self.coder.decode(&targets[0])
-    }
 }
 
 /// One piped port in a game: who decides its input, and its delay queue.

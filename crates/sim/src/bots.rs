@@ -93,6 +93,8 @@ pub struct Rule {
     rng: Rng,
     t: u64,
     shield_for: u32,
+    /// Frames left holding the jump button (a full hop).
+    jump_for: u32,
 }
 
 impl Rule {
@@ -102,6 +104,7 @@ impl Rule {
             rng: Rng::new(seed),
             t: 0,
             shield_for: 0,
+            jump_for: 0,
         }
     }
 }
@@ -130,6 +133,7 @@ impl Bot for Rule {
     fn reset(&mut self) {
         self.t = 0;
         self.shield_for = 0;
+        self.jump_for = 0;
     }
 
     fn act(&mut self, s: &GameState) -> Controller {
@@ -163,6 +167,10 @@ impl Bot for Rule {
         }
         let dx = them.x - me.x;
         let dy = them.y - me.y;
+        if self.jump_for > 0 {
+            self.jump_for -= 1;
+            return with(stick(dx.signum() * 0.5, 0.0), 2);
+        }
         let facing = if me.facing_right { 1.0 } else { -1.0 };
         let attacking = (44..=69).contains(&them.action) || them.action >= 341;
         // Shield what comes at it.
@@ -176,6 +184,10 @@ impl Bot for Rule {
             return with(Controller::NEUTRAL, 6);
         }
         if !me.on_ground {
+            // Below an opponent on a platform: jump again on the way down.
+            if dy > 8.0 && me.speed_y_self <= 0.0 && me.jumps_left > 0 && even {
+                return with(stick(dx.signum() * 0.5, 0.0), 2);
+            }
             // In the air near the opponent: an aerial; otherwise drift toward it.
             if dx.abs() < 14.0 && dy.abs() < 16.0 && even {
                 let dir = if dy > 6.0 {
@@ -219,8 +231,10 @@ impl Bot for Rule {
                 with(Controller::NEUTRAL, 1) // special
             };
         }
-        if dy > 20.0 && dx.abs() < 20.0 && even && self.rng.unit() < 0.2 {
-            return with(Controller::NEUTRAL, 2); // jump toward it
+        if dy > 10.0 && dx.abs() < 25.0 && even {
+            // A full hop up to it (a platform): hold the button through the jump squat.
+            self.jump_for = 12;
+            return with(stick(dx.signum() * 0.3, 0.0), 2);
         }
         // Approach, not running off the stage.
         let next = me.x + dx.signum() * 6.0;

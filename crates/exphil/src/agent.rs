@@ -1,0 +1,230 @@
+//! A policy playing one seat of one game, frame by frame: its model memory and controller
+//! history, the same embedding as training. Used by `exphil play` (Dolphin) and `exphil sim`.
+
+use burn::tensor::Device;
+use exphil_dataset::LiveGame;
+use exphil_embed::{Embedder, TargetCoder};
+use exphil_policy::{BackboneState, PolicyInput, Sampling};
+use exphil_state::{Controller, GameState};
+use exphil_train::model_file::LoadedPolicy;
+use rand::SeedableRng;
+
+/// A policy playing one port: its model memory and controller history, one frame at a time.
+pub struct Player {
+    /// The policy.
+    pub loaded: LoadedPolicy,
+    embedder: Embedder,
+    coder: TargetCoder,
+    device: Device,
+    sampling: Sampling,
+    rng: rand::rngs::StdRng,
+    delay: u8,
+    state: Option<BackboneState>,
+    live: LiveGame,
+    features: Vec<f32>,
+    ids: Vec<u32>,
+}
+
+impl Player {
+    /// A player of `loaded`, told `delay` as its delay feature.
+    pub fn new(
+        loaded: LoadedPolicy,
+        device: Device,
+        sampling: Sampling,
+        delay: u8,
+    ) -> anyhow::Result<Player> {
+        let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let coder = TargetCoder::new(loaded.targets.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (nf, ni) = (loaded.spec.features, loaded.spec.ids);
+        Ok(Player {
+            embedder,
+            coder,
+            sampling,
+            rng: rand::rngs::StdRng::seed_from_u64(0),
+            delay,
+            state: None,
+            live: LiveGame::new(),
+            features: vec![0.0; nf],
+            ids: vec![0; ni],
+            device,
+            loaded,
+        })
+    }
+
+    /// Reseeds its sampling.
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = rand::rngs::StdRng::seed_from_u64(seed);
+    }
+
+    /// A new game: fresh memory and history.
+    pub fn reset(&mut self) {
+        self.state = Some(self.loaded.policy.initial_state(1, &self.device));
+        self.live.reset();
+    }
+
+    /// The decision for `state`. Before GO the game ignores inputs: neutral (the model still
+    /// sees the frame). A frame with out-of-range values repeats `previous`.
+    pub fn act(&mut self, state: &GameState, previous: Controller) -> Controller {
+        let ok = self
+            .live
+            .embed(
+                &self.embedder,
+                state,
+                self.delay,
+                0,
+                &mut self.features,
+                &mut self.ids,
+            )
+            .is_ok();
+        if !ok {
+            for x in self.features.iter_mut() {
+                *x = if x.is_finite() {
+                    x.clamp(-1e4, 1e4)
+                } else {
+                    0.0
+                };
+            }
+        }
+        let input = PolicyInput::new(
+            &self.loaded.spec,
+            &self.features,
+            &self.ids,
+            1,
+            &self.device,
+        );
+        let memory = self
+            .state
+            .take()
+            .unwrap_or_else(|| self.loaded.policy.initial_state(1, &self.device));
+        let (targets, memory) =
+            self.loaded
+                .policy
+                .step(&input, memory, self.sampling, &mut self.rng);
+        self.state = Some(memory);
+        if state.frame < 0 {
+            return Controller::NEUTRAL;
+        }
+        if !ok {
+            return previous;
+        }
+        self.coder.decode(&targets[0])
+    }
+}
+
+/// A policy playing one seat in each of many games at once: one model step per frame for all
+/// of them (PPO rollouts, benchmarks). Each slot keeps its own model memory and controller
+/// history, reset when its game restarts.
+pub struct BatchedPolicy {
+    loaded: LoadedPolicy,
+    embedder: Embedder,
+    coder: TargetCoder,
+    device: Device,
+    sampling: Sampling,
+    rng: rand::rngs::StdRng,
+    delay: u8,
+    states: Vec<Option<BackboneState>>,
+    live: Vec<LiveGame>,
+    fresh: Vec<bool>,
+    features: Vec<f32>,
+    ids: Vec<u32>,
+}
+
+impl BatchedPolicy {
+    /// `slots` seats of `loaded`, told `delay` as the delay feature.
+    pub fn new(
+        loaded: LoadedPolicy,
+        device: Device,
+        sampling: Sampling,
+        delay: u8,
+        slots: usize,
+        seed: u64,
+    ) -> anyhow::Result<BatchedPolicy> {
+        let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let coder = TargetCoder::new(loaded.targets.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(BatchedPolicy {
+            embedder,
+            coder,
+            sampling,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            delay,
+            states: (0..slots).map(|_| None).collect(),
+            live: vec![LiveGame::new(); slots],
+            fresh: vec![true; slots],
+            features: Vec::new(),
+            ids: Vec::new(),
+            device,
+            loaded,
+        })
+    }
+
+    /// Slot `slot` starts a new game.
+    pub fn reset(&mut self, slot: usize) {
+        self.fresh[slot] = true;
+        self.live[slot].reset();
+    }
+
+    /// One decision per `(slot, state)`, in one model step.
+    pub fn act(&mut self, rows: &[(usize, &GameState)]) -> Vec<Controller> {
+        let n = rows.len();
+        let (nf, ni) = (self.loaded.spec.features, self.loaded.spec.ids);
+        self.features.resize(n * nf, 0.0);
+        self.ids.resize(n * ni, 0);
+        let mut bad = vec![false; n];
+        for (i, &(slot, state)) in rows.iter().enumerate() {
+            let f = &mut self.features[i * nf..(i + 1) * nf];
+            let d = &mut self.ids[i * ni..(i + 1) * ni];
+            if self.live[slot]
+                .embed(&self.embedder, state, self.delay, 0, f, d)
+                .is_err()
+            {
+                bad[i] = true;
+                for x in f.iter_mut() {
+                    *x = if x.is_finite() {
+                        x.clamp(-1e4, 1e4)
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+        let input = PolicyInput::new(
+            &self.loaded.spec,
+            &self.features,
+            &self.ids,
+            n,
+            &self.device,
+        );
+        let policy = &self.loaded.policy;
+        let parts: Vec<BackboneState> = rows
+            .iter()
+            .map(|&(slot, _)| {
+                let own = self.states[slot].take();
+                match own {
+                    Some(s) if !self.fresh[slot] => s,
+                    _ => policy.initial_state(1, &self.device),
+                }
+            })
+            .collect();
+        let (targets, state) = policy.step(
+            &input,
+            BackboneState::cat(parts),
+            self.sampling,
+            &mut self.rng,
+        );
+        for ((slot, _), s) in rows.iter().zip(state.split()) {
+            self.states[*slot] = Some(s);
+            self.fresh[*slot] = false;
+        }
+        rows.iter()
+            .zip(&targets)
+            .zip(bad)
+            .map(|((&(_, state), t), bad)| {
+                if state.frame < 0 || bad {
+                    Controller::NEUTRAL
+                } else {
+                    self.coder.decode(t)
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,149 @@
+//! `exphil sim play`: bots and a policy trained on the shared replays play the simulator;
+//! results are deterministic for a seed, summarised, and recorded as HTML viewers.
+
+mod common;
+
+use common::{isolated, text};
+use exphil_testdata::replays_dir;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn root() -> &'static PathBuf {
+    static R: OnceLock<PathBuf> = OnceLock::new();
+    R.get_or_init(|| {
+        let root =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sim-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let games = replays_dir().join("games");
+        let o = isolated(&root)
+            .current_dir(&root)
+            .args([
+                "train",
+                "--preset",
+                "quick",
+                "--replays",
+                games.to_str().unwrap(),
+                "--max-files",
+                "3",
+                "--checkpoints",
+                "ck",
+                "--cache-dir",
+                "cache",
+                "--name",
+                "mlp",
+                "--seed",
+                "2",
+                "--quiet",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        root
+    })
+}
+
+fn sim(args: &[&str]) -> (bool, String, String) {
+    let root = root();
+    let o = isolated(root)
+        .current_dir(root)
+        .arg("sim")
+        .arg("play")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bot_matches_are_summarised_and_deterministic() {
+    let args = [
+        "--p1",
+        "bot:rule",
+        "--p2",
+        "bot:random",
+        "--games",
+        "6",
+        "--seed",
+        "4",
+        "--json",
+        "--p2-character",
+        "bowser",
+    ];
+    let (ok, out, err) = sim(&args);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["games"], 6);
+    let wins = v["wins"].as_array().unwrap();
+    let total =
+        wins[0].as_u64().unwrap() + wins[1].as_u64().unwrap() + v["draws"].as_u64().unwrap();
+    assert_eq!(total, 6);
+    assert!(
+        wins[0].as_u64().unwrap() >= 5,
+        "the rule bot beats the random one: {out}"
+    );
+    let by_stage: u64 = v["by_stage"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|s| {
+            s["p1"].as_u64().unwrap() + s["p2"].as_u64().unwrap() + s["draws"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(by_stage, 6);
+    assert_eq!(v["final_stocks"].as_array().unwrap().len(), 6);
+    assert!(v["ko_diff_per_minute"].as_f64().unwrap() > 0.0);
+    let (_, again, _) = sim(&args);
+    assert_eq!(out, again, "the same seed plays the same games");
+}
+
+#[test]
+fn a_policy_trained_on_replays_plays_the_simulator_and_games_are_recorded() {
+    let rec = root().join("rec");
+    let (ok, out, err) = sim(&[
+        "--p1",
+        "policy:mlp",
+        "--checkpoints",
+        "ck",
+        "--p2",
+        "bot:rule",
+        "--games",
+        "2",
+        "--max-frames",
+        "900",
+        "--stage",
+        "bf",
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("game 1: Battlefield:") && out.contains("game 2:"),
+        "{out}"
+    );
+    assert!(out.contains("2 games: P1 (policy:mlp)"), "{out}");
+    for n in [1, 2] {
+        let html = std::fs::read_to_string(rec.join(format!("game_{n}.html"))).unwrap();
+        assert!(html.contains("<canvas") && html.contains("Battlefield"));
+    }
+}
+
+#[test]
+fn bad_players_characters_and_stages_are_named() {
+    for (args, want) in [
+        (vec!["--p1", "bot:chess"], "idle, random, rule"),
+        (vec!["--p2", "human"], "expected bot:NAME"),
+        (vec!["--p1-character", "mewtwo"], "Fox, Jigglypuff, Bowser"),
+        (vec!["--stage", "brinstar"], "not a legal stage"),
+        (vec!["--p1", "policy:nope", "--checkpoints", "ck"], "nope"),
+    ] {
+        let (ok, _, err) = sim(&args);
+        assert!(!ok);
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}
