@@ -157,6 +157,11 @@ impl BatchedPolicy {
         })
     }
 
+    /// Plays with these weights from now on (self-play against the learner's latest).
+    pub fn set_policy(&mut self, policy: exphil_policy::Policy) {
+        self.loaded.policy = policy;
+    }
+
     /// Slot `slot` starts a new game.
     pub fn reset(&mut self, slot: usize) {
         self.fresh[slot] = true;

@@ -10,6 +10,7 @@ mod filters;
 mod kmeans;
 mod models;
 mod play;
+mod ppo;
 mod replays;
 mod serve;
 mod sim;
@@ -52,6 +53,8 @@ enum Command {
     /// The fighting simulator: matches between policies and scripted bots.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Improve a policy by proximal policy optimisation in the simulator.
+    Ppo(Box<ppo::PpoArgs>),
     /// Benchmarks: compare backbones on the same replays.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Play(args) => play::run(*args),
         Command::Sim(cmd) => sim::run(cmd),
+        Command::Ppo(args) => ppo::run(*args),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

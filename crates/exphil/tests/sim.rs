@@ -147,3 +147,116 @@ fn bad_players_characters_and_stages_are_named() {
         assert!(err.contains(want), "{want}: {err}");
     }
 }
+
+#[test]
+fn ppo_learns_in_the_simulator_survives_failing_games_and_saves_a_run() {
+    let root = root();
+    let run = |args: &[&str]| {
+        isolated(root)
+            .current_dir(root)
+            .arg("ppo")
+            .args([
+                "--pretrained",
+                "mlp",
+                "--checkpoints",
+                "ck",
+                "--num-games",
+                "8",
+            ])
+            .args([
+                "--rollout-steps",
+                "64",
+                "--minibatch",
+                "256",
+                "--max-episode-frames",
+                "200",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[
+        "--timesteps",
+        "2048",
+        "--fault-every",
+        "150",
+        "--name",
+        "ppo_t",
+        "--opponent",
+        "bot:rule",
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("failed on frame") && out.contains("replaced"),
+        "{out}"
+    );
+    assert!(out.contains("4 updates, 2048 frames"), "{out}");
+    let failed: u64 = out
+        .split(" games failed and were replaced")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(failed >= 1);
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(root.join("ck/ppo_t/config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["training_type"], "ppo");
+    assert_eq!(cfg["parent"], "mlp");
+    assert_eq!(cfg["status"], "completed");
+    let history = cfg["ppo"]["history"].as_array().unwrap();
+    assert_eq!(history.len(), 4);
+    for h in history {
+        let s = &h["stats"];
+        assert!(s["steps"].as_u64().unwrap() > 0, "{h}");
+        assert!(s["approx_kl"].as_f64().unwrap().abs() < 0.5, "{h}");
+        assert!(s["entropy"].as_f64().unwrap() > 0.0);
+    }
+    // The weights moved, and the new run plays.
+    let (ok, out, err) = sim(&[
+        "--p1",
+        "policy:ppo_t",
+        "--checkpoints",
+        "ck",
+        "--p2",
+        "bot:rule",
+        "--games",
+        "1",
+        "--max-frames",
+        "300",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("game 1:"), "{out}");
+    let a = std::fs::read(root.join("ck/mlp/model.safetensors")).unwrap();
+    let b = std::fs::read(root.join("ck/ppo_t/model.safetensors")).unwrap();
+    assert_ne!(a, b);
+    // Self-play runs too; a run name that exists is refused.
+    let o = run(&[
+        "--timesteps",
+        "512",
+        "--opponent",
+        "self",
+        "--name",
+        "ppo_self",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["--timesteps", "512", "--name", "ppo_self"]);
+    assert!(
+        !o.status.success() && text(&o).contains("exists"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&[
+        "--timesteps",
+        "512",
+        "--opponent",
+        "bot:chess",
+        "--name",
+        "x",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("idle, random, rule"),
+        "{}",
+        text(&o)
+    );
+}

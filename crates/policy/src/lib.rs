@@ -10,6 +10,8 @@ pub mod params;
 pub use crate::input::{id_kind, IdGroup, InputSpec, PolicyInput};
 pub use crate::loss::{bc_loss, correct_counts, LossOutput, LossSpec, TargetBatch, COMPONENTS};
 pub use crate::model::{Backbone, BackboneState, ControllerHead, HeadLogits, Policy};
+pub mod rl;
 pub mod sample;
 pub mod temporal;
+pub use crate::rl::{kl_divergence, ActionEval};
 pub use crate::sample::Sampling;

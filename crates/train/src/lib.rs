@@ -1,6 +1,6 @@
 //! Behavioural cloning on burn: optimisers, learning-rate schedules, weight EMA, the training
 //! loop with validation and early stopping, numerical-fault recovery, checkpoints and exact
-//! resumption.
+//! resumption; and proximal policy optimisation (`ppo`).
 #![deny(missing_docs)]
 
 pub mod data;
@@ -9,5 +9,6 @@ pub mod eval;
 pub mod grads;
 pub mod model_file;
 pub mod optim;
+pub mod ppo;
 pub mod schedule;
 pub mod trainer;

@@ -1,0 +1,301 @@
+//! Proximal policy optimisation: generalised advantage estimation, the clipped surrogate
+//! objective, a (optionally clipped) value loss, an entropy bonus and a KL penalty toward the
+//! imitation policy (the teacher), over minibatches for several epochs, with advantage
+//! normalisation and global gradient-norm clipping.
+
+use crate::grads::GradStore;
+use crate::optim::Optimizer;
+use burn::tensor::{Device, Tensor};
+use exphil_policy::{kl_divergence, InputSpec, Policy, PolicyInput, TargetBatch};
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+/// PPO settings.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PpoConfig {
+    /// Discount.
+    pub gamma: f64,
+    /// GAE λ.
+    pub gae_lambda: f64,
+    /// Surrogate clip ε.
+    pub clip_epsilon: f64,
+    /// Clip the value loss around the old values with the same ε.
+    pub clip_value: bool,
+    /// Weight of the value loss.
+    pub value_coef: f64,
+    /// Weight of the entropy bonus.
+    pub entropy_coef: f64,
+    /// Weight of the KL penalty toward the teacher (the imitation policy).
+    pub teacher_kl: f64,
+    /// Epochs over each rollout.
+    pub epochs: usize,
+    /// Rows per minibatch.
+    pub minibatch: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f64,
+    /// Normalise advantages per minibatch.
+    pub normalize_advantages: bool,
+}
+
+impl Default for PpoConfig {
+    fn default() -> PpoConfig {
+        PpoConfig {
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            clip_epsilon: 0.2,
+            clip_value: true,
+            value_coef: 0.5,
+            entropy_coef: 0.01,
+            teacher_kl: 0.1,
+            epochs: 4,
+            minibatch: 1024,
+            lr: 3e-4,
+            max_grad_norm: 0.5,
+            normalize_advantages: true,
+        }
+    }
+}
+
+/// Advantages and returns by GAE for a rollout stored time-major (`t * envs + e`).
+/// `done[i]`: the episode ended at step i (no bootstrap past it); `last_values[e]`: the value
+/// of each environment's state after the last step.
+pub fn gae(
+    rewards: &[f32],
+    values: &[f32],
+    done: &[bool],
+    last_values: &[f32],
+    envs: usize,
+    gamma: f64,
+    lambda: f64,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = rewards.len();
+    assert!(
+        envs > 0 && n.is_multiple_of(envs),
+        "rows must be steps × envs"
+    );
+    assert_eq!(values.len(), n);
+    assert_eq!(done.len(), n);
+    assert_eq!(last_values.len(), envs);
+    let steps = n / envs;
+    let mut adv = vec![0f32; n];
+    let mut next_adv = vec![0f64; envs];
+    for t in (0..steps).rev() {
+        for e in 0..envs {
+            let i = t * envs + e;
+            let next_value = if t + 1 < steps {
+                values[i + envs] as f64
+            } else {
+                last_values[e] as f64
+            };
+            let live = if done[i] { 0.0 } else { 1.0 };
+            let delta = rewards[i] as f64 + gamma * next_value * live - values[i] as f64;
+            let a = delta + gamma * lambda * live * next_adv[e];
+            adv[i] = a as f32;
+            next_adv[e] = a;
+        }
+    }
+    let returns = adv.iter().zip(values).map(|(a, v)| a + v).collect();
+    (adv, returns)
+}
+
+/// One rollout: what the acting policy saw and did, and what came of it.
+#[derive(Clone, Debug, Default)]
+pub struct Rollout {
+    /// Environments (games) stepped together.
+    pub envs: usize,
+    /// Features, `rows × spec.features`.
+    pub features: Vec<f32>,
+    /// Ids, `rows × spec.ids`.
+    pub ids: Vec<u32>,
+    /// Chosen controllers as the six target columns (buttons mask, five classes).
+    pub actions: Vec<u16>,
+    /// Log-probability of each chosen controller when it was chosen.
+    pub log_prob: Vec<f32>,
+    /// Value estimates when acting.
+    pub values: Vec<f32>,
+    /// Rewards.
+    pub rewards: Vec<f32>,
+    /// Episode ends.
+    pub done: Vec<bool>,
+}
+
+impl Rollout {
+    /// Rows stored.
+    pub fn rows(&self) -> usize {
+        self.rewards.len()
+    }
+}
+
+/// Statistics of one update.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct UpdateStats {
+    /// Mean clipped-surrogate loss.
+    pub policy_loss: f64,
+    /// Mean value loss.
+    pub value_loss: f64,
+    /// Mean entropy.
+    pub entropy: f64,
+    /// Mean KL to the teacher.
+    pub teacher_kl: f64,
+    /// Mean approximate KL between the old and new policy.
+    pub approx_kl: f64,
+    /// Fraction of rows whose ratio was clipped.
+    pub clip_fraction: f64,
+    /// Optimiser steps taken (minibatches with a finite loss and gradient).
+    pub steps: u64,
+    /// Minibatches skipped for a non-finite loss or gradient.
+    pub skipped: u64,
+}
+
+fn mean_of(t: Tensor<1>) -> f64 {
+    exphil_policy::params::tensor_values(&t.mean())
+        .first()
+        .copied()
+        .unwrap_or(f32::NAN) as f64
+}
+
+/// One PPO update over a rollout: `epochs` passes of shuffled minibatches. Returns the updated
+/// policy. A minibatch whose loss or gradient is not finite is skipped (and counted).
+#[allow(clippy::too_many_arguments)]
+pub fn update<R: Rng>(
+    mut policy: Policy,
+    teacher: Option<&Policy>,
+    optim: &mut Optimizer,
+    cfg: &PpoConfig,
+    spec: &InputSpec,
+    r: &Rollout,
+    last_values: &[f32],
+    device: &Device,
+    rng: &mut R,
+) -> (Policy, UpdateStats) {
+    let n = r.rows();
+    let (adv, returns) = gae(
+        &r.rewards,
+        &r.values,
+        &r.done,
+        last_values,
+        r.envs,
+        cfg.gamma,
+        cfg.gae_lambda,
+    );
+    let (nf, ni) = (spec.features, spec.ids);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut stats = UpdateStats::default();
+    let mut sums = [0f64; 6];
+    let mut count = 0u64;
+    let eps = cfg.clip_epsilon;
+    for _ in 0..cfg.epochs.max(1) {
+        order.shuffle(rng);
+        for chunk in order.chunks(cfg.minibatch.max(2)) {
+            let m = chunk.len();
+            let mut f = Vec::with_capacity(m * nf);
+            let mut ids = Vec::with_capacity(m * ni);
+            let mut acts = Vec::with_capacity(m * 6);
+            let mut a = Vec::with_capacity(m);
+            let (mut old_lp, mut old_v, mut ret) = (
+                Vec::with_capacity(m),
+                Vec::with_capacity(m),
+                Vec::with_capacity(m),
+            );
+            for &i in chunk {
+                f.extend_from_slice(&r.features[i * nf..(i + 1) * nf]);
+                ids.extend_from_slice(&r.ids[i * ni..(i + 1) * ni]);
+                acts.extend_from_slice(&r.actions[i * 6..(i + 1) * 6]);
+                a.push(adv[i]);
+                old_lp.push(r.log_prob[i]);
+                old_v.push(r.values[i]);
+                ret.push(returns[i]);
+            }
+            if cfg.normalize_advantages && m > 1 {
+                let mean = a.iter().map(|&x| x as f64).sum::<f64>() / m as f64;
+                let var = a.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / m as f64;
+                let sd = var.sqrt() + 1e-8;
+                for x in a.iter_mut() {
+                    *x = ((*x as f64 - mean) / sd) as f32;
+                }
+            }
+            let t1 = |v: Vec<f32>| exphil_policy::params::tensor_of(v, [m], device);
+            let input = PolicyInput::new(spec, &f, &ids, m, device);
+            let targets = TargetBatch::new(m, &acts, device);
+            let ev = policy.evaluate_actions(&input, &targets);
+            let (adv_t, old_lp_t, old_v_t, ret_t) = (t1(a), t1(old_lp), t1(old_v), t1(ret));
+            let log_ratio = ev.log_prob.clone() - old_lp_t;
+            let ratio = log_ratio.clone().exp();
+            let s1 = ratio.clone() * adv_t.clone();
+            let s2 = ratio.clone().clamp(1.0 - eps, 1.0 + eps) * adv_t;
+            let policy_loss = s1.min_pair(s2).mean().neg();
+            let v = ev.values.clone();
+            let value_loss = if cfg.clip_value {
+                let clipped = old_v_t.clone() + (v.clone() - old_v_t).clamp(-eps, eps);
+                let a = (v - ret_t.clone()).powf_scalar(2.0);
+                let b = (clipped - ret_t).powf_scalar(2.0);
+                a.max_pair(b).mean()
+            } else {
+                (v - ret_t).powf_scalar(2.0).mean()
+            };
+            let entropy = ev.entropy.clone().mean();
+            let mut loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.value_coef)
+                - entropy.clone().mul_scalar(cfg.entropy_coef);
+            let mut kl_t = 0.0;
+            if let (Some(t), true) = (teacher, cfg.teacher_kl > 0.0) {
+                let te = t.evaluate_actions(&input, &targets);
+                let teacher_logits = exphil_policy::HeadLogits {
+                    buttons: te.logits.buttons.detach(),
+                    classes: te.logits.classes.map(|c| c.detach()),
+                };
+                let kl = kl_divergence(&ev.logits, &teacher_logits).mean();
+                kl_t = mean_of(kl.clone().reshape([1]));
+                loss = loss + kl.mul_scalar(cfg.teacher_kl);
+            }
+            let lv = mean_of(loss.clone().reshape([1]));
+            if !lv.is_finite() {
+                stats.skipped += 1;
+                continue;
+            }
+            let ratios = exphil_policy::params::tensor_values(&ratio);
+            let lr_v = exphil_policy::params::tensor_values(&log_ratio);
+            let clipped = ratios
+                .iter()
+                .filter(|r| (**r as f64 - 1.0).abs() > eps)
+                .count();
+            // approx KL (old ‖ new) ≈ mean((ratio - 1) - log ratio).
+            let approx_kl = ratios
+                .iter()
+                .zip(&lr_v)
+                .map(|(r, l)| (*r as f64 - 1.0) - *l as f64)
+                .sum::<f64>()
+                / m as f64;
+            let g = loss.backward();
+            let mut grads = GradStore::new();
+            grads.accumulate(&policy, &g, 1.0);
+            let norm = grads.clip_global_norm(cfg.max_grad_norm);
+            if !norm.is_finite() {
+                stats.skipped += 1;
+                continue;
+            }
+            policy = optim.step(policy, &grads, cfg.lr);
+            stats.steps += 1;
+            for (s, v) in sums.iter_mut().zip([
+                mean_of(policy_loss.reshape([1])),
+                mean_of(value_loss.reshape([1])),
+                mean_of(entropy.reshape([1])),
+                kl_t,
+                approx_kl,
+                clipped as f64 / m as f64,
+            ]) {
+                *s += v;
+            }
+            count += 1;
+        }
+    }
+    let c = count.max(1) as f64;
+    stats.policy_loss = sums[0] / c;
+    stats.value_loss = sums[1] / c;
+    stats.entropy = sums[2] / c;
+    stats.teacher_kl = sums[3] / c;
+    stats.approx_kl = sums[4] / c;
+    stats.clip_fraction = sums[5] / c;
+    (policy, stats)
+}
