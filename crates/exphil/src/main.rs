@@ -12,6 +12,7 @@ mod models;
 mod play;
 mod ppo;
 mod replays;
+mod selfplay;
 mod serve;
 mod sim;
 mod train;
@@ -55,6 +56,9 @@ enum Command {
     Sim(sim::SimCommand),
     /// Improve a policy by proximal policy optimisation in the simulator.
     Ppo(Box<ppo::PpoArgs>),
+    /// Self-play: PPO against a population of snapshots and bots with Elo ratings; `eval`
+    /// plays a policy against its base and the bots.
+    Selfplay(Box<selfplay::SelfplayCommand>),
     /// Benchmarks: compare backbones on the same replays.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Command::Play(args) => play::run(*args),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Ppo(args) => ppo::run(*args),
+        Command::Selfplay(cmd) => selfplay::run(*cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -29,9 +29,9 @@ use std::time::{Instant, SystemTime};
 /// `exphil ppo` arguments.
 #[derive(Args, Debug)]
 pub struct PpoArgs {
-    /// The imitation policy to start from (and the teacher of the KL penalty).
+    /// The imitation policy to start from (and the teacher of the KL penalty). Required.
     #[arg(long, value_name = "RUN")]
-    pub pretrained: String,
+    pub pretrained: Option<String>,
     /// Environment frames to learn from (the learner's frames).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub timesteps: u64,
@@ -116,12 +116,94 @@ pub struct PpoArgs {
     pub fault_every: Option<u64>,
 }
 
-/// The opponent seat of every game.
-enum Opponent {
-    Bots(Vec<Box<dyn Bot>>),
-    Policy(Box<BatchedPolicy>),
-    /// The learner's current weights.
-    Learner(Box<BatchedPolicy>),
+/// Who plays seat 2 of a game.
+#[derive(Clone, Debug, PartialEq)]
+enum Member {
+    /// A scripted bot.
+    Bot(String),
+    /// A policy of the pool, by name.
+    Policy(String),
+}
+
+/// The opponents: policies (each answering for the games assigned to it, in one batched step)
+/// and scripted bots, one member per game.
+struct Pool {
+    policies: Vec<(String, BatchedPolicy)>,
+    /// The name of the policy that mirrors the learner's latest weights, if any.
+    mirror: Option<String>,
+    assign: Vec<Member>,
+    bots: Vec<Option<Box<dyn Bot>>>,
+    seed: u64,
+}
+
+impl Pool {
+    fn new(n: usize, seed: u64) -> Pool {
+        Pool {
+            policies: Vec::new(),
+            mirror: None,
+            assign: vec![Member::Bot("idle".into()); n],
+            bots: (0..n).map(|_| None).collect(),
+            seed,
+        }
+    }
+
+    /// Game `slot` (starting afresh) is played by `m`.
+    fn assign(&mut self, slot: usize, m: Member) {
+        self.seed = self.seed.wrapping_add(1);
+        self.bots[slot] = match &m {
+            Member::Bot(name) => bot(name, self.seed ^ slot as u64),
+            Member::Policy(_) => None,
+        };
+        if let Member::Policy(name) = &m {
+            if let Some((_, p)) = self.policies.iter_mut().find(|(n, _)| n == name) {
+                p.reset(slot);
+            }
+        }
+        self.assign[slot] = m;
+    }
+
+    /// The name a member is rated under.
+    fn name(&self, slot: usize) -> String {
+        match &self.assign[slot] {
+            Member::Bot(b) => format!("bot:{b}"),
+            Member::Policy(p) => p.clone(),
+        }
+    }
+
+    /// Seat 2's controller in every game.
+    fn act(&mut self, games: &[Game]) -> Vec<Controller> {
+        let views: Vec<GameState> = games.iter().map(|g| g.view(1)).collect();
+        let mut out = vec![Controller::NEUTRAL; games.len()];
+        for (slot, v) in views.iter().enumerate() {
+            if let Some(b) = self.bots[slot].as_mut() {
+                out[slot] = b.act(v);
+            }
+        }
+        for (name, p) in self.policies.iter_mut() {
+            let rows: Vec<(usize, &GameState)> = views
+                .iter()
+                .enumerate()
+                .filter(|(slot, _)| matches!(&self.assign[*slot], Member::Policy(m) if m == name))
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            for ((slot, _), c) in rows.iter().zip(p.act(&rows)) {
+                out[*slot] = c;
+            }
+        }
+        out
+    }
+}
+
+/// Self-play settings (`exphil selfplay`): opponents drawn from a population.
+pub struct League {
+    /// The population.
+    pub population: exphil_sim::league::Population,
+    /// Take a snapshot of the learner every this many updates.
+    pub snapshot_every: u64,
+    /// Print the Elo table after each update.
+    pub track_elo: bool,
 }
 
 fn fighter(name: &str) -> Result<&'static Fighter> {
@@ -188,6 +270,19 @@ impl Seats {
 
 /// Runs `exphil ppo`.
 pub fn run(a: PpoArgs) -> Result<ExitCode> {
+    train(&a, None)
+}
+
+/// PPO against `a.opponent`, or (with a league) against opponents drawn from a population.
+pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
+    let what = if league.is_some() {
+        "exphil selfplay"
+    } else {
+        "exphil ppo"
+    };
+    let Some(pretrained) = a.pretrained.as_deref() else {
+        bail!("{what} needs --pretrained RUN: the imitation policy to start from");
+    };
     if a.num_games == 0 || a.rollout_steps == 0 {
         bail!("--num-games and --rollout-steps must be at least 1");
     }
@@ -195,16 +290,15 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
     let device = base.clone().autodiff();
     device.seed(a.seed);
     let dir = checkpoints_dir(&a.checkpoints);
-    let path = policy_path(&dir, &a.pretrained)?;
-    let loaded =
-        load_policy(&path, &device).with_context(|| format!("loading {}", a.pretrained))?;
+    let path = policy_path(&dir, pretrained)?;
+    let loaded = load_policy(&path, &device).with_context(|| format!("loading {pretrained}"))?;
     if loaded.policy.backbone.window() > 1
         || !matches!(loaded.policy.backbone, exphil_policy::Backbone::Mlp(_))
     {
         bail!(
             "{} is {}: PPO with recurrent and temporal policies (carried state through rollouts) \
              is not built yet; start from an MLP run",
-            a.pretrained,
+            pretrained,
             loaded.config.backbone.describe()
         );
     }
@@ -244,45 +338,70 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
     };
     let n = a.num_games;
     let delay = loaded.frame_delay();
-    let mut opponent = if let Some(name) = a.opponent.strip_prefix("bot:") {
-        let bots = (0..n)
-            .map(|i| bot(name, a.seed * 7919 + i as u64))
-            .collect::<Option<Vec<_>>>()
-            .with_context(|| {
-                format!(
-                    "unknown bot {name:?}; the bots are {}",
-                    BOT_NAMES.join(", ")
-                )
-            })?;
-        Opponent::Bots(bots)
+    let new_policy = |l: exphil_train::model_file::LoadedPolicy, seed: u64| {
+        let d = l.frame_delay();
+        BatchedPolicy::new(l, base.clone(), Sampling::Temperature(1.0), d, n, seed)
+    };
+    let mut pool = Pool::new(n, a.seed * 7919);
+    let mut rng_league = exphil_sim::Rng::new(a.seed ^ 0x5e1f);
+    if league.is_some() {
+        // The learner's mirror; snapshots join as they are taken.
+        pool.policies.push((
+            "current".into(),
+            new_policy(load_policy(&path, &base)?, a.seed + 1)?,
+        ));
+        pool.mirror = Some("current".into());
+    } else if let Some(name) = a.opponent.strip_prefix("bot:") {
+        if bot(name, 0).is_none() {
+            bail!(
+                "unknown bot {name:?}; the bots are {}",
+                BOT_NAMES.join(", ")
+            );
+        }
+        for slot in 0..n {
+            pool.assign(slot, Member::Bot(name.into()));
+        }
     } else if let Some(run) = a.opponent.strip_prefix("policy:") {
         let p = policy_path(&dir, run)?;
         let l = load_policy(&p, &base).with_context(|| format!("loading {run}"))?;
-        let d = l.frame_delay();
-        Opponent::Policy(Box::new(BatchedPolicy::new(
-            l,
-            base.clone(),
-            Sampling::Temperature(1.0),
-            d,
-            n,
-            a.seed + 1,
-        )?))
+        pool.policies
+            .push((run.to_string(), new_policy(l, a.seed + 1)?));
+        for slot in 0..n {
+            pool.assign(slot, Member::Policy(run.into()));
+        }
     } else if a.opponent == "self" {
-        let l = load_policy(&path, &base)?;
-        Opponent::Learner(Box::new(BatchedPolicy::new(
-            l,
-            base.clone(),
-            Sampling::Temperature(1.0),
-            delay,
-            n,
-            a.seed + 1,
-        )?))
+        pool.policies.push((
+            "current".into(),
+            new_policy(load_policy(&path, &base)?, a.seed + 1)?,
+        ));
+        pool.mirror = Some("current".into());
+        for slot in 0..n {
+            pool.assign(slot, Member::Policy("current".into()));
+        }
     } else {
         bail!(
             "--opponent {:?}: expected self, bot:NAME or policy:RUN",
             a.opponent
         );
+    }
+    let mut ratings = exphil_sim::league::Ratings::new(exphil_sim::league::Elo::default());
+    let mut league = league;
+    // Draws an opponent for a game from the population.
+    let draw = |league: &mut League, pool: &mut Pool, rng: &mut exphil_sim::Rng, slot: usize| {
+        let m = match league.population.sample(rng) {
+            exphil_sim::league::Pick::Current => Member::Policy("current".into()),
+            exphil_sim::league::Pick::Historical(i) => {
+                Member::Policy(league.population.snapshots[i].clone())
+            }
+            exphil_sim::league::Pick::Scripted(b) => Member::Bot(b),
+        };
+        pool.assign(slot, m);
     };
+    if let Some(l) = league.as_mut() {
+        for slot in 0..n {
+            draw(l, &mut pool, &mut rng_league, slot);
+        }
+    }
     let name = a.name.clone().unwrap_or_else(|| {
         let t = rfc3339_utc(SystemTime::now()).replace([':', '-'], "");
         format!("ppo_{}_{}", loaded.name(), &t[..15.min(t.len())])
@@ -307,8 +426,8 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
         normalize_advantages: true,
     };
     eprintln!(
-        "exphil ppo: {} ({}) as {} against {} ({}), {} games × {} frames per rollout, {} timesteps → {}",
-        a.pretrained,
+        "{what}: {} ({}) as {} against {} ({}), {} games × {} frames per rollout, {} timesteps → {}",
+        pretrained,
         loaded.config.backbone.describe(),
         learner_fighter.character.name().unwrap_or("?"),
         a.opponent,
@@ -443,19 +562,7 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
             for (c, t) in fresh_controllers.iter_mut().zip(&acted) {
                 *c = coder.decode(t);
             }
-            let theirs: Vec<Controller> = match &mut opponent {
-                Opponent::Bots(bots) => batch
-                    .games
-                    .iter()
-                    .zip(bots.iter_mut())
-                    .map(|(g, b)| b.act(&g.view(1)))
-                    .collect(),
-                Opponent::Policy(p) | Opponent::Learner(p) => {
-                    let v: Vec<GameState> = batch.games.iter().map(|g| g.view(1)).collect();
-                    let rows: Vec<(usize, &GameState)> = v.iter().enumerate().collect();
-                    p.act(&rows)
-                }
-            };
+            let theirs = pool.act(&batch.games);
             let inputs: Vec<[Controller; 2]> = fresh_controllers
                 .iter()
                 .zip(theirs)
@@ -477,10 +584,23 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
                 r.done.push(done);
                 if let Some(o) = i.outcome {
                     episodes += 1;
-                    match o.winner {
-                        Some(0) => wins += 1,
-                        Some(_) => losses += 1,
-                        None => {}
+                    let score = match o.winner {
+                        Some(0) => {
+                            wins += 1;
+                            1.0
+                        }
+                        Some(_) => {
+                            losses += 1;
+                            0.0
+                        }
+                        None => 0.5,
+                    };
+                    let them = pool.name(slot);
+                    ratings.record("learner", &them, score);
+                    if let Some(l) = league.as_mut() {
+                        if let Some(k) = l.population.snapshots.iter().position(|x| *x == them) {
+                            l.population.record(k, score);
+                        }
                     }
                 }
                 if done {
@@ -490,8 +610,12 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
                     returns_done.push(episode_return[slot]);
                     episode_return[slot] = 0.0;
                     seats.live[slot].reset();
-                    if let Opponent::Policy(p) | Opponent::Learner(p) = &mut opponent {
-                        p.reset(slot);
+                    match league.as_mut() {
+                        Some(l) => draw(l, &mut pool, &mut rng_league, slot),
+                        None => {
+                            let m = pool.assign[slot].clone();
+                            pool.assign(slot, m);
+                        }
                     }
                 }
             }
@@ -504,7 +628,7 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
         }
         for fault in &batch.faults[faults_seen..] {
             eprintln!(
-                "exphil ppo: game in slot {} failed on frame {} ({}); replaced (its episode ends there)",
+                "{what}: game in slot {} failed on frame {} ({}); replaced (its episode ends there)",
                 fault.slot, fault.frame, fault.error
             );
         }
@@ -528,8 +652,50 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
         );
         policy = p;
         updates += 1;
-        if let Opponent::Learner(o) = &mut opponent {
-            o.set_policy(policy.valid());
+        if let Some(m) = pool.mirror.clone() {
+            if let Some((_, o)) = pool.policies.iter_mut().find(|(n, _)| *n == m) {
+                o.set_policy(policy.valid());
+            }
+        }
+        if let Some(l) = league.as_mut() {
+            if l.snapshot_every > 0 && updates.is_multiple_of(l.snapshot_every) {
+                let snap = format!("v{updates}");
+                let rating = ratings.get("learner").map(|r| r.rating);
+                ratings.add(&snap, rating);
+                let mut bp = new_policy(load_policy(&path, &base)?, a.seed + updates)?;
+                bp.set_policy(policy.valid());
+                pool.policies.push((snap.clone(), bp));
+                let before = l.population.snapshots.clone();
+                l.population.add_snapshot(&snap);
+                for gone in before
+                    .iter()
+                    .filter(|x| !l.population.snapshots.contains(x))
+                {
+                    pool.policies.retain(|(n, _)| n != gone);
+                    for slot in 0..n {
+                        if pool.assign[slot] == Member::Policy(gone.clone()) {
+                            pool.assign(slot, Member::Policy("current".into()));
+                        }
+                    }
+                }
+                eprintln!(
+                    "exphil selfplay: snapshot {snap} joins the population ({} kept)",
+                    l.population.snapshots.len()
+                );
+            }
+            if l.track_elo {
+                let table: Vec<String> = ratings
+                    .leaderboard()
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {:.0} ({}-{}-{})",
+                            r.name, r.rating, r.wins, r.losses, r.draws
+                        )
+                    })
+                    .collect();
+                eprintln!("Elo: {}", table.join(", "));
+            }
         }
         let secs = started.elapsed().as_secs_f64();
         let mean_return = if returns_done.is_empty() {
@@ -564,6 +730,7 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
             "episodes": episodes, "wins": wins, "losses": losses,
             "mean_return": if mean_return.is_finite() { Some(mean_return) } else { None },
             "failed_games": batch.faults.len(),
+            "elo": ratings.leaderboard().iter().map(|r| serde_json::json!({"name": r.name, "rating": r.rating, "games": r.games})).collect::<Vec<_>>(),
             "stats": stats,
         }));
         returns_done.clear();
@@ -573,10 +740,10 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
     }
     save(&policy, "completed", &history, steps_done)?;
     if let Err(e) = exphil_runs::models::register_run(&dir, &run_dir) {
-        eprintln!("exphil ppo: warning: the registry was not updated: {e}");
+        eprintln!("{what}: warning: the registry was not updated: {e}");
     }
     println!(
-        "exphil ppo: {} updates, {steps_done} frames in {:.1} s ({:.0} frames/s); {episodes} episodes \
+        "{what}: {} updates, {steps_done} frames in {:.1} s ({:.0} frames/s); {episodes} episodes \
          (won {wins}, lost {losses}); {} games failed and were replaced; saved {}",
         updates,
         started.elapsed().as_secs_f64(),

@@ -70,7 +70,7 @@ pub struct PlayArgs {
 }
 
 /// A seat: a bot or a policy (with its delay queue).
-enum Seat {
+pub(crate) enum Seat {
     Bot(Box<dyn Bot>),
     Policy(Box<Player>, DelayQueue<Controller>, Controller),
 }
@@ -101,8 +101,27 @@ impl Seat {
     }
 }
 
+/// How policy seats are made.
+pub(crate) struct SeatOpts<'a> {
+    pub checkpoints: &'a Option<PathBuf>,
+    pub device: &'a str,
+    pub deterministic: bool,
+    pub frame_delay: Option<u8>,
+}
+
+impl PlayArgs {
+    fn seat_opts(&self) -> SeatOpts<'_> {
+        SeatOpts {
+            checkpoints: &self.checkpoints,
+            device: &self.device,
+            deterministic: self.deterministic,
+            frame_delay: self.frame_delay,
+        }
+    }
+}
+
 /// Parses `bot:NAME` or `policy:RUN` into a seat.
-fn seat(a: &PlayArgs, who: &str, seed: u64) -> Result<Seat> {
+pub(crate) fn seat(a: &SeatOpts<'_>, who: &str, seed: u64) -> Result<Seat> {
     if let Some(name) = who.strip_prefix("bot:") {
         return bot(name, seed).map(Seat::Bot).with_context(|| {
             format!(
@@ -112,8 +131,8 @@ fn seat(a: &PlayArgs, who: &str, seed: u64) -> Result<Seat> {
         });
     }
     if let Some(run) = who.strip_prefix("policy:") {
-        let device = device_of(&a.device)?;
-        let path = policy_path(&checkpoints_dir(&a.checkpoints), run)?;
+        let device = device_of(a.device)?;
+        let path = policy_path(&checkpoints_dir(a.checkpoints), run)?;
         let loaded = load_policy(&path, &device).with_context(|| format!("loading {run}"))?;
         let delay = a.frame_delay.unwrap_or_else(|| loaded.frame_delay());
         let sampling = if a.deterministic {
@@ -134,7 +153,7 @@ fn seat(a: &PlayArgs, who: &str, seed: u64) -> Result<Seat> {
     )
 }
 
-fn fighter(name: &str) -> Result<&'static Fighter> {
+pub(crate) fn fighter(name: &str) -> Result<&'static Fighter> {
     Fighter::parse(name).with_context(|| {
         let have: Vec<&str> = exphil_sim::FIGHTERS
             .iter()
@@ -151,7 +170,7 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode> {
     }
 }
 
-fn clock(frames: i32) -> String {
+pub(crate) fn clock(frames: i32) -> String {
     let s = frames.max(0) / 60;
     format!("{}:{:02}", s / 60, s % 60)
 }
@@ -171,20 +190,70 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
             )
         })?)
     };
-    let mut seats = [seat(&a, &a.p1, a.seed)?, seat(&a, &a.p2, a.seed + 1)?];
+    let o = a.seat_opts();
+    let mut seats = [seat(&o, &a.p1, a.seed)?, seat(&o, &a.p2, a.seed + 1)?];
     if let Some(dir) = &a.record {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut rng = Rng::new(a.seed);
-    let mut results: Vec<(&'static str, Outcome)> = Vec::new();
-    for n in 0..a.games {
-        let stage = fixed_stage.unwrap_or_else(|| &STAGES[(rng.next_u64() % 6) as usize]);
-        let mut g = Game::new(stage, fighters);
-        g.frame_limit = a.max_frames;
-        for (i, s) in seats.iter_mut().enumerate() {
-            s.reset(a.seed.wrapping_mul(1000) + n as u64 * 2 + i as u64);
+    let mut stage_of =
+        |_: u32| fixed_stage.unwrap_or_else(|| &STAGES[(rng.next_u64() % 6) as usize]);
+    let results = play_games(
+        &mut seats,
+        fighters,
+        &mut stage_of,
+        a.games,
+        a.seed,
+        a.max_frames,
+        a.record.as_deref(),
+        !a.json,
+    )?;
+    let summary = summarize(&a.p1, &a.p2, &results);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        let wins = &summary["wins"];
+        println!(
+            "{} games: P1 ({}) {} wins, P2 ({}) {} wins, {} draws; KO difference per minute \
+             {:+.2} (P1 − P2); mean length {}",
+            results.len(),
+            a.p1,
+            wins[0],
+            a.p2,
+            wins[1],
+            summary["draws"],
+            summary["ko_diff_per_minute"].as_f64().unwrap_or(0.0),
+            clock(summary["mean_frames"].as_f64().unwrap_or(0.0) as i32)
+        );
+        if let Some(dir) = &a.record {
+            println!("recorded in {}", dir.display());
         }
-        let mut rec = a.record.as_ref().map(|_| Recording::new(&g));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Plays `games` games between two seats (game n on `stage_of(n)`); prints a line per game
+/// when `print`, and writes viewers to `record`. Returns each game's stage and outcome.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn play_games(
+    seats: &mut [Seat; 2],
+    fighters: [&'static Fighter; 2],
+    stage_of: &mut dyn FnMut(u32) -> &'static Stage,
+    games: u32,
+    seed: u64,
+    max_frames: i32,
+    record: Option<&std::path::Path>,
+    print: bool,
+) -> Result<Vec<(&'static str, Outcome)>> {
+    let mut results: Vec<(&'static str, Outcome)> = Vec::new();
+    for n in 0..games {
+        let stage = stage_of(n);
+        let mut g = Game::new(stage, fighters);
+        g.frame_limit = max_frames;
+        for (i, s) in seats.iter_mut().enumerate() {
+            s.reset(seed.wrapping_mul(1000) + n as u64 * 2 + i as u64);
+        }
+        let mut rec = record.map(|_| Recording::new(&g));
         while !g.is_over() {
             let c = [seats[0].act(&g, 0), seats[1].act(&g, 1)];
             g.step(c);
@@ -211,10 +280,10 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
             ),
             None => format!("draw in {}", clock(o.frames)),
         };
-        if !a.json {
+        if print {
             println!("game {}: {}: {result}", n + 1, stage.name);
         }
-        if let (Some(dir), Some(mut r)) = (&a.record, rec) {
+        if let (Some(dir), Some(mut r)) = (record, rec) {
             r.result = result;
             let path = dir.join(format!("game_{}.html", n + 1));
             std::fs::write(&path, r.html())
@@ -222,31 +291,10 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         }
         results.push((stage.name, o));
     }
-    let summary = summarize(&a, &results);
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        let wins = &summary["wins"];
-        println!(
-            "{} games: P1 ({}) {} wins, P2 ({}) {} wins, {} draws; KO difference per minute \
-             {:+.2} (P1 − P2); mean length {}",
-            results.len(),
-            a.p1,
-            wins[0],
-            a.p2,
-            wins[1],
-            summary["draws"],
-            summary["ko_diff_per_minute"].as_f64().unwrap_or(0.0),
-            clock(summary["mean_frames"].as_f64().unwrap_or(0.0) as i32)
-        );
-        if let Some(dir) = &a.record {
-            println!("recorded in {}", dir.display());
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(results)
 }
 
-fn summarize(a: &PlayArgs, results: &[(&str, Outcome)]) -> serde_json::Value {
+pub(crate) fn summarize(p1: &str, p2: &str, results: &[(&str, Outcome)]) -> serde_json::Value {
     let mut wins = [0u32; 2];
     let mut draws = 0;
     let (mut kos, mut frames) = ([0u32; 2], 0i64);
@@ -270,7 +318,7 @@ fn summarize(a: &PlayArgs, results: &[(&str, Outcome)]) -> serde_json::Value {
     }
     let minutes = (frames as f64 / 3600.0).max(1e-9);
     serde_json::json!({
-        "p1": a.p1, "p2": a.p2,
+        "p1": p1, "p2": p2,
         "games": results.len(),
         "wins": wins,
         "draws": draws,

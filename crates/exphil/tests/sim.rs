@@ -260,3 +260,111 @@ fn ppo_learns_in_the_simulator_survives_failing_games_and_saves_a_run() {
         text(&o)
     );
 }
+
+#[test]
+fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots() {
+    let root = root();
+    let o = isolated(root)
+        .current_dir(root)
+        .args([
+            "selfplay",
+            "--pretrained",
+            "mlp",
+            "--checkpoints",
+            "ck",
+            "--num-games",
+            "8",
+        ])
+        .args([
+            "--rollout-steps",
+            "32",
+            "--minibatch",
+            "128",
+            "--max-episode-frames",
+            "120",
+        ])
+        .args([
+            "--timesteps",
+            "1024",
+            "--snapshot-every",
+            "1",
+            "--history",
+            "2",
+            "--track-elo",
+        ])
+        .args(["--name", "sp_t"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("snapshot v1 joins the population (1 kept)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("snapshot v3 joins the population (2 kept)"),
+        "{out}"
+    );
+    assert!(out.contains("Elo: ") && out.contains("learner"), "{out}");
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(root.join("ck/sp_t/config.json")).unwrap()).unwrap();
+    let last = cfg["ppo"]["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let elo = last["elo"].as_array().unwrap();
+    assert!(elo.iter().any(|r| r["name"] == "learner"), "{last}");
+    assert!(last["episodes"].as_u64().unwrap() > 0, "{last}");
+    // The evaluation: its parent (the imitation base) and both bots, on all six stages.
+    let o = isolated(root)
+        .current_dir(root)
+        .args([
+            "selfplay",
+            "eval",
+            "--policy",
+            "sp_t",
+            "--checkpoints",
+            "ck",
+            "--games",
+            "6",
+        ])
+        .args(["--max-frames", "240", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let opps = v["opponents"].as_object().unwrap();
+    assert_eq!(
+        opps.keys().collect::<Vec<_>>(),
+        ["bot:random", "bot:rule", "policy:mlp"]
+    );
+    for r in opps.values() {
+        assert_eq!(r["games"], 6);
+        assert_eq!(r["by_stage"].as_object().unwrap().len(), 6, "{r}");
+    }
+    let table = v["elo"].as_array().unwrap();
+    assert_eq!(table.len(), 4);
+    let games: u64 = table.iter().map(|r| r["games"].as_u64().unwrap()).sum();
+    assert_eq!(games, 36, "18 games, two players each");
+    // Bad population settings are refused.
+    let o = isolated(root)
+        .current_dir(root)
+        .args([
+            "selfplay",
+            "--pretrained",
+            "mlp",
+            "--checkpoints",
+            "ck",
+            "--weights",
+            "1,2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("three numbers"),
+        "{}",
+        text(&o)
+    );
+}

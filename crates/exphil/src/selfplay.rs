@@ -1,0 +1,280 @@
+//! `exphil selfplay`: PPO against a population — the learner's latest weights, up to K
+//! historical snapshots (uniform or prioritised fictitious self-play), and scripted bots — with
+//! Elo ratings; and `exphil selfplay eval`: a policy against its imitation base and the
+//! scripted bots on all six stages, with win rates, KO difference per minute, final stocks, game
+//! length, per-stage results and an Elo table.
+
+use crate::ppo::{League, PpoArgs};
+use crate::sim::{clock, fighter, play_games, seat, summarize, SeatOpts};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use exphil_sim::league::{Elo, HistoricalSampling, Population, Ratings, Weights};
+use exphil_sim::{Outcome, BOT_NAMES, STAGES};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `exphil selfplay`: train (the default) or `eval`.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SelfplayCommand {
+    #[command(subcommand)]
+    sub: Option<SelfplaySub>,
+    #[command(flatten)]
+    train: SelfplayArgs,
+}
+
+/// `exphil selfplay` subcommands.
+#[derive(Subcommand, Debug)]
+enum SelfplaySub {
+    /// A policy against its imitation base and the scripted bots on every stage.
+    Eval(EvalArgs),
+}
+
+/// `exphil selfplay` (training) arguments: PPO's, plus the population's.
+#[derive(Args, Debug)]
+pub struct SelfplayArgs {
+    #[command(flatten)]
+    ppo: PpoArgs,
+    /// Historical snapshots kept in the population.
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    history: usize,
+    /// Sampling weights of the current learner, historical snapshots and scripted bots.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.5,0.3,0.2",
+        value_name = "C,H,S"
+    )]
+    weights: Vec<f64>,
+    /// Scripted bots in the population.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "rule,random",
+        value_name = "BOT,BOT"
+    )]
+    scripted: Vec<String>,
+    /// How snapshots are drawn: `pfsp` (the ones the learner beats least, most often) or
+    /// `uniform`.
+    #[arg(long, default_value = "pfsp", value_name = "HOW")]
+    sampling: String,
+    /// Take a snapshot of the learner every this many updates.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    snapshot_every: u64,
+    /// Print the Elo table after every update.
+    #[arg(long)]
+    track_elo: bool,
+}
+
+/// `exphil selfplay eval` arguments.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The policy to evaluate.
+    #[arg(long, value_name = "RUN")]
+    policy: String,
+    /// Its imitation base [default: the run's parent, when it has one].
+    #[arg(long, value_name = "RUN")]
+    base: Option<String>,
+    /// Scripted opponents.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "rule,random",
+        value_name = "BOT,BOT"
+    )]
+    bots: Vec<String>,
+    /// Games against each opponent (spread over the six stages).
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    games: u32,
+    /// The policy's character (fox, puff, bowser); opponents play the same.
+    #[arg(long, default_value = "fox", value_name = "NAME")]
+    character: String,
+    /// End a game after this many frames from GO (0: stocks and the timer).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    max_frames: i32,
+    /// Policies play their most likely controller.
+    #[arg(long)]
+    deterministic: bool,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Where run names are looked up [default: $EXPHIL_CHECKPOINTS_DIR, else checkpoints].
+    #[arg(long, value_name = "DIR")]
+    checkpoints: Option<PathBuf>,
+    /// `cpu` or `cuda:N`.
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    device: String,
+}
+
+/// Runs `exphil selfplay`.
+pub fn run(cmd: SelfplayCommand) -> Result<ExitCode> {
+    match cmd.sub {
+        Some(SelfplaySub::Eval(a)) => eval(a),
+        None => train(cmd.train),
+    }
+}
+
+fn train(a: SelfplayArgs) -> Result<ExitCode> {
+    if a.ppo.opponent != "bot:rule" {
+        bail!("self-play draws its opponents from the population; leave --opponent out");
+    }
+    let [current, historical, scripted] = a.weights[..] else {
+        bail!("--weights takes three numbers: current,historical,scripted");
+    };
+    if [current, historical, scripted]
+        .iter()
+        .any(|w| !(*w >= 0.0 && w.is_finite()))
+        || current + historical + scripted <= 0.0
+    {
+        bail!("--weights must be non-negative with a positive sum");
+    }
+    for b in &a.scripted {
+        if exphil_sim::bot(b, 0).is_none() {
+            bail!("unknown bot {b:?}; the bots are {}", BOT_NAMES.join(", "));
+        }
+    }
+    let sampling = match a.sampling.as_str() {
+        "pfsp" => HistoricalSampling::Pfsp,
+        "uniform" => HistoricalSampling::Uniform,
+        s => bail!("--sampling {s:?}: pfsp or uniform"),
+    };
+    let league = League {
+        population: Population::new(
+            a.history,
+            Weights {
+                current,
+                historical,
+                scripted,
+            },
+            sampling,
+            a.scripted.clone(),
+        ),
+        snapshot_every: a.snapshot_every,
+        track_elo: a.track_elo,
+    };
+    crate::ppo::train(&a.ppo, Some(league))
+}
+
+/// The results of one opponent.
+fn line(results: &[(&str, Outcome)]) -> String {
+    let s = summarize("", "", results);
+    let n = results.len().max(1) as f64;
+    let wins = s["wins"][0].as_f64().unwrap_or(0.0);
+    let stocks: f64 = results.iter().map(|(_, o)| o.stocks[0] as f64).sum::<f64>() / n;
+    let theirs: f64 = results.iter().map(|(_, o)| o.stocks[1] as f64).sum::<f64>() / n;
+    format!(
+        "won {}/{} ({:.0}%), KO difference per minute {:+.2}, final stocks {:.1} vs {:.1}, mean length {}",
+        wins,
+        results.len(),
+        100.0 * wins / n,
+        s["ko_diff_per_minute"].as_f64().unwrap_or(0.0),
+        stocks,
+        theirs,
+        clock(s["mean_frames"].as_f64().unwrap_or(0.0) as i32)
+    )
+}
+
+fn eval(a: EvalArgs) -> Result<ExitCode> {
+    if a.games == 0 {
+        bail!("--games must be at least 1");
+    }
+    let f = fighter(&a.character)?;
+    let base = match &a.base {
+        Some(b) => Some(b.clone()),
+        None => {
+            let dir = crate::eval::checkpoints_dir(&a.checkpoints);
+            let path = crate::eval::policy_path(&dir, &a.policy)?;
+            let run_dir = if path.is_dir() {
+                Some(path)
+            } else {
+                path.parent().map(|p| p.to_path_buf())
+            };
+            run_dir
+                .and_then(|d| exphil_runs::models::read_json(&d.join("config.json")).ok())
+                .and_then(|v| v["parent"].as_str().map(str::to_owned))
+        }
+    };
+    let mut opponents: Vec<String> = Vec::new();
+    if let Some(b) = &base {
+        opponents.push(format!("policy:{b}"));
+    }
+    for b in &a.bots {
+        opponents.push(format!("bot:{b}"));
+    }
+    if opponents.is_empty() {
+        bail!("nothing to play against: give --base or --bots");
+    }
+    let opts = SeatOpts {
+        checkpoints: &a.checkpoints,
+        device: &a.device,
+        deterministic: a.deterministic,
+        frame_delay: None,
+    };
+    let me = format!("policy:{}", a.policy);
+    let mut ratings = Ratings::new(Elo::default());
+    let mut report = serde_json::Map::new();
+    for (k, opp) in opponents.iter().enumerate() {
+        let mut seats = [
+            seat(&opts, &me, a.seed)?,
+            seat(&opts, opp, a.seed + 1 + k as u64).with_context(|| format!("opponent {opp}"))?,
+        ];
+        let mut stage_of = |n: u32| &STAGES[n as usize % 6];
+        let results = play_games(
+            &mut seats,
+            [f, f],
+            &mut stage_of,
+            a.games,
+            a.seed + k as u64 * 7,
+            a.max_frames,
+            None,
+            false,
+        )?;
+        for (_, o) in &results {
+            let score = match o.winner {
+                Some(0) => 1.0,
+                Some(_) => 0.0,
+                None => 0.5,
+            };
+            ratings.record(&me, opp, score);
+        }
+        if !a.json {
+            println!("against {opp}: {}", line(&results));
+            let s = summarize(&me, opp, &results);
+            let stages: Vec<String> = s["by_stage"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(st, v)| format!("{st} {}-{}-{}", v["p1"], v["p2"], v["draws"]))
+                        .collect()
+                })
+                .unwrap_or_default();
+            println!("  per stage (won-lost-drawn): {}", stages.join(", "));
+        }
+        report.insert(opp.clone(), summarize(&me, opp, &results));
+    }
+    let table: Vec<serde_json::Value> = ratings
+        .leaderboard()
+        .iter()
+        .map(|r| serde_json::json!({"name": r.name, "rating": r.rating, "games": r.games, "wins": r.wins, "losses": r.losses, "draws": r.draws}))
+        .collect();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"policy": a.policy, "opponents": report, "elo": table})
+            )?
+        );
+    } else {
+        println!("Elo (from these games):");
+        for r in ratings.leaderboard() {
+            println!(
+                "  {:<28} {:>6.0}  {}-{}-{}",
+                r.name, r.rating, r.wins, r.losses, r.draws
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
