@@ -336,10 +336,9 @@ fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots()
     assert!(o.status.success(), "{}", text(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let opps = v["opponents"].as_object().unwrap();
-    assert_eq!(
-        opps.keys().collect::<Vec<_>>(),
-        ["bot:random", "bot:rule", "policy:mlp"]
-    );
+    let mut keys: Vec<&String> = opps.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["bot:random", "bot:rule", "policy:mlp"]);
     for r in opps.values() {
         assert_eq!(r["games"], 6);
         assert_eq!(r["by_stage"].as_object().unwrap().len(), 6, "{r}");
