@@ -315,8 +315,10 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     };
     let learner = params::import(fresh(), &weights.tensors)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // The teacher only answers questions: it lives without autodiff.
     let teacher = params::import(fresh(), &weights.tensors)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        .valid();
     let learner_fighter = match &a.character {
         Some(c) => fighter(c)?,
         None => crate::serve::trained_characters(&loaded)
@@ -641,7 +643,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         let t0 = Instant::now();
         let (p, stats) = update(
             policy,
-            Some(&teacher),
+            Some((&teacher, &inner)),
             &mut optim,
             &cfg,
             &spec,

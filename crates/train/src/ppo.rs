@@ -156,12 +156,71 @@ fn mean_of(t: Tensor<1>) -> f64 {
         .unwrap_or(f32::NAN) as f64
 }
 
+/// The teacher's acting-distribution logits for every row of a rollout, computed once (on the
+/// teacher's own, non-autodiff device) and kept on the host: row-major buttons `[n, 8]` and
+/// each class component `[n, classes]`.
+struct TeacherLogits {
+    buttons: Vec<f32>,
+    classes: [Vec<f32>; 5],
+    widths: [usize; 5],
+}
+
+impl TeacherLogits {
+    fn of(teacher: &Policy, spec: &InputSpec, r: &Rollout, device: &Device) -> TeacherLogits {
+        let (nf, ni) = (spec.features, spec.ids);
+        let n = r.rows();
+        let mut out = TeacherLogits {
+            buttons: Vec::with_capacity(n * 8),
+            classes: Default::default(),
+            widths: spec.classes,
+        };
+        let chunk = 4096;
+        let mut at = 0;
+        while at < n {
+            let m = chunk.min(n - at);
+            let input = PolicyInput::new(
+                spec,
+                &r.features[at * nf..(at + m) * nf],
+                &r.ids[at * ni..(at + m) * ni],
+                m,
+                device,
+            );
+            let targets = TargetBatch::new(m, &r.actions[at * 6..(at + m) * 6], device);
+            let l = teacher.evaluate_actions(&input, &targets).logits;
+            out.buttons
+                .extend(exphil_policy::params::tensor_values(&l.buttons));
+            for (k, c) in l.classes.iter().enumerate() {
+                out.classes[k].extend(exphil_policy::params::tensor_values(c));
+            }
+            at += m;
+        }
+        out
+    }
+
+    /// The logits of rows `idx` as constants on `device`.
+    fn gather(&self, idx: &[usize], device: &Device) -> exphil_policy::HeadLogits {
+        let m = idx.len();
+        let take = |v: &[f32], w: usize| -> Tensor<2> {
+            let mut out = Vec::with_capacity(m * w);
+            for &i in idx {
+                out.extend_from_slice(&v[i * w..(i + 1) * w]);
+            }
+            exphil_policy::params::tensor_of(out, [m, w], device)
+        };
+        exphil_policy::HeadLogits {
+            buttons: take(&self.buttons, 8),
+            classes: std::array::from_fn(|k| take(&self.classes[k], self.widths[k])),
+        }
+    }
+}
+
 /// One PPO update over a rollout: `epochs` passes of shuffled minibatches. Returns the updated
-/// policy. A minibatch whose loss or gradient is not finite is skipped (and counted).
+/// policy. A minibatch whose loss or gradient is not finite is skipped (and counted). The
+/// teacher (on `teacher_device`, without autodiff) is evaluated once per rollout.
 #[allow(clippy::too_many_arguments)]
 pub fn update<R: Rng>(
     mut policy: Policy,
-    teacher: Option<&Policy>,
+    teacher: Option<(&Policy, &Device)>,
     optim: &mut Optimizer,
     cfg: &PpoConfig,
     spec: &InputSpec,
@@ -181,6 +240,10 @@ pub fn update<R: Rng>(
         cfg.gae_lambda,
     );
     let (nf, ni) = (spec.features, spec.ids);
+    let teacher_logits = match teacher {
+        Some((t, d)) if cfg.teacher_kl > 0.0 => Some(TeacherLogits::of(t, spec, r, d)),
+        _ => None,
+    };
     let mut order: Vec<usize> = (0..n).collect();
     let mut stats = UpdateStats::default();
     let mut sums = [0f64; 6];
@@ -239,13 +302,8 @@ pub fn update<R: Rng>(
             let mut loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.value_coef)
                 - entropy.clone().mul_scalar(cfg.entropy_coef);
             let mut kl_t = 0.0;
-            if let (Some(t), true) = (teacher, cfg.teacher_kl > 0.0) {
-                let te = t.evaluate_actions(&input, &targets);
-                let teacher_logits = exphil_policy::HeadLogits {
-                    buttons: te.logits.buttons.detach(),
-                    classes: te.logits.classes.map(|c| c.detach()),
-                };
-                let kl = kl_divergence(&ev.logits, &teacher_logits).mean();
+            if let Some(t) = &teacher_logits {
+                let kl = kl_divergence(&ev.logits, &t.gather(chunk, device)).mean();
                 kl_t = mean_of(kl.clone().reshape([1]));
                 loss = loss + kl.mul_scalar(cfg.teacher_kl);
             }
