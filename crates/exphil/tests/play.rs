@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{isolated, text};
+use common::{isolated, text, train_quick};
 use exphil_dolphin::pipe::make_fifo;
 use exphil_dolphin::{MenuState, Scene};
 use exphil_replay::{read, DecodeOptions, Port, RollbackMode};
@@ -28,30 +28,7 @@ fn root() -> &'static PathBuf {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("play-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let games = replays_dir().join("games");
-        let o = isolated(&root)
-            .current_dir(&root)
-            .args([
-                "train",
-                "--preset",
-                "quick",
-                "--replays",
-                games.to_str().unwrap(),
-                "--max-files",
-                "3",
-                "--checkpoints",
-                "ck",
-                "--cache-dir",
-                "cache",
-                "--name",
-                "mlp",
-                "--seed",
-                "5",
-                "--quiet",
-            ])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
+        train_quick(&root, "mlp", "3", "5", &[]);
         root
     })
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{isolated, text};
+use common::{isolated, text, train_quick};
 use exphil_state::GameState;
 use exphil_testdata::replays_dir;
 use exphil_umi::msgpack::Value;
@@ -30,7 +30,6 @@ fn runs() -> &'static Runs {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let games = replays_dir().join("games");
         for (name, extra) in [
             ("mlp", vec![]),
             (
@@ -50,31 +49,7 @@ fn runs() -> &'static Runs {
                 ],
             ),
         ] {
-            let mut args = vec![
-                "train",
-                "--preset",
-                "quick",
-                "--replays",
-                games.to_str().unwrap(),
-                "--max-files",
-                "3",
-                "--checkpoints",
-                "ck",
-                "--cache-dir",
-                "cache",
-                "--name",
-                name,
-                "--seed",
-                "3",
-                "--quiet",
-            ];
-            args.extend(extra);
-            let o = isolated(&root)
-                .current_dir(&root)
-                .args(&args)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", text(&o));
+            train_quick(&root, name, "3", "3", &extra);
         }
         Runs { root }
     })

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{isolated, text};
-use exphil_testdata::replays_dir;
+use common::{isolated, text, train_quick};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -16,30 +15,7 @@ fn root() -> &'static PathBuf {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sim-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let games = replays_dir().join("games");
-        let o = isolated(&root)
-            .current_dir(&root)
-            .args([
-                "train",
-                "--preset",
-                "quick",
-                "--replays",
-                games.to_str().unwrap(),
-                "--max-files",
-                "3",
-                "--checkpoints",
-                "ck",
-                "--cache-dir",
-                "cache",
-                "--name",
-                "mlp",
-                "--seed",
-                "2",
-                "--quiet",
-            ])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
+        train_quick(&root, "mlp", "3", "2", &[]);
         root
     })
 }

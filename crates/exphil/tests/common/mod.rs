@@ -38,3 +38,25 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Trains a quick-preset run named `name` on the first `max_files` shared games into
+/// `<root>/ck` (cache in `<root>/cache`), with `extra` flags; panics with the output on failure.
+pub fn train_quick(root: &Path, name: &str, max_files: &str, seed: &str, extra: &[&str]) {
+    let games = exphil_testdata::replays_dir().join("games");
+    let o = isolated(root)
+        .current_dir(root)
+        .args(["train", "--preset", "quick", "--replays", s(&games)])
+        .args([
+            "--max-files",
+            max_files,
+            "--checkpoints",
+            "ck",
+            "--cache-dir",
+            "cache",
+        ])
+        .args(["--name", name, "--seed", seed, "--quiet"])
+        .args(extra)
+        .output()
+        .expect("run exphil train");
+    assert!(o.status.success(), "{}", text(&o));
+}
