@@ -86,9 +86,10 @@ pub struct EvalArgs {
     /// Games against each opponent (spread over the six stages).
     #[arg(long, default_value_t = 12, value_name = "N")]
     games: u32,
-    /// The policy's character (fox, puff, bowser); opponents play the same.
-    #[arg(long, default_value = "fox", value_name = "NAME")]
-    character: String,
+    /// The policy's character (fox, puff, bowser); opponents play the same [default: the one
+    /// it learned as in PPO, else the one it trained on when the simulator has it, else fox].
+    #[arg(long, value_name = "NAME")]
+    character: Option<String>,
     /// End a game after this many frames from GO (0: stocks and the timer).
     #[arg(long, default_value_t = 0, value_name = "N")]
     max_frames: i32,
@@ -181,21 +182,37 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     if a.games == 0 {
         bail!("--games must be at least 1");
     }
-    let f = fighter(&a.character)?;
+    let dir = crate::eval::checkpoints_dir(&a.checkpoints);
+    let path = crate::eval::policy_path(&dir, &a.policy)?;
+    let run_dir = if path.is_dir() {
+        Some(path)
+    } else {
+        path.parent().map(|p| p.to_path_buf())
+    };
+    let config = run_dir.and_then(|d| exphil_runs::models::read_json(&d.join("config.json")).ok());
+    let f = match &a.character {
+        Some(c) => fighter(c)?,
+        None => config
+            .as_ref()
+            .and_then(|v| {
+                let learned = v["ppo"]["characters"][0].as_str().map(str::to_owned);
+                let trained = v["provenance"]["character_distribution"]
+                    .as_object()
+                    .and_then(|m| {
+                        m.keys()
+                            .find(|k| exphil_sim::Fighter::parse(k).is_some())
+                            .cloned()
+                    });
+                learned.or(trained)
+            })
+            .and_then(|c| exphil_sim::Fighter::parse(&c))
+            .unwrap_or(&exphil_sim::FIGHTERS[0]),
+    };
     let base = match &a.base {
         Some(b) => Some(b.clone()),
-        None => {
-            let dir = crate::eval::checkpoints_dir(&a.checkpoints);
-            let path = crate::eval::policy_path(&dir, &a.policy)?;
-            let run_dir = if path.is_dir() {
-                Some(path)
-            } else {
-                path.parent().map(|p| p.to_path_buf())
-            };
-            run_dir
-                .and_then(|d| exphil_runs::models::read_json(&d.join("config.json")).ok())
-                .and_then(|v| v["parent"].as_str().map(str::to_owned))
-        }
+        None => config
+            .as_ref()
+            .and_then(|v| v["parent"].as_str().map(str::to_owned)),
     };
     let mut opponents: Vec<String> = Vec::new();
     if let Some(b) = &base {
@@ -216,6 +233,14 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     let me = format!("policy:{}", a.policy);
     let mut ratings = Ratings::new(Elo::default());
     let mut report = serde_json::Map::new();
+    if !a.json {
+        println!(
+            "{} as {} ({} games per opponent over the six stages)",
+            a.policy,
+            f.character.name().unwrap_or("?"),
+            a.games
+        );
+    }
     for (k, opp) in opponents.iter().enumerate() {
         let mut seats = [
             seat(&opts, &me, a.seed)?,
@@ -264,7 +289,7 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({"policy": a.policy, "opponents": report, "elo": table})
+                &serde_json::json!({"policy": a.policy, "character": f.character.name(), "opponents": report, "elo": table})
             )?
         );
     } else {

@@ -311,6 +311,10 @@ fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["character"], cfg["ppo"]["characters"][0],
+        "plays as it learned"
+    );
     let opps = v["opponents"].as_object().unwrap();
     let mut keys: Vec<&String> = opps.keys().collect();
     keys.sort();
