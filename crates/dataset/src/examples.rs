@@ -592,6 +592,36 @@ impl LiveGame {
     }
 }
 
+impl LiveGame {
+    /// Like [`LiveGame::embed`], for play: a frame with out-of-range values still gives usable
+    /// inputs (non-finite features become 0, the rest are clamped to ±10⁴) so a model's memory
+    /// stays in step. Returns whether the frame was sound; the caller decides what to answer
+    /// for one that was not.
+    pub fn embed_cleaned(
+        &mut self,
+        embedder: &Embedder,
+        state: &GameState,
+        delay: u8,
+        player_name: u32,
+        features: &mut [f32],
+        ids: &mut [u32],
+    ) -> bool {
+        let ok = self
+            .embed(embedder, state, delay, player_name, features, ids)
+            .is_ok();
+        if !ok {
+            for x in features.iter_mut() {
+                *x = if x.is_finite() {
+                    x.clamp(-1e4, 1e4)
+                } else {
+                    0.0
+                };
+            }
+        }
+        ok
+    }
+}
+
 impl GameExamples {
     /// Appends one example row.
     fn push_row(

@@ -6,8 +6,7 @@ use exphil_dolphin::pipe::{make_fifo, ControllerPipe, DelayQueue, Pad};
 use exphil_dolphin::{seats, LiveEvent, LiveStream, Message, SeatView, SpectatorClient};
 use exphil_replay::{read, DecodeOptions, RollbackMode};
 use exphil_state::{states, GameState};
-use exphil_testdata::spectator::{event_messages, Send, SpectatorServer};
-use std::io::BufRead;
+use exphil_testdata::spectator::{event_messages, read_fifo_batches, Send, SpectatorServer};
 use std::time::Duration;
 
 const ROLLBACKS: &str = "games/slippi-js__rollbackFrameTest.slp";
@@ -248,25 +247,6 @@ fn bad_messages_are_named() {
     );
 }
 
-/// Reads a FIFO's batches until it closes.
-fn read_batches(path: std::path::PathBuf) -> std::thread::JoinHandle<Vec<Vec<String>>> {
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path).expect("open the FIFO for reading");
-        let mut batches = Vec::new();
-        let mut cur = Vec::new();
-        for line in std::io::BufReader::new(f).lines() {
-            let line = line.expect("line");
-            let end = line == "FLUSH";
-            cur.push(line);
-            if end {
-                batches.push(std::mem::take(&mut cur));
-            }
-        }
-        assert!(cur.is_empty(), "a batch without FLUSH: {cur:?}");
-        batches
-    })
-}
-
 /// The pad a batch sets, checking it is well-formed: every button once, both sticks, both
 /// shoulders, FLUSH last.
 fn parse_batch(b: &[String]) -> Pad {
@@ -319,7 +299,7 @@ fn the_pipe_gets_one_batch_per_frame_with_decisions_delayed_exactly() {
     let path = dir.path().join("Pipes/slippibot1");
     make_fifo(&path).unwrap();
     make_fifo(&path).expect("an existing FIFO is reused");
-    let reader = read_batches(path.clone());
+    let reader = read_fifo_batches(path.clone());
     let mut pipe = ControllerPipe::open(&path, true, Duration::from_secs(10)).unwrap();
     let delay = 3;
     let mut q = DelayQueue::new(delay, Pad::NEUTRAL);

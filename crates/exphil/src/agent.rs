@@ -9,20 +9,10 @@ use exphil_state::{Controller, GameState};
 use exphil_train::model_file::LoadedPolicy;
 use rand::SeedableRng;
 
-/// A policy playing one port: its model memory and controller history, one frame at a time.
+/// A policy playing one port: its model memory and controller history, one frame at a time
+/// (a [`BatchedPolicy`] of one slot).
 pub struct Player {
-    /// The policy.
-    pub loaded: LoadedPolicy,
-    embedder: Embedder,
-    coder: TargetCoder,
-    device: Device,
-    sampling: Sampling,
-    rng: rand::rngs::StdRng,
-    delay: u8,
-    state: Option<BackboneState>,
-    live: LiveGame,
-    features: Vec<f32>,
-    ids: Vec<u32>,
+    inner: BatchedPolicy,
 }
 
 impl Player {
@@ -33,81 +23,30 @@ impl Player {
         sampling: Sampling,
         delay: u8,
     ) -> anyhow::Result<Player> {
-        let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let coder = TargetCoder::new(loaded.targets.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (nf, ni) = (loaded.spec.features, loaded.spec.ids);
         Ok(Player {
-            embedder,
-            coder,
-            sampling,
-            rng: rand::rngs::StdRng::seed_from_u64(0),
-            delay,
-            state: None,
-            live: LiveGame::new(),
-            features: vec![0.0; nf],
-            ids: vec![0; ni],
-            device,
-            loaded,
+            inner: BatchedPolicy::new(loaded, device, sampling, delay, 1, 0)?,
         })
+    }
+
+    /// The policy.
+    pub fn loaded(&self) -> &LoadedPolicy {
+        &self.inner.loaded
     }
 
     /// Reseeds its sampling.
     pub fn seed(&mut self, seed: u64) {
-        self.rng = rand::rngs::StdRng::seed_from_u64(seed);
+        self.inner.seed(seed);
     }
 
     /// A new game: fresh memory and history.
     pub fn reset(&mut self) {
-        self.state = Some(self.loaded.policy.initial_state(1, &self.device));
-        self.live.reset();
+        self.inner.reset(0);
     }
 
     /// The decision for `state`. Before GO the game ignores inputs: neutral (the model still
     /// sees the frame). A frame with out-of-range values repeats `previous`.
     pub fn act(&mut self, state: &GameState, previous: Controller) -> Controller {
-        let ok = self
-            .live
-            .embed(
-                &self.embedder,
-                state,
-                self.delay,
-                0,
-                &mut self.features,
-                &mut self.ids,
-            )
-            .is_ok();
-        if !ok {
-            for x in self.features.iter_mut() {
-                *x = if x.is_finite() {
-                    x.clamp(-1e4, 1e4)
-                } else {
-                    0.0
-                };
-            }
-        }
-        let input = PolicyInput::new(
-            &self.loaded.spec,
-            &self.features,
-            &self.ids,
-            1,
-            &self.device,
-        );
-        let memory = self
-            .state
-            .take()
-            .unwrap_or_else(|| self.loaded.policy.initial_state(1, &self.device));
-        let (targets, memory) =
-            self.loaded
-                .policy
-                .step(&input, memory, self.sampling, &mut self.rng);
-        self.state = Some(memory);
-        if state.frame < 0 {
-            return Controller::NEUTRAL;
-        }
-        if !ok {
-            return previous;
-        }
-        self.coder.decode(&targets[0])
+        self.inner.act_checked(&[(0, state)])[0].unwrap_or(previous)
     }
 }
 
@@ -162,35 +101,43 @@ impl BatchedPolicy {
         self.loaded.policy = policy;
     }
 
+    /// Reseeds its sampling.
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = rand::rngs::StdRng::seed_from_u64(seed);
+    }
+
     /// Slot `slot` starts a new game.
     pub fn reset(&mut self, slot: usize) {
         self.fresh[slot] = true;
         self.live[slot].reset();
     }
 
-    /// One decision per `(slot, state)`, in one model step.
+    /// One decision per `(slot, state)`, in one model step; neutral before GO and for a frame
+    /// with out-of-range values.
     pub fn act(&mut self, rows: &[(usize, &GameState)]) -> Vec<Controller> {
+        self.act_checked(rows)
+            .into_iter()
+            .map(|c| c.unwrap_or(Controller::NEUTRAL))
+            .collect()
+    }
+
+    /// Like [`BatchedPolicy::act`], with `None` for a frame with out-of-range values (after GO),
+    /// so the caller chooses the fallback.
+    pub fn act_checked(&mut self, rows: &[(usize, &GameState)]) -> Vec<Option<Controller>> {
         let n = rows.len();
         let (nf, ni) = (self.loaded.spec.features, self.loaded.spec.ids);
         self.features.resize(n * nf, 0.0);
         self.ids.resize(n * ni, 0);
         let mut bad = vec![false; n];
         for (i, &(slot, state)) in rows.iter().enumerate() {
-            let f = &mut self.features[i * nf..(i + 1) * nf];
-            let d = &mut self.ids[i * ni..(i + 1) * ni];
-            if self.live[slot]
-                .embed(&self.embedder, state, self.delay, 0, f, d)
-                .is_err()
-            {
-                bad[i] = true;
-                for x in f.iter_mut() {
-                    *x = if x.is_finite() {
-                        x.clamp(-1e4, 1e4)
-                    } else {
-                        0.0
-                    };
-                }
-            }
+            bad[i] = !self.live[slot].embed_cleaned(
+                &self.embedder,
+                state,
+                self.delay,
+                0,
+                &mut self.features[i * nf..(i + 1) * nf],
+                &mut self.ids[i * ni..(i + 1) * ni],
+            );
         }
         let input = PolicyInput::new(
             &self.loaded.spec,
@@ -224,10 +171,12 @@ impl BatchedPolicy {
             .zip(&targets)
             .zip(bad)
             .map(|((&(_, state), t), bad)| {
-                if state.frame < 0 || bad {
-                    Controller::NEUTRAL
+                if state.frame < 0 {
+                    Some(Controller::NEUTRAL)
+                } else if bad {
+                    None
                 } else {
-                    self.coder.decode(t)
+                    Some(self.coder.decode(t))
                 }
             })
             .collect()

@@ -387,7 +387,7 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
         client.server.1,
         a.port,
         character.name().unwrap_or("?"),
-        players[0].loaded.config.backbone.describe(),
+        players[0].loaded().config.backbone.describe(),
         if sync { "synchronous" } else { "asynchronous" }
     );
     let mut stats = Stats {

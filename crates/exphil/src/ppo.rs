@@ -243,26 +243,14 @@ impl Seats {
                 scratch = self.live[i].clone();
                 &mut scratch
             };
-            let fi = &mut f[i * nf..(i + 1) * nf];
-            if live
-                .embed(
-                    &self.embedder,
-                    v,
-                    self.delay,
-                    0,
-                    fi,
-                    &mut ids[i * ni..(i + 1) * ni],
-                )
-                .is_err()
-            {
-                for x in fi.iter_mut() {
-                    *x = if x.is_finite() {
-                        x.clamp(-1e4, 1e4)
-                    } else {
-                        0.0
-                    };
-                }
-            }
+            live.embed_cleaned(
+                &self.embedder,
+                v,
+                self.delay,
+                0,
+                &mut f[i * nf..(i + 1) * nf],
+                &mut ids[i * ni..(i + 1) * ni],
+            );
         }
         (f, ids)
     }

@@ -157,20 +157,9 @@ impl Brain {
             }
             let f = &mut features[i * nf..(i + 1) * nf];
             let d = &mut ids[i * ni..(i + 1) * ni];
-            if live
-                .embed(&self.embedder, &obs.frames[i], self.delay, 0, f, d)
-                .is_err()
-            {
-                // Out-of-range values: the model still steps (its memory stays in time) on
-                // cleaned features, and the game repeats its previous controller.
-                anomalous[i] = true;
-                for x in f.iter_mut() {
-                    if !x.is_finite() {
-                        *x = 0.0;
-                    }
-                    *x = x.clamp(-1e4, 1e4);
-                }
-            }
+            // Out-of-range values: the model still steps (its memory stays in time) on
+            // cleaned features, and the game repeats its previous controller.
+            anomalous[i] = !live.embed_cleaned(&self.embedder, &obs.frames[i], self.delay, 0, f, d);
         }
         let input = PolicyInput::new(&self.loaded.spec, &features, &ids, n, &self.device);
         let policy = &self.loaded.policy;

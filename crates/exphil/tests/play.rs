@@ -10,8 +10,7 @@ use exphil_dolphin::pipe::make_fifo;
 use exphil_dolphin::{MenuState, Scene};
 use exphil_replay::{read, DecodeOptions, Port, RollbackMode};
 use exphil_testdata::replays_dir;
-use exphil_testdata::spectator::{event_messages, Send, SpectatorServer};
-use std::io::BufRead;
+use exphil_testdata::spectator::{event_messages, read_fifo_batches, Send, SpectatorServer};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -51,25 +50,6 @@ fn css_block(frame: i32) -> Vec<u8> {
         holding_slider: [false; 4],
     }
     .to_bytes()
-}
-
-/// Reads one FIFO's batches until the writer closes it.
-fn reader(path: PathBuf) -> std::thread::JoinHandle<Vec<Vec<String>>> {
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path).expect("open the FIFO");
-        let mut batches = Vec::new();
-        let mut cur = Vec::new();
-        for line in std::io::BufReader::new(f).lines() {
-            let line = line.expect("line");
-            let end = line == "FLUSH";
-            cur.push(line);
-            if end {
-                batches.push(std::mem::take(&mut cur));
-            }
-        }
-        assert!(cur.is_empty(), "lines after the last FLUSH: {cur:?}");
-        batches
-    })
 }
 
 /// Checks a batch is well-formed; returns (main x, main y, any button pressed).
@@ -154,7 +134,7 @@ fn play(mode: &str, opponent: &str, ports: &[u8], per_message: Duration) {
         .map(|&p| {
             let path = user.path().join(format!("Pipes/slippibot{p}"));
             make_fifo(&path).unwrap();
-            reader(path)
+            read_fifo_batches(path)
         })
         .collect();
     let delay = 2;
@@ -336,7 +316,7 @@ fn dolphin_going_away_mid_game_ends_play_with_a_reason_and_whole_batches() {
     let user = tempfile::tempdir().unwrap();
     let path = user.path().join("Pipes/slippibot1");
     make_fifo(&path).unwrap();
-    let r = reader(path);
+    let r = read_fifo_batches(path);
     let o = isolated(root)
         .current_dir(root)
         .args([

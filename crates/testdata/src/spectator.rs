@@ -208,3 +208,25 @@ pub fn event_messages(slp: &[u8]) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// A test pipe reader: reads the FIFO at `path` on a thread until its writer closes it, and
+/// returns the controller command batches (each ending with `FLUSH`). Panics on lines after the
+/// last `FLUSH`.
+pub fn read_fifo_batches(path: std::path::PathBuf) -> JoinHandle<Vec<Vec<String>>> {
+    use std::io::BufRead;
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).expect("open the FIFO for reading");
+        let mut batches = Vec::new();
+        let mut cur = Vec::new();
+        for line in std::io::BufReader::new(f).lines() {
+            let line = line.expect("line");
+            let end = line == "FLUSH";
+            cur.push(line);
+            if end {
+                batches.push(std::mem::take(&mut cur));
+            }
+        }
+        assert!(cur.is_empty(), "lines after the last FLUSH: {cur:?}");
+        batches
+    })
+}
