@@ -576,6 +576,41 @@ impl Frames {
     pub fn item_count(&self) -> usize {
         self.item_spans.iter().map(|s| s.len as usize).sum()
     }
+
+    /// Appends a frame row built outside a replay (the simulator's): its id, which must be
+    /// greater than the last row's, and each port's leader data in [`Frames::ports`] order (a
+    /// port left out has no data in this row), and its stage events. The row has no items or
+    /// followers.
+    pub fn push_row(
+        &mut self,
+        id: i32,
+        start: Option<FrameStart>,
+        bookend: Option<FrameBookend>,
+        leaders: &[Option<CharFrame>],
+        stage_events: &[StageEvent],
+    ) {
+        debug_assert!(self.id.last().is_none_or(|&last| id > last));
+        self.id.push(id);
+        self.start.push(start);
+        self.bookend.push(bookend);
+        for (i, port) in self.ports.iter_mut().enumerate() {
+            port.leader.push(leaders.get(i).copied().flatten());
+            if !port.follower.is_empty() {
+                port.follower.push(None);
+            }
+        }
+        let items = self.items.len() as u32;
+        self.item_spans.push(Span {
+            start: items,
+            len: 0,
+        });
+        let stage = self.stage_events.len() as u32;
+        self.stage_events.extend_from_slice(stage_events);
+        self.stage_spans.push(Span {
+            start: stage,
+            len: stage_events.len() as u16,
+        });
+    }
 }
 
 /// One frame: a cheap view into [`Frames`].

@@ -18,6 +18,8 @@
 //! ```
 //!
 //! The same [`Decoder`] accepts the raw event stream a piece at a time (the live Dolphin link).
+//! [`write`] is the inverse of [`read`]: it writes a [`Game`] (the simulator's, for one) as a
+//! `.slp` file the rest of exphil reads like any other.
 #![deny(missing_docs)]
 
 pub mod event;
@@ -28,6 +30,7 @@ mod parse;
 mod stream;
 pub mod ubjson;
 mod warning;
+mod write;
 
 pub use file::{header, read, read_file, read_summary, Summary, RAW_START, SIGNATURE};
 pub use game::*;
@@ -35,3 +38,4 @@ pub use ids::*;
 pub use parse::melee_string;
 pub use stream::{DecodeOptions, Decoder, ITEM_SLOTS, MAX_SPLIT_BYTES, MAX_WARNINGS};
 pub use warning::{DecodeError, Warning, WarningKind};
+pub use write::{raw_events, write, write_file, WRITE_VERSION};

@@ -385,6 +385,7 @@ impl Game {
             controller: p.input,
         };
         let them = 1 - me;
+        let [fod_left, fod_right] = self.stage.fod_heights().unwrap_or([0.0; 2]);
         GameState {
             frame: self.frame,
             stage: self
@@ -394,8 +395,8 @@ impl Game {
                 .unwrap_or(exphil_replay::InternalStage(0)),
             randall_x: 0.0,
             randall_y: 0.0,
-            fod_left: 0.0,
-            fod_right: 0.0,
+            fod_left,
+            fod_right,
             players: [f(&self.players[me]), f(&self.players[them])],
             nana: [View::default(), View::default()],
             items: [ItemState::default(); MAX_ITEMS],

@@ -12,10 +12,12 @@ pub mod fighter;
 pub mod game;
 pub mod league;
 pub mod record;
+pub mod slp;
 pub mod stage;
 
 pub use batch::{Batch, Fault, SlotStep};
 pub use bots::{bot, Bot, Rng, BOT_NAMES};
 pub use fighter::{Fighter, Move, MoveKind, FIGHTERS};
 pub use game::{Act, End, Game, Outcome, StepInfo, FIRST_FRAME};
+pub use slp::SlpRecorder;
 pub use stage::{Stage, STAGES};

@@ -96,6 +96,12 @@ pub static STAGES: [Stage; 6] = [
 ];
 
 impl Stage {
+    /// Fountain of Dreams' side-platform heights (left, right), as its view and its replays
+    /// report them; `None` on the other stages. The simulator keeps them fixed.
+    pub fn fod_heights(&self) -> Option<[f32; 2]> {
+        (self.id == ExternalStage(2)).then(|| [self.platforms[0].y, self.platforms[1].y])
+    }
+
     /// The stage with this id, if legal.
     pub fn get(id: ExternalStage) -> Option<&'static Stage> {
         STAGES.iter().find(|s| s.id == id)
