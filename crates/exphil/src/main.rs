@@ -5,6 +5,7 @@ mod agent;
 mod bench;
 mod charts;
 mod dataset;
+mod demo;
 mod eval;
 mod filters;
 mod kmeans;
@@ -59,6 +60,9 @@ enum Command {
     /// Self-play: PPO against a population of snapshots and bots with Elo ratings; `eval`
     /// plays a policy against its base and the bots.
     Selfplay(Box<selfplay::SelfplayCommand>),
+    /// The whole pipeline with no replays: bots play simulator games saved as replays, a quick
+    /// imitation model learns from them, PPO improves it, and the result is evaluated.
+    Demo(Box<demo::DemoArgs>),
     /// Benchmarks: compare backbones on the same replays.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -88,12 +92,9 @@ fn parse() -> Result<Cli, ExitCode> {
     })
 }
 
-fn main() -> ExitCode {
-    let cli = match parse() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let result = match cli.command {
+/// Runs one command.
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Replays(cmd) => replays::run(cmd),
         Command::Kmeans(args) => kmeans::run(args),
         Command::Dataset(cmd) => dataset::run(cmd),
@@ -106,7 +107,23 @@ fn main() -> ExitCode {
         Command::Ppo(args) => ppo::run(*args),
         Command::Selfplay(cmd) => selfplay::run(*cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Demo(args) => demo::run(*args, &run_line),
+    }
+}
+
+/// Runs one exphil command line (without the program name) in this process.
+fn run_line(args: &[String]) -> anyhow::Result<ExitCode> {
+    let cli =
+        Cli::try_parse_from(std::iter::once("exphil".to_string()).chain(args.iter().cloned()))?;
+    dispatch(cli.command)
+}
+
+fn main() -> ExitCode {
+    let cli = match parse() {
+        Ok(c) => c,
+        Err(code) => return code,
     };
+    let result = dispatch(cli.command);
     match result {
         Ok(code) => code,
         // A closed pipe (`exphil … | head`) is the reader's choice, not a failure.

@@ -5,7 +5,7 @@
 //! length, per-stage results and an Elo table.
 
 use crate::ppo::{League, PpoArgs};
-use crate::sim::{clock, fighter, play_games, seat, summarize, SeatOpts};
+use crate::sim::{clock, fighter, play_games, seat, summarize, Outputs, SeatOpts};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_sim::league::{Elo, HistoricalSampling, Population, Ratings, Weights};
@@ -254,7 +254,7 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
             a.games,
             a.seed + k as u64 * 7,
             a.max_frames,
-            None,
+            &Outputs::default(),
             false,
         )?;
         for (_, o) in &results {

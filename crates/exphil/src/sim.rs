@@ -8,11 +8,13 @@ use clap::{Args, Subcommand};
 use exphil_dolphin::pipe::DelayQueue;
 use exphil_policy::Sampling;
 use exphil_sim::record::Recording;
-use exphil_sim::{bot, Bot, End, Fighter, Game, Outcome, Rng, Stage, BOT_NAMES, STAGES};
+use exphil_sim::{
+    bot, Bot, End, Fighter, Game, Outcome, Rng, SlpRecorder, Stage, BOT_NAMES, STAGES,
+};
 use exphil_state::Controller;
 use exphil_train::model_file::load_policy;
 use exphil_train::trainer::device_of;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `exphil sim` subcommands.
@@ -52,6 +54,10 @@ pub struct PlayArgs {
     /// Write each game as an HTML viewer (game_<n>.html) in this directory.
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Write each game as a Slippi replay (game_<n>.slp) in this directory: simulated games
+    /// then feed `exphil replays`, `exphil dataset build` and `exphil train` like real ones.
+    #[arg(long, value_name = "DIR")]
+    pub save_slp: Option<PathBuf>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -192,7 +198,7 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
     };
     let o = a.seat_opts();
     let mut seats = [seat(&o, &a.p1, a.seed)?, seat(&o, &a.p2, a.seed + 1)?];
-    if let Some(dir) = &a.record {
+    for dir in [&a.record, &a.save_slp].into_iter().flatten() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut rng = Rng::new(a.seed);
@@ -205,7 +211,11 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
         a.games,
         a.seed,
         a.max_frames,
-        a.record.as_deref(),
+        &Outputs {
+            html: a.record.as_deref(),
+            slp: a.save_slp.as_deref(),
+            names: [&a.p1, &a.p2],
+        },
         !a.json,
     )?;
     let summary = summarize(&a.p1, &a.p2, &results);
@@ -226,14 +236,28 @@ fn play(a: PlayArgs) -> Result<ExitCode> {
             clock(summary["mean_frames"].as_f64().unwrap_or(0.0) as i32)
         );
         if let Some(dir) = &a.record {
-            println!("recorded in {}", dir.display());
+            println!("viewers in {}", dir.display());
+        }
+        if let Some(dir) = &a.save_slp {
+            println!("replays in {}", dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where `play_games` writes its games (directories that exist).
+#[derive(Default)]
+pub(crate) struct Outputs<'a> {
+    /// HTML viewers (game_<n>.html).
+    pub html: Option<&'a Path>,
+    /// Slippi replays (game_<n>.slp).
+    pub slp: Option<&'a Path>,
+    /// The players' names in the replays.
+    pub names: [&'a str; 2],
+}
+
 /// Plays `games` games between two seats (game n on `stage_of(n)`); prints a line per game
-/// when `print`, and writes viewers to `record`. Returns each game's stage and outcome.
+/// when `print`, and writes each game to `out`. Returns each game's stage and outcome.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn play_games(
     seats: &mut [Seat; 2],
@@ -242,7 +266,7 @@ pub(crate) fn play_games(
     games: u32,
     seed: u64,
     max_frames: i32,
-    record: Option<&std::path::Path>,
+    out: &Outputs<'_>,
     print: bool,
 ) -> Result<Vec<(&'static str, Outcome)>> {
     let mut results: Vec<(&'static str, Outcome)> = Vec::new();
@@ -253,11 +277,18 @@ pub(crate) fn play_games(
         for (i, s) in seats.iter_mut().enumerate() {
             s.reset(seed.wrapping_mul(1000) + n as u64 * 2 + i as u64);
         }
-        let mut rec = record.map(|_| Recording::new(&g));
+        let game_seed = seed.wrapping_mul(1000) + n as u64;
+        let mut rec = out.html.map(|_| Recording::new(&g));
+        let mut slp = out
+            .slp
+            .map(|_| SlpRecorder::new(&g, out.names, game_seed as u32));
         while !g.is_over() {
             let c = [seats[0].act(&g, 0), seats[1].act(&g, 1)];
             g.step(c);
             if let Some(r) = rec.as_mut() {
+                r.push(&g);
+            }
+            if let Some(r) = slp.as_mut() {
                 r.push(&g);
             }
         }
@@ -283,7 +314,12 @@ pub(crate) fn play_games(
         if print {
             println!("game {}: {}: {result}", n + 1, stage.name);
         }
-        if let (Some(dir), Some(mut r)) = (record, rec) {
+        if let (Some(dir), Some(r)) = (out.slp, slp) {
+            let path = dir.join(format!("game_{}.slp", n + 1));
+            exphil_replay::write_file(&path, &r.finish(&g))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        if let (Some(dir), Some(mut r)) = (out.html, rec) {
             r.result = result;
             let path = dir.join(format!("game_{}.html", n + 1));
             std::fs::write(&path, r.html())
