@@ -6,6 +6,7 @@
 
 use crate::agent::BatchedPolicy;
 use crate::eval::{checkpoints_dir, policy_path};
+use crate::sim::fighter;
 use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use clap::Args;
@@ -14,6 +15,7 @@ use exphil_embed::Embedder;
 use exphil_policy::{params, PolicyInput, Sampling, TargetBatch};
 use exphil_runs::checkpoint::rfc3339_utc;
 use exphil_runs::config::OptimConfig;
+use exphil_sim::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
 use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
 use exphil_train::model_file::{load_policy, read_weights};
@@ -129,8 +131,6 @@ enum Member {
 /// and scripted bots, one member per game.
 struct Pool {
     policies: Vec<(String, BatchedPolicy)>,
-    /// The name of the policy that mirrors the learner's latest weights, if any.
-    mirror: Option<String>,
     assign: Vec<Member>,
     bots: Vec<Option<Box<dyn Bot>>>,
     seed: u64,
@@ -140,7 +140,6 @@ impl Pool {
     fn new(n: usize, seed: u64) -> Pool {
         Pool {
             policies: Vec::new(),
-            mirror: None,
             assign: vec![Member::Bot("idle".into()); n],
             bots: (0..n).map(|_| None).collect(),
             seed,
@@ -196,24 +195,41 @@ impl Pool {
     }
 }
 
-/// Self-play settings (`exphil selfplay`): opponents drawn from a population.
-pub struct League {
-    /// The population.
-    pub population: exphil_sim::league::Population,
-    /// Take a snapshot of the learner every this many updates.
-    pub snapshot_every: u64,
-    /// Print the Elo table after each update.
-    pub track_elo: bool,
+/// A learner's part in an AlphaStar-style league.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The agent being built: self-play against itself, prioritised fictitious self-play
+    /// against every snapshot of the league, and the scripted bots (the population's weights).
+    Main,
+    /// Plays only the current main agent, to find its weaknesses; starts over from the
+    /// imitation policy once it beats the main agent in more than 70% of recent games.
+    MainExploiter,
+    /// Prioritised fictitious self-play against every snapshot of the league, to find what the
+    /// league as a whole gets wrong; starts over from the imitation policy with probability
+    /// 1/4 after each of its snapshots.
+    LeagueExploiter,
 }
 
-fn fighter(name: &str) -> Result<&'static Fighter> {
-    Fighter::parse(name).with_context(|| {
-        let have: Vec<&str> = exphil_sim::FIGHTERS
-            .iter()
-            .filter_map(|f| f.character.name())
-            .collect();
-        format!("the simulator has no {name:?}; it has {}", have.join(", "))
-    })
+/// Self-play settings (`exphil selfplay`): opponents drawn from a population, optionally with
+/// exploiters in a league.
+pub struct League {
+    /// The main agent's population (weights, history size, snapshot sampling, bots).
+    pub population: Population,
+    /// Each agent adds a snapshot of itself to the league every this many of its updates.
+    pub snapshot_every: u64,
+    /// Print the Elo table after each round of updates.
+    pub track_elo: bool,
+    /// Main exploiters trained beside the main agent.
+    pub main_exploiters: usize,
+    /// League exploiters trained beside the main agent.
+    pub league_exploiters: usize,
+}
+
+impl League {
+    fn is_league(&self) -> bool {
+        self.main_exploiters + self.league_exploiters > 0
+    }
 }
 
 /// The learner's embedding state per game.
@@ -261,7 +277,274 @@ pub fn run(a: PpoArgs) -> Result<ExitCode> {
     train(&a, None)
 }
 
-/// PPO against `a.opponent`, or (with a league) against opponents drawn from a population.
+/// What every learner of a run shares.
+struct Ctx<'a> {
+    a: &'a PpoArgs,
+    what: &'static str,
+    cfg: PpoConfig,
+    spec: exphil_policy::InputSpec,
+    coder: exphil_embed::TargetCoder,
+    teacher: exphil_policy::Policy,
+    /// The device without autodiff (acting, the teacher).
+    inner: burn::tensor::Device,
+    /// The training device.
+    device: burn::tensor::Device,
+    /// A fresh learner from the imitation weights.
+    imitation: &'a dyn Fn() -> Result<exphil_policy::Policy>,
+    /// Prefix update lines with the learner's name.
+    named: bool,
+}
+
+/// One learner: its policy, optimiser, games, opponents and counters.
+struct Learner {
+    /// Its name in the Elo table ("learner" outside a league).
+    name: String,
+    role: Role,
+    /// What `Pick::Current` means for it: the pool policy mirroring the main learner.
+    current: String,
+    policy: Option<exphil_policy::Policy>,
+    optim: Optimizer,
+    rng: StdRng,
+    rng_league: exphil_sim::Rng,
+    pool: Pool,
+    population: Option<Population>,
+    batch: Batch,
+    seats: Seats,
+    steps: u64,
+    updates: u64,
+    frame_count: u64,
+    faults_seen: usize,
+    wins: u64,
+    losses: u64,
+    episodes: u64,
+    episode_return: Vec<f32>,
+    returns_done: Vec<f32>,
+    history: Vec<serde_json::Value>,
+    /// Recent scores against the main agent (main exploiters' reset rule).
+    recent: std::collections::VecDeque<f64>,
+    resets: u32,
+}
+
+impl Learner {
+    fn policy(&self) -> &exphil_policy::Policy {
+        self.policy
+            .as_ref()
+            .expect("the learner holds its policy between updates")
+    }
+
+    /// Draws game `slot`'s next opponent (from the population, else the same member again).
+    fn draw(&mut self, slot: usize) {
+        let m = match &self.population {
+            None => self.pool.assign[slot].clone(),
+            Some(p) => match p.sample(&mut self.rng_league) {
+                Pick::Current => Member::Policy(self.current.clone()),
+                Pick::Historical(i) => Member::Policy(p.snapshots[i].clone()),
+                Pick::Scripted(b) => Member::Bot(b),
+            },
+        };
+        self.pool.assign(slot, m);
+    }
+
+    /// Starts over from the imitation policy with a fresh optimiser.
+    fn reset_to_imitation(&mut self, ctx: &Ctx<'_>) -> Result<()> {
+        self.policy = Some((ctx.imitation)()?);
+        self.optim = Optimizer::new(&OptimConfig {
+            lr: ctx.a.lr,
+            ..OptimConfig::default()
+        });
+        self.recent.clear();
+        self.resets += 1;
+        Ok(())
+    }
+
+    /// One rollout of every game and one PPO update.
+    fn iterate(&mut self, ctx: &Ctx<'_>, ratings: &mut Ratings, started: Instant) {
+        let a = ctx.a;
+        let n = a.num_games;
+        let (nf, ni) = (ctx.spec.features, ctx.spec.ids);
+        let mut r = Rollout {
+            envs: n,
+            ..Rollout::default()
+        };
+        let mut fresh_controllers = vec![Controller::NEUTRAL; n];
+        // The acting copy: the learner's weights without the autodiff graph.
+        let actor = self.policy().valid();
+        for _ in 0..a.rollout_steps {
+            self.frame_count += 1;
+            if let Some(k) = a.fault_every {
+                if k > 0 && self.frame_count.is_multiple_of(k) {
+                    let slot = (self.frame_count / k) as usize % n;
+                    self.batch.games[slot].players[0].y = f32::NAN;
+                }
+            }
+            let views: Vec<GameState> = self.batch.games.iter().map(|g| g.view(0)).collect();
+            let (f, ids) = self.seats.embed(&views, nf, ni, true);
+            let input = PolicyInput::new(&ctx.spec, &f, &ids, n, &ctx.inner);
+            let acted = actor.act(&input, Sampling::Temperature(1.0), &mut self.rng);
+            let mut acts = Vec::with_capacity(n * 6);
+            for t in &acted {
+                acts.extend([
+                    t.buttons.0 as u16,
+                    t.main_x,
+                    t.main_y,
+                    t.c_x,
+                    t.c_y,
+                    t.shoulder,
+                ]);
+            }
+            let ev = actor.evaluate_actions(&input, &TargetBatch::new(n, &acts, &ctx.inner));
+            let lp = params::tensor_values(&ev.log_prob);
+            let vals = params::tensor_values(&ev.values);
+            for (c, t) in fresh_controllers.iter_mut().zip(&acted) {
+                *c = ctx.coder.decode(t);
+            }
+            let theirs = self.pool.act(&self.batch.games);
+            let inputs: Vec<[Controller; 2]> = fresh_controllers
+                .iter()
+                .zip(theirs)
+                .map(|(m, t)| [*m, t])
+                .collect();
+            let stepped = self.batch.step(&inputs);
+            for (slot, s) in stepped.iter().enumerate() {
+                let i = s.info;
+                let mut rew = a.damage_reward * (i.damage_dealt[0] - i.damage_dealt[1]);
+                if i.stock_lost[1] {
+                    rew += a.stock_reward;
+                }
+                if i.stock_lost[0] {
+                    rew -= a.stock_reward;
+                }
+                let done = s.replaced || i.outcome.is_some();
+                self.episode_return[slot] += rew;
+                r.rewards.push(rew);
+                r.done.push(done);
+                if let Some(o) = i.outcome {
+                    self.episodes += 1;
+                    let score = match o.winner {
+                        Some(0) => {
+                            self.wins += 1;
+                            1.0
+                        }
+                        Some(_) => {
+                            self.losses += 1;
+                            0.0
+                        }
+                        None => 0.5,
+                    };
+                    let them = self.pool.name(slot);
+                    ratings.record(&self.name, &them, score);
+                    if let Some(p) = self.population.as_mut() {
+                        if let Some(k) = p.snapshots.iter().position(|x| *x == them) {
+                            p.record(k, score);
+                        }
+                    }
+                    if them == self.current && self.role == Role::MainExploiter {
+                        self.recent.push_back(score);
+                        if self.recent.len() > 50 {
+                            self.recent.pop_front();
+                        }
+                    }
+                }
+                if done {
+                    if !s.replaced {
+                        self.batch.restart(slot);
+                    }
+                    self.returns_done.push(self.episode_return[slot]);
+                    self.episode_return[slot] = 0.0;
+                    self.seats.live[slot].reset();
+                    self.draw(slot);
+                }
+            }
+            r.features.extend_from_slice(&f);
+            r.ids.extend_from_slice(&ids);
+            r.actions.extend_from_slice(&acts);
+            r.log_prob.extend_from_slice(&lp);
+            r.values.extend_from_slice(&vals);
+            self.steps += n as u64;
+        }
+        for fault in &self.batch.faults[self.faults_seen..] {
+            eprintln!(
+                "{}: game in slot {} failed on frame {} ({}); replaced (its episode ends there)",
+                ctx.what, fault.slot, fault.frame, fault.error
+            );
+        }
+        self.faults_seen = self.batch.faults.len();
+        // Bootstrap from the states after the last step.
+        let views: Vec<GameState> = self.batch.games.iter().map(|g| g.view(0)).collect();
+        let (f, ids) = self.seats.embed(&views, nf, ni, false);
+        let input = PolicyInput::new(&ctx.spec, &f, &ids, n, &ctx.inner);
+        let last = params::tensor_values(&actor.values(&input));
+        let t0 = Instant::now();
+        let policy = self.policy.take().expect("the learner holds its policy");
+        let (p, stats) = update(
+            policy,
+            Some((&ctx.teacher, &ctx.inner)),
+            &mut self.optim,
+            &ctx.cfg,
+            &ctx.spec,
+            &r,
+            &last,
+            &ctx.device,
+            &mut self.rng,
+        );
+        self.policy = Some(p);
+        self.updates += 1;
+        let secs = started.elapsed().as_secs_f64();
+        let mean_return = if self.returns_done.is_empty() {
+            f32::NAN
+        } else {
+            self.returns_done.iter().sum::<f32>() / self.returns_done.len() as f32
+        };
+        let UpdateStats {
+            policy_loss,
+            value_loss,
+            entropy,
+            teacher_kl,
+            approx_kl,
+            clip_fraction,
+            skipped,
+            ..
+        } = stats.clone();
+        let who = if ctx.named {
+            format!("[{}] ", self.name)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{who}update {}: {}/{} frames ({:.0}/s; update {:.1} s), episodes {} (won {}, lost {}), \
+             return/episode {mean_return:.2}, policy {policy_loss:.3}, value {value_loss:.3}, \
+             entropy {entropy:.2}, KL teacher {teacher_kl:.3}, approx KL {approx_kl:.4}, clipped \
+             {:.0}%{}",
+            self.updates,
+            self.steps,
+            a.timesteps,
+            self.steps as f64 / secs,
+            t0.elapsed().as_secs_f64(),
+            self.episodes,
+            self.wins,
+            self.losses,
+            clip_fraction * 100.0,
+            if skipped > 0 {
+                format!(", {skipped} minibatches skipped (non-finite)")
+            } else {
+                String::new()
+            }
+        );
+        self.history.push(serde_json::json!({
+            "update": self.updates, "timesteps": self.steps, "seconds": secs,
+            "frames_per_second": self.steps as f64 / secs,
+            "episodes": self.episodes, "wins": self.wins, "losses": self.losses,
+            "mean_return": if mean_return.is_finite() { Some(mean_return) } else { None },
+            "failed_games": self.batch.faults.len(),
+            "elo": ratings.leaderboard().iter().map(|r| serde_json::json!({"name": r.name, "rating": r.rating, "games": r.games})).collect::<Vec<_>>(),
+            "stats": stats,
+        }));
+        self.returns_done.clear();
+    }
+}
+
+/// PPO against `a.opponent`, or (with a league) against opponents drawn from a population,
+/// with exploiters beside the main learner when the league has them.
 pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let what = if league.is_some() {
         "exphil selfplay"
@@ -301,12 +584,12 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let fresh = || {
         exphil_policy::Policy::new(&cfg0, &loaded.spec, &device).with_button_pos_weight(&pos_weight)
     };
-    let learner = params::import(fresh(), &weights.tensors)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let imitation = || {
+        params::import(fresh(), &weights.tensors)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    };
     // The teacher only answers questions: it lives without autodiff.
-    let teacher = params::import(fresh(), &weights.tensors)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        .valid();
+    let teacher = imitation()?.valid();
     let learner_fighter = match &a.character {
         Some(c) => fighter(c)?,
         None => crate::serve::trained_characters(&loaded)
@@ -328,70 +611,11 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     };
     let n = a.num_games;
     let delay = loaded.frame_delay();
-    let new_policy = |l: exphil_train::model_file::LoadedPolicy, seed: u64| {
+    let opponent = |seed: u64| -> Result<BatchedPolicy> {
+        let l = load_policy(&path, &base)?;
         let d = l.frame_delay();
         BatchedPolicy::new(l, base.clone(), Sampling::Temperature(1.0), d, n, seed)
     };
-    let mut pool = Pool::new(n, a.seed * 7919);
-    let mut rng_league = exphil_sim::Rng::new(a.seed ^ 0x5e1f);
-    if league.is_some() {
-        // The learner's mirror; snapshots join as they are taken.
-        pool.policies.push((
-            "current".into(),
-            new_policy(load_policy(&path, &base)?, a.seed + 1)?,
-        ));
-        pool.mirror = Some("current".into());
-    } else if let Some(name) = a.opponent.strip_prefix("bot:") {
-        if bot(name, 0).is_none() {
-            bail!(
-                "unknown bot {name:?}; the bots are {}",
-                BOT_NAMES.join(", ")
-            );
-        }
-        for slot in 0..n {
-            pool.assign(slot, Member::Bot(name.into()));
-        }
-    } else if let Some(run) = a.opponent.strip_prefix("policy:") {
-        let p = policy_path(&dir, run)?;
-        let l = load_policy(&p, &base).with_context(|| format!("loading {run}"))?;
-        pool.policies
-            .push((run.to_string(), new_policy(l, a.seed + 1)?));
-        for slot in 0..n {
-            pool.assign(slot, Member::Policy(run.into()));
-        }
-    } else if a.opponent == "self" {
-        pool.policies.push((
-            "current".into(),
-            new_policy(load_policy(&path, &base)?, a.seed + 1)?,
-        ));
-        pool.mirror = Some("current".into());
-        for slot in 0..n {
-            pool.assign(slot, Member::Policy("current".into()));
-        }
-    } else {
-        bail!(
-            "--opponent {:?}: expected self, bot:NAME or policy:RUN",
-            a.opponent
-        );
-    }
-    let mut ratings = exphil_sim::league::Ratings::new(exphil_sim::league::Elo::default());
-    let mut league = league;
-    // Draws an opponent for a game from the population.
-    let draw = |league: &mut League, pool: &mut Pool, rng: &mut exphil_sim::Rng, slot: usize| {
-        let m = match league.population.sample(rng) {
-            exphil_sim::league::Pick::Current => Member::Policy("current".into()),
-            exphil_sim::league::Pick::Historical(i) => {
-                Member::Policy(league.population.snapshots[i].clone())
-            }
-            exphil_sim::league::Pick::Scripted(b) => Member::Bot(b),
-        };
-        pool.assign(slot, m);
-    };
-    if let Some(l) = league.as_mut() {
-        for slot in 0..n {
-            draw(l, &mut pool, &mut rng_league, slot);
-        }
-    }
     let name = a.name.clone().unwrap_or_else(|| {
         let t = rfc3339_utc(SystemTime::now()).replace([':', '-'], "");
         format!("ppo_{}_{}", loaded.name(), &t[..15.min(t.len())])
@@ -400,7 +624,6 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     if run_dir.exists() {
         bail!("{} exists; choose another --name", run_dir.display());
     }
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let cfg = PpoConfig {
         gamma: a.gamma,
         gae_lambda: a.gae_lambda,
@@ -415,69 +638,206 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         max_grad_norm: a.max_grad_norm,
         normalize_advantages: true,
     };
+    let spec = loaded.spec.clone();
+    let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let coder = exphil_embed::TargetCoder::new(loaded.targets.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let inner = device.clone().inner();
+    let is_league = league.as_ref().is_some_and(League::is_league);
+    let ctx = Ctx {
+        a,
+        what,
+        cfg,
+        spec,
+        coder,
+        teacher,
+        inner,
+        device: device.clone(),
+        imitation: &imitation,
+        named: is_league,
+    };
+
+    // The learners: one, or in a league the main agent and its exploiters.
+    let mut roles = vec![(Role::Main, "learner".to_string())];
+    if let Some(l) = &league {
+        if is_league {
+            roles[0].1 = "main".into();
+            let numbered = |base: &str, k: usize, of: usize| {
+                if of == 1 {
+                    base.to_string()
+                } else {
+                    format!("{base}_{}", k + 1)
+                }
+            };
+            for k in 0..l.main_exploiters {
+                roles.push((
+                    Role::MainExploiter,
+                    numbered("main_exploiter", k, l.main_exploiters),
+                ));
+            }
+            for k in 0..l.league_exploiters {
+                roles.push((
+                    Role::LeagueExploiter,
+                    numbered("league_exploiter", k, l.league_exploiters),
+                ));
+            }
+        }
+    }
+    // The pool name of the policy mirroring the main learner.
+    let current = if is_league { "main" } else { "current" }.to_string();
+    let mut learners: Vec<Learner> = Vec::new();
+    for (k, (role, lname)) in roles.into_iter().enumerate() {
+        let seed = a.seed.wrapping_add(k as u64 * 104_729);
+        let mut pool = Pool::new(n, seed * 7919);
+        let population = match (&league, role) {
+            (None, _) => None,
+            (Some(l), Role::Main) => Some(l.population.clone()),
+            (Some(_), Role::MainExploiter) => Some(Population::new(
+                0,
+                Weights {
+                    current: 1.0,
+                    historical: 0.0,
+                    scripted: 0.0,
+                },
+                HistoricalSampling::Pfsp,
+                Vec::new(),
+            )),
+            (Some(l), Role::LeagueExploiter) => Some(Population::new(
+                l.population.max_history.max(1) * 2,
+                Weights {
+                    current: 0.0,
+                    historical: 1.0,
+                    scripted: 0.0,
+                },
+                HistoricalSampling::Pfsp,
+                Vec::new(),
+            )),
+        };
+        if league.is_some() {
+            pool.policies.push((current.clone(), opponent(seed + 1)?));
+        } else if let Some(b) = a.opponent.strip_prefix("bot:") {
+            if bot(b, 0).is_none() {
+                bail!("unknown bot {b:?}; the bots are {}", BOT_NAMES.join(", "));
+            }
+            for slot in 0..n {
+                pool.assign(slot, Member::Bot(b.into()));
+            }
+        } else if let Some(run) = a.opponent.strip_prefix("policy:") {
+            let p = policy_path(&dir, run)?;
+            let l = load_policy(&p, &base).with_context(|| format!("loading {run}"))?;
+            let d = l.frame_delay();
+            let bp =
+                BatchedPolicy::new(l, base.clone(), Sampling::Temperature(1.0), d, n, seed + 1)?;
+            pool.policies.push((run.to_string(), bp));
+            for slot in 0..n {
+                pool.assign(slot, Member::Policy(run.into()));
+            }
+        } else if a.opponent == "self" {
+            pool.policies.push((current.clone(), opponent(seed + 1)?));
+            for slot in 0..n {
+                pool.assign(slot, Member::Policy(current.clone()));
+            }
+        } else {
+            bail!(
+                "--opponent {:?}: expected self, bot:NAME or policy:RUN",
+                a.opponent
+            );
+        }
+        let mut stage_rng = exphil_sim::Rng::new(seed);
+        let frame_limit = a.max_episode_frames;
+        let fighters = [learner_fighter, opp_fighter];
+        let first: Vec<&'static Stage> = (0..n)
+            .map(|_| fixed_stage.unwrap_or_else(|| &STAGES[(stage_rng.next_u64() % 6) as usize]))
+            .collect();
+        let batch = Batch::new(n, move |slot| {
+            let mut g = Game::new(first[slot % first.len()], fighters);
+            g.frame_limit = frame_limit;
+            // The countdown teaches nothing: start at GO.
+            while g.frame < 0 {
+                g.step([Controller::NEUTRAL; 2]);
+            }
+            g
+        });
+        let mut learner = Learner {
+            name: lname,
+            role,
+            current: current.clone(),
+            policy: Some(imitation()?),
+            optim: Optimizer::new(&OptimConfig {
+                lr: a.lr,
+                ..OptimConfig::default()
+            }),
+            rng: StdRng::seed_from_u64(seed),
+            rng_league: exphil_sim::Rng::new(seed ^ 0x5e1f),
+            pool,
+            population,
+            batch,
+            seats: Seats {
+                embedder: embedder.clone(),
+                live: vec![LiveGame::new(); n],
+                delay,
+            },
+            steps: 0,
+            updates: 0,
+            frame_count: 0,
+            faults_seen: 0,
+            wins: 0,
+            losses: 0,
+            episodes: 0,
+            episode_return: vec![0.0; n],
+            returns_done: Vec::new(),
+            history: Vec::new(),
+            recent: Default::default(),
+            resets: 0,
+        };
+        if learner.population.is_some() {
+            for slot in 0..n {
+                learner.draw(slot);
+            }
+        }
+        learners.push(learner);
+    }
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     eprintln!(
-        "{what}: {} ({}) as {} against {} ({}), {} games × {} frames per rollout, {} timesteps → {}",
+        "{what}: {} ({}) as {} against {} ({}), {} games × {} frames per rollout, {} timesteps{} → {}",
         pretrained,
         loaded.config.backbone.describe(),
         learner_fighter.character.name().unwrap_or("?"),
-        a.opponent,
+        if league.is_some() { "the population" } else { a.opponent.as_str() },
         opp_fighter.character.name().unwrap_or("?"),
         n,
         a.rollout_steps,
         a.timesteps,
+        if is_league {
+            let names: Vec<&str> = learners.iter().map(|l| l.name.as_str()).collect();
+            format!(", league of {}", names.join(", "))
+        } else {
+            String::new()
+        },
         run_dir.display()
     );
-    let spec = loaded.spec.clone();
-    let (nf, ni) = (spec.features, spec.ids);
-    let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut seats = Seats {
-        embedder,
-        live: vec![LiveGame::new(); n],
-        delay,
-    };
-    let mut stage_rng = exphil_sim::Rng::new(a.seed);
-    let frame_limit = a.max_episode_frames;
-    let fighters = [learner_fighter, opp_fighter];
-    let mut stage_of =
-        move || fixed_stage.unwrap_or_else(|| &STAGES[(stage_rng.next_u64() % 6) as usize]);
-    let first: Vec<&'static Stage> = (0..n).map(|_| stage_of()).collect();
-    let mut batch = Batch::new(n, move |slot| {
-        let mut g = Game::new(first[slot % first.len()], fighters);
-        g.frame_limit = frame_limit;
-        // The countdown teaches nothing: start at GO.
-        while g.frame < 0 {
-            g.step([Controller::NEUTRAL; 2]);
-        }
-        g
-    });
-    let coder = exphil_embed::TargetCoder::new(loaded.targets.clone())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut policy = learner;
-    let inner = device.clone().inner();
-    let mut optim = Optimizer::new(&OptimConfig {
-        lr: a.lr,
-        ..OptimConfig::default()
-    });
-    let mut rng = StdRng::seed_from_u64(a.seed);
-    let mut steps_done = 0u64;
-    let mut updates = 0u64;
-    let mut history: Vec<serde_json::Value> = Vec::new();
-    let (mut wins, mut losses, mut episodes) = (0u64, 0u64, 0u64);
-    let mut episode_return = vec![0f32; n];
-    let mut returns_done: Vec<f32> = Vec::new();
+    let mut ratings = Ratings::new(Elo::default());
+    let mut league_rng = exphil_sim::Rng::new(a.seed ^ 0x1ea9);
+    let mut snapshots_taken: Vec<String> = Vec::new();
     let started = Instant::now();
-    let mut faults_seen = 0usize;
-    let mut frame_count = 0u64;
     let meta = weights.metadata.clone();
-    let save = |policy: &exphil_policy::Policy,
+    let save = |learners: &[Learner],
                 status: &str,
-                history: &[serde_json::Value],
-                steps: u64|
+                snapshots: &[String],
+                ratings: &Ratings|
      -> Result<()> {
-        let tensors = params::export(policy);
+        let main = &learners[0];
+        let tensors = params::export(main.policy());
         let bytes =
             exphil_runs::tensors::encode_tensors(Path::new("model.safetensors"), &tensors, &meta)?;
         exphil_runs::io::write_atomic(&run_dir.join("model.safetensors"), &bytes)?;
+        for l in &learners[1..] {
+            let tensors = params::export(l.policy());
+            let file = format!("{}.safetensors", l.name);
+            let bytes = exphil_runs::tensors::encode_tensors(Path::new(&file), &tensors, &meta)?;
+            std::fs::create_dir_all(run_dir.join("league"))?;
+            exphil_runs::io::write_atomic(&run_dir.join("league").join(file), &bytes)?;
+        }
         let mut v = match loaded_config_json(&weights.run_dir) {
             Some(v) => v,
             None => serde_json::json!({}),
@@ -489,7 +849,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             .unwrap_or_else(|| rfc3339_utc(SystemTime::now()).into());
         v["status"] = status.into();
         v["process"] = serde_json::Value::Null;
-        v["training_type"] = "ppo".into();
+        v["training_type"] = if league.is_some() { "self_play" } else { "ppo" }.into();
         v["parent"] = weights
             .run_dir
             .as_ref()
@@ -498,250 +858,192 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             .into();
         v["resumes"] = serde_json::json!([]);
         v["ppo"] = serde_json::json!({
-            "config": cfg,
-            "opponent": a.opponent,
+            "config": ctx.cfg,
+            "opponent": if league.is_some() { "population" } else { a.opponent.as_str() },
             "characters": [learner_fighter.character.name(), opp_fighter.character.name()],
-            "timesteps": steps,
+            "timesteps": main.steps,
             "damage_reward": a.damage_reward,
             "stock_reward": a.stock_reward,
             "max_episode_frames": a.max_episode_frames,
-            "history": history,
+            "history": main.history,
         });
-        v["results"] = history.last().cloned().unwrap_or(serde_json::Value::Null);
+        if is_league {
+            v["league"] = serde_json::json!({
+                "agents": learners.iter().map(|l| serde_json::json!({
+                    "name": l.name, "role": l.role, "updates": l.updates, "timesteps": l.steps,
+                    "episodes": l.episodes, "wins": l.wins, "losses": l.losses,
+                    "resets": l.resets,
+                    "weights": if l.role == Role::Main { "model.safetensors".to_string() } else { format!("league/{}.safetensors", l.name) },
+                })).collect::<Vec<_>>(),
+                "snapshots": snapshots,
+                "elo": ratings_table(ratings),
+            });
+        }
+        v["results"] = main
+            .history
+            .last()
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
         exphil_runs::io::write_atomic(
             &run_dir.join("config.json"),
             &serde_json::to_vec_pretty(&v)?,
         )?;
         Ok(())
     };
-    save(&policy, "running", &history, 0)?;
-    while steps_done < a.timesteps {
-        let mut r = Rollout {
-            envs: n,
-            ..Rollout::default()
-        };
-        let mut fresh_controllers = vec![Controller::NEUTRAL; n];
-        // The acting copy: the learner's weights without the autodiff graph.
-        let actor = policy.valid();
-        for _ in 0..a.rollout_steps {
-            frame_count += 1;
-            if let Some(k) = a.fault_every {
-                if k > 0 && frame_count.is_multiple_of(k) {
-                    let slot = (frame_count / k) as usize % n;
-                    batch.games[slot].players[0].y = f32::NAN;
-                }
-            }
-            let views: Vec<GameState> = batch.games.iter().map(|g| g.view(0)).collect();
-            let (f, ids) = seats.embed(&views, nf, ni, true);
-            let input = PolicyInput::new(&spec, &f, &ids, n, &inner);
-            let acted = actor.act(&input, Sampling::Temperature(1.0), &mut rng);
-            let mut acts = Vec::with_capacity(n * 6);
-            for t in &acted {
-                acts.extend([
-                    t.buttons.0 as u16,
-                    t.main_x,
-                    t.main_y,
-                    t.c_x,
-                    t.c_y,
-                    t.shoulder,
-                ]);
-            }
-            let ev = actor.evaluate_actions(&input, &TargetBatch::new(n, &acts, &inner));
-            let lp = params::tensor_values(&ev.log_prob);
-            let vals = params::tensor_values(&ev.values);
-            for (c, t) in fresh_controllers.iter_mut().zip(&acted) {
-                *c = coder.decode(t);
-            }
-            let theirs = pool.act(&batch.games);
-            let inputs: Vec<[Controller; 2]> = fresh_controllers
-                .iter()
-                .zip(theirs)
-                .map(|(m, t)| [*m, t])
-                .collect();
-            let stepped = batch.step(&inputs);
-            for (slot, s) in stepped.iter().enumerate() {
-                let i = s.info;
-                let mut rew = a.damage_reward * (i.damage_dealt[0] - i.damage_dealt[1]);
-                if i.stock_lost[1] {
-                    rew += a.stock_reward;
-                }
-                if i.stock_lost[0] {
-                    rew -= a.stock_reward;
-                }
-                let done = s.replaced || i.outcome.is_some();
-                episode_return[slot] += rew;
-                r.rewards.push(rew);
-                r.done.push(done);
-                if let Some(o) = i.outcome {
-                    episodes += 1;
-                    let score = match o.winner {
-                        Some(0) => {
-                            wins += 1;
-                            1.0
-                        }
-                        Some(_) => {
-                            losses += 1;
-                            0.0
-                        }
-                        None => 0.5,
-                    };
-                    let them = pool.name(slot);
-                    ratings.record("learner", &them, score);
-                    if let Some(l) = league.as_mut() {
-                        if let Some(k) = l.population.snapshots.iter().position(|x| *x == them) {
-                            l.population.record(k, score);
-                        }
-                    }
-                }
-                if done {
-                    if !s.replaced {
-                        batch.restart(slot);
-                    }
-                    returns_done.push(episode_return[slot]);
-                    episode_return[slot] = 0.0;
-                    seats.live[slot].reset();
-                    match league.as_mut() {
-                        Some(l) => draw(l, &mut pool, &mut rng_league, slot),
-                        None => {
-                            let m = pool.assign[slot].clone();
-                            pool.assign(slot, m);
-                        }
+    save(&learners, "running", &snapshots_taken, &ratings)?;
+    while learners[0].steps < a.timesteps {
+        for k in 0..learners.len() {
+            learners[k].iterate(&ctx, &mut ratings, started);
+            // Every pool's mirror of the main learner follows it.
+            if learners[k].role == Role::Main {
+                let latest = learners[k].policy().valid();
+                for l in learners.iter_mut() {
+                    let mirror = l.current.clone();
+                    if let Some((_, o)) = l.pool.policies.iter_mut().find(|(n, _)| *n == mirror) {
+                        o.set_policy(latest.clone());
                     }
                 }
             }
-            r.features.extend_from_slice(&f);
-            r.ids.extend_from_slice(&ids);
-            r.actions.extend_from_slice(&acts);
-            r.log_prob.extend_from_slice(&lp);
-            r.values.extend_from_slice(&vals);
-            steps_done += n as u64;
-        }
-        for fault in &batch.faults[faults_seen..] {
-            eprintln!(
-                "{what}: game in slot {} failed on frame {} ({}); replaced (its episode ends there)",
-                fault.slot, fault.frame, fault.error
-            );
-        }
-        faults_seen = batch.faults.len();
-        // Bootstrap from the states after the last step.
-        let views: Vec<GameState> = batch.games.iter().map(|g| g.view(0)).collect();
-        let (f, ids) = seats.embed(&views, nf, ni, false);
-        let input = PolicyInput::new(&spec, &f, &ids, n, &inner);
-        let last = params::tensor_values(&actor.values(&input));
-        let t0 = Instant::now();
-        let (p, stats) = update(
-            policy,
-            Some((&teacher, &inner)),
-            &mut optim,
-            &cfg,
-            &spec,
-            &r,
-            &last,
-            &device,
-            &mut rng,
-        );
-        policy = p;
-        updates += 1;
-        if let Some(m) = pool.mirror.clone() {
-            if let Some((_, o)) = pool.policies.iter_mut().find(|(n, _)| *n == m) {
-                o.set_policy(policy.valid());
+            let Some(l) = &league else { continue };
+            let updates = learners[k].updates;
+            if l.snapshot_every == 0 || !updates.is_multiple_of(l.snapshot_every) {
+                continue;
             }
-        }
-        if let Some(l) = league.as_mut() {
-            if l.snapshot_every > 0 && updates.is_multiple_of(l.snapshot_every) {
-                let snap = format!("v{updates}");
-                let rating = ratings.get("learner").map(|r| r.rating);
-                ratings.add(&snap, rating);
-                let mut bp = new_policy(load_policy(&path, &base)?, a.seed + updates)?;
-                bp.set_policy(policy.valid());
-                pool.policies.push((snap.clone(), bp));
-                let before = l.population.snapshots.clone();
-                l.population.add_snapshot(&snap);
-                for gone in before
-                    .iter()
-                    .filter(|x| !l.population.snapshots.contains(x))
-                {
-                    pool.policies.retain(|(n, _)| n != gone);
+            let snap = if is_league {
+                format!("{}-v{updates}", learners[k].name)
+            } else {
+                format!("v{updates}")
+            };
+            let rating = ratings.get(&learners[k].name).map(|r| r.rating);
+            ratings.add(&snap, rating);
+            let weights_now = learners[k].policy().valid();
+            for (j, target) in learners.iter_mut().enumerate() {
+                // Main exploiters face only the current main agent.
+                if target.role == Role::MainExploiter {
+                    continue;
+                }
+                let Some(p) = target.population.as_mut() else {
+                    continue;
+                };
+                let before = p.snapshots.clone();
+                p.add_snapshot(&snap);
+                let after = p.snapshots.clone();
+                let mut bp = opponent(a.seed.wrapping_add(updates * 31 + j as u64))?;
+                bp.set_policy(weights_now.clone());
+                target.pool.policies.push((snap.clone(), bp));
+                for gone in before.iter().filter(|x| !after.contains(x)) {
+                    target.pool.policies.retain(|(n, _)| n != gone);
                     for slot in 0..n {
-                        if pool.assign[slot] == Member::Policy(gone.clone()) {
-                            pool.assign(slot, Member::Policy("current".into()));
+                        if target.pool.assign[slot] == Member::Policy(gone.clone()) {
+                            target.draw(slot);
                         }
                     }
                 }
+            }
+            snapshots_taken.push(snap.clone());
+            eprintln!(
+                "exphil selfplay: snapshot {snap} joins the population ({} kept)",
+                learners[0]
+                    .population
+                    .as_ref()
+                    .map_or(0, |p| p.snapshots.len())
+            );
+            // Exploiters start over once they have done their job.
+            let learner = &mut learners[k];
+            let recent = learner.recent.iter().sum::<f64>() / learner.recent.len().max(1) as f64;
+            let restart = match learner.role {
+                Role::Main => false,
+                Role::MainExploiter => learner.recent.len() >= 10 && recent > 0.7,
+                Role::LeagueExploiter => league_rng.unit() < 0.25,
+            };
+            if restart {
+                learner.reset_to_imitation(&ctx)?;
                 eprintln!(
-                    "exphil selfplay: snapshot {snap} joins the population ({} kept)",
-                    l.population.snapshots.len()
+                    "exphil selfplay: {} starts over from the imitation policy (reset {})",
+                    learner.name, learner.resets
                 );
             }
-            if l.track_elo {
-                let table: Vec<String> = ratings
-                    .leaderboard()
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "{} {:.0} ({}-{}-{})",
-                            r.name, r.rating, r.wins, r.losses, r.draws
-                        )
-                    })
-                    .collect();
-                eprintln!("Elo: {}", table.join(", "));
-            }
         }
-        let secs = started.elapsed().as_secs_f64();
-        let mean_return = if returns_done.is_empty() {
-            f32::NAN
-        } else {
-            returns_done.iter().sum::<f32>() / returns_done.len() as f32
-        };
-        let UpdateStats {
-            policy_loss,
-            value_loss,
-            entropy,
-            teacher_kl,
-            approx_kl,
-            clip_fraction,
-            skipped,
-            ..
-        } = stats.clone();
-        eprintln!(
-            "update {updates}: {steps_done}/{} frames ({:.0}/s; update {:.1} s), episodes {episodes} \
-             (won {wins}, lost {losses}), return/episode {mean_return:.2}, policy {policy_loss:.3}, \
-             value {value_loss:.3}, entropy {entropy:.2}, KL teacher {teacher_kl:.3}, approx KL \
-             {approx_kl:.4}, clipped {:.0}%{}",
-            a.timesteps,
-            steps_done as f64 / secs,
-            t0.elapsed().as_secs_f64(),
-            clip_fraction * 100.0,
-            if skipped > 0 { format!(", {skipped} minibatches skipped (non-finite)") } else { String::new() }
-        );
-        history.push(serde_json::json!({
-            "update": updates, "timesteps": steps_done, "seconds": secs,
-            "frames_per_second": steps_done as f64 / secs,
-            "episodes": episodes, "wins": wins, "losses": losses,
-            "mean_return": if mean_return.is_finite() { Some(mean_return) } else { None },
-            "failed_games": batch.faults.len(),
-            "elo": ratings.leaderboard().iter().map(|r| serde_json::json!({"name": r.name, "rating": r.rating, "games": r.games})).collect::<Vec<_>>(),
-            "stats": stats,
-        }));
-        returns_done.clear();
-        if a.checkpoint_every > 0 && updates.is_multiple_of(a.checkpoint_every) {
-            save(&policy, "running", &history, steps_done)?;
+        if league.as_ref().is_some_and(|l| l.track_elo) {
+            // Snapshots nobody has played yet are left out.
+            let table: Vec<String> = ratings
+                .leaderboard()
+                .iter()
+                .filter(|r| r.games > 0)
+                .map(|r| {
+                    format!(
+                        "{} {:.0} ({}-{}-{})",
+                        r.name, r.rating, r.wins, r.losses, r.draws
+                    )
+                })
+                .collect();
+            eprintln!("Elo: {}", table.join(", "));
+        }
+        if a.checkpoint_every > 0 && learners[0].updates.is_multiple_of(a.checkpoint_every) {
+            save(&learners, "running", &snapshots_taken, &ratings)?;
         }
     }
-    save(&policy, "completed", &history, steps_done)?;
+    save(&learners, "completed", &snapshots_taken, &ratings)?;
     if let Err(e) = exphil_runs::models::register_run(&dir, &run_dir) {
         eprintln!("{what}: warning: the registry was not updated: {e}");
     }
+    let main = &learners[0];
+    let secs = started.elapsed().as_secs_f64();
+    let failed: usize = learners.iter().map(|l| l.batch.faults.len()).sum();
+    let all_frames: u64 = learners.iter().map(|l| l.steps).sum();
     println!(
-        "{what}: {} updates, {steps_done} frames in {:.1} s ({:.0} frames/s); {episodes} episodes \
-         (won {wins}, lost {losses}); {} games failed and were replaced; saved {}",
-        updates,
-        started.elapsed().as_secs_f64(),
-        steps_done as f64 / started.elapsed().as_secs_f64(),
-        batch.faults.len(),
+        "{what}: {} updates, {} frames in {secs:.1} s ({:.0} frames/s{}); {} episodes \
+         (won {}, lost {}); {failed} games failed and were replaced; saved {}",
+        main.updates,
+        main.steps,
+        all_frames as f64 / secs,
+        if learners.len() > 1 {
+            format!(" over all {} learners", learners.len())
+        } else {
+            String::new()
+        },
+        main.episodes,
+        main.wins,
+        main.losses,
         run_dir.display()
     );
+    if is_league {
+        for l in &learners[1..] {
+            println!(
+                "  {}: {} updates, {} episodes (won {}, lost {}), started over {} times; weights \
+                 in {}",
+                l.name,
+                l.updates,
+                l.episodes,
+                l.wins,
+                l.losses,
+                l.resets,
+                run_dir
+                    .join("league")
+                    .join(format!("{}.safetensors", l.name))
+                    .display()
+            );
+        }
+        println!("  Elo: {}", ratings_line(&ratings));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn ratings_table(r: &Ratings) -> Vec<serde_json::Value> {
+    r.leaderboard()
+        .iter()
+        .map(|p| serde_json::json!({"name": p.name, "rating": p.rating, "games": p.games, "wins": p.wins, "losses": p.losses, "draws": p.draws}))
+        .collect()
+}
+
+fn ratings_line(r: &Ratings) -> String {
+    let v: Vec<String> = r
+        .leaderboard()
+        .iter()
+        .filter(|p| p.games > 0)
+        .map(|p| format!("{} {:.0}", p.name, p.rating))
+        .collect();
+    v.join(", ")
 }
 
 /// The pretrained run's `config.json`, when it has a run directory.

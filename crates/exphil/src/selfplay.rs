@@ -64,6 +64,17 @@ pub struct SelfplayArgs {
     /// Print the Elo table after every update.
     #[arg(long)]
     track_elo: bool,
+    /// League mode (AlphaStar): main exploiters trained beside the main agent, each playing
+    /// only the current main agent and starting over once it beats it in 70% of games.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    main_exploiters: usize,
+    /// League mode: league exploiters, each playing every snapshot of the league by
+    /// prioritised fictitious self-play and starting over with probability 1/4 per snapshot.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    league_exploiters: usize,
+    /// League mode with one main exploiter and one league exploiter (unless given).
+    #[arg(long)]
+    league: bool,
 }
 
 /// `exphil selfplay eval` arguments.
@@ -155,6 +166,16 @@ fn train(a: SelfplayArgs) -> Result<ExitCode> {
         ),
         snapshot_every: a.snapshot_every,
         track_elo: a.track_elo,
+        main_exploiters: if a.league && a.main_exploiters == 0 {
+            1
+        } else {
+            a.main_exploiters
+        },
+        league_exploiters: if a.league && a.league_exploiters == 0 {
+            1
+        } else {
+            a.league_exploiters
+        },
     };
     crate::ppo::train(&a.ppo, Some(league))
 }

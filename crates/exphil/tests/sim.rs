@@ -238,6 +238,78 @@ fn ppo_learns_in_the_simulator_survives_failing_games_and_saves_a_run() {
 }
 
 #[test]
+fn selfplay_league_trains_exploiters_beside_the_main_agent() {
+    let root = root();
+    let o = isolated(root)
+        .current_dir(root)
+        .args(["selfplay", "--pretrained", "mlp", "--checkpoints", "ck"])
+        .args([
+            "--num-games",
+            "8",
+            "--rollout-steps",
+            "32",
+            "--minibatch",
+            "128",
+        ])
+        .args(["--max-episode-frames", "120", "--timesteps", "1024"])
+        .args([
+            "--snapshot-every",
+            "1",
+            "--history",
+            "3",
+            "--league",
+            "--track-elo",
+        ])
+        .args(["--name", "league_t"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for agent in ["main", "main_exploiter", "league_exploiter"] {
+        assert!(
+            out.contains(&format!("[{agent}] update 4:")),
+            "{agent}: {out}"
+        );
+        assert!(
+            out.contains(&format!("snapshot {agent}-v1 joins")),
+            "{agent}: {out}"
+        );
+    }
+    assert!(out.contains("over all 3 learners"), "{out}");
+    let run = root.join("ck/league_t");
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["training_type"], "self_play");
+    let agents = cfg["league"]["agents"].as_array().unwrap();
+    let roles: Vec<&str> = agents.iter().map(|a| a["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["main", "main_exploiter", "league_exploiter"]);
+    for a in agents {
+        assert_eq!(a["updates"], 4, "{a}");
+        assert!(run.join(a["weights"].as_str().unwrap()).is_file(), "{a}");
+    }
+    assert_eq!(cfg["league"]["snapshots"].as_array().unwrap().len(), 12);
+    let elo = cfg["league"]["elo"].as_array().unwrap();
+    assert!(elo
+        .iter()
+        .any(|r| r["name"] == "main_exploiter" && r["games"].as_u64().unwrap() > 0));
+    // The main agent is the run: every other command reads it.
+    let o = isolated(root)
+        .current_dir(root)
+        .args([
+            "sim",
+            "play",
+            "--p1",
+            "policy:league_t",
+            "--checkpoints",
+            "ck",
+        ])
+        .args(["--games", "1", "--max-frames", "60"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
 fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots() {
     let root = root();
     let o = isolated(root)
