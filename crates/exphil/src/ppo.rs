@@ -13,8 +13,9 @@ use clap::Args;
 use exphil_dataset::LiveGame;
 use exphil_embed::Embedder;
 use exphil_policy::{params, PolicyInput, Sampling, TargetBatch};
-use exphil_runs::checkpoint::rfc3339_utc;
+use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
+use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use exphil_sim::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
 use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
@@ -24,6 +25,7 @@ use exphil_train::ppo::{update, PpoConfig, Rollout, UpdateStats};
 use exphil_train::trainer::device_of;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
@@ -101,6 +103,12 @@ pub struct PpoArgs {
     /// The new run's name [default: ppo_<pretrained>_<time>].
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Resume a run (its directory or name) from its last checkpoint: every learner's weights,
+    /// optimiser state, counters and history, the Elo table and the population's snapshots.
+    /// `--timesteps` is the total to reach; `--pretrained` defaults to the run's parent. Games
+    /// in flight when it stopped start afresh.
+    #[arg(long, value_name = "RUN", conflicts_with = "name")]
+    pub resume: Option<String>,
     /// Save the weights every this many updates (and at the end).
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub checkpoint_every: u64,
@@ -192,6 +200,50 @@ impl Pool {
             }
         }
         out
+    }
+}
+
+/// The checkpoint directory inside a PPO run (written every `--checkpoint-every` updates).
+const CHECKPOINT: &str = "checkpoint";
+/// The version of `state.json` written and read.
+const SAVED_VERSION: u32 = 1;
+
+/// A learner in a checkpoint's `state.json` (its weights and optimiser state are files beside).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedLearner {
+    name: String,
+    steps: u64,
+    updates: u64,
+    frame_count: u64,
+    wins: u64,
+    losses: u64,
+    episodes: u64,
+    resets: u32,
+    optim_steps: u64,
+    history: Vec<serde_json::Value>,
+    recent: Vec<f64>,
+    /// Its population's snapshots, oldest first.
+    snapshots: Vec<String>,
+}
+
+/// A checkpoint's `state.json`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedRun {
+    version: u32,
+    learners: Vec<SavedLearner>,
+    snapshots_taken: Vec<String>,
+    ratings: Ratings,
+    resumes: Vec<String>,
+}
+
+/// Points every pool's mirror of the main learner (learner 0) at its latest weights.
+fn follow_main(learners: &mut [Learner]) {
+    let latest = learners[0].policy().valid();
+    for l in learners.iter_mut() {
+        let mirror = l.current.clone();
+        if let Some((_, o)) = l.pool.policies.iter_mut().find(|(n, _)| *n == mirror) {
+            o.set_policy(latest.clone());
+        }
     }
 }
 
@@ -311,6 +363,8 @@ struct Learner {
     batch: Batch,
     seats: Seats,
     steps: u64,
+    /// Frames already done when this process started (a resumed run).
+    steps0: u64,
     updates: u64,
     frame_count: u64,
     faults_seen: usize,
@@ -518,7 +572,7 @@ impl Learner {
             self.updates,
             self.steps,
             a.timesteps,
-            self.steps as f64 / secs,
+            (self.steps - self.steps0) as f64 / secs,
             t0.elapsed().as_secs_f64(),
             self.episodes,
             self.wins,
@@ -532,7 +586,7 @@ impl Learner {
         );
         self.history.push(serde_json::json!({
             "update": self.updates, "timesteps": self.steps, "seconds": secs,
-            "frames_per_second": self.steps as f64 / secs,
+            "frames_per_second": (self.steps - self.steps0) as f64 / secs,
             "episodes": self.episodes, "wins": self.wins, "losses": self.losses,
             "mean_return": if mean_return.is_finite() { Some(mean_return) } else { None },
             "failed_games": self.batch.faults.len(),
@@ -551,16 +605,59 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     } else {
         "exphil ppo"
     };
-    let Some(pretrained) = a.pretrained.as_deref() else {
-        bail!("{what} needs --pretrained RUN: the imitation policy to start from");
+    let dir = checkpoints_dir(&a.checkpoints);
+    // A run to resume: its directory, last checkpoint and config.
+    let resumed = match &a.resume {
+        None => None,
+        Some(r) => {
+            let rd = if Path::new(r).is_dir() {
+                PathBuf::from(r)
+            } else {
+                dir.join(r)
+            };
+            if !rd.is_dir() {
+                bail!("--resume {r}: no run directory {}", rd.display());
+            }
+            let ck = load_checkpoint(&rd, CHECKPOINT).with_context(|| {
+                format!(
+                    "--resume {r}: no usable PPO checkpoint in {} (one is written every \
+                     --checkpoint-every updates)",
+                    rd.display()
+                )
+            })?;
+            for w in &ck.warnings {
+                eprintln!("{what}: {w}");
+            }
+            let state: SavedRun = serde_json::from_slice(ck.require("state.json")?)
+                .with_context(|| format!("reading {}/state.json", ck.dir.display()))?;
+            if state.version != SAVED_VERSION {
+                bail!(
+                    "{}: checkpoint version {} (this exphil reads {SAVED_VERSION})",
+                    ck.dir.display(),
+                    state.version
+                );
+            }
+            let parent = exphil_runs::models::read_json(&rd.join("config.json"))
+                .ok()
+                .and_then(|v| v["parent"].as_str().map(str::to_owned));
+            Some((rd, ck, state, parent))
+        }
     };
+    let pretrained = match (&a.pretrained, &resumed) {
+        (Some(p), _) => p.clone(),
+        (None, Some((rd, _, _, Some(parent)))) => {
+            eprintln!("{what}: resuming {} from its parent {parent}", rd.display());
+            parent.clone()
+        }
+        _ => bail!("{what} needs --pretrained RUN: the imitation policy to start from"),
+    };
+    let pretrained = pretrained.as_str();
     if a.num_games == 0 || a.rollout_steps == 0 {
         bail!("--num-games and --rollout-steps must be at least 1");
     }
     let base = device_of(&a.device)?;
     let device = base.clone().autodiff();
     device.seed(a.seed);
-    let dir = checkpoints_dir(&a.checkpoints);
     let path = policy_path(&dir, pretrained)?;
     let loaded = load_policy(&path, &device).with_context(|| format!("loading {pretrained}"))?;
     if loaded.policy.backbone.window() > 1
@@ -620,8 +717,11 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         let t = rfc3339_utc(SystemTime::now()).replace([':', '-'], "");
         format!("ppo_{}_{}", loaded.name(), &t[..15.min(t.len())])
     });
-    let run_dir = dir.join(&name);
-    if run_dir.exists() {
+    let run_dir = match &resumed {
+        Some((rd, ..)) => rd.clone(),
+        None => dir.join(&name),
+    };
+    if resumed.is_none() && run_dir.exists() {
         bail!("{} exists; choose another --name", run_dir.display());
     }
     let cfg = PpoConfig {
@@ -778,6 +878,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
                 delay,
             },
             steps: 0,
+            steps0: 0,
             updates: 0,
             frame_count: 0,
             faults_seen: 0,
@@ -819,6 +920,80 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let mut ratings = Ratings::new(Elo::default());
     let mut league_rng = exphil_sim::Rng::new(a.seed ^ 0x1ea9);
     let mut snapshots_taken: Vec<String> = Vec::new();
+    // The weights of every snapshot still in a population (checkpoints hold them).
+    let mut snap_weights: BTreeMap<String, exphil_policy::Policy> = BTreeMap::new();
+    let mut resumes: Vec<String> = Vec::new();
+    if let Some((rd, ck, state, _)) = &resumed {
+        let built: Vec<&str> = learners.iter().map(|l| l.name.as_str()).collect();
+        let saved: Vec<&str> = state.learners.iter().map(|l| l.name.as_str()).collect();
+        if built != saved {
+            bail!(
+                "{} holds the learners {} but this command builds {}: resume with the same \
+                 self-play and league flags",
+                rd.display(),
+                saved.join(", "),
+                built.join(", ")
+            );
+        }
+        let tensors_of = |file: &str| -> Result<Vec<NamedTensor>> {
+            let (t, _) = decode_tensors(Path::new(file), ck.require(file)?)
+                .with_context(|| format!("{}/{file}", ck.dir.display()))?;
+            Ok(t)
+        };
+        let import = |file: &str| -> Result<exphil_policy::Policy> {
+            params::import(fresh(), &tensors_of(file)?)
+                .map_err(|e| anyhow::anyhow!("{}/{file}: {e}", ck.dir.display()))
+        };
+        for sv in &state.learners {
+            for name in &sv.snapshots {
+                if !snap_weights.contains_key(name) {
+                    let w = import(&format!("snapshot-{name}.safetensors"))?.valid();
+                    snap_weights.insert(name.clone(), w);
+                }
+            }
+        }
+        for (k, (l, sv)) in learners.iter_mut().zip(&state.learners).enumerate() {
+            l.policy = Some(import(&format!("learner-{k}.safetensors"))?);
+            let optim = tensors_of(&format!("learner-{k}.optim.safetensors"))?;
+            l.optim
+                .load_state(sv.optim_steps, &optim, &device)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", ck.dir.display()))?;
+            (l.steps, l.steps0, l.updates) = (sv.steps, sv.steps, sv.updates);
+            (l.wins, l.losses, l.episodes) = (sv.wins, sv.losses, sv.episodes);
+            (l.frame_count, l.resets) = (sv.frame_count, sv.resets);
+            l.history = sv.history.clone();
+            l.recent = sv.recent.iter().copied().collect();
+            // A fresh stream for the frames to come (the saved one is not kept).
+            l.rng = StdRng::seed_from_u64(a.seed ^ sv.updates.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            if let Some(p) = l.population.as_mut() {
+                for (i, name) in sv.snapshots.iter().enumerate() {
+                    p.add_snapshot(name);
+                    let mut bp = opponent(a.seed.wrapping_add(sv.updates * 31 + i as u64))?;
+                    bp.set_policy(snap_weights[name].clone());
+                    l.pool.policies.push((name.clone(), bp));
+                }
+                for slot in 0..n {
+                    l.draw(slot);
+                }
+            }
+        }
+        follow_main(&mut learners);
+        ratings = state.ratings.clone();
+        snapshots_taken = state.snapshots_taken.clone();
+        resumes = state.resumes.clone();
+        resumes.push(rfc3339_utc(SystemTime::now()));
+        eprintln!(
+            "{what}: resumed {} at update {}, {} frames{}",
+            rd.display(),
+            learners[0].updates,
+            learners[0].steps,
+            if snap_weights.is_empty() {
+                String::new()
+            } else {
+                format!(", {} snapshots in the population", snap_weights.len())
+            }
+        );
+    }
     let started = Instant::now();
     let meta = weights.metadata.clone();
     let save = |learners: &[Learner],
@@ -856,7 +1031,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             .and_then(|d| d.file_name())
             .map(|s| s.to_string_lossy().into_owned())
             .into();
-        v["resumes"] = serde_json::json!([]);
+        v["resumes"] = serde_json::json!(resumes);
         v["ppo"] = serde_json::json!({
             "config": ctx.cfg,
             "opponent": if league.is_some() { "population" } else { a.opponent.as_str() },
@@ -890,19 +1065,77 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         )?;
         Ok(())
     };
+    // Everything needed to resume, written as one checkpoint directory (all or nothing).
+    let checkpoint = |learners: &[Learner],
+                      snapshots_taken: &[String],
+                      ratings: &Ratings,
+                      snap_weights: &BTreeMap<String, exphil_policy::Policy>|
+     -> Result<()> {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut add = |name: String, tensors: &[NamedTensor], meta: &BTreeMap<String, String>| {
+            let bytes = encode_tensors(Path::new(&name), tensors, meta)?;
+            files.push((name, bytes));
+            anyhow::Ok(())
+        };
+        for (k, l) in learners.iter().enumerate() {
+            add(
+                format!("learner-{k}.safetensors"),
+                &params::export(l.policy()),
+                &meta,
+            )?;
+            add(
+                format!("learner-{k}.optim.safetensors"),
+                &l.optim.state_tensors(),
+                &BTreeMap::new(),
+            )?;
+        }
+        for (name, p) in snap_weights {
+            add(
+                format!("snapshot-{name}.safetensors"),
+                &params::export(p),
+                &meta,
+            )?;
+        }
+        let state = SavedRun {
+            version: SAVED_VERSION,
+            learners: learners
+                .iter()
+                .map(|l| SavedLearner {
+                    name: l.name.clone(),
+                    steps: l.steps,
+                    updates: l.updates,
+                    frame_count: l.frame_count,
+                    wins: l.wins,
+                    losses: l.losses,
+                    episodes: l.episodes,
+                    resets: l.resets,
+                    optim_steps: l.optim.steps(),
+                    history: l.history.clone(),
+                    recent: l.recent.iter().copied().collect(),
+                    snapshots: l
+                        .population
+                        .as_ref()
+                        .map(|p| p.snapshots.clone())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            snapshots_taken: snapshots_taken.to_vec(),
+            ratings: ratings.clone(),
+            resumes: resumes.clone(),
+        };
+        files.push(("state.json".into(), serde_json::to_vec_pretty(&state)?));
+        let (names, bytes): (Vec<String>, Vec<Vec<u8>>) = files.into_iter().unzip();
+        let refs: Vec<(&str, Vec<u8>)> = names.iter().map(String::as_str).zip(bytes).collect();
+        save_checkpoint(&run_dir, CHECKPOINT, &refs)?;
+        Ok(())
+    };
     save(&learners, "running", &snapshots_taken, &ratings)?;
     while learners[0].steps < a.timesteps {
         for k in 0..learners.len() {
             learners[k].iterate(&ctx, &mut ratings, started);
             // Every pool's mirror of the main learner follows it.
-            if learners[k].role == Role::Main {
-                let latest = learners[k].policy().valid();
-                for l in learners.iter_mut() {
-                    let mirror = l.current.clone();
-                    if let Some((_, o)) = l.pool.policies.iter_mut().find(|(n, _)| *n == mirror) {
-                        o.set_policy(latest.clone());
-                    }
-                }
+            if k == 0 {
+                follow_main(&mut learners);
             }
             let Some(l) = &league else { continue };
             let updates = learners[k].updates;
@@ -931,6 +1164,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
                 let mut bp = opponent(a.seed.wrapping_add(updates * 31 + j as u64))?;
                 bp.set_policy(weights_now.clone());
                 target.pool.policies.push((snap.clone(), bp));
+                snap_weights.insert(snap.clone(), weights_now.clone());
                 for gone in before.iter().filter(|x| !after.contains(x)) {
                     target.pool.policies.retain(|(n, _)| n != gone);
                     for slot in 0..n {
@@ -941,6 +1175,13 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
                 }
             }
             snapshots_taken.push(snap.clone());
+            snap_weights.retain(|name, _| {
+                learners.iter().any(|l| {
+                    l.population
+                        .as_ref()
+                        .is_some_and(|p| p.snapshots.contains(name))
+                })
+            });
             eprintln!(
                 "exphil selfplay: snapshot {snap} joins the population ({} kept)",
                 learners[0]
@@ -981,16 +1222,18 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         }
         if a.checkpoint_every > 0 && learners[0].updates.is_multiple_of(a.checkpoint_every) {
             save(&learners, "running", &snapshots_taken, &ratings)?;
+            checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
         }
     }
     save(&learners, "completed", &snapshots_taken, &ratings)?;
+    checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
     if let Err(e) = exphil_runs::models::register_run(&dir, &run_dir) {
         eprintln!("{what}: warning: the registry was not updated: {e}");
     }
     let main = &learners[0];
     let secs = started.elapsed().as_secs_f64();
     let failed: usize = learners.iter().map(|l| l.batch.faults.len()).sum();
-    let all_frames: u64 = learners.iter().map(|l| l.steps).sum();
+    let all_frames: u64 = learners.iter().map(|l| l.steps - l.steps0).sum();
     println!(
         "{what}: {} updates, {} frames in {secs:.1} s ({:.0} frames/s{}); {} episodes \
          (won {}, lost {}); {failed} games failed and were replaced; saved {}",

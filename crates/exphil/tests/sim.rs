@@ -206,6 +206,33 @@ fn ppo_learns_in_the_simulator_survives_failing_games_and_saves_a_run() {
     let a = std::fs::read(root.join("ck/mlp/model.safetensors")).unwrap();
     let b = std::fs::read(root.join("ck/ppo_t/model.safetensors")).unwrap();
     assert_ne!(a, b);
+    // Resumed from its last checkpoint, it goes on to the new total where it stopped.
+    let o = run(&[
+        "--resume",
+        "ppo_t",
+        "--opponent",
+        "bot:rule",
+        "--timesteps",
+        "3072",
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("resumed") && out.contains("at update 4, 2048 frames"),
+        "{out}"
+    );
+    assert!(out.contains("6 updates, 3072 frames"), "{out}");
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(root.join("ck/ppo_t/config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["ppo"]["history"].as_array().unwrap().len(), 6);
+    assert_eq!(cfg["resumes"].as_array().unwrap().len(), 1);
+    assert_eq!(cfg["status"], "completed");
+    let o = run(&["--resume", "no_such_run", "--timesteps", "3072"]);
+    assert!(
+        !o.status.success() && text(&o).contains("no_such_run"),
+        "{}",
+        text(&o)
+    );
     // Self-play runs too; a run name that exists is refused.
     let o = run(&[
         "--timesteps",
@@ -292,6 +319,38 @@ fn selfplay_league_trains_exploiters_beside_the_main_agent() {
     assert!(elo
         .iter()
         .any(|r| r["name"] == "main_exploiter" && r["games"].as_u64().unwrap() > 0));
+    // Resumed, the league goes on with all three learners and their snapshots.
+    let resume = |extra: &[&str]| {
+        isolated(root)
+            .current_dir(root)
+            .args(["selfplay", "--resume", "league_t", "--checkpoints", "ck"])
+            .args([
+                "--num-games",
+                "8",
+                "--rollout-steps",
+                "32",
+                "--minibatch",
+                "128",
+            ])
+            .args(["--max-episode-frames", "120", "--timesteps", "1536"])
+            .args(["--snapshot-every", "1", "--history", "3"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = resume(&[]);
+    assert!(!o.status.success(), "without --league it is another setup");
+    assert!(text(&o).contains("main_exploiter"), "{}", text(&o));
+    let o = resume(&["--league"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("snapshots in the population"), "{out}");
+    assert!(out.contains("[league_exploiter] update 6:"), "{out}");
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    for a in cfg["league"]["agents"].as_array().unwrap() {
+        assert_eq!(a["updates"], 6, "{a}");
+    }
     // The main agent is the run: every other command reads it.
     let o = isolated(root)
         .current_dir(root)

@@ -4,10 +4,10 @@
 //! fictitious self-play (the ones the learner beats least, most often).
 
 use crate::bots::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Elo settings.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Elo {
     /// A newcomer's rating.
     pub initial: f64,
@@ -43,7 +43,7 @@ impl Elo {
 }
 
 /// One player's rating and record.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rating {
     /// Name.
     pub name: String,
@@ -60,7 +60,7 @@ pub struct Rating {
 }
 
 /// Ratings of every player met.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Ratings {
     /// Settings.
     pub elo: Elo,
