@@ -12,7 +12,7 @@ use burn::module::Module;
 use clap::Args;
 use exphil_dataset::LiveGame;
 use exphil_embed::Embedder;
-use exphil_policy::{params, PolicyInput, Sampling, TargetBatch};
+use exphil_policy::{params, BackboneState, PolicyInput, Sampling, TargetBatch};
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
@@ -21,7 +21,7 @@ use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
 use exphil_train::model_file::{load_policy, read_weights};
 use exphil_train::optim::Optimizer;
-use exphil_train::ppo::{update, PpoConfig, Rollout, UpdateStats};
+use exphil_train::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
 use exphil_train::trainer::device_of;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -345,6 +345,8 @@ struct Ctx<'a> {
     imitation: &'a dyn Fn() -> Result<exphil_policy::Policy>,
     /// Prefix update lines with the learner's name.
     named: bool,
+    /// A temporal policy: states carried through games, updates over whole games.
+    temporal: bool,
 }
 
 /// One learner: its policy, optimiser, games, opponents and counters.
@@ -362,6 +364,10 @@ struct Learner {
     population: Option<Population>,
     batch: Batch,
     seats: Seats,
+    /// Every game's stepping state (temporal policies; on the acting device).
+    state: BackboneState,
+    /// The teacher's stepping state in every game (temporal policies).
+    teacher_state: BackboneState,
     steps: u64,
     /// Frames already done when this process started (a resumed run).
     steps0: u64,
@@ -408,6 +414,8 @@ impl Learner {
         });
         self.recent.clear();
         self.resets += 1;
+        let n = self.state.rows();
+        self.state = ctx.teacher.initial_state(n, &ctx.inner);
         Ok(())
     }
 
@@ -420,6 +428,11 @@ impl Learner {
             envs: n,
             ..Rollout::default()
         };
+        let teach = ctx.temporal && ctx.cfg.teacher_kl > 0.0;
+        if ctx.temporal {
+            r.start_state = Some(self.state.clone());
+            r.teacher_logits = teach.then(|| TeacherLogits::new(&ctx.spec));
+        }
         let mut fresh_controllers = vec![Controller::NEUTRAL; n];
         // The acting copy: the learner's weights without the autodiff graph.
         let actor = self.policy().valid();
@@ -434,7 +447,11 @@ impl Learner {
             let views: Vec<GameState> = self.batch.games.iter().map(|g| g.view(0)).collect();
             let (f, ids) = self.seats.embed(&views, nf, ni, true);
             let input = PolicyInput::new(&ctx.spec, &f, &ids, n, &ctx.inner);
-            let acted = actor.act(&input, Sampling::Temperature(1.0), &mut self.rng);
+            // One frame per game, the state carried (nothing to carry for an MLP).
+            let state = std::mem::replace(&mut self.state, BackboneState::Stateless(n));
+            let (h, next) = actor.step_trunk(&input, state);
+            self.state = next;
+            let acted = actor.act_from_trunk(h.clone(), Sampling::Temperature(1.0), &mut self.rng);
             let mut acts = Vec::with_capacity(n * 6);
             for t in &acted {
                 acts.extend([
@@ -446,7 +463,14 @@ impl Learner {
                     t.shoulder,
                 ]);
             }
-            let ev = actor.evaluate_actions(&input, &TargetBatch::new(n, &acts, &ctx.inner));
+            let targets = TargetBatch::new(n, &acts, &ctx.inner);
+            let ev = actor.evaluate_trunk(h, &targets);
+            if let Some(tl) = r.teacher_logits.as_mut() {
+                let state = std::mem::replace(&mut self.teacher_state, BackboneState::Stateless(n));
+                let (th, next) = ctx.teacher.step_trunk(&input, state);
+                self.teacher_state = next;
+                tl.push(&ctx.teacher.evaluate_trunk(th, &targets).logits);
+            }
             let lp = params::tensor_values(&ev.log_prob);
             let vals = params::tensor_values(&ev.values);
             for (c, t) in fresh_controllers.iter_mut().zip(&acted) {
@@ -459,6 +483,14 @@ impl Learner {
                 .map(|(m, t)| [*m, t])
                 .collect();
             let stepped = self.batch.step(&inputs);
+            let ended: Vec<usize> = stepped
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.replaced || s.info.outcome.is_some())
+                .map(|(slot, _)| slot)
+                .collect();
+            self.state.reset_rows(&ended);
+            self.teacher_state.reset_rows(&ended);
             for (slot, s) in stepped.iter().enumerate() {
                 let i = s.info;
                 let mut rew = a.damage_reward * (i.damage_dealt[0] - i.damage_dealt[1]);
@@ -527,7 +559,8 @@ impl Learner {
         let views: Vec<GameState> = self.batch.games.iter().map(|g| g.view(0)).collect();
         let (f, ids) = self.seats.embed(&views, nf, ni, false);
         let input = PolicyInput::new(&ctx.spec, &f, &ids, n, &ctx.inner);
-        let last = params::tensor_values(&actor.values(&input));
+        let (h, _) = actor.step_trunk(&input, self.state.clone());
+        let last = params::tensor_values(&actor.values_from_trunk(h));
         let t0 = Instant::now();
         let policy = self.policy.take().expect("the learner holds its policy");
         let (p, stats) = update(
@@ -660,23 +693,14 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     device.seed(a.seed);
     let path = policy_path(&dir, pretrained)?;
     let loaded = load_policy(&path, &device).with_context(|| format!("loading {pretrained}"))?;
-    if loaded.policy.backbone.window() > 1
-        || !matches!(loaded.policy.backbone, exphil_policy::Backbone::Mlp(_))
-    {
-        bail!(
-            "{} is {}: PPO with recurrent and temporal policies (carried state through rollouts) \
-             is not built yet; start from an MLP run",
-            pretrained,
-            loaded.config.backbone.describe()
-        );
-    }
+    // Temporal policies act frame by frame with their state carried through each game, and
+    // the update replays whole games from the state each rollout began with.
+    let temporal = !matches!(loaded.policy.backbone, exphil_policy::Backbone::Mlp(_));
     let weights = read_weights(&path).with_context(|| format!("reading {}", path.display()))?;
     // PPO compares log-probabilities of the same actions before and after an update: the
     // learner and the teacher run without dropout.
     let mut cfg0 = loaded.config.clone();
-    if let exphil_runs::config::BackboneConfig::Mlp(m) = &mut cfg0.backbone {
-        m.dropout = 0.0;
-    }
+    cfg0.backbone.set_dropout(0.0);
     let pos_weight = loaded.policy.button_offsets().map(f32::exp);
     let fresh = || {
         exphil_policy::Policy::new(&cfg0, &loaded.spec, &device).with_button_pos_weight(&pos_weight)
@@ -755,6 +779,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         device: device.clone(),
         imitation: &imitation,
         named: is_league,
+        temporal,
     };
 
     // The learners: one, or in a league the main agent and its exploiters.
@@ -877,6 +902,8 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
                 live: vec![LiveGame::new(); n],
                 delay,
             },
+            state: ctx.teacher.initial_state(n, &ctx.inner),
+            teacher_state: ctx.teacher.initial_state(n, &ctx.inner),
             steps: 0,
             steps0: 0,
             updates: 0,

@@ -265,6 +265,59 @@ fn ppo_learns_in_the_simulator_survives_failing_games_and_saves_a_run() {
 }
 
 #[test]
+fn ppo_trains_a_recurrent_policy_with_its_state_carried_through_games() {
+    let root = root();
+    train_quick(
+        root,
+        "lstm",
+        "2",
+        "3",
+        &["--backbone", "lstm", "--window-size", "4", "--stride", "4"],
+    );
+    let o = isolated(root)
+        .current_dir(root)
+        .args(["ppo", "--pretrained", "lstm", "--checkpoints", "ck"])
+        .args([
+            "--num-games",
+            "8",
+            "--rollout-steps",
+            "64",
+            "--minibatch",
+            "256",
+        ])
+        .args(["--max-episode-frames", "100", "--timesteps", "1024"])
+        .args(["--opponent", "bot:rule", "--name", "lstm_ppo"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("a temporal LSTM"), "{out}");
+    assert!(out.contains("2 updates, 1024 frames"), "{out}");
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(root.join("ck/lstm_ppo/config.json")).unwrap())
+            .unwrap();
+    for h in cfg["ppo"]["history"].as_array().unwrap() {
+        let s = &h["stats"];
+        // Replayed from each rollout's start state, the first minibatch acts as it acted.
+        assert!(s["approx_kl"].as_f64().unwrap().abs() < 0.5, "{h}");
+        assert!(s["teacher_kl"].as_f64().unwrap().is_finite(), "{h}");
+        assert!(s["steps"].as_u64().unwrap() > 0, "{h}");
+    }
+    assert!(cfg["ppo"]["history"][1]["episodes"].as_u64().unwrap() > 0);
+    let (ok, out, err) = sim(&[
+        "--p1",
+        "policy:lstm_ppo",
+        "--checkpoints",
+        "ck",
+        "--games",
+        "1",
+        "--max-frames",
+        "120",
+    ]);
+    assert!(ok && out.contains("game 1:"), "{out}{err}");
+}
+
+#[test]
 fn selfplay_league_trains_exploiters_beside_the_main_agent() {
     let root = root();
     let o = isolated(root)

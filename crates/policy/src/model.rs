@@ -133,6 +133,15 @@ impl BackboneState {
         }
     }
 
+    /// A copy on `device` holding the same values, with no autodiff history (a constant start
+    /// for a sequence evaluated with gradients).
+    pub fn to_device(&self, device: &Device) -> BackboneState {
+        match self {
+            BackboneState::Stateless(n) => BackboneState::Stateless(*n),
+            BackboneState::Temporal(t) => BackboneState::Temporal(t.to_device(device)),
+        }
+    }
+
     /// Each row as a state of its own.
     pub fn split(self) -> Vec<BackboneState> {
         match self {

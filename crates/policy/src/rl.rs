@@ -5,7 +5,7 @@
 
 use crate::input::PolicyInput;
 use crate::loss::TargetBatch;
-use crate::model::{HeadLogits, Policy};
+use crate::model::{BackboneState, HeadLogits, Policy};
 use burn::tensor::activation::{log_softmax, sigmoid, softplus};
 use burn::tensor::{Tensor, TensorData};
 use exphil_embed::NUM_BUTTONS;
@@ -25,9 +25,42 @@ pub struct ActionEval {
 }
 
 impl Policy {
-    /// Evaluates chosen controllers `actions` for a batch of single frames.
+    /// Evaluates chosen controllers `actions` for a batch (one per example of `input`).
     pub fn evaluate_actions(&self, input: &PolicyInput, actions: &TargetBatch) -> ActionEval {
-        let h = self.trunk(input);
+        self.evaluate_trunk(self.trunk(input), actions)
+    }
+
+    /// Evaluates chosen controllers for a sequence stepped frame by frame from `state`, as the
+    /// policy acts in a game (the recurrent or Mamba state, or the attention cache, carried):
+    /// `steps[t]` holds frame t of every row, `resets[t]` the rows whose game ends at frame t
+    /// (their state starts afresh after it), and `actions` the chosen controllers time-major
+    /// (`t * rows + row`). Gradients flow through the whole sequence.
+    pub fn evaluate_sequence(
+        &self,
+        steps: &[PolicyInput],
+        mut state: BackboneState,
+        resets: &[Vec<usize>],
+        actions: &TargetBatch,
+    ) -> ActionEval {
+        let mut hs = Vec::with_capacity(steps.len());
+        for (t, x) in steps.iter().enumerate() {
+            let (h, next) = self.step_trunk(x, state);
+            state = next;
+            if let Some(r) = resets.get(t) {
+                state.reset_rows(r);
+            }
+            hs.push(h);
+        }
+        self.evaluate_trunk(Tensor::cat(hs, 0), actions)
+    }
+
+    /// State values from the trunk's output `[n, width]`.
+    pub fn values_from_trunk(&self, h: Tensor<2>) -> Tensor<1> {
+        self.value.forward(h)
+    }
+
+    /// Evaluates chosen controllers from the trunk's output `[n, width]`.
+    pub fn evaluate_trunk(&self, h: Tensor<2>, actions: &TargetBatch) -> ActionEval {
         let values = self.value.forward(h.clone());
         let mut logits = self
             .head

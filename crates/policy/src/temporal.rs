@@ -935,6 +935,35 @@ impl TemporalState {
             .collect()
     }
 
+    /// A copy on `device` holding the same values, with no autodiff history.
+    pub fn to_device(&self, device: &Device) -> TemporalState {
+        fn copy<const D: usize>(t: &Tensor<D>, device: &Device) -> Tensor<D> {
+            Tensor::from_data(t.to_data(), device)
+        }
+        TemporalState {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| match l {
+                    LayerState::Recurrent(s) => LayerState::Recurrent(RecurrentState {
+                        h: copy(&s.h, device),
+                        c: s.c.as_ref().map(|c| copy(c, device)),
+                    }),
+                    LayerState::Attention(c) => LayerState::Attention(KvCache {
+                        k: copy(&c.k, device),
+                        v: copy(&c.v, device),
+                    }),
+                    LayerState::Mamba(m) => LayerState::Mamba(MambaState {
+                        conv: m.conv.as_ref().map(|c| copy(c, device)),
+                        h: copy(&m.h, device),
+                    }),
+                })
+                .collect(),
+            outputs: self.outputs.as_ref().map(|o| copy(o, device)),
+            seen: self.seen.clone(),
+        }
+    }
+
     fn device(&self) -> Option<Device> {
         self.layers.first().map(|l| match l {
             LayerState::Recurrent(s) => s.h.device(),

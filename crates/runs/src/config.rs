@@ -138,6 +138,17 @@ impl BackboneConfig {
         self.temporal().map(|w| w.stride)
     }
 
+    /// Sets the backbone's dropout rate.
+    pub fn set_dropout(&mut self, p: f64) {
+        match self {
+            BackboneConfig::Mlp(c) => c.dropout = p,
+            BackboneConfig::Lstm(c) | BackboneConfig::Gru(c) => c.dropout = p,
+            BackboneConfig::Attention(c) => c.dropout = p,
+            BackboneConfig::Mamba(c) => c.dropout = p,
+            BackboneConfig::Jamba(c) => c.dropout = p,
+        }
+    }
+
     /// The dropout rate of the backbone.
     pub fn dropout(&self) -> f64 {
         match self {

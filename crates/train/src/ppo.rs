@@ -6,7 +6,7 @@
 use crate::grads::GradStore;
 use crate::optim::Optimizer;
 use burn::tensor::{Device, Tensor};
-use exphil_policy::{kl_divergence, InputSpec, Policy, PolicyInput, TargetBatch};
+use exphil_policy::{kl_divergence, BackboneState, InputSpec, Policy, PolicyInput, TargetBatch};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -119,6 +119,14 @@ pub struct Rollout {
     pub rewards: Vec<f32>,
     /// Episode ends.
     pub done: Vec<bool>,
+    /// Recurrent and temporal policies: every game's stepping state when the rollout began
+    /// (on the acting device). The update then replays each game's frames in order from it
+    /// (minibatches of whole games), as the policy acted.
+    pub start_state: Option<BackboneState>,
+    /// The teacher's logits for every row, when the caller computed them while acting (a
+    /// temporal teacher carries its own state through the games); else the update computes
+    /// them from the rows.
+    pub teacher_logits: Option<TeacherLogits>,
 }
 
 impl Rollout {
@@ -159,13 +167,31 @@ fn mean_of(t: Tensor<1>) -> f64 {
 /// The teacher's acting-distribution logits for every row of a rollout, computed once (on the
 /// teacher's own, non-autodiff device) and kept on the host: row-major buttons `[n, 8]` and
 /// each class component `[n, classes]`.
-struct TeacherLogits {
+#[derive(Clone, Debug, Default)]
+pub struct TeacherLogits {
     buttons: Vec<f32>,
     classes: [Vec<f32>; 5],
     widths: [usize; 5],
 }
 
 impl TeacherLogits {
+    /// No rows yet, for a policy whose class components have these widths.
+    pub fn new(spec: &InputSpec) -> TeacherLogits {
+        TeacherLogits {
+            widths: spec.classes,
+            ..TeacherLogits::default()
+        }
+    }
+
+    /// Appends the rows of `logits` (the teacher's, for the chosen controllers).
+    pub fn push(&mut self, logits: &exphil_policy::HeadLogits) {
+        self.buttons
+            .extend(exphil_policy::params::tensor_values(&logits.buttons));
+        for (k, c) in logits.classes.iter().enumerate() {
+            self.classes[k].extend(exphil_policy::params::tensor_values(c));
+        }
+    }
+
     fn of(teacher: &Policy, spec: &InputSpec, r: &Rollout, device: &Device) -> TeacherLogits {
         let (nf, ni) = (spec.features, spec.ids);
         let n = r.rows();
@@ -240,18 +266,48 @@ pub fn update<R: Rng>(
         cfg.gae_lambda,
     );
     let (nf, ni) = (spec.features, spec.ids);
-    let teacher_logits = match teacher {
-        Some((t, d)) if cfg.teacher_kl > 0.0 => Some(TeacherLogits::of(t, spec, r, d)),
-        _ => None,
+    let computed;
+    let teacher_logits = match (&r.teacher_logits, teacher) {
+        _ if cfg.teacher_kl <= 0.0 => None,
+        (Some(t), _) => Some(t),
+        (None, Some((t, d))) => {
+            computed = TeacherLogits::of(t, spec, r, d);
+            Some(&computed)
+        }
+        (None, None) => None,
     };
     let mut order: Vec<usize> = (0..n).collect();
     let mut stats = UpdateStats::default();
     let mut sums = [0f64; 6];
     let mut count = 0u64;
     let eps = cfg.clip_epsilon;
+    // Sequences: each game's start state, and minibatches of whole games.
+    let steps = n / r.envs.max(1);
+    let parts = r.start_state.clone().map(BackboneState::split);
+    let mut games: Vec<usize> = (0..r.envs).collect();
+    let games_per_batch = (cfg.minibatch / steps.max(1)).max(1);
     for _ in 0..cfg.epochs.max(1) {
-        order.shuffle(rng);
-        for chunk in order.chunks(cfg.minibatch.max(2)) {
+        // (rows, the games they cover when replayed as sequences)
+        let batches: Vec<(Vec<usize>, Option<Vec<usize>>)> = if parts.is_some() {
+            games.shuffle(rng);
+            games
+                .chunks(games_per_batch)
+                .map(|g| {
+                    let rows = (0..steps)
+                        .flat_map(|t| g.iter().map(move |&e| t * r.envs + e))
+                        .collect();
+                    (rows, Some(g.to_vec()))
+                })
+                .collect()
+        } else {
+            order.shuffle(rng);
+            order
+                .chunks(cfg.minibatch.max(2))
+                .map(|c| (c.to_vec(), None))
+                .collect()
+        };
+        for (chunk, group) in &batches {
+            let chunk = &chunk[..];
             let m = chunk.len();
             let mut f = Vec::with_capacity(m * nf);
             let mut ids = Vec::with_capacity(m * ni);
@@ -280,9 +336,34 @@ pub fn update<R: Rng>(
                 }
             }
             let t1 = |v: Vec<f32>| exphil_policy::params::tensor_of(v, [m], device);
-            let input = PolicyInput::new(spec, &f, &ids, m, device);
             let targets = TargetBatch::new(m, &acts, device);
-            let ev = policy.evaluate_actions(&input, &targets);
+            let ev = match (group, &parts) {
+                (Some(g), Some(parts)) => {
+                    let k = g.len();
+                    let inputs: Vec<PolicyInput> = (0..steps)
+                        .map(|t| {
+                            let rows = t * k..(t + 1) * k;
+                            PolicyInput::new(
+                                spec,
+                                &f[rows.start * nf..rows.end * nf],
+                                &ids[rows.start * ni..rows.end * ni],
+                                k,
+                                device,
+                            )
+                        })
+                        .collect();
+                    let resets: Vec<Vec<usize>> = (0..steps)
+                        .map(|t| (0..k).filter(|&j| r.done[t * r.envs + g[j]]).collect())
+                        .collect();
+                    let start = BackboneState::cat(g.iter().map(|&e| parts[e].clone()).collect())
+                        .to_device(device);
+                    policy.evaluate_sequence(&inputs, start, &resets, &targets)
+                }
+                _ => {
+                    let input = PolicyInput::new(spec, &f, &ids, m, device);
+                    policy.evaluate_actions(&input, &targets)
+                }
+            };
             let (adv_t, old_lp_t, old_v_t, ret_t) = (t1(a), t1(old_lp), t1(old_v), t1(ret));
             let log_ratio = ev.log_prob.clone() - old_lp_t;
             let ratio = log_ratio.clone().exp();
@@ -302,7 +383,7 @@ pub fn update<R: Rng>(
             let mut loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.value_coef)
                 - entropy.clone().mul_scalar(cfg.entropy_coef);
             let mut kl_t = 0.0;
-            if let Some(t) = &teacher_logits {
+            if let Some(t) = teacher_logits {
                 let kl = kl_divergence(&ev.logits, &t.gather(chunk, device)).mean();
                 kl_t = mean_of(kl.clone().reshape([1]));
                 loss = loss + kl.mul_scalar(cfg.teacher_kl);

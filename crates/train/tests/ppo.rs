@@ -1,12 +1,15 @@
 //! PPO's pieces: GAE against a direct computation, action log-probabilities against the
 //! behavioural-cloning loss, KL divergence, and an update that learns a toy bandit.
 
+use burn::module::Module;
 use burn::tensor::Device;
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_policy::{
     bc_loss, kl_divergence, params, InputSpec, LossSpec, Policy, PolicyInput, TargetBatch,
 };
-use exphil_runs::config::{Activation, BackboneConfig, MlpConfig, OptimConfig, PolicyConfig};
+use exphil_runs::config::{
+    Activation, BackboneConfig, MlpConfig, OptimConfig, PolicyConfig, RecurrentConfig,
+};
 use exphil_train::optim::Optimizer;
 use exphil_train::ppo::{gae, update, PpoConfig, Rollout};
 use rand::rngs::StdRng;
@@ -190,6 +193,8 @@ fn an_update_learns_a_bandit() {
             log_prob: params::tensor_values(&ev.log_prob),
             values: params::tensor_values(&ev.values),
             done: vec![true; n],
+            start_state: None,
+            teacher_logits: None,
         };
         let (p, stats) = update(
             policy,
@@ -208,4 +213,133 @@ fn an_update_learns_a_bandit() {
     }
     let after = p_a(&policy);
     assert!(after > before + 0.2, "P(A) {before} → {after}");
+}
+
+/// A recurrent policy acts frame by frame with its state carried through each game (reset when
+/// a game ends); the update replays every game from the state the rollout began with, so it
+/// sees exactly the distribution that acted: before any step, the ratio is 1 everywhere.
+#[test]
+fn a_recurrent_update_replays_each_game_from_its_start_state() {
+    let s = spec();
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let cfg = PolicyConfig {
+        backbone: BackboneConfig::Lstm(RecurrentConfig {
+            window_size: 4,
+            stride: 4,
+            num_layers: 1,
+            hidden_size: 16,
+            dropout: 0.0,
+            ..RecurrentConfig::default()
+        }),
+        ..PolicyConfig::default()
+    };
+    let policy = Policy::new(&cfg, &s, &device);
+    let actor = policy.valid();
+    let inner = device.clone().inner();
+    let (envs, steps) = (3, 6);
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut state = actor.initial_state(envs, &inner);
+    // Frames before the rollout: its start state is mid-game.
+    for k in 0..3 {
+        let (f, ids, _) = rows(&s, envs, 100 + k);
+        let input = PolicyInput::new(&s, &f, &ids, envs, &inner);
+        state = actor.step_trunk(&input, state).1;
+    }
+    let start = state.clone();
+    let mut r = Rollout {
+        envs,
+        start_state: Some(start.clone()),
+        ..Rollout::default()
+    };
+    for t in 0..steps {
+        let (f, ids, _) = rows(&s, envs, t as u64);
+        let input = PolicyInput::new(&s, &f, &ids, envs, &inner);
+        let (h, next) = actor.step_trunk(&input, state);
+        state = next;
+        let acted = actor.act_from_trunk(
+            h.clone(),
+            exphil_policy::Sampling::Temperature(1.0),
+            &mut rng,
+        );
+        let mut actions = Vec::new();
+        for a in &acted {
+            actions.extend([
+                a.buttons.0 as u16,
+                a.main_x,
+                a.main_y,
+                a.c_x,
+                a.c_y,
+                a.shoulder,
+            ]);
+        }
+        let ev = actor.evaluate_trunk(h, &TargetBatch::new(envs, &actions, &inner));
+        // Game 1 ends at frame 2: its state starts afresh.
+        let done: Vec<bool> = (0..envs).map(|e| t == 2 && e == 1).collect();
+        let ended: Vec<usize> = (0..envs).filter(|&e| done[e]).collect();
+        state.reset_rows(&ended);
+        r.features.extend(f);
+        r.ids.extend(ids);
+        r.actions.extend(actions);
+        r.log_prob.extend(params::tensor_values(&ev.log_prob));
+        r.values.extend(params::tensor_values(&ev.values));
+        r.rewards.extend(vec![0.5; envs]);
+        r.done.extend(done);
+    }
+    // Replayed on the training device from the start state: the same log-probabilities.
+    let replay = |from: exphil_policy::BackboneState| {
+        let inputs: Vec<PolicyInput> = (0..steps)
+            .map(|t| {
+                let rows = t * envs..(t + 1) * envs;
+                PolicyInput::new(
+                    &s,
+                    &r.features[rows.start * s.features..rows.end * s.features],
+                    &r.ids[rows.start * s.ids..rows.end * s.ids],
+                    envs,
+                    &device,
+                )
+            })
+            .collect();
+        let resets: Vec<Vec<usize>> = (0..steps)
+            .map(|t| (0..envs).filter(|&e| r.done[t * envs + e]).collect())
+            .collect();
+        let targets = TargetBatch::new(envs * steps, &r.actions, &device);
+        params::tensor_values(
+            &policy
+                .evaluate_sequence(&inputs, from.to_device(&device), &resets, &targets)
+                .log_prob,
+        )
+    };
+    let lp = replay(start.clone());
+    for (i, (a, b)) in lp.iter().zip(&r.log_prob).enumerate() {
+        assert!((a - b).abs() < 1e-4, "row {i}: replayed {a}, acted {b}");
+    }
+    // From a fresh state instead, the first frames differ: the start state matters.
+    let fresh = replay(actor.initial_state(envs, &inner));
+    assert!(fresh
+        .iter()
+        .zip(&r.log_prob)
+        .any(|(a, b)| (a - b).abs() > 1e-3));
+    // The update: one minibatch of whole games, ratio 1 before its step.
+    let mut optim = Optimizer::new(&OptimConfig::default());
+    let ppo = PpoConfig {
+        epochs: 1,
+        minibatch: envs * steps,
+        teacher_kl: 0.0,
+        ..PpoConfig::default()
+    };
+    let (_, stats) = update(
+        policy.clone(),
+        None,
+        &mut optim,
+        &ppo,
+        &s,
+        &r,
+        &vec![0.0; envs],
+        &device,
+        &mut rng,
+    );
+    assert_eq!(stats.steps, 1, "{stats:?}");
+    assert!(stats.approx_kl.abs() < 1e-5, "{stats:?}");
+    assert_eq!(stats.clip_fraction, 0.0, "{stats:?}");
 }
