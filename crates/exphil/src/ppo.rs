@@ -17,6 +17,7 @@ use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use exphil_sim::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
+use exphil_sim::reward::{Reward, Snap};
 use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
 use exphil_train::model_file::{load_policy, read_weights};
@@ -88,6 +89,21 @@ pub struct PpoArgs {
     /// Reward per stock taken (minus stocks lost).
     #[arg(long, default_value_t = 1.0, value_name = "R")]
     pub stock_reward: f32,
+    /// Reward for winning a game (minus for losing one): the sparse reward.
+    #[arg(long, default_value_t = 0.0, value_name = "R")]
+    pub win_reward: f32,
+    /// Shaping: weight of closing the distance to the opponent (per 3 units a frame).
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    pub approach_reward: f32,
+    /// Shaping: weight of hits that start or extend hitstun, and of keeping it going.
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    pub combo_reward: f32,
+    /// Shaping: weight of hitting an off-stage opponent while on stage.
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    pub edge_guard_reward: f32,
+    /// Shaping: weight of the per-frame penalty for being off-stage (by how far out and down).
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    pub recovery_risk: f32,
     /// End each game after this many frames from GO (keeps episodes short).
     #[arg(long, default_value_t = 3600, value_name = "N")]
     pub max_episode_frames: i32,
@@ -347,6 +363,8 @@ struct Ctx<'a> {
     named: bool,
     /// A temporal policy: states carried through games, updates over whole games.
     temporal: bool,
+    /// The reward's terms.
+    reward: Reward,
 }
 
 /// One learner: its policy, optimiser, games, opponents and counters.
@@ -482,6 +500,10 @@ impl Learner {
                 .zip(theirs)
                 .map(|(m, t)| [*m, t])
                 .collect();
+            let before: Option<Vec<[Snap; 2]>> = ctx
+                .reward
+                .shaped()
+                .then(|| self.batch.games.iter().map(Snap::of).collect());
             let stepped = self.batch.step(&inputs);
             let ended: Vec<usize> = stepped
                 .iter()
@@ -493,13 +515,13 @@ impl Learner {
             self.teacher_state.reset_rows(&ended);
             for (slot, s) in stepped.iter().enumerate() {
                 let i = s.info;
-                let mut rew = a.damage_reward * (i.damage_dealt[0] - i.damage_dealt[1]);
-                if i.stock_lost[1] {
-                    rew += a.stock_reward;
-                }
-                if i.stock_lost[0] {
-                    rew -= a.stock_reward;
-                }
+                let around = match &before {
+                    Some(b) if !s.replaced => Some((b[slot], Snap::of(&self.batch.games[slot]))),
+                    _ => None,
+                };
+                let rew = ctx
+                    .reward
+                    .step(self.batch.games[slot].stage.edge, &i, around);
                 let done = s.replaced || i.outcome.is_some();
                 self.episode_return[slot] += rew;
                 r.rewards.push(rew);
@@ -780,6 +802,15 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         imitation: &imitation,
         named: is_league,
         temporal,
+        reward: Reward {
+            damage: a.damage_reward,
+            stock: a.stock_reward,
+            win: a.win_reward,
+            approach: a.approach_reward,
+            combo: a.combo_reward,
+            edge_guard: a.edge_guard_reward,
+            recovery_risk: a.recovery_risk,
+        },
     };
 
     // The learners: one, or in a league the main agent and its exploiters.
@@ -1064,8 +1095,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             "opponent": if league.is_some() { "population" } else { a.opponent.as_str() },
             "characters": [learner_fighter.character.name(), opp_fighter.character.name()],
             "timesteps": main.steps,
-            "damage_reward": a.damage_reward,
-            "stock_reward": a.stock_reward,
+            "reward": ctx.reward,
             "max_episode_frames": a.max_episode_frames,
             "history": main.history,
         });

@@ -287,6 +287,14 @@ fn ppo_trains_a_recurrent_policy_with_its_state_carried_through_games() {
         ])
         .args(["--max-episode-frames", "100", "--timesteps", "1024"])
         .args(["--opponent", "bot:rule", "--name", "lstm_ppo"])
+        .args([
+            "--approach-reward",
+            "0.05",
+            "--recovery-risk",
+            "0.01",
+            "--win-reward",
+            "2",
+        ])
         .output()
         .unwrap();
     let out = text(&o);
@@ -296,6 +304,12 @@ fn ppo_trains_a_recurrent_policy_with_its_state_carried_through_games() {
     let cfg: Value =
         serde_json::from_slice(&std::fs::read(root.join("ck/lstm_ppo/config.json")).unwrap())
             .unwrap();
+    let reward = &cfg["ppo"]["reward"];
+    assert!(
+        (reward["approach"].as_f64().unwrap() - 0.05).abs() < 1e-6,
+        "{reward}"
+    );
+    assert_eq!(reward["win"], 2.0);
     for h in cfg["ppo"]["history"].as_array().unwrap() {
         let s = &h["stats"];
         // Replayed from each rollout's start state, the first minibatch acts as it acted.

@@ -12,6 +12,7 @@ pub mod fighter;
 pub mod game;
 pub mod league;
 pub mod record;
+pub mod reward;
 pub mod slp;
 pub mod stage;
 
