@@ -487,7 +487,7 @@ impl Learner {
                 let state = std::mem::replace(&mut self.teacher_state, BackboneState::Stateless(n));
                 let (th, next) = ctx.teacher.step_trunk(&input, state);
                 self.teacher_state = next;
-                tl.push(&ctx.teacher.evaluate_trunk(th, &targets).logits);
+                tl.push(&ctx.teacher.evaluate_trunk(th, &targets).dist.log);
             }
             let lp = params::tensor_values(&ev.log_prob);
             let vals = params::tensor_values(&ev.values);

@@ -130,6 +130,21 @@ impl PolicyInput {
         }
     }
 
+    /// The rows `idx` of this single-frame input (`window` 1), in that order.
+    pub fn select(&self, idx: &[usize], device: &Device) -> PolicyInput {
+        let idx = row_index(idx, device);
+        PolicyInput {
+            features: self.features.clone().select(0, idx.clone()),
+            ids: self
+                .ids
+                .iter()
+                .map(|t| t.clone().select(0, idx.clone()))
+                .collect(),
+            rows: idx.dims()[0],
+            window: 1,
+        }
+    }
+
     /// This input read as examples of `window` consecutive rows each (oldest first).
     pub fn windows(mut self, window: usize) -> PolicyInput {
         assert!(
@@ -145,4 +160,10 @@ impl PolicyInput {
     pub fn examples(&self) -> usize {
         self.rows / self.window.max(1)
     }
+}
+
+/// Row numbers as an index tensor for `select`.
+pub fn row_index(idx: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(v, [idx.len()]), device)
 }

@@ -13,5 +13,5 @@ pub use crate::model::{Backbone, BackboneState, ControllerHead, HeadLogits, Poli
 pub mod rl;
 pub mod sample;
 pub mod temporal;
-pub use crate::rl::{kl_divergence, ActionEval};
+pub use crate::rl::{kl, kl_divergence, ActionEval, Dist, LogDist};
 pub use crate::sample::Sampling;

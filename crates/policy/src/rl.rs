@@ -6,7 +6,7 @@
 use crate::input::PolicyInput;
 use crate::loss::TargetBatch;
 use crate::model::{BackboneState, HeadLogits, Policy};
-use burn::tensor::activation::{log_softmax, sigmoid, softplus};
+use burn::tensor::activation::{log_softmax, softplus};
 use burn::tensor::{Tensor, TensorData};
 use exphil_embed::NUM_BUTTONS;
 
@@ -15,6 +15,8 @@ use exphil_embed::NUM_BUTTONS;
 pub struct ActionEval {
     /// Logits (button logits already less the offsets).
     pub logits: HeadLogits,
+    /// The distribution they define.
+    pub dist: Dist,
     /// `[n]` log-probability of each row's chosen controller.
     pub log_prob: Tensor<1>,
     /// `[n]` entropy of each row's distribution (buttons as independent bits, plus each class
@@ -73,24 +75,28 @@ impl Policy {
         )
         .reshape([1, NUM_BUTTONS]);
         logits.buttons = logits.buttons - offsets;
-        // Buttons: log p(y) = -(softplus(-z) y + softplus(z) (1 - y)); entropy of a bit is
-        // softplus(z) - z sigmoid(z).
-        let z = logits.buttons.clone();
+        let dist = Dist::of(&logits);
+        // Buttons: log p(y) = y log s + (1 - y) log(1 - s); a bit's entropy is
+        // -(s log s + (1 - s) log(1 - s)).
         let y = actions.buttons.clone();
-        let nll_b = softplus(z.clone().neg(), 1.0) * y.clone()
-            + softplus(z.clone(), 1.0) * y.neg().add_scalar(1.0);
-        let mut log_prob = nll_b.sum_dim(1).reshape([n]).neg();
-        let mut entropy = (softplus(z.clone(), 1.0) - z.clone() * sigmoid(z))
+        let (on, off) = (dist.log.on.clone(), dist.log.off.clone());
+        let mut log_prob = (on.clone() * y.clone() + off.clone() * y.neg().add_scalar(1.0))
             .sum_dim(1)
             .reshape([n]);
-        for (k, zk) in logits.classes.iter().enumerate() {
-            let logp = log_softmax(zk.clone(), 1);
+        let p_on = dist.p_on.clone();
+        let mut entropy = (p_on.clone() * on + p_on.neg().add_scalar(1.0) * off)
+            .sum_dim(1)
+            .reshape([n])
+            .neg();
+        for k in 0..dist.p.len() {
+            let logp = dist.log.classes[k].clone();
             let idx = actions.classes[k].clone().reshape([n, 1]);
             log_prob = log_prob + logp.clone().gather(1, idx).reshape([n]);
-            entropy = entropy - (logp.clone().exp() * logp).sum_dim(1).reshape([n]);
+            entropy = entropy - (dist.p[k].clone() * logp).sum_dim(1).reshape([n]);
         }
         ActionEval {
             logits,
+            dist,
             log_prob,
             entropy,
             values,
@@ -98,23 +104,78 @@ impl Policy {
     }
 }
 
-/// `[n]` KL(p ‖ q) between two policies' acting distributions over the same chosen
-/// controllers (the sum over the button bits and the class components).
-pub fn kl_divergence(p: &HeadLogits, q: &HeadLogits) -> Tensor<1> {
-    let n = p.buttons.dims()[0];
-    // Bernoulli: KL = s_p (log s_p - log s_q) + (1 - s_p)(log(1 - s_p) - log(1 - s_q)), with
-    // log sigmoid(z) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z).
-    let (zp, zq) = (p.buttons.clone(), q.buttons.clone());
-    let sp = sigmoid(zp.clone());
-    let on = softplus(zq.clone().neg(), 1.0) - softplus(zp.clone().neg(), 1.0);
-    let off = softplus(zq, 1.0) - softplus(zp, 1.0);
-    let mut kl = (sp.clone() * on + sp.neg().add_scalar(1.0) * off)
+/// Log-probabilities of an acting distribution over chosen controllers: per button bit of
+/// "pressed" and "not pressed", per class component of every class.
+#[derive(Clone, Debug)]
+pub struct LogDist {
+    /// `[n, 8]` log P(bit pressed).
+    pub on: Tensor<2>,
+    /// `[n, 8]` log P(bit not pressed).
+    pub off: Tensor<2>,
+    /// `[n, classes]` log-probabilities of each class component.
+    pub classes: [Tensor<2>; 5],
+}
+
+impl LogDist {
+    /// The rows `idx`, in that order.
+    pub fn select(&self, idx: &[usize], device: &burn::tensor::Device) -> LogDist {
+        let idx = crate::input::row_index(idx, device);
+        let pick = |t: &Tensor<2>| t.clone().select(0, idx.clone());
+        LogDist {
+            on: pick(&self.on),
+            off: pick(&self.off),
+            classes: self.classes.each_ref().map(pick),
+        }
+    }
+}
+
+/// An acting distribution with its probabilities beside the log-probabilities (computed once,
+/// shared by the log-probability, the entropy and the KL terms).
+#[derive(Clone, Debug)]
+pub struct Dist {
+    /// The log-probabilities.
+    pub log: LogDist,
+    /// `[n, 8]` P(bit pressed).
+    pub p_on: Tensor<2>,
+    /// `[n, classes]` probabilities of each class component.
+    pub p: [Tensor<2>; 5],
+}
+
+impl Dist {
+    /// The distribution of head logits (button logits already less the offsets).
+    pub fn of(logits: &HeadLogits) -> Dist {
+        // log sigmoid(z) = -softplus(-z), log(1 - sigmoid(z)) = -softplus(z).
+        let z = logits.buttons.clone();
+        let on = softplus(z.clone().neg(), 1.0).neg();
+        let off = softplus(z, 1.0).neg();
+        let classes = logits.classes.clone().map(|c| log_softmax(c, 1));
+        Dist {
+            p_on: on.clone().exp(),
+            p: classes.clone().map(|c| c.exp()),
+            log: LogDist { on, off, classes },
+        }
+    }
+}
+
+/// `[n]` KL(p ‖ q) over the same chosen controllers (the sum over the button bits and the class
+/// components), from p's distribution and q's log-probabilities.
+pub fn kl(p: &Dist, q: &LogDist) -> Tensor<1> {
+    let n = p.p_on.dims()[0];
+    let s = p.p_on.clone();
+    let on = p.log.on.clone() - q.on.clone();
+    let off = p.log.off.clone() - q.off.clone();
+    let mut kl = (s.clone() * on + s.neg().add_scalar(1.0) * off)
         .sum_dim(1)
         .reshape([n]);
-    for (a, b) in p.classes.iter().zip(&q.classes) {
-        let lp = log_softmax(a.clone(), 1);
-        let lq = log_softmax(b.clone(), 1);
-        kl = kl + (lp.clone().exp() * (lp - lq)).sum_dim(1).reshape([n]);
+    for k in 0..p.p.len() {
+        let d = p.log.classes[k].clone() - q.classes[k].clone();
+        kl = kl + (p.p[k].clone() * d).sum_dim(1).reshape([n]);
     }
     kl
+}
+
+/// `[n]` KL(p ‖ q) between two policies' acting distributions over the same chosen
+/// controllers, from their logits.
+pub fn kl_divergence(p: &HeadLogits, q: &HeadLogits) -> Tensor<1> {
+    kl(&Dist::of(p), &Dist::of(q).log)
 }

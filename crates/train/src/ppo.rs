@@ -6,7 +6,7 @@
 use crate::grads::GradStore;
 use crate::optim::Optimizer;
 use burn::tensor::{Device, Tensor};
-use exphil_policy::{kl_divergence, BackboneState, InputSpec, Policy, PolicyInput, TargetBatch};
+use exphil_policy::{kl, BackboneState, InputSpec, Policy, PolicyInput, TargetBatch};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -164,12 +164,14 @@ fn mean_of(t: Tensor<1>) -> f64 {
         .unwrap_or(f32::NAN) as f64
 }
 
-/// The teacher's acting-distribution logits for every row of a rollout, computed once (on the
-/// teacher's own, non-autodiff device) and kept on the host: row-major buttons `[n, 8]` and
-/// each class component `[n, classes]`.
+/// The teacher's acting-distribution log-probabilities for every row of a rollout (for the
+/// chosen controllers), computed once (on the teacher's own, non-autodiff device) and kept on
+/// the host: row-major per button bit log P(on) and log P(off) `[n, 8]`, and each class
+/// component `[n, classes]`.
 #[derive(Clone, Debug, Default)]
 pub struct TeacherLogits {
-    buttons: Vec<f32>,
+    on: Vec<f32>,
+    off: Vec<f32>,
     classes: [Vec<f32>; 5],
     widths: [usize; 5],
 }
@@ -183,23 +185,20 @@ impl TeacherLogits {
         }
     }
 
-    /// Appends the rows of `logits` (the teacher's, for the chosen controllers).
-    pub fn push(&mut self, logits: &exphil_policy::HeadLogits) {
-        self.buttons
-            .extend(exphil_policy::params::tensor_values(&logits.buttons));
-        for (k, c) in logits.classes.iter().enumerate() {
-            self.classes[k].extend(exphil_policy::params::tensor_values(c));
+    /// Appends the rows of `log` (the teacher's, for the chosen controllers).
+    pub fn push(&mut self, log: &exphil_policy::LogDist) {
+        let values = exphil_policy::params::tensor_values;
+        self.on.extend(values(&log.on));
+        self.off.extend(values(&log.off));
+        for (k, c) in log.classes.iter().enumerate() {
+            self.classes[k].extend(values(c));
         }
     }
 
     fn of(teacher: &Policy, spec: &InputSpec, r: &Rollout, device: &Device) -> TeacherLogits {
         let (nf, ni) = (spec.features, spec.ids);
         let n = r.rows();
-        let mut out = TeacherLogits {
-            buttons: Vec::with_capacity(n * 8),
-            classes: Default::default(),
-            widths: spec.classes,
-        };
+        let mut out = TeacherLogits::new(spec);
         let chunk = 4096;
         let mut at = 0;
         while at < n {
@@ -212,30 +211,20 @@ impl TeacherLogits {
                 device,
             );
             let targets = TargetBatch::new(m, &r.actions[at * 6..(at + m) * 6], device);
-            let l = teacher.evaluate_actions(&input, &targets).logits;
-            out.buttons
-                .extend(exphil_policy::params::tensor_values(&l.buttons));
-            for (k, c) in l.classes.iter().enumerate() {
-                out.classes[k].extend(exphil_policy::params::tensor_values(c));
-            }
+            out.push(&teacher.evaluate_actions(&input, &targets).dist.log);
             at += m;
         }
         out
     }
 
-    /// The logits of rows `idx` as constants on `device`.
-    fn gather(&self, idx: &[usize], device: &Device) -> exphil_policy::HeadLogits {
-        let m = idx.len();
-        let take = |v: &[f32], w: usize| -> Tensor<2> {
-            let mut out = Vec::with_capacity(m * w);
-            for &i in idx {
-                out.extend_from_slice(&v[i * w..(i + 1) * w]);
-            }
-            exphil_policy::params::tensor_of(out, [m, w], device)
-        };
-        exphil_policy::HeadLogits {
-            buttons: take(&self.buttons, 8),
-            classes: std::array::from_fn(|k| take(&self.classes[k], self.widths[k])),
+    /// Every row's log-probabilities as constants on `device`.
+    fn on_device(&self, device: &Device) -> exphil_policy::LogDist {
+        let n = self.on.len() / 8;
+        let t = |v: &[f32], w: usize| exphil_policy::params::tensor_of(v.to_vec(), [n, w], device);
+        exphil_policy::LogDist {
+            on: t(&self.on, 8),
+            off: t(&self.off, 8),
+            classes: std::array::from_fn(|k| t(&self.classes[k], self.widths[k])),
         }
     }
 }
@@ -265,7 +254,6 @@ pub fn update<R: Rng>(
         cfg.gamma,
         cfg.gae_lambda,
     );
-    let (nf, ni) = (spec.features, spec.ids);
     let computed;
     let teacher_logits = match (&r.teacher_logits, teacher) {
         _ if cfg.teacher_kl <= 0.0 => None,
@@ -276,6 +264,9 @@ pub fn update<R: Rng>(
         }
         (None, None) => None,
     };
+    // Every row on the device once; minibatches select theirs.
+    let all = PolicyInput::new(spec, &r.features, &r.ids, n, device);
+    let teacher_logits = teacher_logits.map(|t| t.on_device(device));
     let mut order: Vec<usize> = (0..n).collect();
     let mut stats = UpdateStats::default();
     let mut sums = [0f64; 6];
@@ -309,8 +300,6 @@ pub fn update<R: Rng>(
         for (chunk, group) in &batches {
             let chunk = &chunk[..];
             let m = chunk.len();
-            let mut f = Vec::with_capacity(m * nf);
-            let mut ids = Vec::with_capacity(m * ni);
             let mut acts = Vec::with_capacity(m * 6);
             let mut a = Vec::with_capacity(m);
             let (mut old_lp, mut old_v, mut ret) = (
@@ -319,8 +308,6 @@ pub fn update<R: Rng>(
                 Vec::with_capacity(m),
             );
             for &i in chunk {
-                f.extend_from_slice(&r.features[i * nf..(i + 1) * nf]);
-                ids.extend_from_slice(&r.ids[i * ni..(i + 1) * ni]);
                 acts.extend_from_slice(&r.actions[i * 6..(i + 1) * 6]);
                 a.push(adv[i]);
                 old_lp.push(r.log_prob[i]);
@@ -341,16 +328,7 @@ pub fn update<R: Rng>(
                 (Some(g), Some(parts)) => {
                     let k = g.len();
                     let inputs: Vec<PolicyInput> = (0..steps)
-                        .map(|t| {
-                            let rows = t * k..(t + 1) * k;
-                            PolicyInput::new(
-                                spec,
-                                &f[rows.start * nf..rows.end * nf],
-                                &ids[rows.start * ni..rows.end * ni],
-                                k,
-                                device,
-                            )
-                        })
+                        .map(|t| all.select(&chunk[t * k..(t + 1) * k], device))
                         .collect();
                     let resets: Vec<Vec<usize>> = (0..steps)
                         .map(|t| (0..k).filter(|&j| r.done[t * r.envs + g[j]]).collect())
@@ -359,10 +337,7 @@ pub fn update<R: Rng>(
                         .to_device(device);
                     policy.evaluate_sequence(&inputs, start, &resets, &targets)
                 }
-                _ => {
-                    let input = PolicyInput::new(spec, &f, &ids, m, device);
-                    policy.evaluate_actions(&input, &targets)
-                }
+                _ => policy.evaluate_actions(&all.select(chunk, device), &targets),
             };
             let (adv_t, old_lp_t, old_v_t, ret_t) = (t1(a), t1(old_lp), t1(old_v), t1(ret));
             let log_ratio = ev.log_prob.clone() - old_lp_t;
@@ -383,8 +358,8 @@ pub fn update<R: Rng>(
             let mut loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.value_coef)
                 - entropy.clone().mul_scalar(cfg.entropy_coef);
             let mut kl_t = 0.0;
-            if let Some(t) = teacher_logits {
-                let kl = kl_divergence(&ev.logits, &t.gather(chunk, device)).mean();
+            if let Some(t) = &teacher_logits {
+                let kl = kl(&ev.dist, &t.select(chunk, device)).mean();
                 kl_t = mean_of(kl.clone().reshape([1]));
                 loss = loss + kl.mul_scalar(cfg.teacher_kl);
             }
