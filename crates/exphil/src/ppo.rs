@@ -10,7 +10,7 @@ use crate::sim::fighter;
 use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use clap::Args;
-use exphil_dataset::LiveGame;
+use exphil_dataset::{target_row, LiveGame};
 use exphil_embed::Embedder;
 use exphil_policy::{params, BackboneState, PolicyInput, Sampling, TargetBatch};
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
@@ -470,17 +470,7 @@ impl Learner {
             let (h, next) = actor.step_trunk(&input, state);
             self.state = next;
             let acted = actor.act_from_trunk(h.clone(), Sampling::Temperature(1.0), &mut self.rng);
-            let mut acts = Vec::with_capacity(n * 6);
-            for t in &acted {
-                acts.extend([
-                    t.buttons.0 as u16,
-                    t.main_x,
-                    t.main_y,
-                    t.c_x,
-                    t.c_y,
-                    t.shoulder,
-                ]);
-            }
+            let acts: Vec<u16> = acted.iter().flat_map(target_row).collect();
             let targets = TargetBatch::new(n, &acts, &ctx.inner);
             let ev = actor.evaluate_trunk(h, &targets);
             if let Some(tl) = r.teacher_logits.as_mut() {

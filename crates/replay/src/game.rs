@@ -740,6 +740,31 @@ pub struct Game {
 }
 
 impl Game {
+    /// A game with no frames yet: one (empty) frame column per player of `start`, in its order.
+    pub fn new(start: GameStart) -> Game {
+        let ports = start
+            .players
+            .iter()
+            .map(|p| PortFrames {
+                port: p.port,
+                leader: Vec::new(),
+                follower: Vec::new(),
+            })
+            .collect();
+        Game {
+            start,
+            frames: Frames {
+                ports,
+                ..Frames::default()
+            },
+            end: None,
+            metadata: None,
+            gecko_codes: None,
+            rollback_resends: 0,
+            warnings: Vec::new(),
+        }
+    }
+
     /// The first warning that stopped decoding early (truncation or corruption), if any.
     pub fn damage(&self) -> Option<&Warning> {
         self.warnings.iter().find(|w| w.is_damage())

@@ -397,25 +397,11 @@ impl Decoder {
 
     fn start(&mut self, payload: Payload<'_>) {
         let start = parse::game_start(payload);
-        let mut frames = Frames::default();
         for (column, player) in start.players.iter().enumerate() {
             self.port_column[player.port.index()] = Some(column);
-            frames.ports.push(PortFrames {
-                port: player.port,
-                leader: Vec::new(),
-                follower: Vec::new(),
-            });
         }
         self.pending.chars = vec![Default::default(); start.players.len()];
-        self.game = Some(Game {
-            start,
-            frames,
-            end: None,
-            metadata: None,
-            gecko_codes: None,
-            rollback_resends: 0,
-            warnings: Vec::new(),
-        });
+        self.game = Some(Game::new(start));
         self.phase = Phase::Frames;
     }
 

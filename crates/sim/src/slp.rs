@@ -12,9 +12,9 @@
 
 use crate::game::{Act, End, Game};
 use exphil_replay::{
-    CharFrame, EndMethod, FrameBookend, FrameStart, Frames, GameEnd, GameStart, Metadata,
-    MetadataPlayer, Netplay, Player as SlpPlayer, PlayerKind, PortFrames, PostFrame, PreFrame,
-    Scene, StageEvent, Stick, Velocities, WRITE_VERSION,
+    CharFrame, EndMethod, FrameBookend, FrameStart, GameEnd, GameStart, Metadata, MetadataPlayer,
+    Netplay, Player as SlpPlayer, PlayerKind, PostFrame, PreFrame, Scene, StageEvent, Stick,
+    Velocities, WRITE_VERSION,
 };
 use exphil_state::Controller;
 use serde_json::json;
@@ -174,25 +174,9 @@ impl SlpRecorder {
             language: Some(1),
             match_info: None,
         };
-        let mut frames = Frames::default();
-        for i in 0..2 {
-            frames.ports.push(PortFrames {
-                port: exphil_replay::Port::from_index(i).expect("ports 1 and 2"),
-                leader: Vec::new(),
-                follower: Vec::new(),
-            });
-        }
         let last = [post_frame(game, 0), post_frame(game, 1)];
         SlpRecorder {
-            game: exphil_replay::Game {
-                start,
-                frames,
-                end: None,
-                metadata: None,
-                gecko_codes: None,
-                rollback_resends: 0,
-                warnings: Vec::new(),
-            },
+            game: exphil_replay::Game::new(start),
             last,
             seed,
             names: names.map(str::to_string),

@@ -3,6 +3,7 @@
 
 use burn::module::Module;
 use burn::tensor::Device;
+use exphil_dataset::target_row;
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_policy::{
     bc_loss, kl_divergence, params, InputSpec, LossSpec, Policy, PolicyInput, TargetBatch,
@@ -168,17 +169,7 @@ fn an_update_learns_a_bandit() {
     let before = p_a(&policy);
     for _ in 0..8 {
         let acted = policy.act(&input, exphil_policy::Sampling::Temperature(1.0), &mut rng);
-        let mut actions = Vec::with_capacity(n * 6);
-        for a in &acted {
-            actions.extend([
-                a.buttons.0 as u16,
-                a.main_x,
-                a.main_y,
-                a.c_x,
-                a.c_y,
-                a.shoulder,
-            ]);
-        }
+        let actions: Vec<u16> = acted.iter().flat_map(target_row).collect();
         let targets = TargetBatch::new(n, &actions, &device);
         let ev = policy.evaluate_actions(&input, &targets);
         let rollout = Rollout {
@@ -262,17 +253,7 @@ fn a_recurrent_update_replays_each_game_from_its_start_state() {
             exphil_policy::Sampling::Temperature(1.0),
             &mut rng,
         );
-        let mut actions = Vec::new();
-        for a in &acted {
-            actions.extend([
-                a.buttons.0 as u16,
-                a.main_x,
-                a.main_y,
-                a.c_x,
-                a.c_y,
-                a.shoulder,
-            ]);
-        }
+        let actions: Vec<u16> = acted.iter().flat_map(target_row).collect();
         let ev = actor.evaluate_trunk(h, &TargetBatch::new(envs, &actions, &inner));
         // Game 1 ends at frame 2: its state starts afresh.
         let done: Vec<bool> = (0..envs).map(|e| t == 2 && e == 1).collect();
