@@ -1,5 +1,6 @@
 //! A policy playing one seat of one game, frame by frame: its model memory and controller
-//! history, the same embedding as training. Used by `exphil play` (Dolphin) and `exphil sim`.
+//! history, the same embedding as training. Used by `exphil play` (Dolphin), `exphil serve`
+//! (UMI), `exphil sim` and PPO.
 
 use burn::tensor::Device;
 use exphil_dataset::LiveGame;
@@ -51,7 +52,7 @@ impl Player {
 }
 
 /// A policy playing one seat in each of many games at once: one model step per frame for all
-/// of them (PPO rollouts, benchmarks). Each slot keeps its own model memory and controller
+/// of them (PPO rollouts, benchmarks, `exphil serve`). Each slot keeps its own model memory and controller
 /// history, reset when its game restarts.
 pub struct BatchedPolicy {
     loaded: LoadedPolicy,
@@ -106,6 +107,24 @@ impl BatchedPolicy {
         self.rng = rand::rngs::StdRng::seed_from_u64(seed);
     }
 
+    /// Forgets every slot and holds `slots` fresh ones, told `delay` as the delay feature.
+    pub fn configure(&mut self, slots: usize, delay: u8) {
+        self.delay = delay;
+        self.states.clear();
+        self.live.clear();
+        self.fresh.clear();
+        self.ensure_slots(slots);
+    }
+
+    /// Holds at least `slots` slots (new ones fresh).
+    pub fn ensure_slots(&mut self, slots: usize) {
+        if slots > self.states.len() {
+            self.states.resize_with(slots, || None);
+            self.live.resize(slots, LiveGame::new());
+            self.fresh.resize(slots, true);
+        }
+    }
+
     /// Slot `slot` starts a new game.
     pub fn reset(&mut self, slot: usize) {
         self.fresh[slot] = true;
@@ -124,6 +143,16 @@ impl BatchedPolicy {
     /// Like [`BatchedPolicy::act`], with `None` for a frame with out-of-range values (after GO),
     /// so the caller chooses the fallback.
     pub fn act_checked(&mut self, rows: &[(usize, &GameState)]) -> Vec<Option<Controller>> {
+        rows.iter()
+            .zip(self.step(rows))
+            .map(|(&(_, state), (c, bad))| (!bad || state.frame < 0).then_some(c))
+            .collect()
+    }
+
+    /// One model step for every `(slot, state)`: each row's controller (neutral before GO: the
+    /// game ignores inputs there, the model still sees the frame) and whether its frame had
+    /// out-of-range values (the model then stepped on cleaned features).
+    pub fn step(&mut self, rows: &[(usize, &GameState)]) -> Vec<(Controller, bool)> {
         let n = rows.len();
         let (nf, ni) = (self.loaded.spec.features, self.loaded.spec.ids);
         self.features.resize(n * nf, 0.0);
@@ -171,13 +200,12 @@ impl BatchedPolicy {
             .zip(&targets)
             .zip(bad)
             .map(|((&(_, state), t), bad)| {
-                if state.frame < 0 {
-                    Some(Controller::NEUTRAL)
-                } else if bad {
-                    None
+                let c = if state.frame < 0 {
+                    Controller::NEUTRAL
                 } else {
-                    Some(self.coder.decode(t))
-                }
+                    self.coder.decode(t)
+                };
+                (c, bad)
             })
             .collect()
     }

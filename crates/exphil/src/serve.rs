@@ -4,19 +4,16 @@
 //! answered with each game's previous controller (neutral for a new game) and counted; the
 //! late answer is dropped.
 
+use crate::agent::BatchedPolicy;
 use crate::eval::{checkpoints_dir, policy_path};
 use anyhow::{bail, Context, Result};
-use burn::tensor::Device;
 use clap::Args;
-use exphil_dataset::LiveGame;
-use exphil_embed::{Embedder, TargetCoder};
-use exphil_policy::{BackboneState, PolicyInput, Sampling};
+use exphil_policy::Sampling;
 use exphil_replay::ExternalCharacter;
 use exphil_train::model_file::{load_policy, LoadedPolicy};
 use exphil_train::trainer::device_of;
 use exphil_umi::protocol::{act, error, read_message_limited, ready, session_limit, write_message};
 use exphil_umi::{characters_of, Controller13, Hello, Message, Obs, ProtocolError, Welcome};
-use rand::SeedableRng;
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -82,30 +79,20 @@ struct Answer {
     anomalous: Vec<bool>,
 }
 
-/// The model and every game's memory.
+/// The model and every game's memory: the arena's games mapped to slots of a batched policy.
+/// Slots `max_games..` serve warmups, whose memory is thrown away.
 struct Brain {
-    loaded: LoadedPolicy,
-    embedder: Embedder,
-    coder: TargetCoder,
-    device: Device,
-    sampling: Sampling,
-    rng: rand::rngs::StdRng,
-    delay: u8,
-    /// Each slot's model memory (one row).
-    states: Vec<Option<BackboneState>>,
-    live: Vec<LiveGame>,
+    policy: BatchedPolicy,
+    max_games: usize,
     slots: HashMap<u32, usize>,
     free: Vec<usize>,
 }
 
 impl Brain {
     fn start(&mut self, w: &Welcome) {
-        self.delay = w.delay;
-        self.rng = rand::rngs::StdRng::seed_from_u64(w.rng_seed);
-        self.states = (0..w.max_games)
-            .map(|_| Some(self.loaded.policy.initial_state(1, &self.device)))
-            .collect();
-        self.live = vec![LiveGame::new(); w.max_games];
+        self.policy.configure(w.max_games, w.delay);
+        self.policy.seed(w.rng_seed);
+        self.max_games = w.max_games;
         self.slots.clear();
         self.free = (0..w.max_games).rev().collect();
     }
@@ -131,80 +118,36 @@ impl Brain {
 
     fn answer(&mut self, obs: &Obs, warmup: bool) -> Result<Answer, String> {
         let n = obs.games.len();
-        let (nf, ni) = (self.loaded.spec.features, self.loaded.spec.ids);
-        let mut features = vec![0f32; n * nf];
-        let mut ids = vec![0u32; n * ni];
-        let mut anomalous = vec![false; n];
-        // Warmups use fresh memory that is thrown away.
-        let mut scratch: Vec<LiveGame> = Vec::new();
         let slots: Vec<usize> = if warmup {
-            scratch = vec![LiveGame::new(); n];
-            (0..n).collect()
+            let first = self.max_games;
+            self.policy.ensure_slots(first + n);
+            (first..first + n).collect()
         } else {
             obs.games
                 .iter()
                 .map(|&g| self.slot(g))
                 .collect::<Result<_, _>>()?
         };
-        for i in 0..n {
-            let live = if warmup {
-                &mut scratch[i]
-            } else {
-                &mut self.live[slots[i]]
-            };
-            if obs.first[i] {
-                live.reset();
-            }
-            let f = &mut features[i * nf..(i + 1) * nf];
-            let d = &mut ids[i * ni..(i + 1) * ni];
-            // Out-of-range values: the model still steps (its memory stays in time) on
-            // cleaned features, and the game repeats its previous controller.
-            anomalous[i] = !live.embed_cleaned(&self.embedder, &obs.frames[i], self.delay, 0, f, d);
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        if !slots.iter().all(|s| seen.insert(*s)) {
+            return Err("a game twice in one observation".into());
         }
-        let input = PolicyInput::new(&self.loaded.spec, &features, &ids, n, &self.device);
-        let policy = &self.loaded.policy;
-        // The games' own memories in one batch (a game's first observation starts afresh).
-        let part = if warmup {
-            policy.initial_state(n, &self.device)
-        } else {
-            let mut parts = Vec::with_capacity(n);
-            for (&slot, &first) in slots.iter().zip(&obs.first) {
-                let own =
-                    self.states.get_mut(slot).and_then(Option::take).ok_or(
-                        "an observation before welcome, or a game twice in one observation",
-                    )?;
-                parts.push(if first {
-                    policy.initial_state(1, &self.device)
-                } else {
-                    own
-                });
-            }
-            BackboneState::cat(parts)
-        };
-        let (targets, part) = policy.step(&input, part, self.sampling, &mut self.rng);
-        if !warmup {
-            for (&slot, s) in slots.iter().zip(part.split()) {
-                self.states[slot] = Some(s);
+        for (i, &slot) in slots.iter().enumerate() {
+            // A warmup, and a game's first observation, start afresh.
+            if warmup || obs.first[i] {
+                self.policy.reset(slot);
             }
         }
-        let rows = targets
-            .iter()
-            .zip(&obs.frames)
-            .map(|(t, frame)| {
-                // Before GO the game ignores inputs: neutral there (the model still saw the
-                // frame), so the answer does not depend on countdown noise.
-                if frame.frame < 0 {
-                    return NEUTRAL;
-                }
-                let c = self.coder.decode(t);
-                let mut r = [0f32; 13];
-                r[..5].copy_from_slice(&[c.main_x, c.main_y, c.c_x, c.c_y, c.shoulder]);
-                for b in 0..8 {
-                    r[5 + b] = if c.buttons.pressed(b) { 1.0 } else { 0.0 };
-                }
-                r
-            })
-            .collect();
+        let rows: Vec<(usize, &exphil_state::GameState)> =
+            slots.iter().copied().zip(&obs.frames).collect();
+        // Out-of-range values: the model still steps (its memory stays in time) on cleaned
+        // features, and the game repeats its previous controller (the caller's part).
+        let (rows, anomalous) = self
+            .policy
+            .step(&rows)
+            .into_iter()
+            .map(|(c, bad)| (c.to_row(), bad))
+            .unzip();
         Ok(Answer {
             seq: obs.seq,
             rows,
@@ -316,8 +259,6 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         delay: a.delay.unwrap_or_else(|| loaded.frame_delay().min(30)),
         deterministic: a.deterministic,
     };
-    let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let coder = TargetCoder::new(loaded.targets.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!(
         "exphil serve: {} ({}), characters {}, delay {}, {}",
         hello.name,
@@ -330,22 +271,16 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             format!("temperature {}", a.temperature)
         }
     );
+    let sampling = if a.deterministic {
+        Sampling::Argmax
+    } else {
+        Sampling::Temperature(a.temperature)
+    };
     let brain = Brain {
-        sampling: if a.deterministic {
-            Sampling::Argmax
-        } else {
-            Sampling::Temperature(a.temperature)
-        },
-        rng: rand::rngs::StdRng::seed_from_u64(0),
-        delay: hello.delay,
-        states: Vec::new(),
-        live: Vec::new(),
+        policy: BatchedPolicy::new(loaded, device, sampling, hello.delay, 0, 0)?,
+        max_games: 0,
         slots: HashMap::new(),
         free: Vec::new(),
-        embedder,
-        coder,
-        device,
-        loaded,
     };
     let stream = UnixStream::connect(&socket)
         .with_context(|| format!("connecting to the arena at {}", socket.display()))?;
