@@ -18,6 +18,7 @@
 //!
 //! Outputs no longer referenced by the new manifest are removed.
 
+use crate::examples::PAIRING_VERSION;
 use crate::examples::{game_examples_named, ExampleConfig, SkipReason};
 use crate::names::{PlayerRegistry, RegistryError, REGISTRY_FILE};
 use crate::parquet::{read_footer, FrameTable, TableError, TABLE_FORMAT_VERSION};
@@ -258,6 +259,14 @@ pub struct DatasetManifest {
     /// The player registry used (`None`: player-name ids are all 0).
     #[serde(default)]
     pub players: Option<RegistryEntry>,
+    /// [`PAIRING_VERSION`] of the examples (1 for datasets written before it was recorded).
+    #[serde(default = "pairing_v1")]
+    pub pairing_version: u32,
+}
+
+/// The pairing version of a manifest that does not record one.
+fn pairing_v1() -> u32 {
+    1
 }
 
 impl DatasetManifest {
@@ -482,6 +491,7 @@ pub fn build(
             .unwrap_or_default(),
         SHARD_FORMAT_VERSION.to_le_bytes().to_vec(),
         FORMAT_VERSION.to_le_bytes().to_vec(),
+        PAIRING_VERSION.to_le_bytes().to_vec(),
     ];
     progress(Progress::Writing { total: kept.len() });
     let ctx = GameContext {
@@ -576,6 +586,7 @@ pub fn build(
         skipped,
         anomalies,
         players,
+        pairing_version: PAIRING_VERSION,
     };
     let path = out_dir.join(MANIFEST_FILE);
     let text = serde_json::to_vec_pretty(&manifest).map_err(|source| BuildError::Json {

@@ -1,25 +1,34 @@
 //! From a decoded game to training examples: which player(s) to learn from, and the pairing of
-//! the embedded state at `t − delay` with that player's controller targets at `t`.
+//! what a live bot has seen at decision time with the input it must produce.
 //!
-//! # Pairing
+//! # Pairing (version [`PAIRING_VERSION`])
 //!
 //! Frames are the rows of the decoded game (one per distinct frame id, in id order), the **whole
 //! game including the −123..−1 countdown**: the bot is connected during the countdown too, and the
-//! inputs held there are real inputs. For a perspective (the player "me" against the other player),
-//! the example at frame `t` with delay `d` is:
+//! inputs held there are real inputs. Delay is defined once, as a live bot lives it: after frame
+//! `t` has been shown, the bot knows everything the game has shown through `t` (the post-frame
+//! state of `t` and every controller through `t`, its own included) and decides the input of frame
+//! `t + 1 + d` (`d = 0`: the next frame; UMI's `delay` means the same). For a perspective (the
+//! player "me" against the other player), the example whose **target is frame `u`** with delay `d`
+//! has the decision frame `t = u − 1 − d` and is:
 //!
-//! - **features / ids**: [`Embedder::embed`] of the state at frame id `t − d`, with
-//!   [`FrameContext`] `{ prev_controllers: me's controllers at t−d−1, t−d−2, … (most recent first,
-//!   up to the embedder's `prev_controllers`; ones before the first frame are left out, so they
-//!   count as neutral), delay: d, player_name }` where `player_name` is me's registry id
-//!   (the `player_names` argument of [`game_examples_named`]; 0, unknown, with [`game_examples`]);
-//! - **targets**: [`TargetCoder::encode`] of me's own controller on frame `t`
-//!   (`states[t].players[0].controller`).
+//! - **features / ids**: [`Embedder::embed`] of the state at frame id `t`, with [`FrameContext`]
+//!   `{ prev_controllers: me's controllers at t, t−1, … (most recent first, up to the embedder's
+//!   `prev_controllers`; ones before the first frame are left out, so they count as neutral),
+//!   delay: d, player_name }` where `player_name` is me's registry id (the `player_names`
+//!   argument of [`game_examples_named`]; 0, unknown, with [`game_examples`]);
+//! - **targets**: [`TargetCoder::encode`] of me's own controller on frame `u`
+//!   (`states[u].players[0].controller`).
 //!
-//! Examples start at the first `t` whose `t − d` is a frame of the game (so the first `d` frames
-//! have no example). A frame whose state is missing (either player absent from the row) has no
-//! example. A frame whose embedding returns an [`Anomaly`](exphil_embed::Anomaly) is dropped and
-//! counted in [`GameExamples::anomalies`] under its component name.
+//! Nothing of any frame after `t` reaches the features (a property test perturbs every field of
+//! every later frame). The bot's own `d` decisions still queued at `t` (for frames `t + 1 ..= t +
+//! d`) are not features: play does not feed them either. [`LiveGame`] embeds a live frame by the
+//! same definition, so training, evaluation and every kind of play share it.
+//!
+//! Examples start at the first `u` whose `u − 1 − d` is a frame of the game (so the first `d + 1`
+//! frames are never targets). A frame whose state is missing (either player absent from the row)
+//! has no example. A frame whose embedding returns an [`Anomaly`](exphil_embed::Anomaly) is dropped
+//! and counted in [`GameExamples::anomalies`] under its component name.
 //!
 //! With `delay_augment = Some((lo, hi))`, every example draws its own `d` uniformly from
 //! `lo..=hi` (replacing `frame_delay`), from a random stream seeded by the config seed, the port
@@ -34,8 +43,9 @@
 //! original example are appended after those (copy `c` of all examples, then copy `c + 1`):
 //! [`add_noise`] on the state (positions ± `std`, speeds ± `std / 10`, both fighters), the same
 //! previous controllers, delay and targets as the original. The normal draws come from a
-//! Box–Muller transform of a random stream seeded by the config seed, the port and the game
-//! (separate from the delay stream), so a rebuild draws the same noise. Copy `c` (1-based) is
+//! Box–Muller transform of a random stream of its own for each copy of each example, seeded by
+//! the config seed, the port, the game and the example's target frame (separate from the delay
+//! stream), so a rebuild draws the same noise and no example's noise depends on another. Copy `c` (1-based) is
 //! flagged as variant `VARIANT_NOISY_FIRST + c − 1`, so every block of rows has its own variant
 //! and loader windows never cross one.
 
@@ -76,6 +86,12 @@ pub struct NoiseConfig {
     pub copies: u8,
 }
 
+/// Version of the pairing of features and targets (see the module docs). Version 1 (before
+/// this one) embedded the state of the target frame itself at delay 0 and left the decision
+/// frame's own controller out of the features; datasets and runs record the version they were
+/// built with, and play refuses version 1.
+pub const PAIRING_VERSION: u32 = 2;
+
 /// Most noisy copies per example.
 pub const MAX_NOISE_COPIES: u8 = 4;
 
@@ -92,7 +108,8 @@ pub const VARIANT_NOISY_FIRST: u8 = 2;
 pub struct ExampleConfig {
     /// Whose inputs to learn.
     pub perspective: Perspective,
-    /// Frames between the state seen and the action taken (0..=30).
+    /// Frames between the decision frame and the frame after it that the decided input is for
+    /// (0..=30; 0: the next frame).
     pub frame_delay: u8,
     /// Per-example delay drawn uniformly from `min..=max` (replaces `frame_delay`).
     pub delay_augment: Option<(u8, u8)>,
@@ -229,9 +246,9 @@ pub struct GameExamples {
     /// Content hash of the source replay; [`game_examples`] leaves it empty for the caller (who
     /// has the file bytes) to fill.
     pub source: String,
-    /// Frame id `t` of each example (the frame of the target).
+    /// Frame id `u` of each example (the frame of the target).
     pub frame_ids: Vec<i32>,
-    /// Delay of each example (the state is from `t − delay`).
+    /// Delay of each example (the decision frame is `u − 1 − delay`).
     pub delays: Vec<u8>,
     /// Which variant each example is: [`VARIANT_ORIGINAL`], [`VARIANT_MIRRORED`], or noisy copy
     /// `c` as `VARIANT_NOISY_FIRST + c − 1`.
@@ -240,7 +257,7 @@ pub struct GameExamples {
     pub features: Vec<f32>,
     /// `n × layout.ids` integer ids.
     pub ids: Vec<u32>,
-    /// Controller targets at `t`.
+    /// Controller targets at `u`.
     pub targets: Vec<Targets>,
     /// Frames dropped for an embedding anomaly, by component.
     pub anomalies: BTreeMap<String, u64>,
@@ -416,8 +433,9 @@ fn port_examples(
             Some((lo, hi)) => rng.gen_range(lo.min(hi)..=hi.min(MAX_DELAY_FRAMES)),
             None => fixed,
         };
-        let src_id = t - d as i32;
-        let Some(si) = pos(src_id) else { continue };
+        let Some(si) = t.checked_sub(1 + d as i32).and_then(pos) else {
+            continue;
+        };
         let own = |id: i32| at(id).map(|p| p.players[0].controller);
         let one = (d, player_name);
         if let Err(a) = embed_one(embedder, &all[si], own, k, one, &mut prev, &mut f, &mut ids) {
@@ -450,24 +468,31 @@ fn port_examples(
     }
     if let Some(noise) = cfg.noise {
         let n = kept.len();
-        let mut nrng =
-            rand::rngs::StdRng::seed_from_u64(game_seed(game, me, cfg.seed ^ NOISE_STREAM));
-        // Box–Muller: two uniforms give two independent N(0, 1) draws; the second is kept.
-        let mut spare: Option<f32> = None;
-        let mut normal = move || -> f32 {
-            if let Some(z) = spare.take() {
-                return z;
-            }
-            let u1: f64 = 1.0 - nrng.gen::<f64>(); // (0, 1]: ln is finite
-            let u2: f64 = nrng.gen::<f64>();
-            let r = (-2.0 * u1.ln()).sqrt();
-            let a = std::f64::consts::TAU * u2;
-            spare = Some((r * a.sin()) as f32);
-            (r * a.cos()) as f32
-        };
+        let noise_seed = game_seed(game, me, cfg.seed ^ NOISE_STREAM);
         for c in 0..noise.copies {
             for (row, &(si, d)) in kept.iter().enumerate().take(n) {
-                let src = add_noise(&all[si as usize], noise.std, &mut normal);
+                // Each copy of each example draws from its own stream (keyed by its target
+                // frame), so its noise never depends on which other examples exist: whether a
+                // later frame embeds cleanly cannot change an earlier example.
+                let mut key = [0u8; 13];
+                key[..8].copy_from_slice(&noise_seed.to_le_bytes());
+                key[8..12].copy_from_slice(&ex.frame_ids[row].to_le_bytes());
+                key[12] = c;
+                let mut nrng = rand::rngs::StdRng::seed_from_u64(xxhash_rust::xxh3::xxh3_64(&key));
+                // Box–Muller: two uniforms give two independent N(0, 1) draws.
+                let mut spare: Option<f32> = None;
+                let normal = move || -> f32 {
+                    if let Some(z) = spare.take() {
+                        return z;
+                    }
+                    let u1: f64 = 1.0 - nrng.gen::<f64>(); // (0, 1]: ln is finite
+                    let u2: f64 = nrng.gen::<f64>();
+                    let r = (-2.0 * u1.ln()).sqrt();
+                    let a = std::f64::consts::TAU * u2;
+                    spare = Some((r * a.sin()) as f32);
+                    (r * a.cos()) as f32
+                };
+                let src = add_noise(&all[si as usize], noise.std, normal);
                 let own = |id: i32| at(id).map(|p| p.players[0].controller);
                 let one = (d, player_name);
                 if let Err(a) = embed_one(embedder, &src, own, k, one, &mut prev, &mut f, &mut ids)
@@ -495,8 +520,9 @@ fn port_examples(
 /// Mixed into the seed of the noise stream, so it differs from the delay stream.
 const NOISE_STREAM: u64 = 0x6e6f_6973_655f_7631;
 
-/// Embeds `src` with the `k` controllers of the frames before it (`history(id)`, the player's
-/// controller on frame `id`; stops at the first missing frame), at `(delay, player_name)`.
+/// Embeds the decision frame `src` with the player's controllers of the `k` frames ending with
+/// it (`history(id)`, the player's controller on frame `id`, most recent first; stops at the
+/// first missing frame), at `(delay, player_name)`.
 #[allow(clippy::too_many_arguments)]
 fn embed_one(
     embedder: &Embedder,
@@ -509,7 +535,7 @@ fn embed_one(
     ids: &mut [u32],
 ) -> Result<(), exphil_embed::Anomaly> {
     prev.clear();
-    for j in 1..=k as i32 {
+    for j in 0..k as i32 {
         match history(src.frame - j) {
             Some(c) => prev.push(c),
             None => break,
@@ -524,9 +550,10 @@ fn embed_one(
 }
 
 /// One live game embedded frame by frame, exactly as [`game_examples`] embeds a replay's
-/// examples: the state the policy sees (from the player's seat), the player's previous `k`
-/// controllers as recorded in the frames before it (stopping at a gap in frame numbers), the
-/// delay id and the player-name id. Play (UMI, Dolphin) feeds it each new frame.
+/// examples (the pairing of the module docs): the state the policy sees (from the player's seat)
+/// at the frame just shown, the player's controllers of the `k` frames ending with it (stopping
+/// at a gap in frame numbers), the delay id and the player-name id. Play (UMI, Dolphin, the
+/// simulator) feeds it each new frame and applies the decision to the frame `1 + delay` later.
 #[derive(Clone, Debug, Default)]
 pub struct LiveGame {
     /// (frame, the player's controller on that frame), oldest first, at most `k`.
@@ -545,9 +572,10 @@ impl LiveGame {
         self.history.clear();
     }
 
-    /// Embeds `state` at `delay` (clamped to the delay vocabulary) into `features` and `ids`,
-    /// then remembers its controller for the frames after it. An anomaly (a value out of
-    /// physical range) leaves the outputs unspecified, and the frame is still remembered.
+    /// Remembers `state`'s controller (the input the game applied on that frame), then embeds
+    /// `state` at `delay` (clamped to the delay vocabulary) into `features` and `ids`. An
+    /// anomaly (a value out of physical range) leaves the outputs unspecified, and the frame is
+    /// still remembered.
     pub fn embed(
         &mut self,
         embedder: &Embedder,
@@ -558,25 +586,6 @@ impl LiveGame {
         ids: &mut [u32],
     ) -> Result<(), exphil_embed::Anomaly> {
         let k = embedder.config().prev_controllers;
-        let history = &self.history;
-        let own = |id: i32| {
-            history
-                .iter()
-                .rev()
-                .find(|(f, _)| *f == id)
-                .map(|(_, c)| *c)
-        };
-        let delay = delay.min((DELAY_VOCAB - 1) as u8);
-        let r = embed_one(
-            embedder,
-            state,
-            own,
-            k,
-            (delay, player_name),
-            &mut self.prev,
-            features,
-            ids,
-        );
         // A repeated or earlier frame number (a rollback) replaces what came after it.
         while self.history.back().is_some_and(|(f, _)| *f >= state.frame) {
             self.history.pop_back();
@@ -588,7 +597,25 @@ impl LiveGame {
             self.history
                 .push_back((state.frame, state.players[0].controller));
         }
-        r
+        let history = &self.history;
+        let own = |id: i32| {
+            history
+                .iter()
+                .rev()
+                .find(|(f, _)| *f == id)
+                .map(|(_, c)| *c)
+        };
+        let delay = delay.min((DELAY_VOCAB - 1) as u8);
+        embed_one(
+            embedder,
+            state,
+            own,
+            k,
+            (delay, player_name),
+            &mut self.prev,
+            features,
+            ids,
+        )
     }
 }
 

@@ -13,6 +13,8 @@ use std::path::Path;
 pub struct DatasetSummary {
     /// Format version of the dataset.
     pub format_version: u32,
+    /// Pairing version of its examples (see `exphil_dataset::PAIRING_VERSION`).
+    pub pairing_version: u32,
     /// Games.
     pub games: usize,
     /// Games in the training split.
@@ -71,6 +73,7 @@ pub fn summarize(dir: &Path) -> Result<DatasetSummary> {
     let m = DatasetManifest::read(dir)?;
     let mut s = DatasetSummary {
         format_version: m.format_version,
+        pairing_version: m.pairing_version,
         games: m.games.len(),
         train_games: 0,
         validation_games: 0,

@@ -1,5 +1,5 @@
-//! Training datasets for exphil: decoded replays become examples (embedded game state at
-//! `t - delay`, controller targets at `t`) for one or both players of each game, written per game
+//! Training datasets for exphil: decoded replays become examples (what a live bot has seen
+//! after frame `t`, and its input for frame `t + 1 + delay` as the target) for one or both players of each game, written per game
 //! as a Parquet frame table (raw fields and targets, readable without exphil) and as
 //! memory-mappable `.npy` shards (features, ids, targets), keyed by a cache key so that a rebuild
 //! redoes exactly what changed. The loader serves shuffled minibatches of frames or windows that
@@ -11,11 +11,13 @@ mod loader;
 pub mod npy;
 mod shard;
 mod split;
+mod streams;
 pub use crate::examples::{
     game_examples, game_examples_named, perspective_ports, ExampleConfig, ExampleConfigError,
     GameExamples, LiveGame, NoiseConfig, Perspective, SkipReason, MAX_DELAY_FRAMES,
-    MAX_NOISE_COPIES, VARIANT_MIRRORED, VARIANT_NOISY_FIRST, VARIANT_ORIGINAL,
+    MAX_NOISE_COPIES, PAIRING_VERSION, VARIANT_MIRRORED, VARIANT_NOISY_FIRST, VARIANT_ORIGINAL,
 };
+pub use crate::streams::{StreamBatch, StreamConfig, StreamLoader};
 mod names;
 pub use crate::loader::{unit_starts, Batch, Epoch, Loader, LoaderConfig, LoaderError};
 pub use crate::names::{

@@ -71,6 +71,9 @@ pub struct LoaderConfig {
     pub max_open_shards: usize,
     /// Leave out the last, short batch of an epoch.
     pub drop_last: bool,
+    /// Keep only units of these variants (`None`: all; `Some(vec![0])`: the originals, as
+    /// validation does).
+    pub variants: Option<Vec<u8>>,
 }
 
 impl Default for LoaderConfig {
@@ -89,6 +92,7 @@ impl Default for LoaderConfig {
             parallel: true,
             max_open_shards: 64,
             drop_last: false,
+            variants: None,
         }
     }
 }
@@ -217,6 +221,17 @@ pub fn unit_starts(shard: &Shard, window: Option<usize>, stride: Option<usize>) 
     out
 }
 
+/// The start rows of `shard`'s units for a loader config: [`unit_starts`], keeping only the
+/// config's variants.
+fn units_of(shard: &Shard, cfg: &LoaderConfig) -> Vec<u32> {
+    let mut starts = unit_starts(shard, cfg.window, cfg.stride);
+    if let Some(keep) = &cfg.variants {
+        let variant = shard.variant();
+        starts.retain(|&r| keep.contains(&variant[r as usize]));
+    }
+    starts
+}
+
 /// The side of a shard: from its source hash (both perspectives of a game share it). A shard
 /// without a source cannot be placed safely, so it is an error rather than a guess.
 fn side_of(dir: &Path, info: &ShardInfo, cfg: &LoaderConfig) -> Result<Split, LoaderError> {
@@ -247,7 +262,7 @@ impl Loader {
                     continue;
                 }
             }
-            let starts = unit_starts(&shard, cfg.window, cfg.stride);
+            let starts = units_of(&shard, &cfg);
             let units = starts.len();
             let (shard, starts) = if cfg.streaming {
                 (None, None)
@@ -277,7 +292,7 @@ impl Loader {
                     continue;
                 }
             }
-            let starts = unit_starts(&shard, cfg.window, cfg.stride);
+            let starts = units_of(&shard, &cfg);
             entries.push(Entry {
                 dir,
                 info,
@@ -360,61 +375,74 @@ impl Loader {
 
     /// The batches of epoch `epoch` (its order depends only on the seed and `epoch`).
     pub fn epoch(&self, epoch: u64) -> Epoch {
-        let producer = Producer::new(self.inner.clone(), epoch);
-        let depth = self.inner.cfg.prefetch;
-        if depth == 0 {
-            return Epoch {
-                sync: Some(producer),
-                rx: None,
-                handle: None,
-            };
-        }
-        let (tx, rx) = sync_channel(depth);
-        let handle = std::thread::Builder::new()
-            .name("exphil-loader".into())
-            .spawn(move || {
-                let mut p = producer;
-                while let Some(b) = p.next_batch() {
-                    if tx.send(b).is_err() {
-                        return; // the epoch was dropped
-                    }
-                }
-            });
-        match handle {
-            Ok(h) => Epoch {
-                sync: None,
-                rx: Some(rx),
-                handle: Some(h),
-            },
-            // No thread could be started: prepare batches on the caller's thread instead.
-            Err(_) => Epoch {
-                sync: Some(Producer::new(self.inner.clone(), epoch)),
-                rx: None,
-                handle: None,
-            },
-        }
+        prefetched(self.inner.cfg.prefetch, || {
+            Producer::new(self.inner.clone(), epoch)
+        })
     }
 }
 
-/// The batches of one epoch. Dropping it stops the prefetch thread and waits for it.
-pub struct Epoch {
-    sync: Option<Producer>,
-    rx: Option<Receiver<Result<Batch, LoaderError>>>,
+/// What prepares an epoch's items one by one (on the prefetch thread, or the caller's).
+pub(crate) trait Produce<T>: Send {
+    /// The next item, `None` at the end of the epoch.
+    fn next_item(&mut self) -> Option<Result<T, LoaderError>>;
+}
+
+/// An epoch whose items a producer from `make` prepares `depth` ahead on a background thread
+/// (or on the caller's thread when `depth` is 0 or no thread can be started).
+pub(crate) fn prefetched<T: Send + 'static, P: Produce<T> + 'static>(
+    depth: usize,
+    make: impl Fn() -> P,
+) -> Epoch<T> {
+    let on_caller = |p: P| Epoch {
+        sync: Some(Box::new(p) as Box<dyn Produce<T>>),
+        rx: None,
+        handle: None,
+    };
+    if depth == 0 {
+        return on_caller(make());
+    }
+    let (tx, rx) = sync_channel(depth);
+    let mut producer = make();
+    let handle = std::thread::Builder::new()
+        .name("exphil-loader".into())
+        .spawn(move || {
+            while let Some(b) = producer.next_item() {
+                if tx.send(b).is_err() {
+                    return; // the epoch was dropped
+                }
+            }
+        });
+    match handle {
+        Ok(h) => Epoch {
+            sync: None,
+            rx: Some(rx),
+            handle: Some(h),
+        },
+        // No thread could be started: prepare items on the caller's thread instead.
+        Err(_) => on_caller(make()),
+    }
+}
+
+/// The items (by default [`Batch`]es) of one epoch. Dropping it stops the prefetch thread and
+/// waits for it.
+pub struct Epoch<T = Batch> {
+    sync: Option<Box<dyn Produce<T>>>,
+    rx: Option<Receiver<Result<T, LoaderError>>>,
     handle: Option<JoinHandle<()>>,
 }
 
-impl Iterator for Epoch {
-    type Item = Result<Batch, LoaderError>;
+impl<T> Iterator for Epoch<T> {
+    type Item = Result<T, LoaderError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(p) = &mut self.sync {
-            return p.next_batch();
+            return p.next_item();
         }
         self.rx.as_ref()?.recv().ok()
     }
 }
 
-impl Drop for Epoch {
+impl<T> Drop for Epoch<T> {
     fn drop(&mut self) {
         // Disconnecting the channel wakes a producer blocked in `send`, which then returns.
         drop(self.rx.take());
@@ -481,7 +509,7 @@ impl Producer {
                 (Some(sh), Some(st)) => (sh.clone(), st.clone()),
                 _ => {
                     let sh = Shard::open(&e.dir)?;
-                    let st = unit_starts(&sh, cfg.window, cfg.stride);
+                    let st = units_of(&sh, cfg);
                     if st.len() != e.units {
                         return Err(LoaderError::Mismatch {
                             path: e.dir.clone(),
@@ -503,8 +531,10 @@ impl Producer {
         }
         Ok(())
     }
+}
 
-    fn next_batch(&mut self) -> Option<Result<Batch, LoaderError>> {
+impl Produce<Batch> for Producer {
+    fn next_item(&mut self) -> Option<Result<Batch, LoaderError>> {
         if self.done {
             return None;
         }

@@ -38,7 +38,8 @@ fn setup(preset: &str) -> (Embedder, TargetCoder) {
     )
 }
 
-/// The expected example for target frame index `ti` with delay `d`, computed independently.
+/// The expected example for target frame index `ti` with delay `d`, computed independently: the
+/// decision frame is `ti - 1 - d`, and its own controller is the most recent of the history.
 fn expected(
     e: &Embedder,
     all: &[GameState],
@@ -47,8 +48,8 @@ fn expected(
     mirrored: bool,
 ) -> (Vec<f32>, Vec<u32>) {
     let k = e.config().prev_controllers;
-    let si = ti - d;
-    let prev: Vec<Controller> = (1..=k)
+    let si = ti - 1 - d;
+    let prev: Vec<Controller> = (0..k)
         .take_while(|j| *j <= si)
         .map(|j| {
             let c = all[si - j].players[0].controller;
@@ -76,7 +77,7 @@ fn row<T>(v: &[T], i: usize, w: usize) -> &[T] {
 }
 
 #[test]
-fn delay_pairs_state_at_t_minus_d_with_controller_at_t() {
+fn delay_pairs_decision_frame_t_with_the_input_of_t_plus_1_plus_d() {
     let g = game(PEACH_MARTH);
     for preset in ["compact", "full"] {
         let (e, coder) = setup(preset);
@@ -98,11 +99,11 @@ fn delay_pairs_state_at_t_minus_d_with_controller_at_t() {
         .into_iter()
         .map(|(_, s)| s)
         .collect();
-        // Contiguous frames in this game: the first 18 frames have no example.
+        // Contiguous frames in this game: the first 1 + 18 frames are never targets.
         let dropped: u64 = ex.anomalies.values().sum();
-        assert_eq!(ex.len() as u64 + dropped, all.len() as u64 - 18);
+        assert_eq!(ex.len() as u64 + dropped, all.len() as u64 - 19);
         assert!(ex.delays.iter().all(|&d| d == 18));
-        assert_eq!(ex.frame_ids[0], all[18].frame);
+        assert_eq!(ex.frame_ids[0], all[19].frame);
         for i in 0..ex.len() {
             let t = ex.frame_ids[i];
             let ti = (t - all[0].frame) as usize;
@@ -336,7 +337,7 @@ fn frames_missing_a_player_leave_a_gap_that_nothing_crosses() {
     assert_eq!(all.len(), g.frames.len() - gap.len());
     for (i, &t) in ex.frame_ids.iter().enumerate() {
         assert!(
-            !gap.contains(&t) && !gap.contains(&(t - d as i32)),
+            !gap.contains(&t) && !gap.contains(&(t - 1 - d as i32)),
             "frame {t}"
         );
         let s = all.iter().find(|s| s.frame == t).unwrap();
@@ -344,7 +345,7 @@ fn frames_missing_a_player_leave_a_gap_that_nothing_crosses() {
     }
     // Every frame whose target and source both exist has its example.
     let have = |id: i32| all.iter().any(|s| s.frame == id);
-    let want = all.iter().filter(|s| have(s.frame - d as i32)).count();
+    let want = all.iter().filter(|s| have(s.frame - 1 - d as i32)).count();
     assert_eq!(ex.len(), want);
     // Windows of the shard break at the gap.
     let dir = tempfile::tempdir().unwrap();
@@ -543,7 +544,7 @@ fn live_frames_through_umi_bytes_embed_as_training_did() {
                 }
                 assert!(ex.len() > 1000);
                 for i in 0..ex.len() {
-                    let src = ex.frame_ids[i] - i32::from(delay);
+                    let src = ex.frame_ids[i] - 1 - i32::from(delay);
                     let (lf, li) = by_frame.get(&src).unwrap_or_else(|| panic!("frame {src}"));
                     assert_eq!(
                         &ex.features[i * nf..(i + 1) * nf],
@@ -558,6 +559,102 @@ fn live_frames_through_umi_bytes_embed_as_training_did() {
                         ex.port
                     );
                 }
+            }
+        }
+    }
+}
+
+/// The examples of `ex` whose decision frame (`target − 1 − delay`) is at most `t`, as
+/// comparable rows: (frame, delay, variant, features, ids).
+#[allow(clippy::type_complexity)]
+fn decided_by(
+    ex: &GameExamples,
+    t: i32,
+    nf: usize,
+    ni: usize,
+) -> Vec<(i32, u8, u8, Vec<f32>, Vec<u32>)> {
+    (0..ex.len())
+        .filter(|&i| ex.frame_ids[i] - 1 - i32::from(ex.delays[i]) <= t)
+        .map(|i| {
+            (
+                ex.frame_ids[i],
+                ex.delays[i],
+                ex.variant[i],
+                row(&ex.features, i, nf).to_vec(),
+                row(&ex.ids, i, ni).to_vec(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn no_feature_changes_when_every_frame_after_the_decision_frame_changes() {
+    // A game with items (the full embedding reads them) and a plain one.
+    for name in [PEACH_MARTH, MARTH_DITTO] {
+        let path = replays().join("games").join(name);
+        let bytes = std::fs::read(&path).unwrap();
+        let g = exphil_replay::read(&bytes, DecodeOptions::default()).unwrap();
+        let last = *g.frames.id.last().unwrap();
+        let (e, coder) = setup("full");
+        let (nf, ni) = (e.layout().features, e.layout().ids);
+        let configs = [
+            ExampleConfig {
+                perspective: Perspective::Dual,
+                frame_delay: 0,
+                ..ExampleConfig::default()
+            },
+            ExampleConfig {
+                perspective: Perspective::Dual,
+                frame_delay: 4,
+                mirror: true,
+                ..ExampleConfig::default()
+            },
+            ExampleConfig {
+                perspective: Perspective::Dual,
+                delay_augment: Some((0, 8)),
+                noise: Some(NoiseConfig {
+                    std: 0.5,
+                    copies: 1,
+                }),
+                seed: 3,
+                ..ExampleConfig::default()
+            },
+        ];
+        for (k, t) in [-60, 0, last / 2, last - 12].into_iter().enumerate() {
+            let (changed_bytes, changed) =
+                exphil_testdata::perturb_frames_after(&bytes, t, 17 + k as u64);
+            assert!(changed > 0, "{name}: nothing after frame {t} to perturb");
+            let pg = exphil_replay::read(&changed_bytes, DecodeOptions::default()).unwrap();
+            assert_eq!(
+                pg.frames.id, g.frames.id,
+                "{name}: the later frames still exist"
+            );
+            for cfg in &configs {
+                let a = game_examples(&g, &e, &coder, cfg).unwrap();
+                let b = game_examples(&pg, &e, &coder, cfg).unwrap();
+                assert_eq!(a.len(), b.len());
+                let mut later_differs = false;
+                for (a, b) in a.iter().zip(&b) {
+                    let (da, db) = (decided_by(a, t, nf, ni), decided_by(b, t, nf, ni));
+                    assert!(!da.is_empty() || t < 0, "{name}: no example decided by {t}");
+                    assert_eq!(da.len(), db.len(), "{name} port {:?} t {t}", a.port);
+                    for (x, y) in da.iter().zip(&db) {
+                        assert_eq!(x, y, "{name} port {:?}: the example of frame {} (delay {}, variant {}) changed when frames after {t} did", a.port, x.0, x.1, x.2);
+                    }
+                    // The perturbation does reach the examples decided after t: the check above
+                    // could fail.
+                    let rest = |ex: &GameExamples| {
+                        (0..ex.len())
+                            .filter(|&i| ex.frame_ids[i] - 1 - i32::from(ex.delays[i]) > t)
+                            .map(|i| row(&ex.features, i, nf).to_vec())
+                            .collect::<Vec<_>>()
+                    };
+                    later_differs |= rest(a) != rest(b);
+                }
+                assert!(
+                    later_differs,
+                    "{name}: perturbing after {t} changed nothing at all"
+                );
             }
         }
     }

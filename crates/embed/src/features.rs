@@ -8,6 +8,10 @@
 //! every component with its size, offset and scaling; it is printed by `exphil dataset info` and
 //! stored with datasets and checkpoints.
 
+use crate::config::{
+    TargetConfig, DEFAULT_SHOULDER_BUCKETS, DEFAULT_STICK_SPACING, STICK_RAW_SPAN,
+};
+use crate::targets::TargetCoder;
 use exphil_state::{Controller, Fighter, GameState, ItemState, MAX_ITEMS};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -204,6 +208,12 @@ pub struct EmbedConfig {
     pub spatial: bool,
     /// How many previous controllers of the player (most recent first), 13 values each.
     pub prev_controllers: usize,
+    /// Each previous controller's sticks and shoulder also as the classes of the default
+    /// targets (17 uniform buckets per stick axis, 5 shoulder buckets), as learned ids: what
+    /// the heads predict, so "keep holding it" is one lookup away. Off in configs written
+    /// before it existed.
+    #[serde(default)]
+    pub prev_controller_classes: bool,
     /// A delay id (the frames between state and action the policy was trained for).
     pub delay_id: bool,
     /// Player-name ids for style conditioning: vocabulary size (0 = off; id 0 = unknown).
@@ -242,6 +252,7 @@ impl EmbedConfig {
             stage_dynamics: true,
             spatial: true,
             prev_controllers: 1,
+            prev_controller_classes: true,
             delay_id: true,
             player_names: 0,
         };
@@ -252,6 +263,7 @@ impl EmbedConfig {
                 item_slots: 0,
                 stage_dynamics: false,
                 prev_controllers: 0,
+                prev_controller_classes: false,
                 delay_id: false,
                 ..compact
             },
@@ -449,7 +461,18 @@ pub struct FrameContext<'a> {
 pub struct Embedder {
     config: EmbedConfig,
     layout: Layout,
+    /// The classes of previous controllers ([`EmbedConfig::prev_controller_classes`]).
+    classes: TargetCoder,
 }
+
+/// Names of the class ids of a previous controller.
+const PREV_CLASS_NAMES: [&str; 5] = [
+    "main_x_class",
+    "main_y_class",
+    "c_x_class",
+    "c_y_class",
+    "shoulder_class",
+];
 
 fn check(component: &'static str, v: f32, limit: f32) -> Result<f32, Anomaly> {
     if v.is_finite() && v.abs() <= limit {
@@ -509,7 +532,14 @@ impl Embedder {
     pub fn new(config: EmbedConfig) -> Result<Embedder, EmbedConfigError> {
         config.validate()?;
         let layout = Self::layout_of(&config);
-        Ok(Embedder { config, layout })
+        // The default target config is valid by construction.
+        let classes =
+            TargetCoder::new(TargetConfig::default()).expect("the default target config is valid");
+        Ok(Embedder {
+            config,
+            layout,
+            classes,
+        })
     }
 
     /// The config.
@@ -674,6 +704,20 @@ impl Embedder {
                 13,
                 "sticks (v - 0.5) * 2, shoulder, 8 buttons 0/1; most recent first",
             );
+        }
+        if c.prev_controller_classes {
+            let stick = STICK_RAW_SPAN / DEFAULT_STICK_SPACING + 1;
+            let vocab = [stick, stick, stick, stick, DEFAULT_SHOULDER_BUCKETS as u16];
+            for k in 0..c.prev_controllers {
+                for (name, v) in PREV_CLASS_NAMES.iter().zip(vocab) {
+                    l.push(
+                        format!("prev_controller{k}.{name}"),
+                        ComponentKind::Id { vocab: v as u32 },
+                        1,
+                        "class of the default targets (17 stick buckets, 5 shoulder)",
+                    );
+                }
+            }
         }
         if c.delay_id {
             l.push(
@@ -899,6 +943,20 @@ impl Embedder {
             out.f(check("controller.shoulder", pc.shoulder, 1.0)?);
             for i in 0..8 {
                 out.f(pc.buttons.pressed(i) as u8 as f32);
+            }
+        }
+        if c.prev_controller_classes {
+            for k in 0..c.prev_controllers {
+                let pc = ctx
+                    .prev_controllers
+                    .get(k)
+                    .copied()
+                    .unwrap_or(Controller::NEUTRAL);
+                // The values were range-checked above.
+                let t = self.classes.encode(&pc);
+                for v in [t.main_x, t.main_y, t.c_x, t.c_y, t.shoulder] {
+                    out.id(u32::from(v));
+                }
             }
         }
         if c.delay_id {

@@ -342,9 +342,15 @@ fn mb(bytes: u64) -> String {
 fn print_summary(out: &mut impl Write, dir: &Path, s: &DatasetSummary) -> Result<()> {
     writeln!(
         out,
-        "Dataset {} (format {})",
+        "Dataset {} (format {}, pairing v{}{})",
         dir.display(),
-        s.format_version
+        s.format_version,
+        s.pairing_version,
+        if s.pairing_version < exphil_dataset::PAIRING_VERSION {
+            ": the old pairing, whose features hold the target frame; rebuild it with `exphil dataset build`"
+        } else {
+            ""
+        }
     )?;
     writeln!(
         out,

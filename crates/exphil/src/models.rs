@@ -379,6 +379,7 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
         let out = serde_json::json!({
             "record": rec,
             "description": config.policy.backbone.describe(),
+            "pairing_version": v["pairing_version"].as_u64().unwrap_or(1),
             "params_by_block": blocks,
             "config": v["config"],
             "layout": v["layout"],
@@ -416,6 +417,15 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
             println!("    {b:<36} {n:>10}");
         }
     }
+    let pairing = v["pairing_version"].as_u64().unwrap_or(1);
+    println!(
+        "  pairing:       v{pairing}{}",
+        if pairing < u64::from(exphil_dataset::PAIRING_VERSION) {
+            " (old: its features hold the target frame; serve and play refuse it, retrain it)"
+        } else {
+            " (the state and every controller through frame t predict the input of t + 1 + delay)"
+        }
+    );
     println!();
     let layout = &v["layout"];
     println!(

@@ -24,7 +24,7 @@ use exphil_dolphin::{
 use exphil_policy::Sampling;
 use exphil_replay::{ExternalCharacter, ExternalStage, Port};
 use exphil_state::{Controller, GameState};
-use exphil_train::model_file::{load_policy, LoadedPolicy};
+use exphil_train::model_file::{load_for_play, LoadedPolicy};
 use exphil_train::trainer::device_of;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -232,7 +232,7 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
     let dir = checkpoints_dir(&a.checkpoints);
     let load = |run: &str| -> Result<LoadedPolicy> {
         let path = policy_path(&dir, run)?;
-        load_policy(&path, &device).with_context(|| format!("loading {run}"))
+        load_for_play(&path, &device).with_context(|| format!("loading {run}"))
     };
     let loaded = load(&a.policy)?;
     let character = match &a.character {

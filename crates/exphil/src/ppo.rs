@@ -20,7 +20,7 @@ use exphil_sim::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Wei
 use exphil_sim::reward::{Reward, Snap};
 use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
-use exphil_train::model_file::{load_policy, read_weights};
+use exphil_train::model_file::{load_for_play, read_weights};
 use exphil_train::optim::Optimizer;
 use exphil_train::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
 use exphil_train::trainer::device_of;
@@ -704,7 +704,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let device = base.clone().autodiff();
     device.seed(a.seed);
     let path = policy_path(&dir, pretrained)?;
-    let loaded = load_policy(&path, &device).with_context(|| format!("loading {pretrained}"))?;
+    let loaded = load_for_play(&path, &device).with_context(|| format!("loading {pretrained}"))?;
     // Temporal policies act frame by frame with their state carried through each game, and
     // the update replays whole games from the state each rollout began with.
     let temporal = !matches!(loaded.policy.backbone, exphil_policy::Backbone::Mlp(_));
@@ -745,7 +745,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let n = a.num_games;
     let delay = loaded.frame_delay();
     let opponent = |seed: u64| -> Result<BatchedPolicy> {
-        let l = load_policy(&path, &base)?;
+        let l = load_for_play(&path, &base)?;
         let d = l.frame_delay();
         BatchedPolicy::new(l, base.clone(), Sampling::Temperature(1.0), d, n, seed)
     };
@@ -870,7 +870,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             }
         } else if let Some(run) = a.opponent.strip_prefix("policy:") {
             let p = policy_path(&dir, run)?;
-            let l = load_policy(&p, &base).with_context(|| format!("loading {run}"))?;
+            let l = load_for_play(&p, &base).with_context(|| format!("loading {run}"))?;
             let d = l.frame_delay();
             let bp =
                 BatchedPolicy::new(l, base.clone(), Sampling::Temperature(1.0), d, n, seed + 1)?;

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use exphil_policy::Sampling;
 use exphil_replay::ExternalCharacter;
-use exphil_train::model_file::{load_policy, LoadedPolicy};
+use exphil_train::model_file::{load_for_play, LoadedPolicy};
 use exphil_train::trainer::device_of;
 use exphil_umi::protocol::{act, error, read_message_limited, ready, session_limit, write_message};
 use exphil_umi::{characters_of, Controller13, Hello, Message, Obs, ProtocolError, Welcome};
@@ -249,7 +249,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     }
     let device = device_of(&a.device)?;
     let path = policy_path(&checkpoints_dir(&a.checkpoints), &a.policy)?;
-    let loaded = load_policy(&path, &device).with_context(|| format!("loading {}", a.policy))?;
+    let loaded = load_for_play(&path, &device).with_context(|| format!("loading {}", a.policy))?;
     let hello = Hello {
         name: a
             .name

@@ -12,7 +12,7 @@ use exphil_sim::{
     bot, Bot, End, Fighter, Game, Outcome, Rng, SlpRecorder, Stage, BOT_NAMES, STAGES,
 };
 use exphil_state::Controller;
-use exphil_train::model_file::load_policy;
+use exphil_train::model_file::load_for_play;
 use exphil_train::trainer::device_of;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -139,7 +139,7 @@ pub(crate) fn seat(a: &SeatOpts<'_>, who: &str, seed: u64) -> Result<Seat> {
     if let Some(run) = who.strip_prefix("policy:") {
         let device = device_of(a.device)?;
         let path = policy_path(&checkpoints_dir(a.checkpoints), run)?;
-        let loaded = load_policy(&path, &device).with_context(|| format!("loading {run}"))?;
+        let loaded = load_for_play(&path, &device).with_context(|| format!("loading {run}"))?;
         let delay = a.frame_delay.unwrap_or_else(|| loaded.frame_delay());
         let sampling = if a.deterministic {
             Sampling::Argmax
@@ -489,7 +489,7 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     if let Some(run) = &a.policy {
         let device = device_of(&a.device)?;
         let path = policy_path(&checkpoints_dir(&a.checkpoints), run)?;
-        let loaded = load_policy(&path, &device).with_context(|| format!("loading {run}"))?;
+        let loaded = load_for_play(&path, &device).with_context(|| format!("loading {run}"))?;
         let what = loaded.config.backbone.describe();
         let delay = loaded.frame_delay();
         let mut policy = crate::agent::BatchedPolicy::new(

@@ -95,3 +95,58 @@ pub fn manifest() -> Vec<Entry> {
 pub fn replay(name: &str) -> PathBuf {
     replays_dir().join(name)
 }
+
+/// The replay `slp` with every byte of every per-frame event of frames after `frame` replaced
+/// by a pseudo-random one (seeded by `seed`), except each event's frame number, and the port and
+/// follower bytes of pre- and post-frame events (so the later frames still exist, with other
+/// values): Pre-Frame, Post-Frame, Frame Start, Item, Frame Bookend and the stage events, and the
+/// Game End. What a bot has seen after `frame` is untouched; everything after it changes. Returns
+/// the new bytes and the number of events changed.
+pub fn perturb_frames_after(slp: &[u8], frame: i32, seed: u64) -> (Vec<u8>, usize) {
+    let mut out = slp.to_vec();
+    let len = u32::from_be_bytes([slp[11], slp[12], slp[13], slp[14]]) as usize;
+    let raw = 15..15 + len;
+    assert_eq!(
+        out[raw.start], 0x35,
+        "raw stream starts with Event Payloads"
+    );
+    let mut sizes = [0usize; 256];
+    let n = out[raw.start + 1] as usize;
+    sizes[0x35] = n;
+    for e in out[raw.start + 2..raw.start + 1 + n].chunks(3) {
+        sizes[e[0] as usize] = u16::from_be_bytes([e[1], e[2]]) as usize;
+    }
+    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        // splitmix64
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as u8
+    };
+    let mut changed = 0;
+    let mut at = raw.start;
+    while at < raw.end {
+        let code = out[at];
+        let size = sizes[code as usize];
+        let payload = at + 1..(at + 1 + size).min(raw.end);
+        // Per-frame events carry their frame number first; Game End carries none.
+        let frame_of = |p: &[u8]| i32::from_be_bytes([p[0], p[1], p[2], p[3]]);
+        let keep = match code {
+            0x37 | 0x38 => 6,
+            0x3A | 0x3B | 0x3C | 0x3F | 0x40 | 0x41 => 4,
+            0x39 => 0,
+            _ => usize::MAX,
+        };
+        let later = code == 0x39 || (payload.len() >= 4 && frame_of(&out[payload.clone()]) > frame);
+        if keep != usize::MAX && later {
+            for b in &mut out[payload.start + keep.min(payload.len())..payload.end] {
+                *b = next();
+            }
+            changed += 1;
+        }
+        at = payload.end;
+    }
+    (out, changed)
+}

@@ -24,6 +24,9 @@ pub const META_FORMAT: &str = "exphil.format_version";
 pub const FORMAT_VERSION: u32 = 1;
 /// Metadata key of the data config (frame delay, perspective) the policy was trained with.
 pub const META_DATA: &str = "exphil.data";
+/// Metadata key of the pairing version of the policy's training examples
+/// ([`exphil_dataset::PAIRING_VERSION`]); files without it were trained with pairing v1.
+pub const META_PAIRING: &str = "exphil.pairing_version";
 
 /// Why a policy could not be loaded. Every message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +67,25 @@ pub struct LoadedPolicy {
     pub model_path: PathBuf,
     /// Trainable parameters.
     pub params: usize,
+    /// The pairing version of its training examples (1 when the file does not say).
+    pub pairing_version: u32,
 }
 
 impl LoadedPolicy {
+    /// Whether it was trained with the pairing this exphil plays by; if not, why that matters
+    /// (`serve` and `play` refuse such a policy, `eval` warns).
+    pub fn check_pairing(&self) -> Result<(), String> {
+        if self.pairing_version == exphil_dataset::PAIRING_VERSION {
+            return Ok(());
+        }
+        Err(format!(
+            "trained with pairing v{} (its features hold the state of the frame whose input \
+             is the target, which a live bot never has); this exphil pairs by v{}: retrain it",
+            self.pairing_version,
+            exphil_dataset::PAIRING_VERSION
+        ))
+    }
+
     /// The run's name (its directory's name, else the weights file's stem).
     pub fn name(&self) -> String {
         match &self.run_dir {
@@ -238,6 +257,17 @@ pub fn read_weights(path: &Path) -> Result<Weights, LoadError> {
     })
 }
 
+/// [`load_policy`] for playing (serve, play, the simulator, PPO): refuses a policy trained with
+/// another pairing of features and targets ([`LoadedPolicy::check_pairing`]), since it would
+/// answer for a different frame than the one its input is applied to.
+pub fn load_for_play(path: &Path, device: &Device) -> Result<LoadedPolicy, LoadError> {
+    let loaded = load_policy(path, device)?;
+    loaded
+        .check_pairing()
+        .map_err(|reason| err(&loaded.model_path, reason))?;
+    Ok(loaded)
+}
+
 /// Loads the policy at `path` (a run directory, a checkpoint directory or a weights file) onto
 /// `device`, validated: see the module docs.
 pub fn load_policy(path: &Path, device: &Device) -> Result<LoadedPolicy, LoadError> {
@@ -331,5 +361,9 @@ pub fn load_policy(path: &Path, device: &Device) -> Result<LoadedPolicy, LoadErr
         run_dir,
         model_path: file,
         params,
+        pairing_version: meta
+            .get(META_PAIRING)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1),
     })
 }
