@@ -54,6 +54,11 @@ pub struct EvalArgs {
     /// How a temporal policy sees the frames (an MLP sees single frames).
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<ModeArg>,
+    /// Score only the inputs of frames FRAME and later (0 = "GO"; e.g. 1 to score what a
+    /// reference that drops the countdown scores). Temporal policies still step through the
+    /// earlier frames [default: every frame, the countdown included].
+    #[arg(long, value_name = "FRAME", allow_hyphen_values = true)]
+    pub from_frame: Option<i32>,
     /// Keep games the policy trained on (by default they are left out).
     #[arg(long)]
     pub include_training: bool,
@@ -117,6 +122,9 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
     for name in &names {
         let path = policy_path(&ckpt_dir, name)?;
         let loaded = load_policy(&path, &device).with_context(|| format!("loading {name}"))?;
+        if let Err(why) = loaded.check_pairing() {
+            eprintln!("warning: {name}: {why}; its scores are not comparable with this pairing's");
+        }
         let opts = SequenceOptions::for_policy(&loaded, a.frame_delay)
             .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         let key = serde_json::to_string(&(
@@ -139,7 +147,7 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
         let coder = &decodings[decoding].2;
         let mode = Mode::for_policy(&loaded.policy, requested);
         subjects.push(Subject {
-            ev: Evaluator::new(loaded.spec.classes, coder),
+            ev: Evaluator::new(loaded.spec.classes, coder).from_frame(a.from_frame),
             values: class_values(coder),
             mode,
             opts,
@@ -295,7 +303,7 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
         // policy and feeding an MLP single frames see the same frames (so their evaluations
         // share a hash and rank together); windows leave out each game's first frames.
         let settings = format!(
-            "delay={};perspective={:?};include_training={}{}",
+            "delay={};perspective={:?};include_training={}{}{}",
             s.opts.frame_delay,
             s.opts.perspective,
             a.include_training,
@@ -303,7 +311,9 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
                 format!(";windows={}", s.loaded.policy.backbone.window())
             } else {
                 String::new()
-            }
+            },
+            a.from_frame
+                .map_or_else(String::new, |f| format!(";from_frame={f}"))
         );
         let mut key = hashes
             .iter()
@@ -334,6 +344,7 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
                 validation_games: evaluated.intersection(&validation).count(),
                 training_games_known: known,
                 frame_delay: s.opts.frame_delay,
+                from_frame: a.from_frame,
             },
             metrics,
         };
@@ -400,15 +411,15 @@ fn print_report(r: &EvalReport) {
         r.policy.name, r.policy.description, r.policy.params
     );
     println!(
-        "  on {} games ({} player views, {} frames) from {}; mode {}, frame delay {}",
+        "  on {} games ({} player views, {} frames{}) from {}; mode {}, frame delay {}",
         m.games,
         m.sequences,
         m.frames,
+        r.data
+            .from_frame
+            .map_or_else(String::new, |f| format!(" from frame {f} on")),
         r.data.replays.join(", "),
-        serde_json::to_value(r.mode)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        mode_name(r.mode),
         r.data.frame_delay
     );
     if r.data.excluded_training > 0 {
@@ -436,7 +447,7 @@ fn print_report(r: &EvalReport) {
     );
     println!();
     println!(
-        "{:<9} {:>7} {:>7} {:>7}  {:>7} {:>7} {:>7}  {:>6} {:>6}  {:>5} {:>13} {:>6}",
+        "{:<9} {:>7} {:>7} {:>7}  {:>7} {:>7} {:>7} {:>7}  {:>6} {:>6}  {:>5} {:>13} {:>6}",
         "",
         "NLL",
         "major.",
@@ -444,6 +455,7 @@ fn print_report(r: &EvalReport) {
         "acc",
         "major.",
         "repeat",
+        "changed",
         "top-3",
         "major.",
         "conf",
@@ -452,7 +464,7 @@ fn print_report(r: &EvalReport) {
     );
     for c in &m.components {
         println!(
-            "{:<9} {:>7.3} {:>7.3} {:>7.3}  {:>7} {:>7} {:>7}  {:>6} {:>6}  {:>5.2} {:>6.2}/{:<6.2} {:>6.3}",
+            "{:<9} {:>7.3} {:>7.3} {:>7.3}  {:>7} {:>7} {:>7} {:>7}  {:>6} {:>6}  {:>5.2} {:>6.2}/{:<6.2} {:>6.3}",
             c.name,
             c.nll,
             c.baselines.majority.nll,
@@ -460,12 +472,20 @@ fn print_report(r: &EvalReport) {
             pct(c.accuracy),
             pct(c.baselines.majority.accuracy),
             pct(c.baselines.repeat.accuracy),
+            pct(c.changed_accuracy),
             opt_pct(c.top3),
             opt_pct(c.baselines.majority.top3),
             c.confidence,
             c.entropy,
             c.uniform_entropy,
             c.ece
+        );
+    }
+    if let Some(c) = m.components.first() {
+        println!(
+            "changed: accuracy on the frames whose input differs from the previous frame's \
+             (repeating the last input is always wrong there; {} of {} frames for the buttons)",
+            c.changed_frames, m.frames
         );
     }
     println!();
@@ -584,6 +604,14 @@ fn print_report(r: &EvalReport) {
     }
 }
 
+/// A mode as printed (`step`, `windows`).
+fn mode_name(m: Mode) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// Rows of the comparison: (label, value in a, value in b, lower is better).
 fn comparison_rows(m: &Metrics) -> BTreeMap<String, f64> {
     let mut rows = BTreeMap::new();
@@ -591,6 +619,10 @@ fn comparison_rows(m: &Metrics) -> BTreeMap<String, f64> {
     for (i, c) in m.components.iter().enumerate() {
         rows.insert(format!("1 nll.{i}{}", c.name), c.nll);
         rows.insert(format!("2 accuracy.{i}{}", c.name), c.accuracy);
+        rows.insert(
+            format!("3 changed_accuracy.{i}{}", c.name),
+            c.changed_accuracy,
+        );
         if let Some(t) = c.top3 {
             rows.insert(format!("3 top3.{i}{}", c.name), t);
         }
@@ -606,12 +638,18 @@ fn comparison_rows(m: &Metrics) -> BTreeMap<String, f64> {
 
 fn print_comparison(a: &EvalReport, b: &EvalReport) {
     println!(
-        "A: {} — {} ({} parameters)",
-        a.policy.name, a.policy.description, a.policy.params
+        "A: {} — {} ({} parameters), mode {}",
+        a.policy.name,
+        a.policy.description,
+        a.policy.params,
+        mode_name(a.mode)
     );
     println!(
-        "B: {} — {} ({} parameters)",
-        b.policy.name, b.policy.description, b.policy.params
+        "B: {} — {} ({} parameters), mode {}",
+        b.policy.name,
+        b.policy.description,
+        b.policy.params,
+        mode_name(b.mode)
     );
     println!(
         "on {} games ({} frames); repeat baseline NLL {:.3}, majority {:.3}",
@@ -636,16 +674,11 @@ fn print_comparison(a: &EvalReport, b: &EvalReport) {
                 format!("{kind} {rest}")
             }
         };
-        let higher_better = label.starts_with("accuracy") || label.starts_with("top3");
+        let higher_better = label.starts_with("accuracy")
+            || label.starts_with("changed_accuracy")
+            || label.starts_with("top3");
         let informative = !label.starts_with("effective_delay");
         let d = vb - va;
-        let mark = if !informative || d.abs() < 1e-9 {
-            ""
-        } else if (d > 0.0) == higher_better {
-            "B ▶"
-        } else {
-            "◀ A"
-        };
         let fmt = |x: f64| {
             if higher_better {
                 pct(x)
@@ -653,6 +686,15 @@ fn print_comparison(a: &EvalReport, b: &EvalReport) {
                 format!("{x:.4}")
             }
         };
+        // A difference that does not show at the printed precision names no winner.
+        let mark = if !informative || fmt(*va) == fmt(*vb) {
+            "tie"
+        } else if (d > 0.0) == higher_better {
+            "B ▶"
+        } else {
+            "◀ A"
+        };
+        let mark = if informative { mark } else { "" };
         let fd = if higher_better {
             format!("{:+.1} pt", 100.0 * d)
         } else {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use exphil_dataset::Progress;
 use exphil_policy::COMPONENTS;
 use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc};
-use exphil_runs::config::{BackboneConfig, TrainConfig};
+use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{register_run, resolve_run};
 use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
 use exphil_train::data::{prepare, PreparedData};
@@ -260,7 +260,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             batch,
             batches,
             loss,
-            examples_per_sec,
+            scored_per_sec,
             lr,
         } => {
             if quiet {
@@ -269,17 +269,23 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             if let Ok(mut b) = bar.lock() {
                 let pb = b.get_or_insert_with(|| {
                     let pb = progress(batches, false);
+                    pb.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{bar:30} {pos}/{len} batches {elapsed} (eta {eta}) {msg}",
+                        )
+                        .expect("static template is valid"),
+                    );
                     pb.set_position(batch);
                     pb
                 });
                 pb.set_position(batch);
                 pb.set_message(format!(
-                    "epoch {} loss {loss:.4} {examples_per_sec:.0} ex/s lr {lr:.2e}",
+                    "epoch {} loss {loss:.4} nats/frame, {scored_per_sec:.0} scored frames/s, lr {lr:.2e}",
                     epoch + 1
                 ));
                 if verbosity >= 2 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                     eprintln!(
-                        "  epoch {} batch {batch}/{batches} loss {loss:.4} {examples_per_sec:.0} ex/s lr {lr:.2e}",
+                        "  epoch {} batch {batch}/{batches} loss {loss:.4} nats/frame, {scored_per_sec:.0} scored frames/s, lr {lr:.2e}",
                         epoch + 1
                     );
                 }
@@ -399,43 +405,116 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
 fn dry_run(config: &TrainConfig, data: &PreparedData) {
     let params = exphil_policy::model::param_count(&config.policy, &data.spec);
     let b = &config.policy.backbone;
-    // Temporal backbones train on a window starting every `stride` frames.
-    let examples = data.provenance.training_frames / b.stride().unwrap_or(1).max(1);
-    let batches = examples.div_ceil(config.train.batch_size.max(1));
-    // Weights, gradients, two optimiser moments (and EMA) in f32, plus one batch's activations
-    // (kept for the backward pass: every frame of every window for temporal backbones).
-    let copies = 4.0 + if config.train.ema { 1.0 } else { 0.0 };
-    let per_frame: usize = match b {
-        BackboneConfig::Mlp(m) => m.hidden.iter().sum::<usize>() * 4,
-        _ => {
-            let w = b.temporal().map_or(1, |w| w.window_size);
-            let h = b.temporal().map_or(0, |w| w.hidden_size);
-            let layers = b.temporal().map_or(0, |w| w.num_layers);
-            let per_layer = match (b.ssm(), b.attention()) {
-                (Some(s), _) => s.expand_factor * h * (2 * s.state_size + 8),
-                (None, Some(a)) => 12 * h + a.num_heads * w,
-                _ => 12 * h,
-            };
-            layers * per_layer
-        }
-    };
-    let window = b.window().unwrap_or(1);
-    let mem = params as f64 * 4.0 * copies
-        + (config.train.batch_size * window * (data.spec.features + per_frame) * 4) as f64;
+    let sequence = config.train.sequence.enabled && b.window().is_some();
     println!(
         "Dataset:        {} training / {} validation frames",
         data.provenance.training_frames, data.provenance.validation_frames
     );
     if let Some(w) = b.temporal() {
-        println!(
-            "Windows:        {} frames every {} (about {examples} training windows)",
-            w.window_size, w.stride
-        );
+        if sequence {
+            let s = &config.train.sequence;
+            println!(
+                "Sequences:      unrolls of {} frames over {} streams (segments of {} frames), \
+                 the loss on every frame",
+                s.unroll, s.streams, s.segment_frames
+            );
+        } else {
+            let windows = data.provenance.training_frames / w.stride.max(1);
+            println!(
+                "Windows:        {} frames every {} (about {windows} training windows)",
+                w.window_size, w.stride
+            );
+        }
     }
     println!("Parameters:     {params}");
-    println!("Memory (est.):  {}", mib(mem));
-    println!("Batches/epoch:  {batches}");
+    let seed = config.train.seed.unwrap_or(0);
+    let batches = if sequence {
+        data.train_streams(config, seed)
+            .map(|s| s.batches_in_epoch(0))
+            .map_err(|e| e.to_string())
+    } else {
+        data.train_loader(config, seed)
+            .map(|l| l.batches_per_epoch())
+            .map_err(|e| e.to_string())
+    };
+    match batches {
+        Ok(n) => println!("Batches/epoch:  {n}"),
+        Err(e) => println!("Batches/epoch:  unknown ({e})"),
+    }
+    match probe_memory(config, data) {
+        Ok((peak, batches)) => {
+            let shards: u64 = data
+                .train_dirs
+                .iter()
+                .filter_map(|d| std::fs::read_dir(d).ok())
+                .flatten()
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum();
+            println!(
+                "Memory:         peak {} over {batches} real training steps of this config",
+                mib(peak as f64)
+            );
+            if !config.data.stream {
+                println!(
+                    "                the training shards ({}) are memory-mapped and become \
+                     resident as an epoch reads them: up to {} in all (--stream bounds it)",
+                    mib(shards as f64),
+                    mib((peak + shards) as f64)
+                );
+            }
+        }
+        Err(e) => println!("Memory:         not measured ({e})"),
+    }
     println!("Dry run: nothing trained.");
+}
+
+/// The peak resident memory (bytes) of a few real training steps of `config` on its data (no
+/// validation, in a throwaway directory), and the steps run. Linux only (it resets and reads
+/// the process's peak resident set).
+fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, usize)> {
+    const STEPS: usize = 3;
+    let status = |key: &str| -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    // Writing 5 to clear_refs resets the peak (VmHWM) to the current resident set.
+    std::fs::write("/proc/self/clear_refs", "5")
+        .context("this system cannot reset the peak memory counter")?;
+    let mut cfg = config.clone();
+    cfg.train.epochs = 1;
+    cfg.train.max_batches = Some(STEPS * cfg.train.accumulation_steps.max(1));
+    cfg.train.early_stopping = false;
+    cfg.train.log_interval = 1;
+    cfg.schedule.schedule = exphil_runs::config::ScheduleKind::Constant;
+    let probe = PreparedData {
+        manifest: data.manifest.clone(),
+        spec: data.spec.clone(),
+        train_dirs: data.train_dirs.clone(),
+        val_dirs: Vec::new(),
+        button_positives: data.button_positives,
+        provenance: data.provenance.clone(),
+        training_hashes: Vec::new(),
+        validation_hashes: Vec::new(),
+    };
+    let dir = tempfile::tempdir().context("a temporary directory for the probe")?;
+    let opts = RunOptions {
+        run_dir: dir.path().to_path_buf(),
+        resume: None,
+        stop: Arc::new(AtomicBool::new(false)),
+        faults: FaultInjection::default(),
+        init: None,
+    };
+    let mut steps = 0usize;
+    train(&cfg, &probe, &opts, &mut |e| {
+        if matches!(e, Event::Progress { .. }) {
+            steps += 1;
+        }
+    })?;
+    let peak = status("VmHWM:").context("no peak memory in /proc/self/status")?;
+    Ok((peak, steps.max(1)))
 }
 
 /// What `config.json` records about the run besides its config.
@@ -475,6 +554,7 @@ fn write_config(
         "layout": data.manifest.layout,
         "targets": data.manifest.targets,
         "input": data.spec,
+        "pairing_version": data.manifest.pairing_version,
         "provenance": data.provenance,
         "results": results,
     });

@@ -178,7 +178,9 @@ pub struct TrainArgs {
     /// Largest augmented delay [default: 18].
     #[arg(long, value_name = "B", help_heading = "Data")]
     pub frame_delay_max: Option<u8>,
-    /// Train on mirrored and noisy copies too (pre-computed in the dataset).
+    /// Train on augmented copies too, pre-computed in the dataset: a mirrored copy of every
+    /// example plus --noise-copies noisy copies (mirror plus noise, as the original's
+    /// --augment; --noise-copies 0 keeps the mirror only). Validation uses the originals only.
     #[arg(long, overrides_with = "no_augment", help_heading = "Data")]
     pub augment: bool,
     /// No augmented copies [default].
@@ -446,6 +448,11 @@ pub struct TrainArgs {
     /// Fraction of games held out for validation [default: 0.1].
     #[arg(long, value_name = "X", value_parser = finite, help_heading = "Training")]
     pub val_split: Option<f64>,
+    /// Hold out exactly these games for validation (replaces --val-split): replay file names
+    /// (with or without .slp), paths or content hashes, comma-separated or repeated, or a text
+    /// file listing them one per line.
+    #[arg(long, value_name = "FILE|NAMES", value_delimiter = ',', num_args = 1.., help_heading = "Training")]
+    pub val_games: Vec<String>,
     /// Keep an exponential moving average of the weights.
     #[arg(long, overrides_with = "no_ema", help_heading = "Training")]
     pub ema: bool,
@@ -474,8 +481,39 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", help_heading = "Training")]
     pub log_interval: Option<usize>,
     /// Stop each epoch after this many batches (smoke tests, benchmarks).
-    #[arg(long, value_name = "N", hide = true, help_heading = "Training")]
+    #[arg(long, value_name = "N", help_heading = "Training")]
     pub max_batches: Option<usize>,
+    /// Temporal backbones: train on unrolls of consecutive frames with the loss on every frame
+    /// and the state carried from one unroll of a game to the next, as the policy plays
+    /// [default].
+    #[arg(long, overrides_with = "windowed", help_heading = "Training")]
+    pub sequence: bool,
+    /// Temporal backbones: train on windows of --window-size frames with the loss on the last
+    /// frame (one window every --stride frames), each window from a fresh state.
+    #[arg(
+        long = "no-sequence",
+        visible_alias = "windowed",
+        overrides_with = "sequence",
+        help_heading = "Training"
+    )]
+    pub windowed: bool,
+    /// Sequence training: frames per unroll, back-propagated together [default: 32].
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub unroll: Option<usize>,
+    /// Sequence training: frames a segment of a game carries the state over before it is
+    /// reset (a multiple of --unroll) [default: 1024].
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub segment_frames: Option<usize>,
+    /// Sequence training: parallel streams of segments, the batch of each step [default: 64].
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub streams: Option<usize>,
+    /// Sequence training: start each game at a random frame below --unroll every epoch
+    /// [default].
+    #[arg(long, overrides_with = "no_random_crop", help_heading = "Training")]
+    pub random_crop: bool,
+    /// Sequence training: every epoch cuts the games at the same frames.
+    #[arg(long, overrides_with = "random_crop", help_heading = "Training")]
+    pub no_random_crop: bool,
 
     // ------------------------------------------------------------------ Checkpoints
     /// The checkpoints directory [default: $EXPHIL_CHECKPOINTS_DIR, else ./checkpoints].
@@ -663,6 +701,7 @@ impl TrainArgs {
         g.opt("epochs", &self.epochs)?;
         g.opt("batch-size", &self.batch_size)?;
         g.opt("val-split", &self.val_split)?;
+        g.list("val-games", &self.val_games)?;
         g.switch("ema", self.ema, self.no_ema);
         g.opt("ema-decay", &self.ema_decay)?;
         g.switch(
@@ -675,6 +714,11 @@ impl TrainArgs {
         g.opt("seed", &self.seed)?;
         g.opt("log-interval", &self.log_interval)?;
         g.opt("max-batches", &self.max_batches)?;
+        g.switch("sequence", self.sequence, self.windowed);
+        g.opt("unroll", &self.unroll)?;
+        g.opt("segment-frames", &self.segment_frames)?;
+        g.opt("streams", &self.streams)?;
+        g.switch("random-crop", self.random_crop, self.no_random_crop);
         // Checkpoints.
         g.opt("checkpoints", &self.checkpoints)?;
         g.opt("name", &self.name)?;

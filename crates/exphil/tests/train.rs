@@ -203,12 +203,34 @@ fn dry_run_prints_the_plan_and_trains_nothing() {
         "loop.epochs",
         "(cli)",
         "Parameters:",
-        "Memory (est.):",
         "Batches/epoch:",
         "Dry run: nothing trained.",
     ] {
         assert!(out.contains(want), "missing {want:?}: {out}");
     }
+    // The memory figure is measured over real training steps of this config: a peak resident
+    // size in MiB that covers at least the process itself.
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Memory:"))
+        .unwrap_or_else(|| panic!("no memory line: {out}"));
+    let mib: f64 = line
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no figure in {line:?}"));
+    assert!(
+        line.contains("peak")
+            && line.contains("real training steps")
+            && (5.0..20_000.0).contains(&mib),
+        "{line}"
+    );
+    let batches: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Batches/epoch:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no batch count: {out}"));
+    assert!(batches > 0, "{out}");
     assert!(!t.0.join("ck").exists(), "a dry run writes no checkpoints");
 }
 

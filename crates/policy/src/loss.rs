@@ -1,6 +1,7 @@
-//! Behavioural-cloning losses: binary cross-entropy with positive weights for the buttons,
-//! cross-entropy with label smoothing for the sticks and shoulder, an optional focal factor,
-//! and per-component accuracies.
+//! Behavioural-cloning losses: what is minimised (binary cross-entropy with positive weights
+//! for the buttons, cross-entropy with label smoothing for the sticks and shoulder, an optional
+//! focal factor) and what is reported (the plain negative log-likelihood of the controller in
+//! nats per frame, the 13-component sum `exphil eval` reports), and per-component accuracies.
 
 use crate::model::HeadLogits;
 use burn::tensor::activation::{log_softmax, sigmoid, softplus};
@@ -20,6 +21,10 @@ pub struct TargetBatch {
     pub classes: [Tensor<1, Int>; 5],
     /// Rows.
     pub rows: usize,
+    /// `[n]` 1 for rows that count, 0 for padding (`None`: every row counts).
+    pub mask: Option<Tensor<1>>,
+    /// Rows that count.
+    pub counted: usize,
 }
 
 impl TargetBatch {
@@ -40,6 +45,28 @@ impl TargetBatch {
             buttons: Tensor::from_data(TensorData::new(bits, [rows, NUM_BUTTONS]), device),
             classes: [cls(a), cls(b), cls(c), cls(d), cls(e)],
             rows,
+            mask: None,
+            counted: rows,
+        }
+    }
+
+    /// These targets with only the rows where `valid` is true counting (padding rows of
+    /// sequence batches keep whatever targets they hold and weigh nothing).
+    pub fn masked(mut self, valid: &[bool], device: &Device) -> TargetBatch {
+        assert_eq!(valid.len(), self.rows, "one flag per row");
+        let m: Vec<f32> = valid.iter().map(|&v| f32::from(u8::from(v))).collect();
+        self.counted = valid.iter().filter(|&&v| v).count();
+        self.mask = Some(Tensor::from_data(TensorData::new(m, [self.rows]), device));
+        self
+    }
+
+    /// The mean over counted rows of per-row values `[n]`.
+    fn mean(&self, per_row: Tensor<1>) -> Tensor<1> {
+        match &self.mask {
+            Some(m) => (per_row * m.clone())
+                .sum()
+                .div_scalar(self.counted.max(1) as f64),
+            None => per_row.mean(),
         }
     }
 }
@@ -77,45 +104,66 @@ impl LossSpec {
             focal_gamma: cfg.focal_loss.then_some(cfg.focal_gamma),
         }
     }
+
+    /// What weighted cross-entropy adds to each button logit (`ln w`): a decision subtracts it
+    /// to recover the data's press log-odds ([`crate::Policy::button_offsets`]).
+    pub fn button_offsets(&self) -> [f32; NUM_BUTTONS] {
+        button_log_weights(&self.pos_weight)
+    }
+}
+
+/// `ln w` of each positive weight: what weighted cross-entropy adds to a button's logit.
+pub fn button_log_weights(pos_weight: &[f32; NUM_BUTTONS]) -> [f32; NUM_BUTTONS] {
+    pos_weight.map(|w| w.max(f32::MIN_POSITIVE).ln())
 }
 
 /// A batch's losses.
 #[derive(Clone, Debug)]
 pub struct LossOutput {
-    /// The sum of the component losses (what is minimised), shape `[1]`.
+    /// The objective that is minimised (weighted, smoothed or focal as configured; the 8 button
+    /// terms summed like the other components), shape `[1]`.
     pub total: Tensor<1>,
-    /// The six component losses, shape `[6]`.
+    /// The plain negative log-likelihood of each component in nats per frame, shape `[6]`:
+    /// the 8 button bits summed (their press probabilities corrected for the positive
+    /// weights), then each stick axis and the shoulder. Their sum is the figure `train` prints
+    /// and early-stops on and `eval` reports.
     pub components: Tensor<1>,
 }
 
-/// The losses of teacher-forced logits against targets (means over the batch).
+/// The losses of teacher-forced logits against targets (means over the counted rows).
 pub fn bc_loss(logits: &HeadLogits, targets: &TargetBatch, spec: &LossSpec) -> LossOutput {
     let device = logits.buttons.device();
     let n = targets.rows;
-    // Buttons: pw * y * softplus(-z) + (1 - y) * softplus(z), per bit, averaged over bits.
+    let row = |v: [f32; NUM_BUTTONS]| {
+        Tensor::<1>::from_data(TensorData::new(v.to_vec(), [NUM_BUTTONS]), &device)
+            .reshape([1, NUM_BUTTONS])
+    };
+    // Buttons: pw * y * softplus(-z) + (1 - y) * softplus(z), per bit, summed over the bits.
     let z = logits.buttons.clone();
     let y = targets.buttons.clone();
-    let pw = Tensor::<1>::from_data(
-        TensorData::new(spec.pos_weight.to_vec(), [NUM_BUTTONS]),
-        &device,
-    )
-    .reshape([1, NUM_BUTTONS]);
-    let pos = softplus(z.clone().neg(), 1.0) * y.clone() * pw;
-    let neg = softplus(z.clone(), 1.0) * y.clone().neg().add_scalar(1.0);
+    let not_y = y.clone().neg().add_scalar(1.0);
+    let pos = softplus(z.clone().neg(), 1.0) * y.clone() * row(spec.pos_weight);
+    let neg = softplus(z.clone(), 1.0) * not_y.clone();
     let mut bce = pos + neg;
     if let Some(g) = spec.focal_gamma {
         // p_t = sigmoid(z) for pressed bits, 1 - sigmoid(z) otherwise.
-        let p = sigmoid(z);
-        let pt = p.clone() * y.clone() + (p.neg().add_scalar(1.0)) * y.neg().add_scalar(1.0);
+        let p = sigmoid(z.clone());
+        let pt = p.clone() * y.clone() + (p.neg().add_scalar(1.0)) * not_y.clone();
         bce = bce * pt.neg().add_scalar(1.0).powf_scalar(g);
     }
-    let mut parts = vec![bce.mean()];
+    let sum_bits = |t: Tensor<2>| t.sum_dim(1).reshape([n]);
+    let mut objective = vec![targets.mean(sum_bits(bce))];
+    // The plain likelihood of the buttons, from the corrected logits.
+    let zc = z - row(spec.button_offsets());
+    let nll_b = softplus(zc.clone().neg(), 1.0) * y + softplus(zc, 1.0) * not_y;
+    let mut plain = vec![targets.mean(sum_bits(nll_b.detach()))];
     let eps = spec.label_smoothing;
     for (k, z) in logits.classes.iter().enumerate() {
         let c = z.dims()[1];
         let logp = log_softmax(z.clone(), 1);
         let idx = targets.classes[k].clone().reshape([n, 1]);
         let nll = logp.clone().gather(1, idx).reshape([n]).neg();
+        plain.push(targets.mean(nll.clone().detach()));
         let mut l = if eps > 0.0 {
             let smooth = logp
                 .clone()
@@ -132,28 +180,32 @@ pub fn bc_loss(logits: &HeadLogits, targets: &TargetBatch, spec: &LossSpec) -> L
             let py = nll.neg().exp();
             l = l * py.neg().add_scalar(1.0).powf_scalar(g);
         }
-        parts.push(l.mean());
+        objective.push(targets.mean(l));
     }
-    let components = Tensor::cat(parts, 0);
     LossOutput {
-        total: components.clone().sum(),
-        components,
+        total: Tensor::cat(objective, 0).sum(),
+        components: Tensor::cat(plain, 0),
     }
 }
 
 /// Correct predictions in a batch: the whole button vector (a bit is pressed when its logit,
 /// less `button_offsets` — see [`crate::Policy::button_offsets`] — is positive), then the argmax
-/// of each class component.
+/// of each class component. With `valid`, only rows flagged true count.
 pub fn correct_counts(
     logits: &HeadLogits,
     targets: &[u16],
     button_offsets: &[f32; NUM_BUTTONS],
+    valid: Option<&[bool]>,
 ) -> [u64; 6] {
+    let counts = |r: usize| valid.is_none_or(|v| v.get(r).copied().unwrap_or(false));
     let mut out = [0u64; 6];
     let rows = targets.len() / 6;
     let b = logits.buttons.to_data().convert::<f32>();
     let b = b.as_slice::<f32>().unwrap_or(&[]);
     for r in 0..rows.min(b.len() / NUM_BUTTONS) {
+        if !counts(r) {
+            continue;
+        }
         let mut pred = 0u16;
         for k in 0..NUM_BUTTONS {
             if b[r * NUM_BUTTONS + k] > button_offsets[k] {
@@ -169,6 +221,9 @@ pub fn correct_counts(
         let d = z.to_data().convert::<f32>();
         let v = d.as_slice::<f32>().unwrap_or(&[]);
         for r in 0..rows.min(v.len() / c.max(1)) {
+            if !counts(r) {
+                continue;
+            }
             let row = &v[r * c..(r + 1) * c];
             let arg = argmax(row);
             if arg as u16 == targets[r * 6 + k + 1] {

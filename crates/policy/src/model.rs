@@ -142,6 +142,14 @@ impl BackboneState {
         }
     }
 
+    /// The same values with no autodiff history.
+    pub fn detach(self) -> BackboneState {
+        match self {
+            BackboneState::Temporal(t) => BackboneState::Temporal(t.detach()),
+            s => s,
+        }
+    }
+
     /// Each row as a state of its own.
     pub fn split(self) -> Vec<BackboneState> {
         match self {
@@ -403,9 +411,7 @@ impl Policy {
 
     /// This policy with the per-button positive weights of its training loss (each > 0).
     pub fn with_button_pos_weight(mut self, pos_weight: &[f32; NUM_BUTTONS]) -> Policy {
-        for (o, w) in self.button_log_weight.iter_mut().zip(pos_weight) {
-            *o = w.max(f32::MIN_POSITIVE).ln();
-        }
+        self.button_log_weight = crate::loss::button_log_weights(pos_weight);
         self
     }
 
@@ -483,6 +489,38 @@ impl Policy {
     ) -> (Tensor<2>, BackboneState) {
         assert_eq!(input.window, 1, "step takes one frame per row");
         self.backbone.step(self.trunk_input(input), state)
+    }
+
+    /// The trunk's outputs for consecutive frames of the same rows (`steps[t]`: frame `t`, one
+    /// row per game, `window` 1), stepped from `state` exactly as at play: `[steps × rows,
+    /// width]` (frame-major: row `t * rows + r`) and the state after the last frame.
+    /// `resets[t]` lists rows whose state starts afresh after frame `t` (their next frame is a
+    /// new game's). With `detach_every = Some(n)`, the state is detached after every `n`
+    /// frames: gradients flow back at most `n` frames (truncated back-propagation).
+    pub fn trunk_sequence(
+        &self,
+        steps: &[PolicyInput],
+        state: BackboneState,
+        resets: &[Vec<usize>],
+        detach_every: Option<usize>,
+    ) -> (Tensor<2>, BackboneState) {
+        let xs: Vec<Tensor<2>> = steps
+            .iter()
+            .map(|x| {
+                assert_eq!(x.window, 1, "one frame per row and step");
+                self.trunk_input(x)
+            })
+            .collect();
+        match (&self.backbone, state) {
+            (Backbone::Temporal(t), BackboneState::Temporal(s)) => {
+                let (h, s) = t.unroll(xs, s, resets, detach_every);
+                (h, BackboneState::Temporal(s))
+            }
+            (b, s) => {
+                let hs: Vec<Tensor<2>> = xs.into_iter().map(|x| b.step(x, s.clone()).0).collect();
+                (Tensor::cat(hs, 0), s)
+            }
+        }
     }
 
     /// Teacher-forced head logits for a batch with its targets.

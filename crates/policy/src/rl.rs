@@ -40,20 +40,12 @@ impl Policy {
     pub fn evaluate_sequence(
         &self,
         steps: &[PolicyInput],
-        mut state: BackboneState,
+        state: BackboneState,
         resets: &[Vec<usize>],
         actions: &TargetBatch,
     ) -> ActionEval {
-        let mut hs = Vec::with_capacity(steps.len());
-        for (t, x) in steps.iter().enumerate() {
-            let (h, next) = self.step_trunk(x, state);
-            state = next;
-            if let Some(r) = resets.get(t) {
-                state.reset_rows(r);
-            }
-            hs.push(h);
-        }
-        self.evaluate_trunk(Tensor::cat(hs, 0), actions)
+        let (h, _) = self.trunk_sequence(steps, state, resets, None);
+        self.evaluate_trunk(h, actions)
     }
 
     /// State values from the trunk's output `[n, width]`.

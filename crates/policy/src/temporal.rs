@@ -19,6 +19,9 @@ use exphil_runs::config::{AttentionSettings, BackboneConfig, Pooling, SsmSetting
 /// A score that softmax turns into an exact zero weight.
 const MASKED: f32 = -1e9;
 
+/// One saved tensor: its name, shape and values in row-major order.
+pub type NamedValues = (String, Vec<usize>, Vec<f32>);
+
 /// Linear(h, 4h), GELU, Linear(4h, h).
 #[derive(Module, Debug)]
 pub struct FeedForward {
@@ -197,6 +200,21 @@ impl Cell {
         }
     }
 
+    /// Runs over the frames (`[n, d]` each) from `s`, returning each frame's hidden state and
+    /// the state after the last frame.
+    fn unroll(
+        &self,
+        xs: Vec<Tensor<2>>,
+        mut s: RecurrentState,
+    ) -> (Vec<Tensor<2>>, RecurrentState) {
+        let mut outs = Vec::with_capacity(xs.len());
+        for x in xs {
+            s = self.cell(self.gates(x), s);
+            outs.push(s.h.clone());
+        }
+        (outs, s)
+    }
+
     /// Runs over the frames (`[n, d]` each) from a zero state; `cut` detaches the state
     /// before that step. Per-frame tensors, not slices of one `[n, w, d]` tensor: the backward
     /// of a slice writes a zero tensor the size of its source, O(w²) over a window.
@@ -251,6 +269,30 @@ impl RecurrentLayer {
                 .into_iter()
                 .map(|h| self.dropout.forward(h))
                 .collect(),
+        }
+    }
+
+    /// Consecutive frames (`[n, d]` each) from state `s`: each frame's output and the state
+    /// after the last, exactly as [`RecurrentLayer::step`] frame by frame (dropout aside).
+    fn unroll(&self, xs: Vec<Tensor<2>>, s: RecurrentState) -> (Vec<Tensor<2>>, RecurrentState) {
+        match (&self.norm, &self.ffn_norm, &self.ffn) {
+            (Some(n1), Some(n2), Some(f)) => {
+                let normed = xs.iter().map(|x| n1.forward(x.clone())).collect();
+                let (hs, s) = self.cell.unroll(normed, s);
+                let out = xs
+                    .into_iter()
+                    .zip(hs)
+                    .map(|(x, h)| {
+                        let x = x + self.dropout.forward(h);
+                        x.clone() + self.dropout.forward(f.forward(n2.forward(x)))
+                    })
+                    .collect();
+                (out, s)
+            }
+            _ => {
+                let (hs, s) = self.cell.unroll(xs, s);
+                (hs.into_iter().map(|h| self.dropout.forward(h)).collect(), s)
+            }
         }
     }
 
@@ -964,6 +1006,127 @@ impl TemporalState {
         }
     }
 
+    /// The same values with no autodiff history (carried across sequence-training unrolls).
+    pub fn detach(self) -> TemporalState {
+        TemporalState {
+            layers: self
+                .layers
+                .into_iter()
+                .map(|l| match l {
+                    LayerState::Recurrent(s) => LayerState::Recurrent(RecurrentState {
+                        h: s.h.detach(),
+                        c: s.c.map(Tensor::detach),
+                    }),
+                    LayerState::Attention(c) => LayerState::Attention(KvCache {
+                        k: c.k.detach(),
+                        v: c.v.detach(),
+                    }),
+                    LayerState::Mamba(m) => LayerState::Mamba(MambaState {
+                        conv: m.conv.map(Tensor::detach),
+                        h: m.h.detach(),
+                    }),
+                })
+                .collect(),
+            outputs: self.outputs.map(Tensor::detach),
+            seen: self.seen,
+        }
+    }
+
+    /// Every tensor of the state as `(name, shape, values)` (for a checkpoint), and the frames
+    /// each row has seen.
+    pub fn export(&self) -> (Vec<NamedValues>, Vec<u64>) {
+        fn one<const D: usize>(out: &mut Vec<NamedValues>, name: String, t: &Tensor<D>) {
+            out.push((name, t.dims().to_vec(), crate::params::tensor_values(t)));
+        }
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            match l {
+                LayerState::Recurrent(s) => {
+                    one(&mut out, format!("layer{i}.h"), &s.h);
+                    if let Some(c) = &s.c {
+                        one(&mut out, format!("layer{i}.c"), c);
+                    }
+                }
+                LayerState::Attention(c) => {
+                    one(&mut out, format!("layer{i}.k"), &c.k);
+                    one(&mut out, format!("layer{i}.v"), &c.v);
+                }
+                LayerState::Mamba(m) => {
+                    if let Some(c) = &m.conv {
+                        one(&mut out, format!("layer{i}.conv"), c);
+                    }
+                    one(&mut out, format!("layer{i}.h"), &m.h);
+                }
+            }
+        }
+        if let Some(o) = &self.outputs {
+            one(&mut out, "outputs".into(), o);
+        }
+        (out, self.seen.clone())
+    }
+
+    /// This state (of the same trunk and rows) with the values of [`TemporalState::export`].
+    pub fn import(self, tensors: &[NamedValues], seen: &[u64]) -> Result<TemporalState, String> {
+        let Some(device) = self.device() else {
+            return Ok(self);
+        };
+        if seen.len() != self.seen.len() {
+            return Err(format!(
+                "the saved state has {} rows, this one {}",
+                seen.len(),
+                self.seen.len()
+            ));
+        }
+        fn take<const D: usize>(
+            tensors: &[NamedValues],
+            name: &str,
+            like: Tensor<D>,
+            device: &Device,
+        ) -> Result<Tensor<D>, String> {
+            let (_, shape, v) = tensors
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .ok_or_else(|| format!("the saved state has no {name}"))?;
+            let dims = like.dims();
+            if shape.as_slice() != dims.as_slice() || v.len() != dims.iter().product::<usize>() {
+                return Err(format!("{name} is {shape:?}, expected {dims:?}"));
+            }
+            Ok(Tensor::from_data(TensorData::new(v.clone(), dims), device))
+        }
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (i, l) in self.layers.into_iter().enumerate() {
+            layers.push(match l {
+                LayerState::Recurrent(s) => LayerState::Recurrent(RecurrentState {
+                    h: take(tensors, &format!("layer{i}.h"), s.h, &device)?,
+                    c: match s.c {
+                        Some(c) => Some(take(tensors, &format!("layer{i}.c"), c, &device)?),
+                        None => None,
+                    },
+                }),
+                LayerState::Attention(c) => LayerState::Attention(KvCache {
+                    k: take(tensors, &format!("layer{i}.k"), c.k, &device)?,
+                    v: take(tensors, &format!("layer{i}.v"), c.v, &device)?,
+                }),
+                LayerState::Mamba(m) => LayerState::Mamba(MambaState {
+                    conv: match m.conv {
+                        Some(c) => Some(take(tensors, &format!("layer{i}.conv"), c, &device)?),
+                        None => None,
+                    },
+                    h: take(tensors, &format!("layer{i}.h"), m.h, &device)?,
+                }),
+            });
+        }
+        let outputs = match self.outputs {
+            Some(o) => Some(take(tensors, "outputs", o, &device)?),
+            None => None,
+        };
+        Ok(TemporalState {
+            layers,
+            outputs,
+            seen: seen.to_vec(),
+        })
+    }
+
     fn device(&self) -> Option<Device> {
         self.layers.first().map(|l| match l {
             LayerState::Recurrent(s) => s.h.device(),
@@ -1146,6 +1309,79 @@ impl Temporal {
                 .then(|| Tensor::zeros([n, self.window, self.width()], device)),
             seen: vec![0; n],
         }
+    }
+
+    /// Consecutive frames of the same rows (`xs[t]`: frame `t`, `[n, input]`) stepped from
+    /// `state`: every frame's output, `[T * n, width]` frame-major (row `t * n + r`), and the
+    /// state after the last frame, exactly what [`Temporal::step`] gives frame by frame.
+    /// `resets[t]` lists rows whose state starts afresh after frame `t`; with `detach_every =
+    /// Some(k)` the state is detached after every `k` frames (truncated back-propagation).
+    ///
+    /// Recurrent stacks with last-frame pooling run layer by layer over the whole unroll (the
+    /// sequence-training path); other backbones, pooling over a window, or a reset or detach
+    /// inside the unroll step frame by frame.
+    pub fn unroll(
+        &self,
+        xs: Vec<Tensor<2>>,
+        mut state: TemporalState,
+        resets: &[Vec<usize>],
+        detach_every: Option<usize>,
+    ) -> (Tensor<2>, TemporalState) {
+        let t_n = xs.len();
+        let inside = |t: usize| t + 1 < t_n;
+        let cut_inside = detach_every.is_some_and(|k| k > 0 && k < t_n);
+        let reset_inside = resets
+            .iter()
+            .enumerate()
+            .any(|(t, r)| inside(t) && !r.is_empty());
+        let layered = self.pooling == 0
+            && !cut_inside
+            && !reset_inside
+            && self.layers.iter().all(|l| matches!(l, Block::Recurrent(_)));
+        if !layered {
+            let mut hs = Vec::with_capacity(t_n);
+            for (t, x) in xs.into_iter().enumerate() {
+                let (h, next) = self.step(x, state);
+                state = next;
+                if let Some(r) = resets.get(t) {
+                    state.reset_rows(r);
+                }
+                if detach_every.is_some_and(|k| k > 0 && (t + 1) % k == 0 && inside(t)) {
+                    state = state.detach();
+                }
+                hs.push(h);
+            }
+            return (Tensor::cat(hs, 0), state);
+        }
+        for s in &mut state.seen {
+            *s += t_n as u64;
+        }
+        let mut xs = match &self.input {
+            Some(p) => xs.into_iter().map(|x| p.forward(x)).collect(),
+            None => xs,
+        };
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (l, s) in self.layers.iter().zip(state.layers) {
+            let (Block::Recurrent(r), LayerState::Recurrent(s)) = (l, s) else {
+                panic!("the state does not belong to this backbone")
+            };
+            let (ys, s) = r.unroll(xs, s);
+            xs = ys;
+            layers.push(LayerState::Recurrent(s));
+        }
+        let mut out = Tensor::cat(xs, 0);
+        if let Some(nm) = &self.norm {
+            out = nm.forward(out);
+        }
+        let mut state = TemporalState {
+            layers,
+            outputs: None,
+            seen: state.seen,
+        };
+        if let Some(r) = resets.last() {
+            state.reset_rows(r);
+        }
+        (out, state)
     }
 
     /// One frame per row `[n, input]` -> the pooled output `[n, hidden]` and the next state.

@@ -388,3 +388,69 @@ fn analytic_parameter_counts_match_the_built_trunks() {
         );
     }
 }
+
+/// Sequence training's forward pass: unrolls of consecutive frames through
+/// [`Policy::trunk_sequence`], the state carried (detached) from one unroll to the next, give
+/// what stepping the whole stretch frame by frame gives (1e-4), for every backbone, with and
+/// without autodiff; and a row reset between unrolls starts that row afresh.
+#[test]
+fn sequence_unrolls_with_carried_state_equal_whole_game_stepping() {
+    let (spec, ex) = real_frames();
+    let (unroll, unrolls) = (16, 5);
+    let starts = [400usize, 2000];
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        for (name, b) in backbones() {
+            let p = policy(b.clone(), &spec, &device);
+            let alone: Vec<Vec<Vec<f32>>> = starts
+                .iter()
+                .map(|&s| step_through(&p, &spec, &ex, s, unroll * unrolls, &device))
+                .collect();
+            // Row 1 plays one unroll of other frames first, then is reset for its own.
+            let mut state = p.initial_state(2, &device);
+            for k in 0..=unrolls {
+                let steps: Vec<PolicyInput> = (0..unroll)
+                    .map(|t| {
+                        let mut f = Vec::new();
+                        let mut i = Vec::new();
+                        for (r, &s) in starts.iter().enumerate() {
+                            let row = match (r, k) {
+                                (0, _) if k == unrolls => s,
+                                (0, _) => s + k * unroll + t,
+                                (_, 0) => 3500 + t,
+                                _ => s + (k - 1) * unroll + t,
+                            };
+                            let (fr, ir) = rows(&spec, &ex, row, 1);
+                            f.extend(fr);
+                            i.extend(ir);
+                        }
+                        PolicyInput::new(&spec, &f, &i, 2, &device)
+                    })
+                    .collect();
+                if k == 1 {
+                    state.reset_rows(&[1]);
+                }
+                let (h, next) = p.trunk_sequence(&steps, state, &[], b.truncate_bptt());
+                state = next.detach();
+                let v = values(h);
+                let width = v.len() / (2 * unroll);
+                for t in 0..unroll {
+                    let at = |r: usize| &v[(t * 2 + r) * width..(t * 2 + r + 1) * width];
+                    if k < unrolls {
+                        assert_close(
+                            &format!("{name}: row 0, unroll {k}, frame {t}"),
+                            at(0),
+                            &alone[0][k * unroll + t],
+                        );
+                    }
+                    if k >= 1 {
+                        assert_close(
+                            &format!("{name}: reset row, unroll {k}, frame {t}"),
+                            at(1),
+                            &alone[1][(k - 1) * unroll + t],
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -688,6 +688,10 @@ pub struct LoopConfig {
     pub seed: Option<u64>,
     /// Fraction of games held out for validation (whole games).
     pub val_split: f64,
+    /// Hold out exactly these games for validation instead of a `val_split` fraction: replay
+    /// file names (with or without `.slp`), paths, or content hashes; an entry naming a file
+    /// that is not a replay (a `.txt` list) contributes the names on its lines.
+    pub val_games: Vec<String>,
     /// Batches between progress updates.
     pub log_interval: usize,
     /// Non-finite steps in a row before reloading the last good state with a lower rate.
@@ -698,6 +702,44 @@ pub struct LoopConfig {
     pub recovery_lr_factor: f64,
     /// Stop each epoch after this many batches (for smoke tests and benchmarks).
     pub max_batches: Option<usize>,
+    /// How temporal backbones train: unrolls with a loss on every frame (the default), or
+    /// windows with a loss on their last frame.
+    pub sequence: SequenceConfig,
+}
+
+/// Sequence training of temporal backbones (slippi-ai's and HAL's recipe): each game is cut into
+/// segments of `segment_frames` (after a random crop of its first `0..unroll` frames), the
+/// segments are spread over `streams` parallel streams, and each optimiser step takes the next
+/// `unroll` frames of every stream with the loss on every frame. The backbone's state (LSTM/GRU
+/// hidden state, Mamba convolution buffer and scan state, the attention key/value cache, the
+/// pooling buffer) is carried, detached, from one unroll of a stream to the next, exactly as the
+/// policy steps at play, and reset where a stream starts a new segment (a game start, a gap in
+/// the frames, a mirrored or noisy copy).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SequenceConfig {
+    /// Train temporal backbones this way (`false`: windows, loss on the last frame).
+    pub enabled: bool,
+    /// Frames per unroll (one optimiser step back-propagates through an unroll).
+    pub unroll: usize,
+    /// Frames a segment carries the state over before it is reset (a multiple of `unroll`).
+    pub segment_frames: usize,
+    /// Parallel streams (the batch: `streams × unroll` scored frames per step).
+    pub streams: usize,
+    /// Start each game at a random frame in `0..unroll` every epoch, so unroll boundaries move.
+    pub random_crop: bool,
+}
+
+impl Default for SequenceConfig {
+    fn default() -> SequenceConfig {
+        SequenceConfig {
+            enabled: true,
+            unroll: 32,
+            segment_frames: 1024,
+            streams: 64,
+            random_crop: true,
+        }
+    }
 }
 
 impl Default for LoopConfig {
@@ -714,11 +756,13 @@ impl Default for LoopConfig {
             min_delta: 0.01,
             seed: None,
             val_split: 0.1,
+            val_games: Vec::new(),
             log_interval: 100,
             max_bad_steps: 3,
             max_recoveries: 3,
             recovery_lr_factor: 0.5,
             max_batches: None,
+            sequence: SequenceConfig::default(),
         }
     }
 }

@@ -317,8 +317,14 @@ pub const FLAGS: &[Flag] = &[
     flag("min-delta", "loop.min_delta", Plain),
     flag("seed", "loop.seed", Plain),
     flag("val-split", "loop.val_split", Plain),
+    flag("val-games", "loop.val_games", List),
     flag("log-interval", "loop.log_interval", Plain),
     flag("max-batches", "loop.max_batches", Plain),
+    flag("sequence", "loop.sequence.enabled", Plain),
+    flag("unroll", "loop.sequence.unroll", Plain),
+    flag("segment-frames", "loop.sequence.segment_frames", Plain),
+    flag("streams", "loop.sequence.streams", Plain),
+    flag("random-crop", "loop.sequence.random_crop", Plain),
     // Checkpoints
     flag_alias("checkpoints", &["checkpoints-dir"], "checkpoint.dir", Plain),
     flag("name", "checkpoint.name", Plain),
@@ -1292,12 +1298,45 @@ pub fn valid_device(device: &str) -> bool {
 }
 
 /// The checks of a temporal backbone's settings.
-fn validate_temporal(b: &BackboneConfig, bad: &mut Vec<String>, warn: &mut Vec<String>) {
+fn validate_temporal(
+    b: &BackboneConfig,
+    seq: &crate::config::SequenceConfig,
+    bad: &mut Vec<String>,
+    warn: &mut Vec<String>,
+) {
     let s = setting;
     let k = |name: &str| format!("policy.backbone.{name}");
     let Some(w) = b.temporal() else {
         return;
     };
+    if seq.enabled {
+        let q = |name: &str| format!("loop.sequence.{name}");
+        for (name, v) in [
+            ("unroll", seq.unroll),
+            ("segment_frames", seq.segment_frames),
+            ("streams", seq.streams),
+        ] {
+            if v == 0 {
+                bad.push(format!("{} must be at least 1", s(&q(name))));
+            }
+        }
+        if seq.unroll > 0 && !seq.segment_frames.is_multiple_of(seq.unroll) {
+            bad.push(format!(
+                "{} ({}) must be a multiple of {} ({}): segments are whole unrolls",
+                s(&q("segment_frames")),
+                seq.segment_frames,
+                s(&q("unroll")),
+                seq.unroll
+            ));
+        }
+        if w.stride != 1 && w.stride != w.window_size {
+            warn.push(format!(
+                "{} has no effect in sequence training (every frame is scored); add --windowed \
+                 to train on windows",
+                s(&k("stride"))
+            ));
+        }
+    }
     for (name, v) in [
         ("window_size", w.window_size),
         ("stride", w.stride),
@@ -1333,7 +1372,13 @@ fn validate_temporal(b: &BackboneConfig, bad: &mut Vec<String>, warn: &mut Vec<S
     if let Some(t) = b.truncate_bptt() {
         if t == 0 {
             bad.push(format!("{} must be at least 1", s(&k("truncate_bptt"))));
-        } else if t >= w.window_size {
+        } else if seq.enabled && t >= seq.unroll {
+            warn.push(format!(
+                "{} ({t}) is not shorter than the unroll ({}): it has no effect",
+                s(&k("truncate_bptt")),
+                seq.unroll
+            ));
+        } else if !seq.enabled && t >= w.window_size {
             warn.push(format!(
                 "{} ({t}) is not shorter than the window ({}): it has no effect",
                 s(&k("truncate_bptt")),
@@ -1426,7 +1471,7 @@ pub fn validate(c: &TrainConfig) -> Result<Vec<String>, ConfigError> {
                 ));
             }
         }
-        _ => validate_temporal(&c.policy.backbone, &mut bad, &mut warn),
+        _ => validate_temporal(&c.policy.backbone, &c.train.sequence, &mut bad, &mut warn),
     }
     for (kind, &dim) in &c.policy.id_dims {
         if dim == 0 {
@@ -1608,7 +1653,7 @@ pub fn validate(c: &TrainConfig) -> Result<Vec<String>, ConfigError> {
             s("loop.val_split"),
             t.val_split
         ));
-    } else if t.val_split == 0.0 {
+    } else if t.val_split == 0.0 && t.val_games.is_empty() {
         if t.early_stopping {
             bad.push("--early-stopping needs validation data: set --val-split (e.g. 0.1)".into());
         }

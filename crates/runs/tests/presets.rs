@@ -1450,11 +1450,31 @@ fn temporal_settings_are_validated() {
     );
     let w = check(json!({"policy": {"backbone": {"type": "jamba", "num_layers": 2}}})).unwrap();
     assert!(w.iter().any(|w| w.contains("--attention-every")), "{w:?}");
-    let w = check(
-        json!({"policy": {"backbone": {"type": "gru", "window_size": 10, "truncate_bptt": 10}}}),
-    )
+    // Windowed training: truncation at the window length cuts nothing.
+    let w = check(json!({
+        "policy": {"backbone": {"type": "gru", "window_size": 10, "truncate_bptt": 10}},
+        "loop": {"sequence": {"enabled": false}}
+    }))
     .unwrap();
     assert!(w.iter().any(|w| w.contains("no effect")), "{w:?}");
+    // Sequence training: the unroll is what truncation cuts.
+    let w = check(json!({
+        "policy": {"backbone": {"type": "gru", "truncate_bptt": 10}},
+        "loop": {"sequence": {"unroll": 32}}
+    }))
+    .unwrap();
+    assert!(!w.iter().any(|w| w.contains("no effect")), "{w:?}");
+    let w = check(json!({
+        "policy": {"backbone": {"type": "gru", "truncate_bptt": 32}},
+        "loop": {"sequence": {"unroll": 32}}
+    }))
+    .unwrap();
+    assert!(w.iter().any(|w| w.contains("no effect")), "{w:?}");
+    let msg = err(json!({
+        "policy": {"backbone": {"type": "lstm"}},
+        "loop": {"sequence": {"unroll": 32, "segment_frames": 100}}
+    }));
+    assert!(msg.contains("multiple"), "{msg}");
     for name in BACKBONES {
         check(json!({"policy": {"backbone": {"type": name}}}))
             .unwrap_or_else(|e| panic!("{name}: {e}"));

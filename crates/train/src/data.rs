@@ -5,7 +5,8 @@
 use exphil_corpus::{discover, Filter};
 use exphil_dataset::{
     build, BuildConfig, DatasetManifest, ExampleConfig, Loader, LoaderConfig, NoiseConfig,
-    Perspective, PlayerNames, Precision, Progress, Shard, Split,
+    Perspective, PlayerNames, Precision, Progress, Shard, Split, StreamConfig, StreamLoader,
+    VARIANT_ORIGINAL,
 };
 use exphil_embed::{EmbedConfig, StickDiscretization, TargetCoder, TargetConfig, NUM_BUTTONS};
 use exphil_policy::InputSpec;
@@ -239,6 +240,16 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
     let manifest = DatasetManifest::read(dir)
         .map_err(|e| e.to_string())
         .map_err(ds_err(format!("reading the dataset in {}", dir.display())))?;
+    if manifest.pairing_version != exphil_dataset::PAIRING_VERSION {
+        return Err(DataError::Config(format!(
+            "the dataset in {} pairs features and targets by pairing v{} (this exphil trains on \
+             v{}: v1 features hold the state of the very frame whose input is the target); \
+             rebuild it with `exphil dataset build`",
+            dir.display(),
+            manifest.pairing_version,
+            exphil_dataset::PAIRING_VERSION
+        )));
+    }
     let coder =
         TargetCoder::new(manifest.targets.clone()).map_err(|e| DataError::Config(e.to_string()))?;
     let spec = InputSpec::new(&manifest.layout, coder.num_classes());
@@ -269,8 +280,20 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| (rank(&games[i].content_hash), i));
     let mut sides = vec![Split::Train; n];
-    for &i in order.iter().take(held) {
-        sides[i] = Split::Validation;
+    if cfg.train.val_games.is_empty() {
+        for &i in order.iter().take(held) {
+            sides[i] = Split::Validation;
+        }
+    } else {
+        for i in named_games(&cfg.train.val_games, &games, dir)? {
+            sides[i] = Split::Validation;
+        }
+        if sides.iter().all(|s| *s == Split::Validation) {
+            return Err(DataError::Config(format!(
+                "--val-games names every game of the dataset in {}: nothing is left to train on",
+                dir.display()
+            )));
+        }
     }
     let mut train_dirs = Vec::new();
     let mut val_dirs = Vec::new();
@@ -383,7 +406,8 @@ impl PreparedData {
         .map_err(ds_err("opening the training shards"))
     }
 
-    /// The validation loader, when there are validation games.
+    /// The validation loader, when there are validation games: the original examples only
+    /// (never a mirrored or noisy copy).
     pub fn val_loader(&self, cfg: &TrainConfig) -> Result<Option<Loader>, DataError> {
         if self.val_dirs.is_empty() {
             return Ok(None);
@@ -398,6 +422,7 @@ impl PreparedData {
                 split: None,
                 prefetch: 2,
                 streaming: cfg.data.stream,
+                variants: Some(vec![VARIANT_ORIGINAL]),
                 ..LoaderConfig::default()
             },
         )
@@ -405,4 +430,119 @@ impl PreparedData {
         .map_err(|e| e.to_string())
         .map_err(ds_err("opening the validation shards"))
     }
+
+    /// The training streams of sequence training (shuffled for `seed`).
+    pub fn train_streams(&self, cfg: &TrainConfig, seed: u64) -> Result<StreamLoader, DataError> {
+        let s = &cfg.train.sequence;
+        StreamLoader::open(
+            &self.train_dirs,
+            StreamConfig {
+                streams: s.streams,
+                unroll: s.unroll,
+                segment_frames: Some(s.segment_frames),
+                random_crop: s.random_crop,
+                shuffle: true,
+                seed,
+                variants: None,
+                prefetch: 2,
+            },
+        )
+        .map_err(|e| e.to_string())
+        .map_err(ds_err("opening the training shards"))
+    }
+
+    /// The validation games as streams, each game whole from its first frame with the state
+    /// carried to its end (exactly how `exphil eval --mode step` scores it), originals only.
+    pub fn val_streams(&self, cfg: &TrainConfig) -> Result<Option<StreamLoader>, DataError> {
+        if self.val_dirs.is_empty() {
+            return Ok(None);
+        }
+        StreamLoader::open(
+            &self.val_dirs,
+            StreamConfig {
+                streams: cfg.train.sequence.streams.clamp(1, self.val_dirs.len()),
+                unroll: VAL_UNROLL,
+                segment_frames: None,
+                random_crop: false,
+                shuffle: false,
+                seed: 0,
+                variants: Some(vec![VARIANT_ORIGINAL]),
+                prefetch: 2,
+            },
+        )
+        .map(Some)
+        .map_err(|e| e.to_string())
+        .map_err(ds_err("opening the validation shards"))
+    }
 }
+
+/// The indices of the games named by `names` (see `LoopConfig::val_games`): file names with or
+/// without `.slp`, paths, content hashes, or text files listing them one per line (blank lines
+/// and `#` comments skipped). A name that matches no game is an error naming it.
+fn named_games(
+    names: &[String],
+    games: &[&exphil_dataset::GameEntry],
+    dir: &Path,
+) -> Result<Vec<usize>, DataError> {
+    let mut wanted: Vec<String> = Vec::new();
+    for n in names {
+        let n = n.trim();
+        if n.is_empty() {
+            continue;
+        }
+        let p = Path::new(n);
+        let is_list = p.is_file() && !n.to_ascii_lowercase().ends_with(".slp");
+        if is_list {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| DataError::Config(format!("reading the --val-games list {n}: {e}")))?;
+            wanted.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        } else {
+            wanted.push(n.to_string());
+        }
+    }
+    let stem = |s: &str| -> String {
+        let file = Path::new(s)
+            .file_name()
+            .map_or_else(|| s.to_string(), |f| f.to_string_lossy().into_owned());
+        file.strip_suffix(".slp").map_or(file.clone(), String::from)
+    };
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for w in &wanted {
+        let key = stem(w);
+        let hits: Vec<usize> = games
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.content_hash == *w || stem(&g.source) == key)
+            .map(|(i, _)| i)
+            .collect();
+        if hits.is_empty() {
+            missing.push(w.clone());
+        }
+        out.extend(hits);
+    }
+    if !missing.is_empty() {
+        return Err(DataError::Config(format!(
+            "--val-games: no game of the dataset in {} is {} ({} games; `exphil dataset info` \
+             lists them)",
+            dir.display(),
+            missing
+                .iter()
+                .map(|m| format!("{m:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            games.len()
+        )));
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Frames per validation step of sequence training (no gradients: long steps cost nothing).
+const VAL_UNROLL: usize = 256;

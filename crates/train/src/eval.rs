@@ -470,6 +470,9 @@ struct ClassStats {
     confusion: Vec<u64>,
     predicted: Vec<u64>,
     base: BaselineCounts,
+    /// Frames whose label differs from the previous frame's, and those predicted right.
+    changed: u64,
+    changed_correct: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -486,6 +489,9 @@ struct ButtonStats {
     prob: [f64; NUM_BUTTONS],
     bits: Vec<BaselineCounts>,
     vectors: BaselineCounts,
+    /// Frames whose button vector differs from the previous frame's, and those predicted right.
+    changed: u64,
+    changed_correct: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -509,6 +515,8 @@ pub struct Evaluator {
     games: std::collections::BTreeSet<String>,
     sequences: usize,
     seconds: f64,
+    /// Score only targets of frames from this one on (`None`: every frame).
+    from_frame: Option<i32>,
 }
 
 fn ln(p: f64) -> f64 {
@@ -544,7 +552,15 @@ impl Evaluator {
             games: Default::default(),
             sequences: 0,
             seconds: 0.0,
+            from_frame: None,
         }
+    }
+
+    /// This evaluator scoring only the targets of frames `from` and later (a temporal policy
+    /// still steps through the frames before them, as at play).
+    pub fn from_frame(mut self, from: Option<i32>) -> Evaluator {
+        self.from_frame = from;
+        self
     }
 
     /// Adds time spent running the policy (for the per-frame inference time).
@@ -565,13 +581,22 @@ impl Evaluator {
         if m == 0 {
             return;
         }
-        self.sequences += 1;
-        self.games.insert(seq.content_hash.clone());
         let row = |t: usize| &seq.targets[t * 6..t * 6 + 6];
         let mut preds: Vec<[u16; 6]> = Vec::with_capacity(m);
         let mut ch = self.groups_char.remove(&seq.character).unwrap_or_default();
         let mut st = self.groups_stage.remove(&seq.stage).unwrap_or_default();
+        let from = self.from_frame;
+        let scored = |t: usize| from.is_none_or(|f| seq.frame_ids[t] >= f);
+        if !(start..n).any(scored) {
+            return;
+        }
+        self.sequences += 1;
+        self.games.insert(seq.content_hash.clone());
         for (j, t) in (start..n).enumerate() {
+            if !scored(t) {
+                preds.push([u16::MAX; 6]);
+                continue;
+            }
             let y = row(t);
             let prev: [u16; 6] = if t > 0 && seq.frame_ids[t - 1] == seq.frame_ids[t] - 1 {
                 row(t - 1).try_into().unwrap_or(self.neutral)
@@ -615,6 +640,10 @@ impl Evaluator {
             if vec_pred == yv {
                 b.vec_correct += 1;
             }
+            if yv != prev[0] & 0xff {
+                b.changed += 1;
+                b.changed_correct += u64::from(vec_pred == yv);
+            }
             b.nll += nll[0];
             pred[0] = vec_pred;
             // Class components.
@@ -642,6 +671,10 @@ impl Evaluator {
                 s.confusion[arg * c + label] += 1;
                 s.predicted[arg] += 1;
                 s.base.add(label, usize::from(prev[k + 1]));
+                if label != usize::from(prev[k + 1]) {
+                    s.changed += 1;
+                    s.changed_correct += u64::from(arg == label);
+                }
                 pred[k + 1] = arg as u16;
             }
             for g in [&mut ch, &mut st] {
@@ -661,6 +694,9 @@ impl Evaluator {
         // Delay sweep: the prediction at t against the label at t + d.
         for d in 0..=MAX_OFFSET {
             for (j, pred) in preds.iter().enumerate() {
+                if pred[0] == u16::MAX {
+                    continue;
+                }
                 let (t, u) = (start + j, start + j + d);
                 if u >= n || seq.frame_ids[u] != seq.frame_ids[t] + d as i32 {
                     continue;
@@ -705,6 +741,8 @@ impl Evaluator {
                 },
             },
             confusions: Vec::new(),
+            changed_frames: b.changed,
+            changed_accuracy: b.changed_correct as f64 / b.changed.max(1) as f64,
         }];
         for (k, s) in self.comps.iter().enumerate() {
             let n = s.n.max(1) as f64;
@@ -760,6 +798,8 @@ impl Evaluator {
                     },
                 },
                 confusions: conf,
+                changed_frames: s.changed,
+                changed_accuracy: s.changed_correct as f64 / s.changed.max(1) as f64,
             });
         }
         let buttons = (0..NUM_BUTTONS)
@@ -942,6 +982,13 @@ pub struct ComponentReport {
     pub baselines: Baselines,
     /// The most common errors (stick axes; shoulder's top 3).
     pub confusions: Vec<Confusion>,
+    /// Frames whose label differs from the previous frame's (where repeating the last input
+    /// is always wrong).
+    #[serde(default)]
+    pub changed_frames: u64,
+    /// Accuracy on those frames.
+    #[serde(default)]
+    pub changed_accuracy: f64,
 }
 
 /// One button.
@@ -1070,6 +1117,7 @@ impl Metrics {
             "repeat_nll": self.repeat_nll,
             "accuracy": self.components.iter().map(|c| (c.name.clone(), c.accuracy)).collect::<BTreeMap<_, _>>(),
             "repeat_accuracy": self.components.iter().map(|c| (c.name.clone(), c.baselines.repeat.accuracy)).collect::<BTreeMap<_, _>>(),
+            "changed_accuracy": self.components.iter().map(|c| (c.name.clone(), c.changed_accuracy)).collect::<BTreeMap<_, _>>(),
             "effective_delay": self.effective_delay,
             "ms_per_frame": self.inference.ms_per_frame,
         })
@@ -1109,8 +1157,11 @@ pub struct DataInfo {
     /// Whether the run's training games are known (`games.json`); when not, the evaluation
     /// may include games the policy trained on.
     pub training_games_known: bool,
-    /// The frame delay between state and target.
+    /// The frame delay: the decision after frame `t` is the input of frame `t + 1 + delay`.
     pub frame_delay: u8,
+    /// Only the inputs of frames from this one on were scored (`None`: every frame).
+    #[serde(default)]
+    pub from_frame: Option<i32>,
 }
 
 /// An evaluation: `eval_<hash>.json`.

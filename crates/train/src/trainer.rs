@@ -1,6 +1,13 @@
 //! The behavioural-cloning loop: minibatches through the policy, losses, accumulated and
 //! clipped gradients, the optimiser and schedule, EMA, validation on held-out games, early
 //! stopping, numerical-fault recovery, checkpoints, interruption and exact resumption.
+//!
+//! An MLP trains on shuffled single frames. A temporal backbone trains by default on sequences
+//! ([`exphil_runs::config::SequenceConfig`]): each batch is the next unroll of every stream,
+//! stepped from the state the stream's previous unroll ended in (detached), with the loss on
+//! every frame; its validation steps each held-out game whole from a fresh state, exactly as
+//! `exphil eval --mode step` scores it. With `sequence.enabled = false` it trains on windows
+//! with the loss on each window's last frame, and validates the same way.
 
 use crate::data::PreparedData;
 use crate::ema::Ema;
@@ -9,9 +16,10 @@ use crate::optim::Optimizer;
 use crate::schedule::{LrSchedule, ScheduleState};
 use burn::module::Module;
 use burn::tensor::Device;
-use exphil_dataset::{Batch, Loader};
+use exphil_dataset::{Batch, Loader, LoaderError, StreamBatch, StreamLoader};
 use exphil_policy::{
-    bc_loss, correct_counts, params, LossSpec, Policy, PolicyInput, TargetBatch, COMPONENTS,
+    bc_loss, correct_counts, params, BackboneState, HeadLogits, LossOutput, LossSpec, Policy,
+    PolicyInput, TargetBatch, COMPONENTS,
 };
 use exphil_runs::checkpoint::{
     load_checkpoint, read_checkpoint_dir, rotate_numbered, save_checkpoint, CheckpointFiles,
@@ -170,6 +178,10 @@ pub struct TrainState {
     pub early_stopped: bool,
     /// Whether the run finished (all epochs or early stop).
     pub finished: bool,
+    /// Sequence training: frames each stream's carried state has seen (the state's tensors
+    /// are in the checkpoint's `streams.safetensors`); empty when no state is carried.
+    #[serde(default)]
+    pub stream_seen: Vec<u64>,
 }
 
 /// What the training loop reports as it goes.
@@ -198,10 +210,12 @@ pub enum Event {
         batch: u64,
         /// Batches in the epoch.
         batches: usize,
-        /// Running mean training loss of the epoch.
+        /// Running mean training loss of the epoch: the plain negative log-likelihood, nats
+        /// per scored frame.
         loss: f64,
-        /// Training examples per second since the epoch (or resumption) started.
-        examples_per_sec: f64,
+        /// Scored frames (frames with a loss: one per example or window, every valid frame of
+        /// a sequence batch) per second since the epoch (or resumption) started.
+        scored_per_sec: f64,
         /// Current learning rate.
         lr: f64,
     },
@@ -328,6 +342,10 @@ pub fn model_metadata(cfg: &TrainConfig, data: &PreparedData) -> BTreeMap<String
             crate::model_file::META_FORMAT.into(),
             crate::model_file::FORMAT_VERSION.to_string(),
         ),
+        (
+            crate::model_file::META_PAIRING.into(),
+            data.manifest.pairing_version.to_string(),
+        ),
         ("format".into(), "pt".into()),
     ])
 }
@@ -375,6 +393,86 @@ impl Host {
     }
 }
 
+/// One batch of either kind.
+enum Work {
+    /// Frames or windows.
+    Units(Batch),
+    /// The next unroll of every stream.
+    Stream(StreamBatch),
+}
+
+/// Where a pass's batches come from.
+enum Source {
+    /// Shuffled frames or windows.
+    Units(Loader),
+    /// Streams of unrolls (sequence training; whole games for validation).
+    Streams(StreamLoader),
+}
+
+impl Source {
+    fn batches(&self, epoch: u64) -> usize {
+        match self {
+            Source::Units(l) => l.batches_per_epoch(),
+            Source::Streams(s) => s.batches_in_epoch(epoch),
+        }
+    }
+
+    fn epoch(&self, epoch: u64) -> Box<dyn Iterator<Item = Result<Work, LoaderError>>> {
+        match self {
+            Source::Units(l) => Box::new(l.epoch(epoch).map(|b| b.map(Work::Units))),
+            Source::Streams(s) => Box::new(s.epoch(epoch).map(|b| b.map(Work::Stream))),
+        }
+    }
+}
+
+/// The per-step inputs of a stream batch (`steps[t]`: frame `t` of every stream) and its
+/// targets (time-major, padding masked).
+fn stream_inputs(
+    b: &StreamBatch,
+    spec: &exphil_policy::InputSpec,
+    device: &Device,
+) -> (Vec<PolicyInput>, TargetBatch) {
+    let (s, nf, ni) = (b.streams, spec.features, spec.ids);
+    let steps = (0..b.unroll)
+        .map(|t| {
+            PolicyInput::new(
+                spec,
+                &b.features[t * s * nf..(t + 1) * s * nf],
+                &b.ids[t * s * ni..(t + 1) * s * ni],
+                s,
+                device,
+            )
+        })
+        .collect();
+    let targets = TargetBatch::new(b.unroll * s, &b.targets, device).masked(&b.valid, device);
+    (steps, targets)
+}
+
+/// The streams of `b` that start a new segment.
+fn resets_of(b: &StreamBatch) -> Vec<usize> {
+    (0..b.streams).filter(|&s| b.reset[s]).collect()
+}
+
+/// Teacher-forced logits of a stream batch, stepped from `state` (a fresh one when `None`),
+/// and the state after it.
+fn stream_logits(
+    policy: &Policy,
+    b: &StreamBatch,
+    state: Option<BackboneState>,
+    targets: &TargetBatch,
+    steps: &[PolicyInput],
+    detach_every: Option<usize>,
+    device: &Device,
+) -> (HeadLogits, BackboneState) {
+    let mut state = state.unwrap_or_else(|| policy.initial_state(b.streams, device));
+    state.reset_rows(&resets_of(b));
+    let (h, next) = policy.trunk_sequence(steps, state, &[], detach_every);
+    let logits = policy
+        .head
+        .forward(h, targets.buttons.clone(), &targets.classes);
+    (logits, next)
+}
+
 /// Snapshot of the learnable state, for recovery after numerical faults.
 struct Snapshot {
     weights: Vec<NamedTensor>,
@@ -398,7 +496,14 @@ struct Run<'a> {
     meta: BTreeMap<String, String>,
     best_weights: Option<Vec<NamedTensor>>,
     snapshot: Snapshot,
+    /// Sequence training: the streams' state after the last batch (detached).
+    carried: Option<BackboneState>,
+    /// Sequence training: detach the state every this many frames (`--truncate-bptt`).
+    detach_every: Option<usize>,
 }
+
+/// The checkpoint file of the streams' carried state.
+const STREAMS_FILE: &str = "streams.safetensors";
 
 fn tensors_bytes(
     file: &str,
@@ -436,7 +541,41 @@ impl Run<'_> {
         if let (Some(e), Some((n, t))) = (self.ema.as_mut(), &s.ema) {
             e.load_state(*n, t, &self.device).map_err(ck)?;
         }
+        // The streams' state may hold the fault's non-finite values: they start afresh.
+        self.carried = None;
         Ok(())
+    }
+
+    /// One batch through the policy: its losses and the frames scored (sequence batches carry
+    /// the streams' state to the next).
+    fn forward(&mut self, work: &Work) -> (LossOutput, u64) {
+        let spec = &self.data.spec;
+        match work {
+            Work::Units(b) => {
+                let h = host_of(b);
+                let input = h.input(spec, &self.device);
+                let targets = TargetBatch::new(h.rows, &h.targets, &self.device);
+                let logits = self.policy.forward(&input, &targets);
+                (bc_loss(&logits, &targets, &self.loss), h.rows as u64)
+            }
+            Work::Stream(b) => {
+                let (steps, targets) = stream_inputs(b, spec, &self.device);
+                let (logits, next) = stream_logits(
+                    &self.policy,
+                    b,
+                    self.carried.take(),
+                    &targets,
+                    &steps,
+                    self.detach_every,
+                    &self.device,
+                );
+                self.carried = Some(next.detach());
+                (
+                    bc_loss(&logits, &targets, &self.loss),
+                    targets.counted as u64,
+                )
+            }
+        }
     }
 
     fn save(&mut self, kind: &str) -> Result<PathBuf, TrainError> {
@@ -462,6 +601,19 @@ impl Run<'_> {
         }
         self.state.ema_updates = self.ema.as_ref().map_or(0, Ema::updates);
         self.state.schedule = Some(self.schedule.state());
+        self.state.stream_seen.clear();
+        if let Some(BackboneState::Temporal(t)) = &self.carried {
+            let (tensors, seen) = t.export();
+            let named: Vec<NamedTensor> = tensors
+                .into_iter()
+                .map(|(n, shape, data)| NamedTensor::new(n, shape, data))
+                .collect();
+            files.push((
+                STREAMS_FILE,
+                tensors_bytes(STREAMS_FILE, &named, &BTreeMap::new())?,
+            ));
+            self.state.stream_seen = seen;
+        }
         files.push((
             "state.json",
             serde_json::to_vec_pretty(&self.state).map_err(ck)?,
@@ -507,6 +659,23 @@ impl Run<'_> {
         }
         if let Some(s) = &state.schedule {
             self.schedule.restore(s.clone());
+        }
+        self.carried = None;
+        if !state.stream_seen.is_empty() {
+            let named = file(STREAMS_FILE)?;
+            let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = named
+                .into_iter()
+                .map(|t| (t.name, t.shape, t.data))
+                .collect();
+            let fresh = self
+                .policy
+                .initial_state(state.stream_seen.len(), &self.device);
+            if let BackboneState::Temporal(t) = fresh {
+                let t = t
+                    .import(&tensors, &state.stream_seen)
+                    .map_err(|e| ck(format!("{}: {STREAMS_FILE}: {e}", c.dir.display())))?;
+                self.carried = Some(BackboneState::Temporal(t));
+            }
         }
         self.state = state;
         Ok(())
@@ -558,7 +727,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn validate(&self, loader: &Loader) -> Result<PassMetrics, TrainError> {
+    fn validate(&self, source: &Source) -> Result<PassMetrics, TrainError> {
         let model = match &self.ema {
             Some(e) if e.updates() > 0 => e.apply(self.policy.valid()),
             _ => self.policy.valid(),
@@ -567,26 +736,41 @@ impl Run<'_> {
         let mut sums = LossSums::default();
         let mut correct = [0u64; 6];
         let mut combos: HashMap<u16, u64> = HashMap::new();
-        for b in loader.epoch(0) {
-            let b = b.map_err(|e| {
+        let mut carried: Option<BackboneState> = None;
+        for w in source.epoch(0) {
+            let w = w.map_err(|e| {
                 TrainError::Data(crate::data::DataError::Dataset {
                     context: "reading validation batches".into(),
                     message: e.to_string(),
                 })
             })?;
-            let h = host_of(&b);
-            let input = h.input(&self.data.spec, &dev);
-            let targets = TargetBatch::new(h.rows, &h.targets, &dev);
-            let logits = model.forward(&input, &targets);
-            let out = bc_loss(&logits, &targets, &self.loss);
-            let comps = host6(&out.components);
-            sums.add(&comps, h.rows as u64);
-            let c = correct_counts(&logits, &h.targets, &model.button_offsets());
+            let (logits, targets, out, host_targets, valid) = match &w {
+                Work::Units(b) => {
+                    let h = host_of(b);
+                    let input = h.input(&self.data.spec, &dev);
+                    let targets = TargetBatch::new(h.rows, &h.targets, &dev);
+                    let logits = model.forward(&input, &targets);
+                    let out = bc_loss(&logits, &targets, &self.loss);
+                    (logits, targets, out, h.targets, None)
+                }
+                Work::Stream(b) => {
+                    let (steps, targets) = stream_inputs(b, &self.data.spec, &dev);
+                    let (logits, next) =
+                        stream_logits(&model, b, carried.take(), &targets, &steps, None, &dev);
+                    carried = Some(next);
+                    let out = bc_loss(&logits, &targets, &self.loss);
+                    (logits, targets, out, b.targets.clone(), Some(&b.valid[..]))
+                }
+            };
+            sums.add(&host6(&out.components), targets.counted as u64);
+            let c = correct_counts(&logits, &host_targets, &model.button_offsets(), valid);
             for (a, x) in correct.iter_mut().zip(c) {
                 *a += x;
             }
-            for r in h.targets.chunks_exact(6) {
-                *combos.entry(r[0] & 0xff).or_default() += 1;
+            for (r, row) in host_targets.chunks_exact(6).enumerate() {
+                if valid.is_none_or(|v| v[r]) {
+                    *combos.entry(row[0] & 0xff).or_default() += 1;
+                }
             }
         }
         let mut m = sums.mean();
@@ -674,13 +858,26 @@ pub fn train(
     let loss = LossSpec::new(&cfg.loss, &pos, rows);
     let policy =
         Policy::new(&cfg.policy, &data.spec, &device).with_button_pos_weight(&loss.pos_weight);
-    let train_loader = data.train_loader(cfg, seed)?;
-    let val_loader = data.val_loader(cfg)?;
-    let batches = train_loader.batches_per_epoch();
-    let max_batches = cfg.train.max_batches.unwrap_or(usize::MAX).min(batches) as u64;
+    let sequence = cfg.train.sequence.enabled && cfg.policy.backbone.window().is_some();
+    let (train_source, val_source) = if sequence {
+        (
+            Source::Streams(data.train_streams(cfg, seed)?),
+            data.val_streams(cfg)?.map(Source::Streams),
+        )
+    } else {
+        (
+            Source::Units(data.train_loader(cfg, seed)?),
+            data.val_loader(cfg)?.map(Source::Units),
+        )
+    };
+    let cap = cfg.train.max_batches.unwrap_or(usize::MAX);
+    // Batches of each epoch (sequence epochs differ by their random crops).
+    let epoch_batches = |e: u32| train_source.batches(u64::from(e)).min(cap) as u64;
     // The schedule's horizon: the optimiser steps the run will really take.
-    let per_epoch_steps = max_batches.div_ceil(cfg.train.accumulation_steps.max(1) as u64);
-    let total_steps = per_epoch_steps * u64::from(cfg.train.epochs);
+    let accum = cfg.train.accumulation_steps.max(1) as u64;
+    let total_steps: u64 = (0..cfg.train.epochs)
+        .map(|e| epoch_batches(e).div_ceil(accum))
+        .sum();
     let schedule = LrSchedule::new(&cfg.schedule, cfg.optim.lr, total_steps);
     let mut run = Run {
         cfg,
@@ -703,6 +900,8 @@ pub fn train(
             optim_steps: 0,
             ema: None,
         },
+        carried: None,
+        detach_every: cfg.policy.backbone.truncate_bptt(),
         policy,
         device,
     };
@@ -735,7 +934,7 @@ pub fn train(
         .sum();
     events(Event::Start {
         epochs: cfg.train.epochs,
-        batches: max_batches as usize,
+        batches: epoch_batches(run.state.epoch.min(cfg.train.epochs.saturating_sub(1))) as usize,
         from: (run.state.epoch, run.state.batch),
         params,
         seed,
@@ -753,7 +952,6 @@ pub fn train(
             .map_err(ck)?;
     }
     let mut metrics = exphil_runs::metrics::MetricsLog::open(&metrics_path).map_err(ck)?;
-    let accum = cfg.train.accumulation_steps.max(1) as u64;
     let mut grads = GradStore::new();
     let mut bad_in_row = 0u32;
     let mut interrupted = None;
@@ -771,8 +969,9 @@ pub fn train(
         let epoch = run.state.epoch;
         let t0 = Instant::now();
         let start_batch = run.state.batch;
+        let max_batches = epoch_batches(epoch);
         let mut seen = 0u64;
-        for (i, b) in train_loader.epoch(u64::from(epoch)).enumerate() {
+        for (i, b) in train_source.epoch(u64::from(epoch)).enumerate() {
             let i = i as u64;
             if i < start_batch {
                 continue;
@@ -786,14 +985,10 @@ pub fn train(
                     message: e.to_string(),
                 })
             })?;
-            let h = host_of(&b);
             if dropout {
                 run.device.seed(mix(seed, run.state.micro_steps));
             }
-            let input = h.input(&data.spec, &run.device);
-            let targets = TargetBatch::new(h.rows, &h.targets, &run.device);
-            let logits = run.policy.forward(&input, &targets);
-            let mut out = bc_loss(&logits, &targets, &run.loss);
+            let (mut out, scored) = run.forward(&b);
             let k = run.state.micro_steps;
             if opts.faults.nan_batches.contains(&k) || opts.faults.nan_from.is_some_and(|f| k >= f)
             {
@@ -812,8 +1007,8 @@ pub fn train(
             } else {
                 let g = out.total.backward();
                 grads.accumulate(&run.policy, &g, 1.0 / accum as f64);
-                run.state.sums.add(&host6(&out.components), h.rows as u64);
-                seen += h.rows as u64;
+                run.state.sums.add(&host6(&out.components), scored);
+                seen += scored;
                 if boundary {
                     let norm = grads.clip_global_norm(cfg.train.max_grad_norm);
                     if !norm.is_finite() {
@@ -838,7 +1033,7 @@ pub fn train(
                     batch: i + 1,
                     batches: max_batches as usize,
                     loss: run.state.sums.mean().loss,
-                    examples_per_sec: seen as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+                    scored_per_sec: seen as f64 / t0.elapsed().as_secs_f64().max(1e-9),
                     lr: run.lr(),
                 });
             }
@@ -866,7 +1061,7 @@ pub fn train(
         }
         // End of the epoch.
         let train_metrics = run.state.sums.mean();
-        let val = match &val_loader {
+        let val = match &val_source {
             Some(l) => {
                 events(Event::Validating);
                 Some(run.validate(l)?)
@@ -904,6 +1099,8 @@ pub fn train(
         run.state.history.push(record.clone());
         run.state.epoch += 1;
         run.state.batch = 0;
+        // The next epoch deals the segments anew: every stream starts a segment.
+        run.carried = None;
         run.state.sums = LossSums::default();
         if cfg.train.early_stopping && run.state.stale_epochs >= cfg.train.patience {
             run.state.early_stopped = true;

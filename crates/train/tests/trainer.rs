@@ -288,3 +288,75 @@ fn early_stopping_ends_the_run_when_validation_stops_improving() {
     assert_eq!(s.state.history.len(), 2);
     assert_eq!(s.state.best_epoch, Some(1));
 }
+
+/// A tiny LSTM trained on sequences: unrolls of 8 frames with the loss on every frame, the state
+/// carried across unrolls.
+fn sequence_config() -> TrainConfig {
+    let mut cfg = config();
+    cfg.policy.backbone = BackboneConfig::Lstm(exphil_runs::config::RecurrentConfig {
+        window_size: 8,
+        num_layers: 1,
+        hidden_size: 12,
+        dropout: 0.0,
+        ..exphil_runs::config::RecurrentConfig::default()
+    });
+    cfg.train.sequence = exphil_runs::config::SequenceConfig {
+        enabled: true,
+        unroll: 8,
+        segment_frames: 32,
+        streams: 4,
+        random_crop: true,
+    };
+    cfg.train.ema = false;
+    cfg.train.accumulation_steps = 1;
+    cfg.train.max_batches = Some(10);
+    cfg
+}
+
+#[test]
+fn sequence_training_scores_every_frame_and_resumes_bit_exact_with_its_carried_state() {
+    let _turn = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = sequence_config();
+    // Every progress line counts the valid frames of its unrolls (at most streams × unroll per
+    // batch), not windows.
+    let mut scored = Vec::new();
+    let dir = tmp.path().join("straight");
+    let s = train(&cfg, data(), &options(&dir), &mut |e| {
+        if let Event::Progress { batch, .. } = e {
+            scored.push(batch);
+        }
+    })
+    .unwrap();
+    assert!(s.state.finished);
+    assert_eq!(
+        scored.len(),
+        20,
+        "10 batches in each of 2 epochs: {scored:?}"
+    );
+    let first = &s.state.history[0];
+    assert!(first.train.loss.is_finite() && first.train.loss > 0.0);
+    let val = first.val.as_ref().expect("validation games");
+    assert!(val.loss.is_finite());
+    let (a_latest, _) = outputs(&dir);
+
+    // Interrupted after batch 5 of the first epoch: the streams' state is checkpointed with the
+    // weights, so the resumed run continues the same unrolls from the same state.
+    let mid = tmp.path().join("mid");
+    interrupted(&cfg, &mid, |e| {
+        matches!(
+            e,
+            Event::Progress {
+                epoch: 0,
+                batch: 5,
+                ..
+            }
+        )
+    });
+    let (b_latest, _) = outputs(&mid);
+    same(
+        &a_latest,
+        &b_latest,
+        "sequence-trained weights after resuming mid-epoch",
+    );
+}
