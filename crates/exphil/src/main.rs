@@ -119,6 +119,7 @@ fn run_line(args: &[String]) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    exphil_train::allocator::keep_large_blocks();
     let cli = match parse() {
         Ok(c) => c,
         Err(code) => return code,

@@ -148,6 +148,7 @@ fn evaluation_matches_an_independent_recomputation() {
         dedupe: true,
         ..exphil_corpus::Filter::default()
     };
+    let (mut changed, mut changed_correct) = ([0usize; 6], [0usize; 6]);
     let (mut frames, mut correct, mut majority, mut repeat) = (
         0usize,
         [0usize; 6],
@@ -224,6 +225,10 @@ fn evaluation_matches_an_independent_recomputation() {
                         label(k, &neutral)
                     };
                     repeat[k] += usize::from(prev == label(k, y));
+                    if prev != label(k, y) {
+                        changed[k] += 1;
+                        changed_correct[k] += usize::from(pred[k] == label(k, y));
+                    }
                 }
                 frames += 1;
             }
@@ -252,6 +257,16 @@ fn evaluation_matches_an_independent_recomputation() {
         let rep = c["baselines"]["repeat"]["accuracy"].as_f64().unwrap();
         let want = repeat[k] as f64 / frames as f64;
         assert!((rep - want).abs() < 1e-9, "{name}: repeat {rep} vs {want}");
+        // Where the input changes, repeating it is always wrong: the policy's accuracy there.
+        assert_eq!(
+            c["changed_frames"].as_u64().unwrap() as usize,
+            changed[k],
+            "{name}"
+        );
+        assert!(changed[k] > 0, "{name}: no frame changes its input");
+        let chg = c["changed_accuracy"].as_f64().unwrap();
+        let want = changed_correct[k] as f64 / changed[k] as f64;
+        assert!((chg - want).abs() < 1e-9, "{name}: changed {chg} vs {want}");
         // Finite, consistent figures.
         let nll = c["nll"].as_f64().unwrap();
         assert!(nll.is_finite() && nll >= 0.0, "{name}: nll {nll}");
@@ -376,6 +391,62 @@ fn evaluation_matches_an_independent_recomputation() {
     ] {
         assert!(out.contains(want), "missing {want:?}:\n{out}");
     }
+    // The table's buttons row shows the accuracy on frames where the input changes.
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("buttons "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let shown = format!(
+        "{:.1}%",
+        100.0 * comps[0]["changed_accuracy"].as_f64().unwrap()
+    );
+    assert!(row.contains(&shown), "{shown} not in {row}");
+
+    // --from-frame scores only the inputs of frames from there on.
+    let later = eval_json(
+        &t.root,
+        &[
+            "--policy",
+            s(&run),
+            "--replays",
+            s(&g),
+            "--max-files",
+            "7",
+            "--from-frame",
+            "1",
+            "--no-save",
+        ],
+    );
+    assert_eq!(later["data"]["from_frame"], 1);
+    let countdown = frames_from(&files, &training, &embedder, &coder, &opts, &filter, 1);
+    assert_eq!(
+        later["metrics"]["frames"].as_u64().unwrap() as usize,
+        countdown
+    );
+    assert!(
+        countdown < frames && countdown > frames / 2,
+        "{countdown} of {frames}"
+    );
+    assert_ne!(later["data"]["hash"], r["data"]["hash"]);
+}
+
+/// Frames of ids `from` and later in the files' sequences that are not training games.
+fn frames_from(
+    files: &[PathBuf],
+    training: &[String],
+    embedder: &exphil_embed::Embedder,
+    coder: &exphil_embed::TargetCoder,
+    opts: &SequenceOptions,
+    filter: &exphil_corpus::Filter,
+    from: i32,
+) -> usize {
+    files
+        .iter()
+        .filter_map(|f| sequences_of_replay(f, embedder, coder, opts, filter).ok())
+        .flatten()
+        .filter(|sq| !training.contains(&sq.content_hash))
+        .map(|sq| sq.frame_ids.iter().filter(|&&id| id >= from).count())
+        .sum()
 }
 
 #[derive(Default)]
@@ -443,6 +514,41 @@ fn compare_marks_the_better_policy() {
     );
     let better = if b < a { "B ▶" } else { "◀ A" };
     assert!(nll_line.contains(better), "A {a}, B {b}: {nll_line}");
+    assert!(
+        out.lines().filter(|l| l.ends_with("mode frames")).count() == 2,
+        "each side's mode is named: {out}"
+    );
+
+    // A policy against itself: every row is a tie, no winner is marked.
+    let same = ok(exphil(
+        &t.root,
+        &[
+            "eval",
+            "--compare",
+            "base",
+            "base",
+            "--checkpoints",
+            s(&ck),
+            "--replays",
+            s(&g),
+            "--max-files",
+            "6",
+            "--no-save",
+        ],
+    ));
+    // (Timings are measured twice and may differ; every quality figure ties.)
+    let quality = |l: &&str| !l.starts_with("ms_per_frame") && !l.starts_with("step_median");
+    assert!(
+        same.lines()
+            .filter(quality)
+            .all(|l| !l.contains("◀ A") && !l.contains("B ▶")),
+        "{same}"
+    );
+    let nll_line = same
+        .lines()
+        .find(|l| l.starts_with("nll "))
+        .unwrap_or_else(|| panic!("{same}"));
+    assert!(nll_line.trim_end().ends_with("tie"), "{nll_line}");
 }
 
 /// Rewrites the training config in a run's `config.json`.
@@ -814,4 +920,92 @@ fn a_temporal_policy_is_stepped_or_windowed() {
     }
     // Different frame sets, different evaluation hashes.
     assert_ne!(step["data"]["hash"], win["data"]["hash"]);
+}
+
+/// The loss `train` prints and early-stops on is the figure `eval` reports: a sequence-trained
+/// LSTM's validation loss (every held-out game stepped from a fresh state) equals the total NLL
+/// of `eval --mode step` on those games.
+#[test]
+fn the_validation_loss_of_train_is_evals_nll() {
+    let root =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("eval-seq-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let held = "py-slippi__ERIC_431_Falcon_vs_NUT_356_Marth_on_PS_-_12-09-22_02.35am";
+    let (g, ck, cache) = (
+        games(),
+        root.join("ck").display().to_string(),
+        root.join("cache").display().to_string(),
+    );
+    ok(exphil(
+        &root,
+        &[
+            "train",
+            "--replays",
+            s(&g),
+            "--checkpoints",
+            &ck,
+            "--cache-dir",
+            &cache,
+            "--name",
+            "seq",
+            "--seed",
+            "7",
+            "--quiet",
+            "--lr",
+            "1e-3",
+            "--backbone",
+            "lstm",
+            "--hidden-size",
+            "16",
+            "--num-layers",
+            "1",
+            "--unroll",
+            "16",
+            "--segment-frames",
+            "64",
+            "--streams",
+            "8",
+            "--epochs",
+            "1",
+            "--max-files",
+            "12",
+            "--max-batches",
+            "20",
+            "--val-games",
+            held,
+        ],
+    ));
+    let run = root.join("ck").join("seq");
+    let games_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("games.json")).unwrap()).unwrap();
+    assert_eq!(games_json["validation"].as_array().unwrap().len(), 1);
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let epoch: Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    let val = epoch["val"]["loss"].as_f64().unwrap();
+    let file = games().join(format!("{held}.slp"));
+    let r = eval_json(
+        &root,
+        &[
+            "--policy",
+            s(&run),
+            "--replays",
+            s(&file),
+            "--mode",
+            "step",
+            "--no-save",
+        ],
+    );
+    assert_eq!(r["metrics"]["games"], 1);
+    assert_eq!(r["data"]["validation_games"], 1);
+    let nll = r["metrics"]["nll"].as_f64().unwrap();
+    assert!(
+        (nll - val).abs() < 1e-4 * val.max(1.0),
+        "train's validation loss {val} vs eval's NLL {nll}"
+    );
+    assert_eq!(
+        epoch["val"]["examples"].as_u64().unwrap(),
+        r["metrics"]["frames"].as_u64().unwrap(),
+        "the same frames"
+    );
 }

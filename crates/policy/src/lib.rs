@@ -3,6 +3,7 @@
 //! controller head, and a value head for reinforcement learning.
 #![deny(missing_docs)]
 
+pub mod fused;
 pub mod input;
 pub mod loss;
 pub mod model;

@@ -504,6 +504,28 @@ impl Policy {
         resets: &[Vec<usize>],
         detach_every: Option<usize>,
     ) -> (Tensor<2>, BackboneState) {
+        // Callers unroll at least one frame (a stream batch has `unroll` ≥ 1 steps).
+        let first = steps.first().expect("an unroll of at least one frame");
+        let rows = first.examples();
+        let device = first.features.device();
+        if let (Backbone::Temporal(t), BackboneState::Temporal(s)) = (&self.backbone, &state) {
+            if t.fused_applies(&device, steps.len(), resets, detach_every) {
+                let cat = |f: &dyn Fn(&PolicyInput) -> Tensor<2>| {
+                    Tensor::cat(steps.iter().map(f).collect(), 0)
+                };
+                let input = PolicyInput {
+                    features: cat(&|x| x.features.clone()),
+                    ids: (0..first.ids.len())
+                        .map(|k| Tensor::cat(steps.iter().map(|x| x.ids[k].clone()).collect(), 0))
+                        .collect(),
+                    rows: rows * steps.len(),
+                    window: 1,
+                };
+                let last = resets.get(steps.len() - 1).map_or(&[][..], |r| &r[..]);
+                let (h, s) = t.unroll_fused(self.trunk_input(&input), steps.len(), s.clone(), last);
+                return (h, BackboneState::Temporal(s));
+            }
+        }
         let xs: Vec<Tensor<2>> = steps
             .iter()
             .map(|x| {

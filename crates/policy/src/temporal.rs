@@ -272,6 +272,57 @@ impl RecurrentLayer {
         }
     }
 
+    /// [`RecurrentLayer::unroll`] on the fused layer ([`crate::fused`]): the frames as one
+    /// `[T * n, d]` tensor (frame-major), the output likewise.
+    fn unroll_fused(
+        &self,
+        x: Tensor<2>,
+        t_n: usize,
+        s: RecurrentState,
+    ) -> (Tensor<2>, RecurrentState) {
+        let [rows, _] = x.dims();
+        let n = rows / t_n.max(1);
+        let cell_in = match &self.norm {
+            Some(n1) => n1.forward(x.clone()),
+            None => x.clone(),
+        };
+        let xg = self.cell.gates(cell_in);
+        let g = xg.dims()[1];
+        let xg = xg.reshape([t_n, n, g]);
+        let (hs, s) = match &self.cell {
+            Cell::Lstm(l) => {
+                let h = g / 4;
+                let c0 = s.c.unwrap_or_else(|| Tensor::zeros([n, h], &xg.device()));
+                let out = crate::fused::lstm_unroll(xg, l.hidden.weight.val(), s.h, c0);
+                let last = out.clone().narrow(0, t_n - 1, 1).reshape([n, 2 * h]);
+                let state = RecurrentState {
+                    h: last.clone().narrow(1, 0, h),
+                    c: Some(last.narrow(1, h, h)),
+                };
+                (out.narrow(2, 0, h).reshape([t_n * n, h]), state)
+            }
+            Cell::Gru(gru) => {
+                let h = g / 3;
+                let bias = match &gru.hidden.bias {
+                    Some(b) => b.val(),
+                    None => Tensor::zeros([g], &xg.device()),
+                };
+                let out = crate::fused::gru_unroll(xg, gru.hidden.weight.val(), bias, s.h);
+                let last = out.clone().narrow(0, t_n - 1, 1).reshape([n, h]);
+                let state = RecurrentState { h: last, c: None };
+                (out.reshape([t_n * n, h]), state)
+            }
+        };
+        let out = match (&self.norm, &self.ffn_norm, &self.ffn) {
+            (Some(_), Some(n2), Some(f)) => {
+                let x = x + self.dropout.forward(hs);
+                x.clone() + self.dropout.forward(f.forward(n2.forward(x)))
+            }
+            _ => self.dropout.forward(hs),
+        };
+        (out, s)
+    }
+
     /// Consecutive frames (`[n, d]` each) from state `s`: each frame's output and the state
     /// after the last, exactly as [`RecurrentLayer::step`] frame by frame (dropout aside).
     fn unroll(&self, xs: Vec<Tensor<2>>, s: RecurrentState) -> (Vec<Tensor<2>>, RecurrentState) {
@@ -1311,6 +1362,71 @@ impl Temporal {
         }
     }
 
+    /// Whether an unroll of `t_n` frames with these resets and detaches can run layer by layer
+    /// (a recurrent stack with last-frame pooling, no reset or detach before its last frame).
+    fn layered(&self, t_n: usize, resets: &[Vec<usize>], detach_every: Option<usize>) -> bool {
+        let cut_inside = detach_every.is_some_and(|k| k > 0 && k < t_n);
+        let reset_inside = resets
+            .iter()
+            .enumerate()
+            .any(|(t, r)| t + 1 < t_n && !r.is_empty());
+        self.pooling == 0
+            && !cut_inside
+            && !reset_inside
+            && self.layers.iter().all(|l| matches!(l, Block::Recurrent(_)))
+    }
+
+    /// Whether [`Temporal::unroll_fused`] runs an unroll of `t_n` frames on `device` with these
+    /// resets and detaches: [`Temporal::unroll`]'s layer-by-layer case on a device with the
+    /// fused recurrent layers ([`crate::fused::available`]).
+    pub fn fused_applies(
+        &self,
+        device: &Device,
+        t_n: usize,
+        resets: &[Vec<usize>],
+        detach_every: Option<usize>,
+    ) -> bool {
+        t_n > 0 && crate::fused::available(device) && self.layered(t_n, resets, detach_every)
+    }
+
+    /// [`Temporal::unroll`] with the fused recurrent layers: the frames as one `[T * n, input]`
+    /// tensor (frame-major, row `t * n + r`), so nothing is cut per frame; `last_resets` are the
+    /// rows reset after the last frame. Only where [`Temporal::fused_applies`] holds.
+    pub fn unroll_fused(
+        &self,
+        x: Tensor<2>,
+        t_n: usize,
+        mut state: TemporalState,
+        last_resets: &[usize],
+    ) -> (Tensor<2>, TemporalState) {
+        for s in &mut state.seen {
+            *s += t_n as u64;
+        }
+        let mut x = match &self.input {
+            Some(p) => p.forward(x),
+            None => x,
+        };
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (l, s) in self.layers.iter().zip(state.layers) {
+            let (Block::Recurrent(r), LayerState::Recurrent(s)) = (l, s) else {
+                panic!("the fused unroll takes a recurrent stack and its own state")
+            };
+            let (y, s) = r.unroll_fused(x, t_n, s);
+            x = y;
+            layers.push(LayerState::Recurrent(s));
+        }
+        if let Some(nm) = &self.norm {
+            x = nm.forward(x);
+        }
+        let mut state = TemporalState {
+            layers,
+            outputs: None,
+            seen: state.seen,
+        };
+        state.reset_rows(last_resets);
+        (x, state)
+    }
+
     /// Consecutive frames of the same rows (`xs[t]`: frame `t`, `[n, input]`) stepped from
     /// `state`: every frame's output, `[T * n, width]` frame-major (row `t * n + r`), and the
     /// state after the last frame, exactly what [`Temporal::step`] gives frame by frame.
@@ -1329,16 +1445,7 @@ impl Temporal {
     ) -> (Tensor<2>, TemporalState) {
         let t_n = xs.len();
         let inside = |t: usize| t + 1 < t_n;
-        let cut_inside = detach_every.is_some_and(|k| k > 0 && k < t_n);
-        let reset_inside = resets
-            .iter()
-            .enumerate()
-            .any(|(t, r)| inside(t) && !r.is_empty());
-        let layered = self.pooling == 0
-            && !cut_inside
-            && !reset_inside
-            && self.layers.iter().all(|l| matches!(l, Block::Recurrent(_)));
-        if !layered {
+        if !self.layered(t_n, resets, detach_every) {
             let mut hs = Vec::with_capacity(t_n);
             for (t, x) in xs.into_iter().enumerate() {
                 let (h, next) = self.step(x, state);

@@ -57,11 +57,11 @@ fn backbone(lstm: bool) -> BackboneConfig {
     }
 }
 
-/// One batch: per frame, the continuous inputs `[S, 27]`, the categorical ids `[S, 12]`; and
-/// the targets of every frame (frame-major).
+/// One batch, frame-major (row `t * S + s`): the continuous inputs `[T * S, 27]`, the
+/// categorical ids `[T * S, 12]` and the targets.
 struct Batch {
-    cont: Vec<Tensor<2>>,
-    cats: Vec<Tensor<2, Int>>,
+    cont: Tensor<2>,
+    cats: Tensor<2, Int>,
     targets: Vec<u16>,
 }
 
@@ -75,17 +75,17 @@ fn batches(device: &Device) -> Vec<Batch> {
     };
     (0..4)
         .map(|_| Batch {
-            cont: (0..UNROLL)
-                .map(|_| Tensor::random([STREAMS, N_CONT], Distribution::Normal(0.0, 1.0), device))
-                .collect(),
-            cats: (0..UNROLL)
-                .map(|_| {
-                    let v: Vec<i64> = (0..STREAMS)
-                        .flat_map(|_| CATS.iter().map(|&n| next(n) as i64).collect::<Vec<_>>())
-                        .collect();
-                    Tensor::from_data(TensorData::new(v, [STREAMS, CATS.len()]), device)
-                })
-                .collect(),
+            cont: Tensor::random(
+                [UNROLL * STREAMS, N_CONT],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            ),
+            cats: {
+                let v: Vec<i64> = (0..UNROLL * STREAMS)
+                    .flat_map(|_| CATS.iter().map(|&n| next(n) as i64).collect::<Vec<_>>())
+                    .collect();
+                Tensor::from_data(TensorData::new(v, [UNROLL * STREAMS, CATS.len()]), device)
+            },
             targets: (0..UNROLL * STREAMS)
                 .flat_map(|_| {
                     let buttons = (0..8).fold(0u16, |b, k| b | (u16::from(next(10) == 0) << k));
@@ -139,23 +139,24 @@ fn exphil_train(lstm: bool, steps: usize) -> f64 {
             t0 = Instant::now();
         }
         let b = &data[i % 4];
-        let xs: Vec<Tensor<2>> = b
-            .cont
-            .iter()
-            .zip(&b.cats)
-            .map(|(c, ids)| {
-                let mut x = net.lin.forward(c.clone());
-                for (k, e) in net.embs.iter().enumerate() {
-                    let col = ids.clone().narrow(1, k, 1);
-                    x = x + e.forward(col).reshape([STREAMS, HIDDEN]);
-                }
-                relu(x)
-            })
-            .collect();
+        // The whole unroll's inputs at once (frame-major rows), as the trainer feeds them.
+        let mut x = net.lin.forward(b.cont.clone());
+        for (k, e) in net.embs.iter().enumerate() {
+            let col = b.cats.clone().narrow(1, k, 1);
+            x = x + e.forward(col).reshape([UNROLL * STREAMS, HIDDEN]);
+        }
+        let x = relu(x);
         let s = state
             .take()
             .unwrap_or_else(|| net.trunk.initial_state(STREAMS, &device));
-        let (h, next) = net.trunk.unroll(xs, s, &[], None);
+        let (h, next) = if net.trunk.fused_applies(&device, UNROLL, &[], None) {
+            net.trunk.unroll_fused(x, UNROLL, s, &[])
+        } else {
+            let xs = (0..UNROLL)
+                .map(|t| x.clone().narrow(0, t * STREAMS, STREAMS))
+                .collect();
+            net.trunk.unroll(xs, s, &[], None)
+        };
         state = Some(next.detach());
         let out = net.head.forward(h);
         let n = UNROLL * STREAMS;
@@ -181,6 +182,8 @@ fn exphil_train(lstm: bool, steps: usize) -> f64 {
 }
 
 fn main() {
+    // As the exphil binary does at start-up.
+    exphil_train::allocator::keep_large_blocks();
     println!(
         "Sequence training, the baseline's model (width {HIDDEN}, {STREAMS} streams x {UNROLL}-frame \
          unrolls, loss on every frame, state carried), {THREADS} threads"

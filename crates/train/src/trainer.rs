@@ -103,7 +103,7 @@ pub struct EpochMetrics {
     pub skipped_steps: u64,
     /// Wall time of the epoch.
     pub seconds: f64,
-    /// Whether the validation loss improved (by `min_delta`).
+    /// Whether the validation loss is the lowest so far (the best model).
     pub improved: bool,
 }
 
@@ -160,6 +160,10 @@ pub struct TrainState {
     pub schedule: Option<ScheduleState>,
     /// Best validation loss so far.
     pub best_val: Option<f64>,
+    /// The validation loss that early stopping measures improvements against (it moves only
+    /// when the loss falls by more than `min_delta`).
+    #[serde(default)]
+    pub patience_reference: Option<f64>,
     /// Its epoch (1-based).
     pub best_epoch: Option<u32>,
     /// Epochs since the last improvement.
@@ -1071,13 +1075,18 @@ pub fn train(
         let monitored = val.as_ref().map(|v| v.loss);
         let mut improved = false;
         if let Some(v) = monitored {
-            improved = run
-                .state
-                .best_val
-                .is_none_or(|b| v < b - cfg.train.min_delta);
-            if improved || run.state.best_val.is_none() {
+            // The best model is the lowest validation loss; patience counts the epochs since
+            // the loss last fell by more than `min_delta` below the reference it then set.
+            improved = run.state.best_val.is_none_or(|b| v < b);
+            if improved {
                 run.state.best_val = Some(v);
                 run.state.best_epoch = Some(epoch + 1);
+            }
+            let reference = run.state.patience_reference.or(run.state.best_val);
+            let significant = run.state.patience_reference.is_none()
+                || reference.is_none_or(|r| v < r - cfg.train.min_delta);
+            if significant {
+                run.state.patience_reference = Some(v);
                 run.state.stale_epochs = 0;
             } else {
                 run.state.stale_epochs += 1;
