@@ -1009,3 +1009,84 @@ fn the_validation_loss_of_train_is_evals_nll() {
         "the same frames"
     );
 }
+
+/// A policy trained with the old pairing (v1: its features held the state of the very frame
+/// whose input was the target; files of that time record no pairing version) answers for a
+/// different frame than play applies its input to: serve and the simulator refuse it, eval scores
+/// it with a warning, and models info says which pairing it has.
+#[test]
+fn policies_of_the_old_pairing_are_refused_for_play_and_flagged_elsewhere() {
+    let (g, home) = (games(), trained().root.clone());
+    let (_, run) = copy_run("base", "pairing-v1");
+    let model = run.join("model.safetensors");
+    edit_metadata(&model, |meta| {
+        assert_eq!(
+            meta.remove(exphil_train::model_file::META_PAIRING)
+                .as_deref(),
+            Some("2"),
+            "new runs record pairing v2"
+        );
+    });
+    // A run of that time recorded no pairing in its config.json either.
+    let path = run.join("config.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["pairing_version"], 2);
+    v.as_object_mut().unwrap().remove("pairing_version");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = exphil(
+        &home,
+        &[
+            "serve",
+            "--policy",
+            s(&run),
+            "--socket",
+            "/nonexistent/umi.sock",
+        ],
+    );
+    let msg = text(&o);
+    assert!(!o.status.success(), "{msg}");
+    assert!(
+        msg.contains("pairing v1") && msg.contains("retrain"),
+        "{msg}"
+    );
+    let o = exphil(
+        &home,
+        &[
+            "sim",
+            "play",
+            "--p1",
+            &format!("policy:{}", run.display()),
+            "--p2",
+            "bot:rule",
+            "--games",
+            "1",
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("pairing v1"),
+        "{}",
+        text(&o)
+    );
+    let o = exphil(
+        &home,
+        &[
+            "eval",
+            "--policy",
+            s(&run),
+            "--replays",
+            s(&g),
+            "--max-files",
+            "2",
+            "--no-save",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("warning") && out.contains("pairing v1"),
+        "{out}"
+    );
+    let o = exphil(&home, &["models", "info", s(&run), "--json"]);
+    let info: Value = serde_json::from_str(&ok(o)).unwrap();
+    assert_eq!(info["pairing_version"], 1);
+}

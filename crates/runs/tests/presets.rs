@@ -209,6 +209,7 @@ fn preset_table_matches_the_seeds() {
         "standard",
         "full",
         "full-cpu",
+        "strong-cpu",
         "gpu",
         "gpu-large",
         "mewtwo",
@@ -263,6 +264,25 @@ fn preset_table_matches_the_seeds() {
     assert_eq!(full.device, "cpu");
     let full_preset = preset("full").unwrap();
     assert!(full_preset.description.contains("temporal"));
+
+    // The measured CPU recipe: a sequence-trained LSTM on mirrored data, plain likelihood.
+    let strong = get("strong-cpu");
+    let BackboneConfig::Lstm(l) = &strong.policy.backbone else {
+        panic!("strong-cpu is an LSTM: {:?}", strong.policy.backbone)
+    };
+    assert_eq!((l.hidden_size, l.num_layers), (256, 1));
+    assert!(strong.train.sequence.enabled && strong.data.augment && strong.train.ema);
+    assert_eq!(strong.data.noise_copies, 0);
+    assert!(!strong.loss.auto_pos_weight);
+    assert_eq!(
+        (
+            strong.optim.lr,
+            strong.train.max_grad_norm,
+            strong.schedule.schedule
+        ),
+        (1e-3, 10.0, ScheduleKind::Cosine)
+    );
+    assert!(strong.train.val_split > 0.0);
 
     let cpu = get("full-cpu");
     assert_eq!((cpu.train.epochs, cpu.data.max_files), (20, Some(100)));

@@ -136,9 +136,9 @@ pub struct Provenance {
     pub replay_manifest_hash: String,
     /// Learning-player frames per character.
     pub character_distribution: BTreeMap<String, u64>,
-    /// Training examples.
+    /// Training examples (augmented copies included).
     pub training_frames: usize,
-    /// Validation examples.
+    /// Validation examples (the originals: validation never scores a copy).
     pub validation_frames: usize,
     /// Training games.
     pub training_games: usize,
@@ -345,7 +345,8 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
                     train_dirs.push(sdir);
                 }
                 Split::Validation => {
-                    prov.validation_frames += s.examples;
+                    // Validation scores the original examples only, never a copy.
+                    prov.validation_frames += s.examples - s.mirrored - s.noisy;
                     val_dirs.push(sdir);
                 }
             }
