@@ -651,7 +651,7 @@ impl LiveGame {
 
 impl GameExamples {
     /// Appends one example row.
-    fn push_row(
+    pub(crate) fn push_row(
         &mut self,
         f: &[f32],
         ids: &[u32],

@@ -381,3 +381,202 @@ impl Produce<StreamBatch> for StreamProducer {
         Some(Ok(b))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::examples::{GameExamples, VARIANT_MIRRORED, VARIANT_ORIGINAL};
+    use crate::shard::Precision;
+    use exphil_embed::Targets;
+    use std::path::Path;
+
+    /// A shard whose rows are `(frame, variant)`: the feature is the frame id, the id `tag`.
+    fn shard(root: &Path, tag: u32, rows: &[(i32, u8)]) -> PathBuf {
+        let dir = root.join(format!("s{tag}"));
+        let mut ex = GameExamples::default();
+        for &(f, v) in rows {
+            ex.push_row(&[f as f32], &[tag], Targets::default(), f, 0, v);
+        }
+        Shard::write(&dir, &ex, Precision::F32).unwrap();
+        dir
+    }
+
+    /// Every valid row of an epoch as (shard tag, frame, variant seam check), in stream order,
+    /// with the stream it was in; and checks the layout and the reset flags on the way.
+    fn walk(loader: &StreamLoader, epoch: u64) -> Vec<Vec<(u32, i32, bool)>> {
+        let cfg = loader.config().clone();
+        let mut streams: Vec<Vec<(u32, i32, bool)>> = vec![Vec::new(); cfg.streams];
+        for b in loader.epoch(epoch) {
+            let b = b.unwrap();
+            assert_eq!((b.streams, b.unroll), (cfg.streams, cfg.unroll));
+            assert_eq!(b.features.len(), cfg.unroll * cfg.streams);
+            for s in 0..cfg.streams {
+                let mut ended = false;
+                for t in 0..cfg.unroll {
+                    let r = t * cfg.streams + s;
+                    if !b.valid[r] {
+                        ended = true;
+                        continue;
+                    }
+                    assert!(!ended, "padding only at the end of a segment's last unroll");
+                    assert_eq!(b.features[r], b.frame[r] as f32);
+                    assert_eq!(b.ids[r], b.game[s]);
+                    streams[s].push((b.ids[r], b.frame[r], t == 0 && b.reset[s]));
+                }
+            }
+        }
+        streams
+    }
+
+    #[test]
+    fn segments_never_cross_a_game_a_gap_or_a_copy_and_cover_every_row_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Game 0: frames 0..100, a gap, 105..150, then the mirrored copy of all of it.
+        let mut rows: Vec<(i32, u8)> = (0..100)
+            .chain(105..150)
+            .map(|f| (f, VARIANT_ORIGINAL))
+            .collect();
+        let copy: Vec<(i32, u8)> = rows.iter().map(|&(f, _)| (f, VARIANT_MIRRORED)).collect();
+        rows.extend(copy);
+        let a = shard(tmp.path(), 0, &rows);
+        let b = shard(
+            tmp.path(),
+            1,
+            &(0..77).map(|f| (f, VARIANT_ORIGINAL)).collect::<Vec<_>>(),
+        );
+        let cfg = StreamConfig {
+            streams: 3,
+            unroll: 8,
+            segment_frames: Some(32),
+            random_crop: false,
+            shuffle: true,
+            seed: 5,
+            variants: None,
+            prefetch: 0,
+        };
+        let loader = StreamLoader::open(&[a.clone(), b.clone()], cfg.clone()).unwrap();
+        assert_eq!(loader.rows(), (145 * 2 + 77) as u64);
+        let streams = walk(&loader, 0);
+        let mut seen: Vec<(u32, i32, bool)> = Vec::new();
+        for s in &streams {
+            // Within a stream, consecutive rows continue one run (frame + 1, same shard)
+            // unless a segment starts (flagged reset) there.
+            for w in s.windows(2) {
+                let (prev, next) = (w[0], w[1]);
+                if !next.2 {
+                    assert_eq!(
+                        (next.0, next.1),
+                        (prev.0, prev.1 + 1),
+                        "{prev:?} -> {next:?}"
+                    );
+                }
+            }
+            // Segments are at most 32 rows.
+            let mut len = 0;
+            for r in s {
+                len = if r.2 { 1 } else { len + 1 };
+                assert!(len <= 32);
+            }
+            seen.extend(s.iter().copied());
+        }
+        // Every row exactly once: the two variants of game 0 give each frame twice.
+        assert_eq!(seen.len(), 145 * 2 + 77);
+        let mut count = std::collections::BTreeMap::new();
+        for (tag, f, _) in &seen {
+            *count.entry((*tag, *f)).or_insert(0) += 1;
+        }
+        assert!(count
+            .iter()
+            .all(|(&(tag, _), &c)| c == if tag == 0 { 2 } else { 1 }));
+        // The gap and the copy start segments: frame 105 and the copy's frame 0 follow a reset.
+        for s in &streams {
+            for (i, r) in s.iter().enumerate() {
+                if r.0 == 0 && (r.1 == 105 || r.1 == 0) {
+                    assert!(r.2, "a run start must reset (row {i} of a stream: {r:?})");
+                }
+            }
+        }
+        // The same seed and epoch give the same batches; another epoch shuffles anew.
+        assert_eq!(walk(&loader, 0), streams);
+        assert_ne!(walk(&loader, 1), streams);
+    }
+
+    #[test]
+    fn whole_games_from_their_first_frame_without_crop_or_shuffle() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = shard(
+            tmp.path(),
+            0,
+            &(-10..50).map(|f| (f, VARIANT_ORIGINAL)).collect::<Vec<_>>(),
+        );
+        let b = shard(
+            tmp.path(),
+            1,
+            &(0..30)
+                .map(|f| (f, VARIANT_ORIGINAL))
+                .chain((0..30).map(|f| (f, VARIANT_MIRRORED)))
+                .collect::<Vec<_>>(),
+        );
+        let loader = StreamLoader::open(
+            &[a, b],
+            StreamConfig {
+                streams: 2,
+                unroll: 16,
+                segment_frames: None,
+                random_crop: false,
+                shuffle: false,
+                seed: 0,
+                variants: Some(vec![VARIANT_ORIGINAL]),
+                prefetch: 2,
+            },
+        )
+        .unwrap();
+        let streams = walk(&loader, 0);
+        // Each game is one segment from its first frame, in order; the copy is left out.
+        assert_eq!(
+            streams[0].iter().map(|r| r.1).collect::<Vec<_>>(),
+            (-10..50).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            streams[1].iter().map(|r| r.1).collect::<Vec<_>>(),
+            (0..30).collect::<Vec<_>>()
+        );
+        assert!(streams
+            .iter()
+            .all(|s| s[0].2 && s[1..].iter().all(|r| !r.2)));
+        assert_eq!(loader.batches_in_epoch(0), 4);
+    }
+
+    #[test]
+    fn random_crops_move_the_unroll_boundaries_between_epochs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = shard(
+            tmp.path(),
+            0,
+            &(0..200).map(|f| (f, VARIANT_ORIGINAL)).collect::<Vec<_>>(),
+        );
+        let cfg = StreamConfig {
+            streams: 1,
+            unroll: 8,
+            segment_frames: Some(64),
+            random_crop: true,
+            shuffle: false,
+            seed: 1,
+            variants: None,
+            prefetch: 0,
+        };
+        let loader = StreamLoader::open(&[a], cfg).unwrap();
+        let firsts: Vec<i32> = (0..6).map(|e| walk(&loader, e)[0][0].1).collect();
+        assert!(firsts.iter().all(|&f| (0..8).contains(&f)), "{firsts:?}");
+        assert!(
+            firsts.windows(2).any(|w| w[0] != w[1]),
+            "the crop changes: {firsts:?}"
+        );
+        assert!(StreamConfig {
+            segment_frames: Some(60),
+            ..StreamConfig::default()
+        }
+        .validate()
+        .is_err());
+    }
+}
