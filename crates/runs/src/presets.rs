@@ -506,7 +506,7 @@ fn strong_cpu_overlay() -> Value {
         "schedule": {"schedule": "cosine"},
         "loss": {"auto_pos_weight": false},
         "loop": {"epochs": 8, "max_grad_norm": 10.0, "val_split": 0.1, "ema": true},
-        "data": {"augment": true, "noise_copies": 0}
+        "data": {"augment": true, "noise_copies": 0, "embed_preset": "history"}
     })
 }
 
@@ -612,7 +612,8 @@ pub fn presets() -> Vec<Preset> {
                 sequences (unrolls of 32 frames over 64 streams, the loss on every frame, the \
                 state carried), Adam at 1e-3 with cosine decay, gradients clipped to norm 10, \
                 the plain likelihood (no button weights), dropout 0.1 on the LSTM's output, a \
-                weight EMA, mirrored copies of every game, 8 epochs, 10% of the games held out. \
+                weight EMA, the `history` embedding (the last 4 controllers), mirrored copies of \
+                every game, 8 epochs, 10% of the games held out. \
                 See the README's \"How strong is it\".",
             overlay: strong_cpu_overlay(),
         },

@@ -273,6 +273,7 @@ fn preset_table_matches_the_seeds() {
     assert_eq!((l.hidden_size, l.num_layers), (256, 1));
     assert!(strong.train.sequence.enabled && strong.data.augment && strong.train.ema);
     assert_eq!(strong.data.noise_copies, 0);
+    assert_eq!(strong.data.embed_preset, "history");
     assert!(!strong.loss.auto_pos_weight);
     assert_eq!(
         (
