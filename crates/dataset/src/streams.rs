@@ -69,6 +69,22 @@ impl Default for StreamConfig {
 }
 
 impl StreamConfig {
+    /// Whole games of the original examples only, each from its first frame to its end with
+    /// the state carried, in shard order over `streams` streams of `unroll`-frame steps: how
+    /// validation and evaluation step through held-out games.
+    pub fn whole_games(streams: usize, unroll: usize) -> StreamConfig {
+        StreamConfig {
+            streams,
+            unroll,
+            segment_frames: None,
+            random_crop: false,
+            shuffle: false,
+            seed: 0,
+            variants: Some(vec![crate::examples::VARIANT_ORIGINAL]),
+            prefetch: 2,
+        }
+    }
+
     /// Checks the sizes.
     pub fn validate(&self) -> Result<(), LoaderError> {
         let err = |m: String| Err(LoaderError::Config(m));
@@ -517,20 +533,7 @@ mod tests {
                 .chain((0..30).map(|f| (f, VARIANT_MIRRORED)))
                 .collect::<Vec<_>>(),
         );
-        let loader = StreamLoader::open(
-            &[a, b],
-            StreamConfig {
-                streams: 2,
-                unroll: 16,
-                segment_frames: None,
-                random_crop: false,
-                shuffle: false,
-                seed: 0,
-                variants: Some(vec![VARIANT_ORIGINAL]),
-                prefetch: 2,
-            },
-        )
-        .unwrap();
+        let loader = StreamLoader::open(&[a, b], StreamConfig::whole_games(2, 16)).unwrap();
         let streams = walk(&loader, 0);
         // Each game is one segment from its first frame, in order; the copy is left out.
         assert_eq!(

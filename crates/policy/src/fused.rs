@@ -834,6 +834,20 @@ struct LstmSaved {
     out: FlexTensor,
 }
 
+/// Registers the gradient of each parent that needs one (`values`: the gradient and its shape,
+/// in the parents' order).
+fn register(
+    grads: &mut Gradients,
+    parents: [Option<burn::backend::autodiff::NodeId>; 4],
+    values: [(Vec<f32>, Vec<usize>); 4],
+) {
+    for (parent, (v, shape)) in parents.into_iter().zip(values) {
+        if let Some(id) = parent {
+            grads.register::<Flex>(id, tensor(v, shape));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct LstmBackward;
 
@@ -856,18 +870,16 @@ impl Backward<Flex, 4> for LstmBackward {
             &host(&s.out),
             &host(&dout),
         );
-        if let Some(n) = n_xg {
-            grads.register::<Flex>(n.id, tensor(dxg, vec![t_n, b_n, 4 * h_n]));
-        }
-        if let Some(n) = n_w {
-            grads.register::<Flex>(n.id, tensor(dw, vec![h_n, 4 * h_n]));
-        }
-        if let Some(n) = n_h0 {
-            grads.register::<Flex>(n.id, tensor(dh0, vec![b_n, h_n]));
-        }
-        if let Some(n) = n_c0 {
-            grads.register::<Flex>(n.id, tensor(dc0, vec![b_n, h_n]));
-        }
+        register(
+            grads,
+            [n_xg, n_w, n_h0, n_c0].map(|p| p.map(|n| n.id)),
+            [
+                (dxg, vec![t_n, b_n, 4 * h_n]),
+                (dw, vec![h_n, 4 * h_n]),
+                (dh0, vec![b_n, h_n]),
+                (dc0, vec![b_n, h_n]),
+            ],
+        );
     }
 }
 
@@ -902,18 +914,16 @@ impl Backward<Flex, 4> for GruBackward {
             &host(&s.out),
             &host(&dout),
         );
-        if let Some(n) = n_xg {
-            grads.register::<Flex>(n.id, tensor(dxg, vec![t_n, b_n, 3 * h_n]));
-        }
-        if let Some(n) = n_w {
-            grads.register::<Flex>(n.id, tensor(dw, vec![h_n, 3 * h_n]));
-        }
-        if let Some(n) = n_b {
-            grads.register::<Flex>(n.id, tensor(db, vec![3 * h_n]));
-        }
-        if let Some(n) = n_h0 {
-            grads.register::<Flex>(n.id, tensor(dh0, vec![b_n, h_n]));
-        }
+        register(
+            grads,
+            [n_xg, n_w, n_b, n_h0].map(|p| p.map(|n| n.id)),
+            [
+                (dxg, vec![t_n, b_n, 3 * h_n]),
+                (dw, vec![h_n, 3 * h_n]),
+                (db, vec![3 * h_n]),
+                (dh0, vec![b_n, h_n]),
+            ],
+        );
     }
 }
 

@@ -460,16 +460,10 @@ impl PreparedData {
         }
         StreamLoader::open(
             &self.val_dirs,
-            StreamConfig {
-                streams: cfg.train.sequence.streams.clamp(1, self.val_dirs.len()),
-                unroll: VAL_UNROLL,
-                segment_frames: None,
-                random_crop: false,
-                shuffle: false,
-                seed: 0,
-                variants: Some(vec![VARIANT_ORIGINAL]),
-                prefetch: 2,
-            },
+            StreamConfig::whole_games(
+                cfg.train.sequence.streams.clamp(1, self.val_dirs.len()),
+                VAL_UNROLL,
+            ),
         )
         .map(Some)
         .map_err(|e| e.to_string())
