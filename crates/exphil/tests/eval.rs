@@ -643,7 +643,44 @@ fn mismatched_or_newer_checkpoints_are_explained() {
         c["policy"]["backbone"]["hidden"] = serde_json::json!([48, 48])
     });
     let msg = refused_eval(&run, &run, &g);
-    assert!(msg.contains("do not fit an MLP (hidden 48-48)"), "{msg}");
+    assert!(
+        msg.contains("declares an MLP (hidden 48-48)") && msg.contains("refused before building"),
+        "{msg}"
+    );
+
+    // Forged metadata: a network of 2^80 weights, or of 2.5 GB, is refused from the header
+    // alone, at once, without allocating it (it used to abort or take gigabytes).
+    for hidden in [
+        serde_json::json!([1u64 << 40, 1u64 << 40]),
+        serde_json::json!([2_000_000, 32]),
+    ] {
+        let (_, run) = copy_run("base", "forged");
+        let model = run.join("model.safetensors");
+        edit_policy(&model, |p| p["backbone"]["hidden"] = hidden.clone());
+        std::fs::remove_file(run.join("config.json")).unwrap();
+        let started = std::time::Instant::now();
+        let msg = refused_eval(&run, &model, &g);
+        assert!(
+            msg.contains("beyond exphil's bounds") && msg.contains("at most 65536"),
+            "{msg}"
+        );
+        assert!(msg.contains("model.safetensors"), "names the file: {msg}");
+        assert!(started.elapsed().as_secs() < 30, "refused at once");
+        // Serving refuses it the same way (before the socket is touched).
+        let o = exphil(
+            &trained().root,
+            &[
+                "serve",
+                "--policy",
+                s(&model),
+                "--socket",
+                "/nonexistent/umi.sock",
+            ],
+        );
+        // An error exit, not a panic (101) or an abort (134).
+        assert!(matches!(o.status.code(), Some(1 | 2)), "{}", text(&o));
+        assert!(text(&o).contains("beyond exphil's bounds"), "{}", text(&o));
+    }
 
     // --pretrained with another architecture is refused before anything is created.
     let t = trained();

@@ -22,6 +22,77 @@ pub struct PolicyConfig {
     pub value_hidden: usize,
 }
 
+/// The widest layer, embedding or value head exphil builds (a 65,536-wide square layer already
+/// holds 16 GiB of f32 weights).
+pub const MAX_WIDTH: usize = 1 << 16;
+/// The most layers or blocks of a backbone.
+pub const MAX_LAYERS: usize = 64;
+/// The longest window (attention's cache and the pooling buffer hold one per game).
+pub const MAX_WINDOW: usize = 10_000;
+
+impl PolicyConfig {
+    /// Every dimension outside exphil's bounds ([`MAX_WIDTH`], [`MAX_LAYERS`], [`MAX_WINDOW`]),
+    /// in words, naming the setting. Checked before anything is built, so a forged or mistyped
+    /// config is refused instead of exhausting memory; within the bounds the analytic parameter
+    /// count cannot overflow.
+    pub fn size_problems(&self) -> Vec<String> {
+        let mut bad = Vec::new();
+        let width = |bad: &mut Vec<String>, what: &str, v: usize| {
+            if v > MAX_WIDTH {
+                bad.push(format!("{what} is {v}; exphil builds at most {MAX_WIDTH}"));
+            }
+        };
+        for (kind, &d) in &self.id_dims {
+            width(&mut bad, &format!("policy.id_dims.{kind}"), d);
+        }
+        width(&mut bad, "policy.default_id_dim", self.default_id_dim);
+        width(&mut bad, "policy.value_hidden", self.value_hidden);
+        match &self.backbone {
+            BackboneConfig::Mlp(m) => {
+                for &h in &m.hidden {
+                    width(&mut bad, "a width of policy.backbone.hidden", h);
+                }
+                if m.hidden.len() > MAX_LAYERS {
+                    bad.push(format!(
+                        "policy.backbone.hidden has {} layers; exphil builds at most {MAX_LAYERS}",
+                        m.hidden.len()
+                    ));
+                }
+            }
+            b => {
+                if let Some(w) = b.temporal() {
+                    width(&mut bad, "policy.backbone.hidden_size", w.hidden_size);
+                    if w.num_layers > MAX_LAYERS {
+                        bad.push(format!(
+                            "policy.backbone.num_layers is {}; exphil builds at most {MAX_LAYERS}",
+                            w.num_layers
+                        ));
+                    }
+                    if w.window_size > MAX_WINDOW {
+                        bad.push(format!(
+                            "policy.backbone.window_size is {}; exphil takes at most {MAX_WINDOW}",
+                            w.window_size
+                        ));
+                    }
+                }
+                if let Some(m) = b.ssm() {
+                    let inner = m
+                        .expand_factor
+                        .saturating_mul(b.temporal().map_or(0, |w| w.hidden_size));
+                    width(
+                        &mut bad,
+                        "the Mamba inner width (expand_factor × hidden_size)",
+                        inner,
+                    );
+                    width(&mut bad, "policy.backbone.state_size", m.state_size);
+                    width(&mut bad, "policy.backbone.conv_size", m.conv_size);
+                }
+            }
+        }
+        bad
+    }
+}
+
 impl Default for PolicyConfig {
     fn default() -> PolicyConfig {
         PolicyConfig {

@@ -1497,6 +1497,7 @@ pub fn validate(c: &TrainConfig) -> Result<Vec<String>, ConfigError> {
         }
         _ => validate_temporal(&c.policy.backbone, &c.train.sequence, &mut bad, &mut warn),
     }
+    bad.extend(c.policy.size_problems());
     for (kind, &dim) in &c.policy.id_dims {
         if dim == 0 {
             bad.push(format!("policy.id_dims.{kind} must be at least 1"));

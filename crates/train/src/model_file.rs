@@ -336,6 +336,31 @@ pub fn load_policy(path: &Path, device: &Device) -> Result<LoadedPolicy, LoadErr
             format!("{what}: the embedding changed since it was trained (another exphil version?)"),
         ));
     }
+    // The recorded architecture must be the one the tensors hold before anything is built: a
+    // forged or damaged header could otherwise declare a network of any size.
+    let problems = config.size_problems();
+    if !problems.is_empty() {
+        return Err(err(
+            &file,
+            format!(
+                "its metadata declares a network beyond exphil's bounds ({}); refused before \
+                 building it",
+                problems.join("; ")
+            ),
+        ));
+    }
+    let declared = exphil_policy::model::param_count(&config, &spec);
+    let held: usize = tensors.iter().map(|t| t.data.len()).sum();
+    if declared != held {
+        return Err(err(
+            &file,
+            format!(
+                "its metadata declares {} with {declared} parameters, but the file holds {held} \
+                 values; refused before building it",
+                config.backbone.describe()
+            ),
+        ));
+    }
     let built = Policy::new(&config, &spec, device).with_button_pos_weight(&pos_weight);
     let policy = params::import(built, &tensors).map_err(|e| {
         err(
