@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{
     apply_prune, common_eval_set, leaderboard, lineage, parse_age, plan_prune, read_json,
-    read_or_scan, record_from_run_dir, reindex, resolve_run, set_tags, Metric, PruneAction,
+    read_or_scan, record_from_run_dir, reindex, resolve_run, update_run, Metric, PruneAction,
     PruneOptions, CONFIG_FILE, METRICS,
 };
 use exphil_runs::presets::{config_differences, diff_from_defaults};
@@ -622,28 +622,34 @@ fn describe(v: &serde_json::Value) -> String {
 fn tag(a: TagArgs, add: bool) -> Result<ExitCode> {
     let dir = checkpoints_dir(&a.dir.checkpoints);
     let run_dir = resolve_run(&dir, &a.run)?;
-    let rec = record_from_run_dir(&run_dir)?;
-    let mut tags = rec.tags.clone();
     for t in &a.tags {
         if t.trim().is_empty() || t.contains(',') {
             bail!("tag {t:?}: tags are non-empty and contain no commas");
         }
-        if add {
-            if !tags.contains(t) {
-                tags.push(t.clone());
-            }
-        } else {
-            tags.retain(|x| x != t);
-        }
     }
-    // The registry of the run's own checkpoints directory.
+    // The registry of the run's own checkpoints directory; the tags are read, changed and
+    // written under its lock, so concurrent taggers never lose each other's tags.
     let ckpt = run_dir.parent().map(Path::to_path_buf).unwrap_or(dir);
-    for w in set_tags(&ckpt, &run_dir, &tags)? {
+    let (tags, warnings) = update_run(&ckpt, &run_dir, |tags| {
+        for t in &a.tags {
+            if add {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            } else {
+                tags.retain(|x| x != t);
+            }
+        }
+        Ok(())
+    })?;
+    for w in warnings {
         eprintln!("warning: registry: {w}");
     }
+    let id = run_dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     println!(
-        "{}: tags {}",
-        rec.id,
+        "{id}: tags {}",
         if tags.is_empty() {
             "(none)".into()
         } else {

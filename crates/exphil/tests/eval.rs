@@ -1127,3 +1127,106 @@ fn policies_of_the_old_pairing_are_refused_for_play_and_flagged_elsewhere() {
     let info: Value = serde_json::from_str(&ok(o)).unwrap();
     assert_eq!(info["pairing_version"], 1);
 }
+
+/// Many processes write one run's record at once — 16 `models tag` (4 of them killed at random
+/// moments) and 4 `eval`s on different game sets — and no completed update is lost: every tag a
+/// successful process added is in `tags.json` and in the registry, the two agree, and every
+/// evaluation written is summarised in the record.
+#[test]
+fn concurrent_writers_of_one_run_record_lose_no_update() {
+    let (ck, run) = copy_run("base", "stress");
+    let home = trained().root.clone();
+    let g = games();
+    ok(exphil(
+        &home,
+        &["models", "reindex", "--checkpoints", s(&ck)],
+    ));
+    let mut taggers = Vec::new();
+    for i in 0..16 {
+        let child = isolated(&home)
+            .args([
+                "models",
+                "tag",
+                s(&run),
+                &format!("c{i}"),
+                "--checkpoints",
+                s(&ck),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        taggers.push((format!("c{i}"), child));
+    }
+    // Four evaluations of different frame sets (so four summaries).
+    let evals: Vec<std::process::Child> = (0..4)
+        .map(|from| {
+            isolated(&home)
+                .args([
+                    "eval",
+                    "--policy",
+                    s(&run),
+                    "--replays",
+                    s(&g),
+                    "--max-files",
+                    "6",
+                    "--from-frame",
+                    &from.to_string(),
+                    "--json",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Kill every fourth tagger after a few milliseconds (some mid-update).
+    for (k, (_, child)) in taggers.iter_mut().enumerate() {
+        if k % 4 == 3 {
+            std::thread::sleep(std::time::Duration::from_millis(3 * k as u64));
+            let _ = child.kill();
+        }
+    }
+    let mut landed = Vec::new();
+    for (tag, mut child) in taggers {
+        let status = child.wait().unwrap();
+        if status.success() {
+            landed.push(tag);
+        }
+    }
+    for mut e in evals {
+        assert!(e.wait().unwrap().success());
+    }
+    assert!(landed.len() >= 12, "{landed:?}");
+    let file_tags: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(run.join("tags.json")).unwrap()).unwrap();
+    let reg: Value =
+        serde_json::from_str(&std::fs::read_to_string(ck.join("registry.json")).unwrap()).unwrap();
+    let rec = reg["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "base")
+        .unwrap();
+    let reg_tags: Vec<String> = serde_json::from_value(rec["tags"].clone()).unwrap();
+    assert_eq!(file_tags, reg_tags, "tags.json and the registry agree");
+    for t in &landed {
+        assert!(file_tags.contains(t), "{t} was lost: {file_tags:?}");
+    }
+    let written: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            n.strip_prefix("eval_")
+                .and_then(|h| h.strip_suffix(".json"))
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(written.len(), 4, "{written:?}");
+    for h in &written {
+        assert!(
+            rec["evals"][h].is_object(),
+            "evaluation {h} lost from the record"
+        );
+    }
+}

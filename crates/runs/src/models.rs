@@ -203,18 +203,45 @@ pub fn eval_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, ModelsError> {
 /// Records (or refreshes) the run in `run_dir` in the registry of `ckpt_dir`, keeping what
 /// only the registry knows (a removal). Returns the registry's recovery warnings.
 pub fn register_run(ckpt_dir: &Path, run_dir: &Path) -> Result<Vec<String>, ModelsError> {
-    let rec = record_from_run_dir(run_dir)?;
+    Ok(update_run(ckpt_dir, run_dir, |_| Ok(()))?.1)
+}
+
+/// Under the registry lock of `ckpt_dir`: lets `change` edit the run's tags (its `tags.json`,
+/// rewritten when they change), then reads the run directory and writes its record. Every
+/// read-modify-write of a run's record goes through here, so concurrent writers (tags, `eval`
+/// summaries, training) never lose each other's updates. Returns the tags and the registry's
+/// warnings.
+pub fn update_run(
+    ckpt_dir: &Path,
+    run_dir: &Path,
+    change: impl FnOnce(&mut Vec<String>) -> Result<(), ModelsError>,
+) -> Result<(Vec<String>, Vec<String>), ModelsError> {
+    let mut outcome: Result<Vec<String>, ModelsError> = Ok(Vec::new());
     let reg = update_registry(ckpt_dir, |r| {
-        let rec = match r.get(&rec.id) {
-            Some(old) => RunRecord {
-                removed: rec.removed.clone().or_else(|| old.removed.clone()),
-                ..rec
-            },
-            None => rec,
-        };
-        r.upsert(rec);
+        outcome = (|| {
+            let before = record_from_run_dir(run_dir)?;
+            let mut tags = before.tags.clone();
+            change(&mut tags)?;
+            if tags != before.tags {
+                let path = run_dir.join(TAGS_FILE);
+                let mut bytes = serde_json::to_vec_pretty(&tags).unwrap_or_default();
+                bytes.push(b'\n');
+                write_atomic(&path, &bytes).map_err(|e| run_err(&path, e.to_string()))?;
+            }
+            let rec = record_from_run_dir(run_dir)?;
+            let rec = match r.get(&rec.id) {
+                Some(old) => RunRecord {
+                    removed: rec.removed.clone().or_else(|| old.removed.clone()),
+                    ..rec
+                },
+                None => rec,
+            };
+            let tags = rec.tags.clone();
+            r.upsert(rec);
+            Ok(tags)
+        })();
     })?;
-    Ok(reg.warnings)
+    Ok((outcome?, reg.warnings))
 }
 
 /// Sets the tags of the run in `run_dir` (its `tags.json` and its record).
@@ -223,11 +250,11 @@ pub fn set_tags(
     run_dir: &Path,
     tags: &[String],
 ) -> Result<Vec<String>, ModelsError> {
-    let path = run_dir.join(TAGS_FILE);
-    let mut bytes = serde_json::to_vec_pretty(tags).unwrap_or_default();
-    bytes.push(b'\n');
-    write_atomic(&path, &bytes).map_err(|e| run_err(&path, e.to_string()))?;
-    register_run(ckpt_dir, run_dir)
+    Ok(update_run(ckpt_dir, run_dir, |t| {
+        *t = tags.to_vec();
+        Ok(())
+    })?
+    .1)
 }
 
 /// The run named by `arg`: a run directory (with `config.json`), a file inside one (such as its
