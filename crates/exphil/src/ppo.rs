@@ -663,6 +663,16 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             if !rd.is_dir() {
                 bail!("--resume {r}: no run directory {}", rd.display());
             }
+            // What interrupted saves left behind goes first (and a swapped-out checkpoint a
+            // save was replacing comes back).
+            let report = exphil_runs::checkpoint::cleanup(&rd)
+                .with_context(|| format!("cleaning up {}", rd.display()))?;
+            if !report.removed.is_empty() {
+                eprintln!(
+                    "{what}: removed {} leftovers of interrupted checkpoint saves",
+                    report.removed.len()
+                );
+            }
             let ck = load_checkpoint(&rd, CHECKPOINT).with_context(|| {
                 format!(
                     "--resume {r}: no usable PPO checkpoint in {} (one is written every \

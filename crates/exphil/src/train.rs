@@ -11,7 +11,7 @@ use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{register_run, resolve_run};
 use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
 use exphil_train::data::{prepare, PreparedData};
-use exphil_train::trainer::{find_resume, train, Event, FaultInjection, RunOptions};
+use exphil_train::trainer::{resume_point, train, Event, FaultInjection, RunOptions};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,7 +48,29 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
     // Resume: the run's own config, with --epochs able to extend it.
     let (mut config, resume, run_dir) = if let Some(path) = &args.resume {
-        let ckpt = find_resume(path)?;
+        let point = resume_point(path)?;
+        for r in &point.refused {
+            eprintln!(
+                "warning: checkpoint {} refused: {}{}",
+                r.name,
+                r.reason,
+                r.progress.map_or_else(String::new, |(e, b, _)| format!(
+                    " (it claims epoch {}, batch {b})",
+                    e + 1
+                ))
+            );
+        }
+        if let Some((lost, steps)) = point.progress_lost() {
+            eprintln!(
+                "warning: resuming from {} (epoch {}, batch {}) costs {steps} optimiser steps \
+                 of progress against the damaged {}",
+                point.name,
+                point.progress.0 + 1,
+                point.progress.1,
+                lost.name
+            );
+        }
+        let ckpt = point.files;
         let run_dir = ckpt
             .dir
             .parent()
@@ -293,6 +315,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
         Event::Validating => {}
         Event::Fault { step, message } => eprintln!("warning: step {step}: {message}"),
+        Event::Notice(message) => {
+            if !quiet {
+                eprintln!("note: {message}");
+            }
+        }
         Event::Saved { kind, path } => {
             if verbosity >= 2 || kind == "interrupt" {
                 println!("  saved {kind} checkpoint {}", path.display());

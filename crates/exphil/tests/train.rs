@@ -500,3 +500,101 @@ fn temporal_backbones_train_on_windows_and_resume_exactly() {
         text(&o)
     );
 }
+
+/// `--resume` names every checkpoint it refuses and why, and what resuming further back costs;
+/// leftovers of interrupted saves (`.tmp-*`, `.trash-*` of a dead process) are cleaned up at
+/// every start and resume.
+#[test]
+fn resume_names_the_damaged_checkpoints_and_what_they_cost_and_cleans_up_leftovers() {
+    let t = Tmp::new("damaged");
+    let args = quick(
+        &t,
+        "2",
+        &[
+            "--name",
+            "r",
+            "--epochs",
+            "4",
+            "--save-every",
+            "1",
+            "--save-every-batches",
+            "10",
+            "--keep-last",
+            "4",
+            "--seed",
+            "42",
+            "--max-batches",
+            "30",
+        ],
+    );
+    let o = run(&t.0, &refs(&args));
+    assert!(o.status.success(), "{}", text(&o));
+    let ck = t.0.join("ck/r/checkpoints");
+    // Damage `latest`, `batch` and the newest epoch checkpoint.
+    let mut epochs: Vec<String> = std::fs::read_dir(&ck)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("epoch-"))
+        .collect();
+    epochs.sort();
+    let newest = epochs.last().unwrap().clone();
+    for name in ["latest", "batch", "best", newest.as_str()] {
+        let f = ck.join(name).join("model.safetensors");
+        if !f.exists() {
+            continue;
+        }
+        let mut bytes = std::fs::read(&f).unwrap();
+        let at = bytes.len() - 5;
+        bytes[at] ^= 0x55;
+        std::fs::write(&f, bytes).unwrap();
+    }
+    // Leftovers of saves by a process that is gone.
+    let dead = Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    let mut dead = dead;
+    dead.wait().unwrap();
+    let tmp_left = ck.join(format!(".tmp-batch-{pid}-00000000000004d2"));
+    let trash_left = ck.join(format!(".trash-{}-{pid}-000000000000162e", epochs[0]));
+    std::fs::create_dir_all(&tmp_left).unwrap();
+    std::fs::write(tmp_left.join("model.safetensors"), b"partial").unwrap();
+    copy_tree(&ck.join(&epochs[0]), &trash_left);
+    let o = run(
+        &t.0,
+        &[
+            "--resume",
+            &t.s("ck/r"),
+            "--epochs",
+            "5",
+            "--cache-dir",
+            &t.s("cache"),
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for name in ["latest", newest.as_str()] {
+        assert!(
+            out.contains(&format!("checkpoint {name} refused:")),
+            "{name} is named: {out}"
+        );
+    }
+    assert!(
+        out.contains("checksum") || out.contains("damaged") || out.contains("mismatch"),
+        "{out}"
+    );
+    assert!(
+        out.contains("costs") && out.contains("optimiser steps of progress"),
+        "what resuming further back costs: {out}"
+    );
+    assert!(
+        !tmp_left.exists() && !trash_left.exists(),
+        "leftovers removed: {out}"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
