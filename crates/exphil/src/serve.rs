@@ -386,6 +386,9 @@ fn session(
     let limit = session_limit(max_games);
     loop {
         let msg = Message::parse(&read_message_limited(reader, limit)?, max_games)?;
+        if let Message::Warmup(obs) | Message::Obs(obs) = &msg {
+            welcome.check(obs)?;
+        }
         match msg {
             Message::Warmup(obs) | Message::Obs(obs) if obs.games.is_empty() => {
                 send(writer, act(obs.seq, &[]))?;

@@ -350,6 +350,55 @@ fn hostile_messages_are_refused_with_a_reason() {
     let mut trunc = (512u32 << 10).to_le_bytes().to_vec();
     trunc.extend_from_slice(&[0x81; 10]);
     refused(&trunc, true, "in the middle of a message");
+    // An observation on a lane the session does not have.
+    let mut lane = Vec::new();
+    let mut o = obs("obs", 2, &[1], &[true], &frames[..1]);
+    if let Value::Map(entries) = &mut o {
+        entries.retain(|(k, _)| k.as_str() != Some("lane"));
+        entries.push((s("lane"), Value::UInt(1 << 40)));
+    }
+    write_message(&mut lane, &o).unwrap();
+    refused(&lane, false, "lane");
+}
+
+/// A welcome whose numbers are out of bounds (a timeout of 1e20 s panicked the bot once) is
+/// refused with the reason, as an error exit, never a panic.
+#[test]
+fn a_welcome_out_of_bounds_is_refused_not_a_panic() {
+    for (key, value, want) in [
+        (
+            "timeouts",
+            Value::map(vec![("act_s", Value::F64(1e20))]),
+            "act_s",
+        ),
+        (
+            "timeouts",
+            Value::map(vec![("act_s", Value::F64(f64::NAN))]),
+            "act_s",
+        ),
+        ("warmups", Value::UInt(1 << 40), "warmups"),
+        (
+            "buckets",
+            Value::Array(vec![Value::UInt(8); 100_000]),
+            "buckets",
+        ),
+    ] {
+        let mut a = start("mlp", &[]);
+        let hello = read_message(&mut a.conn).unwrap();
+        assert_eq!(hello.get("t").and_then(Value::as_str), Some("hello"));
+        let mut w = welcome(8, 0);
+        if let Value::Map(entries) = &mut w {
+            entries.retain(|(k, _)| k.as_str() != Some(key));
+            entries.push((s(key), value));
+        }
+        write_message(&mut a.conn, &w).unwrap();
+        let (code, err) = finish(a);
+        assert_eq!(code, Some(1), "{key}: {err}");
+        assert!(
+            err.contains(want) && !err.contains("panicked"),
+            "{key}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -237,6 +237,29 @@ pub struct EndGames {
     pub games: Vec<u32>,
 }
 
+/// The most concurrent games a session may announce.
+pub const MAX_GAMES: u64 = 1 << 16;
+/// The most warmup observations a session may announce.
+pub const MAX_WARMUPS: u64 = 10_000;
+/// The most batch buckets a session may announce.
+pub const MAX_BUCKETS: usize = 1_024;
+/// The longest timeout a session may announce (one day).
+pub const MAX_TIMEOUT_S: f64 = 86_400.0;
+
+impl Welcome {
+    /// Checks an observation against the session's terms: its lane must be one of the
+    /// session's lanes.
+    pub fn check(&self, obs: &Obs) -> Result<(), ProtocolError> {
+        if obs.lane >= self.lanes as u64 {
+            return Err(invalid(format!(
+                "observation {} on lane {}, the session has {} lane(s)",
+                obs.seq, obs.lane, self.lanes
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A message from the arena.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
@@ -264,26 +287,80 @@ impl Message {
                 if delay > 30 {
                     return Err(invalid(format!("welcome with delay {delay} (0 to 30)")));
                 }
-                let max_games = uint_field(v, "max_games")? as usize;
-                let lanes = uint_field(v, "lanes")?.max(1) as usize;
-                if max_games == 0 || max_games > 1 << 16 {
-                    return Err(invalid(format!("welcome with max_games {max_games}")));
+                let max_games = uint_field(v, "max_games")?;
+                if max_games == 0 || max_games > MAX_GAMES {
+                    return Err(invalid(format!(
+                        "welcome with max_games {max_games} (1 to {MAX_GAMES})"
+                    )));
                 }
-                let act_s = v
-                    .get("timeouts")
-                    .and_then(|t| t.get("act_s"))
-                    .and_then(Value::as_f64)
-                    .unwrap_or(10.0);
+                let lanes = uint_field(v, "lanes")?.max(1);
+                if lanes > max_games {
+                    return Err(invalid(format!(
+                        "welcome with {lanes} lanes for at most {max_games} games"
+                    )));
+                }
+                let warmups = match v.get("warmups") {
+                    None | Some(Value::Nil) => 0,
+                    Some(_) => uint_field(v, "warmups")?,
+                };
+                if warmups > MAX_WARMUPS {
+                    return Err(invalid(format!(
+                        "welcome with {warmups} warmups (at most {MAX_WARMUPS})"
+                    )));
+                }
+                if let Some(b) = v.get("buckets").filter(|b| !matches!(b, Value::Nil)) {
+                    let list = b
+                        .as_array()
+                        .ok_or_else(|| invalid("welcome with buckets that are not a list"))?;
+                    if list.len() > MAX_BUCKETS {
+                        return Err(invalid(format!(
+                            "welcome with {} buckets (at most {MAX_BUCKETS})",
+                            list.len()
+                        )));
+                    }
+                    for x in list {
+                        match x.as_u64() {
+                            Some(n) if (1..=MAX_GAMES).contains(&n) => {}
+                            _ => {
+                                return Err(invalid(format!(
+                                    "welcome with a bucket of {x:?} games (1 to {MAX_GAMES})"
+                                )))
+                            }
+                        }
+                    }
+                }
+                let mut act_s = 10.0;
+                if let Some(t) = v.get("timeouts").filter(|t| !matches!(t, Value::Nil)) {
+                    let Value::Map(entries) = t else {
+                        return Err(invalid("welcome with timeouts that are not a map"));
+                    };
+                    for (k, x) in entries {
+                        let k = match k {
+                            Value::Str(k) => k.as_str(),
+                            _ => "(a key that is not a string)",
+                        };
+                        let secs = x.as_f64().filter(|s| s.is_finite() && *s > 0.0);
+                        match secs {
+                            Some(s) if s <= MAX_TIMEOUT_S => {
+                                if k == "act_s" {
+                                    act_s = s;
+                                }
+                            }
+                            _ => {
+                                return Err(invalid(format!(
+                                    "welcome with timeout {k} = {x:?} (a number of seconds \
+                                     above 0, at most {MAX_TIMEOUT_S})"
+                                )))
+                            }
+                        }
+                    }
+                }
                 Message::Welcome(Welcome {
                     delay: delay as u8,
-                    max_games,
-                    lanes,
-                    warmups: v.get("warmups").and_then(Value::as_u64).unwrap_or(0) as usize,
-                    act_s: if act_s.is_finite() && act_s > 0.0 {
-                        act_s
-                    } else {
-                        10.0
-                    },
+                    max_games: max_games as usize,
+                    lanes: lanes as usize,
+                    warmups: warmups as usize,
+                    act_s,
                     rng_seed: v.get("rng_seed").and_then(Value::as_u64).unwrap_or(0),
                 })
             }
@@ -337,6 +414,12 @@ impl Message {
                     .get("games")
                     .and_then(Value::as_array)
                     .ok_or_else(|| invalid("new_games without a list of games"))?;
+                if list.len() > max_games {
+                    return Err(invalid(format!(
+                        "new_games with {} games, more than the session's {max_games}",
+                        list.len()
+                    )));
+                }
                 let mut out = Vec::with_capacity(list.len());
                 for g in list {
                     out.push(GameInfo {
@@ -513,6 +596,80 @@ mod tests {
             read_message(&mut &[5u8, 0][..]),
             Err(ProtocolError::ClosedMidMessage { .. })
         ));
+    }
+
+    /// A welcome with the given extra fields (delay 0, 8 games, 2 lanes unless overridden).
+    fn welcome(extra: Vec<(&str, Value)>) -> Value {
+        let mut fields = vec![
+            ("t", Value::Str("welcome".into())),
+            ("delay", Value::UInt(0)),
+            ("max_games", Value::UInt(8)),
+            ("lanes", Value::UInt(2)),
+        ];
+        for (k, v) in extra {
+            fields.retain(|(f, _)| *f != k);
+            fields.push((k, v));
+        }
+        Value::map(fields)
+    }
+
+    #[test]
+    fn welcome_numbers_are_bounded() {
+        let timeouts = |v: Value| Value::map(vec![("act_s", v)]);
+        for (extra, want) in [
+            (vec![("timeouts", timeouts(Value::F64(1.5e19)))], "act_s"),
+            (vec![("timeouts", timeouts(Value::F64(1e20)))], "act_s"),
+            (vec![("timeouts", timeouts(Value::F64(f64::NAN)))], "act_s"),
+            (vec![("timeouts", timeouts(Value::F64(-1.0)))], "act_s"),
+            (vec![("timeouts", Value::UInt(5))], "not a map"),
+            (
+                vec![("buckets", Value::Array(vec![Value::UInt(8); 100_000]))],
+                "100000 buckets",
+            ),
+            (
+                vec![("buckets", Value::Array(vec![Value::UInt(0)]))],
+                "a bucket of",
+            ),
+            (vec![("warmups", Value::UInt(1 << 40))], "warmups"),
+            (vec![("lanes", Value::UInt(1 << 40))], "lanes"),
+            (vec![("max_games", Value::UInt(1 << 40))], "max_games"),
+        ] {
+            let e = Message::parse(&welcome(extra), 0).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        // In bounds: accepted, with its act_s.
+        let ok = welcome(vec![
+            ("timeouts", timeouts(Value::F64(2.5))),
+            (
+                "buckets",
+                Value::Array(vec![Value::UInt(1), Value::UInt(8)]),
+            ),
+            ("warmups", Value::UInt(10)),
+        ]);
+        let Message::Welcome(w) = Message::parse(&ok, 0).unwrap() else {
+            panic!("a welcome")
+        };
+        assert_eq!((w.act_s, w.warmups, w.lanes), (2.5, 10, 2));
+        // An observation on a lane the session does not have, and more new games than it
+        // allows, are refused.
+        let obs = Obs {
+            seq: 3,
+            lane: 1 << 40,
+            games: Vec::new(),
+            first: Vec::new(),
+            frames: Vec::new(),
+        };
+        assert!(w.check(&obs).unwrap_err().to_string().contains("lane"));
+        assert!(w.check(&Obs { lane: 1, ..obs }).is_ok());
+        let games: Vec<Value> = (0..9)
+            .map(|g| Value::map(vec![("game", Value::UInt(g))]))
+            .collect();
+        let many = Value::map(vec![
+            ("t", Value::Str("new_games".into())),
+            ("games", Value::Array(games)),
+        ]);
+        let e = Message::parse(&many, 8).unwrap_err().to_string();
+        assert!(e.contains("more than the session's 8"), "{e}");
     }
 
     #[test]
