@@ -1230,3 +1230,28 @@ fn concurrent_writers_of_one_run_record_lose_no_update() {
         );
     }
 }
+
+/// A writer kept waiting for the registry lock says, after 5 s, what it waits for (the lock and
+/// its owner), then goes on once the lock is released.
+#[test]
+fn a_long_lock_wait_says_what_it_waits_for() {
+    let (ck, run) = copy_run("base", "lockwait");
+    let home = trained().root.clone();
+    let lock = exphil_runs::registry::RegistryLock::acquire(&ck).unwrap();
+    let child = isolated(&home)
+        .args(["models", "tag", s(&run), "waited", "--checkpoints", s(&ck)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    lock.release().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("waiting for the registry lock")
+            && err.contains(&format!("process {}", std::process::id())),
+        "{err}"
+    );
+}

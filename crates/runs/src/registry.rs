@@ -291,6 +291,9 @@ fn remove_stale_temporaries(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How long a writer waits for the registry lock before saying what it waits for.
+const LOCK_WAIT_NOTICE: Duration = Duration::from_secs(5);
+
 /// The content of `registry.lock`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct LockInfo {
@@ -402,9 +405,33 @@ impl RegistryLock {
         let mut wait = Duration::from_millis(1);
         // Per-process jitter so that waiting processes do not poll in step.
         let jitter = u64::from(std::process::id() % 7);
+        let started = std::time::Instant::now();
+        let mut told = false;
         loop {
             {
                 let _guard = Guard::take(dir)?;
+                // A lock path that is not a plain file (a dangling symbolic link, a directory)
+                // can never be taken: waiting on it would wait for ever.
+                if let Ok(m) = fs::symlink_metadata(&path) {
+                    if !m.file_type().is_file() {
+                        let what = if m.file_type().is_symlink() {
+                            match fs::read_link(&path) {
+                                Ok(t) => format!("a symbolic link to {}", t.display()),
+                                Err(_) => "a symbolic link".into(),
+                            }
+                        } else if m.is_dir() {
+                            "a directory".into()
+                        } else {
+                            "not a regular file".into()
+                        };
+                        return Err(io_err(&path)(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!(
+                                "the registry lock is {what}, which no process can take; remove it"
+                            ),
+                        )));
+                    }
+                }
                 match fs::read(&path) {
                     Ok(bytes) => {
                         if let Some(reason) = stale_reason(&path, &bytes) {
@@ -444,6 +471,22 @@ impl RegistryLock {
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(io_err(&path)(e)),
                 }
+            }
+            if !told && started.elapsed() > LOCK_WAIT_NOTICE {
+                told = true;
+                let owner = fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<LockInfo>(&b).ok())
+                    .map_or_else(
+                        || "an unknown process".to_string(),
+                        |i| format!("process {}", i.pid),
+                    );
+                // The one line a library prints: without it a stuck wait is silent.
+                eprintln!(
+                    "exphil: waiting for the registry lock {} (held by {owner}); it is broken \
+                     once that process is gone",
+                    path.display()
+                );
             }
             std::thread::sleep(wait + Duration::from_micros(jitter * 150));
             wait = (wait * 2).min(Duration::from_millis(20));

@@ -324,3 +324,32 @@ fn a_newer_registry_is_not_overwritten() {
         "the lock is released on error"
     );
 }
+
+/// A lock path no process can take (a dangling symbolic link, a directory) is an error naming
+/// it, at once: it used to block every writer for ever, printing nothing.
+#[test]
+fn an_unusable_lock_path_is_an_error_not_a_wait() {
+    for kind in ["dangling symlink", "directory"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let lock = dir.join(LOCK_FILE);
+        match kind {
+            "dangling symlink" => std::os::unix::fs::symlink(dir.join("gone"), &lock).unwrap(),
+            _ => std::fs::create_dir(&lock).unwrap(),
+        }
+        let (tx, rx) = channel();
+        let d = dir.to_path_buf();
+        std::thread::spawn(move || {
+            let r = update_registry(&d, |r| r.upsert(record("x", 0)));
+            let _ = tx.send(r.map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let e = rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("{kind}: the writer waits for ever"))
+            .unwrap_err();
+        assert!(
+            e.contains(LOCK_FILE) && e.contains("remove it"),
+            "{kind}: {e}"
+        );
+    }
+}
