@@ -154,6 +154,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             s
         }
     };
+    // A model the machine cannot hold is refused before any data work (it would abort, or
+    // swap for hours).
+    if !args.ignore_memory_limit {
+        check_memory(&config, seed)?;
+    }
     let t_data = Instant::now();
     let on_progress = data_progress(quiet);
     let data = prepare(&config, seed, &on_progress)?;
@@ -229,7 +234,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         meta.resumes.push(rfc3339_utc(SystemTime::now()));
     }
     write_config(&run_dir, &config, &data, &meta, "running", None)?;
-    write_games(&run_dir, &data)?;
+    if let Err(e) = write_games(&run_dir, &data) {
+        let _ = write_config(&run_dir, &config, &data, &meta, "failed", None);
+        return Err(e);
+    }
     if !quiet {
         println!("  Model name:  {name}  ({})", run_dir.display());
         println!("  Seed:        {seed} (use --seed {seed} to reproduce)");
@@ -368,7 +376,20 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             println!("         {}", exphil_runs::plot::sparkline(&losses, 40));
         }
     };
-    let result = train(&config, &data, &opts, &mut on_event);
+    // A panic inside training still marks the run `failed` before it propagates (an abort or
+    // SIGKILL cannot: `models` shows such a run as `killed`).
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train(&config, &data, &opts, &mut on_event)
+    })) {
+        Ok(r) => r,
+        Err(panic) => {
+            let _ = write_config(&run_dir, &config, &data, &meta, "failed", None);
+            if config.checkpoint.register {
+                let _ = register_run(&ckpt_dir, &run_dir);
+            }
+            std::panic::resume_unwind(panic);
+        }
+    };
     let register = |status: &str, metrics: Option<&serde_json::Value>| -> Result<()> {
         write_config(&run_dir, &config, &data, &meta, status, metrics)?;
         if config.checkpoint.register {
@@ -542,6 +563,78 @@ fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, usize
     })?;
     let peak = status("VmHWM:").context("no peak memory in /proc/self/status")?;
     Ok((peak, steps.max(1)))
+}
+
+/// Refuses a config whose model needs more memory than this machine has (see
+/// [`estimated_bytes`]); a no-op where the machine's memory cannot be read.
+fn check_memory(config: &TrainConfig, seed: u64) -> Result<()> {
+    let Some(total) = machine_memory() else {
+        return Ok(());
+    };
+    let (need, params) = estimated_bytes(config, seed)?;
+    if need > total {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        anyhow::bail!(
+            "this model needs about {:.1} GiB ({params} parameters with their gradients, \
+             optimiser state and copies, plus one batch's activations) and this machine has \
+             {:.1} GiB: use a smaller model (--hidden, --hidden-size, --num-layers) or a smaller \
+             batch, or add --ignore-memory-limit to try anyway",
+            gib(need),
+            gib(total)
+        );
+    }
+    Ok(())
+}
+
+/// This machine's memory in bytes (`MemTotal` of `/proc/meminfo`).
+fn machine_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A lower bound of what training `config` holds in memory, in bytes, and the model's
+/// parameters: the weights and their gradients, optimiser moments, the best and EMA copies and
+/// the recovery snapshot (f32 each), and one batch's activations kept for the backward pass.
+fn estimated_bytes(config: &TrainConfig, seed: u64) -> Result<(u64, usize)> {
+    let build = exphil_train::data::build_config(&config.data, seed)?;
+    let embedder = exphil_embed::Embedder::new(build.embed.clone())?;
+    let coder = exphil_embed::TargetCoder::new(build.targets.clone())?;
+    let spec = exphil_policy::InputSpec::new(embedder.layout(), coder.num_classes());
+    let params = exphil_policy::model::param_count(&config.policy, &spec);
+    let moments = match config.optim.optimizer {
+        exphil_runs::config::OptimizerKind::Sgd => 1,
+        _ => 2,
+    };
+    let copies = 4 + moments + u64::from(config.train.ema);
+    let b = &config.policy.backbone;
+    let (rows, per_row) = match b.temporal() {
+        None => {
+            let hidden: usize = match b {
+                exphil_runs::config::BackboneConfig::Mlp(m) => m.hidden.iter().sum(),
+                _ => 0,
+            };
+            (config.train.batch_size, hidden * 4)
+        }
+        Some(w) => {
+            let frames = if config.train.sequence.enabled {
+                config.train.sequence.streams * config.train.sequence.unroll
+            } else {
+                config.train.batch_size * w.window_size
+            };
+            (frames, w.hidden_size * w.num_layers.max(1) * 12)
+        }
+    };
+    let activations = (rows as u64)
+        .saturating_mul((per_row + spec.features) as u64)
+        .saturating_mul(4);
+    Ok((
+        (params as u64)
+            .saturating_mul(4 * copies)
+            .saturating_add(activations),
+        params,
+    ))
 }
 
 /// What `config.json` records about the run besides its config.

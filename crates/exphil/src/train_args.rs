@@ -59,6 +59,10 @@ pub struct TrainArgs {
     /// Check the config and the data, print what would run, and stop before training.
     #[arg(long, help_heading = "Config")]
     pub dry_run: bool,
+    /// Train even when the model's estimated memory (weights, gradients, optimiser state,
+    /// activations) exceeds this machine's memory.
+    #[arg(long, help_heading = "Config")]
+    pub ignore_memory_limit: bool,
     /// Errors and the final summary only.
     #[arg(long, conflicts_with = "verbose", help_heading = "Config")]
     pub quiet: bool,
@@ -780,10 +784,11 @@ mod tests {
     }
 
     /// Flags that are not config settings.
-    const NOT_SETTINGS: [&str; 7] = [
+    const NOT_SETTINGS: [&str; 8] = [
         "preset",
         "config",
         "dry-run",
+        "ignore-memory-limit",
         "quiet",
         "verbose",
         "resume",

@@ -598,3 +598,61 @@ fn copy_tree(from: &Path, to: &Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+/// Configs are bounded before anything runs: widths and depths beyond exphil's limits, a model
+/// the machine cannot hold (unless insisted on), an oversized config file, a key given twice
+/// and a non-finite number are each refused with the reason, and nothing is created.
+#[test]
+fn oversized_or_ambiguous_configs_are_refused_before_anything_runs() {
+    let t = Tmp::new("bounds");
+    let replays = games();
+    let ck = t.s("ck");
+    let base = [
+        "--replays",
+        replays.as_str(),
+        "--max-files",
+        "1",
+        "--checkpoints",
+        ck.as_str(),
+    ];
+    let refused = |extra: &[&str], want: &str| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        let started = std::time::Instant::now();
+        let o = run(&t.0, &args);
+        let out = text(&o);
+        assert!(!o.status.success(), "{extra:?}: {out}");
+        assert!(out.contains(want), "{extra:?}: wanted {want:?} in {out}");
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "{extra:?}: refused at once"
+        );
+    };
+    refused(
+        &["--hidden", "100000000,100000000", "--dry-run"],
+        "at most 65536",
+    );
+    let deep = vec!["8"; 100].join(",");
+    refused(&["--hidden", &deep, "--dry-run"], "at most 64");
+    refused(
+        &["--hidden", "65536,65536,65536", "--dry-run"],
+        "--ignore-memory-limit",
+    );
+    // A config file over 1 MiB, a key set twice, a NaN.
+    let big = t.0.join("big.yaml");
+    std::fs::write(&big, format!("epochs: 3\n#{}\n", "x".repeat(2 << 20))).unwrap();
+    refused(
+        &["--config", &big.display().to_string()],
+        "larger than 1024 KiB",
+    );
+    let dup = t.0.join("dup.yaml");
+    std::fs::write(&dup, "loop:\n  epochs: 3\n  epochs: 5\n").unwrap();
+    refused(
+        &["--config", &dup.display().to_string()],
+        "duplicate entry with key \"epochs\"",
+    );
+    let nan = t.0.join("nan.yaml");
+    std::fs::write(&nan, "lr: .nan\n").unwrap();
+    refused(&["--config", &nan.display().to_string()], "`lr` is .nan");
+    assert!(!t.0.join("ck").exists(), "nothing was created");
+}

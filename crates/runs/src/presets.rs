@@ -84,6 +84,14 @@ pub enum ConfigError {
         /// The error.
         source: std::io::Error,
     },
+    /// The config file is refused before its settings are read (too large).
+    #[error("{}: {message}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
     /// The config file is not valid YAML.
     #[error("{}: not valid YAML: {message}", .path.display())]
     Yaml {
@@ -905,20 +913,77 @@ fn sections(schema: &Value) -> Vec<String> {
 /// nested shape of [`TrainConfig`]; flat seed-style keys (`epochs: 5`, `batch_size: 32`,
 /// `hidden: [64, 64]`) are accepted at the top level through [`FLAGS`].
 pub fn read_config_file(path: &Path) -> Result<(Value, Option<String>), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    use std::io::Read;
+    let io = |source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // Read at most one byte past the limit: a larger file is refused without reading it all.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::File {
+            path: path.to_path_buf(),
+            message: format!(
+                "larger than {} KiB: a config file holds settings, not data",
+                MAX_CONFIG_BYTES >> 10
+            ),
+        });
+    }
     parse_config_text(&text, path)
+}
+
+/// The largest config file read.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The YAML document of `text`, refusing a mapping that names a key twice (YAML readers
+/// disagree on which one wins).
+fn yaml_without_duplicates(text: &str, path: &Path) -> Result<Value, ConfigError> {
+    let yaml = |message: String| ConfigError::Yaml {
+        path: path.to_path_buf(),
+        message,
+    };
+    // serde_yaml's own value type refuses duplicate keys; serde_json's map would keep the last.
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| yaml(e.to_string()))?;
+    // JSON has no NaN or infinity: say which setting holds one instead of "invalid type: null".
+    fn non_finite(v: &serde_yaml::Value, at: &str) -> Option<String> {
+        match v {
+            serde_yaml::Value::Number(n) if n.as_f64().is_some_and(|x| !x.is_finite()) => {
+                Some(format!("`{at}` is {n}: settings are finite numbers"))
+            }
+            serde_yaml::Value::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| non_finite(x, &format!("{at}[{i}]"))),
+            serde_yaml::Value::Mapping(m) => m.iter().find_map(|(k, x)| {
+                let k = k.as_str().map_or_else(|| format!("{k:?}"), str::to_string);
+                let key = if at.is_empty() {
+                    k
+                } else {
+                    format!("{at}.{k}")
+                };
+                non_finite(x, &key)
+            }),
+            _ => None,
+        }
+    }
+    if let Some(why) = non_finite(&doc, "") {
+        return Err(ConfigError::File {
+            path: path.to_path_buf(),
+            message: why,
+        });
+    }
+    serde_json::to_value(&doc).map_err(|e| yaml(e.to_string()))
 }
 
 /// [`read_config_file`] on text already read; `path` names it in errors.
 pub fn parse_config_text(text: &str, path: &Path) -> Result<(Value, Option<String>), ConfigError> {
     let origin = path.display().to_string();
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Yaml {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let doc = yaml_without_duplicates(text, path)?;
     let map = match doc {
         Value::Null => Map::new(),
         Value::Object(m) => m,
