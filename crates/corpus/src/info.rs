@@ -113,9 +113,9 @@ impl ReplayInfo {
 
 /// Reads and summarises one file.
 pub fn inspect(path: &Path, depth: Depth) -> Result<ReplayInfo, FileError> {
-    let bytes = std::fs::read(path).map_err(|e| FileError {
+    let bytes = exphil_replay::read_bytes(path).map_err(|error| FileError {
         path: path.to_path_buf(),
-        error: DecodeError::Io(e.to_string()),
+        error,
     })?;
     inspect_bytes(path, &bytes, depth)
 }

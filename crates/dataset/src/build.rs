@@ -421,7 +421,7 @@ pub fn build(
         files
             .par_iter()
             .map(|path| {
-                let r = std::fs::read(path)
+                let r = exphil_replay::read_bytes(path)
                     .map_err(|e| format!("{}: {e}", path.display()))
                     .and_then(|bytes| {
                         inspect_bytes(path, &bytes, Depth::Full).map_err(|e| e.to_string())
@@ -784,7 +784,7 @@ impl GameContext<'_> {
         cached_table: Option<(usize, u64)>,
         cached_entry: Option<KeyEntry>,
     ) -> std::result::Result<(Option<(usize, u64)>, KeyEntry, bool, bool), String> {
-        let bytes = std::fs::read(&info.path).map_err(|e| e.to_string())?;
+        let bytes = exphil_replay::read_bytes(&info.path).map_err(|e| e.to_string())?;
         let game = read(&bytes, DecodeOptions::default()).map_err(|e| e.to_string())?;
         drop(bytes);
         let mut table_built = false;

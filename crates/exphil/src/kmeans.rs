@@ -9,7 +9,7 @@ use exphil_corpus::{summarize_game, ReplayInfo};
 use exphil_embed::{
     fit_stick_centers, AxisHistogram, KMeans, KMeansConfig, StickCenters, StickHistograms,
 };
-use exphil_replay::{read, DecodeError, DecodeOptions};
+use exphil_replay::{read, DecodeOptions};
 use exphil_state::Controller;
 use rayon::prelude::*;
 use std::io::Write;
@@ -86,8 +86,7 @@ pub fn run(a: KmeansArgs) -> Result<ExitCode> {
         files
             .par_iter()
             .map(|path| {
-                let r = std::fs::read(path)
-                    .map_err(|e| DecodeError::Io(e.to_string()))
+                let r = exphil_replay::read_bytes(path)
                     .and_then(|bytes| {
                         let game = read(&bytes, DecodeOptions::default())?;
                         let mut h = StickHistograms::default();

@@ -151,6 +151,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 .unwrap_or(0)
                 ^ u64::from(std::process::id());
             config.train.seed = Some(s);
+            if args.dry_run {
+                // The seed decides the split and the shuffles: the real run draws another.
+                println!(
+                    "Seed:           {s} (drawn: this plan's split and order come back with \
+                     --seed {s})"
+                );
+            }
             s
         }
     };
@@ -473,6 +480,35 @@ fn dry_run(config: &TrainConfig, data: &PreparedData) {
                 w.window_size, w.stride
             );
         }
+    }
+    // The held-out games by file, so a plan's split can be checked (and kept with --seed).
+    let held_out: Vec<&str> = data
+        .manifest
+        .games
+        .iter()
+        .filter(|g| {
+            data.validation_hashes
+                .binary_search(&g.content_hash)
+                .is_ok()
+        })
+        .map(|g| g.source.as_str())
+        .collect();
+    if !held_out.is_empty() {
+        let names: Vec<&str> = held_out
+            .iter()
+            .take(5)
+            .map(|s| s.rsplit(['/', '\\']).next().unwrap_or(s))
+            .collect();
+        let more = held_out.len().saturating_sub(names.len());
+        println!(
+            "Validation:     {}{}",
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
     }
     println!("Parameters:     {params}");
     let seed = config.train.seed.unwrap_or(0);

@@ -219,3 +219,59 @@ fn show_describes_a_game_and_dumps_frames() {
     let out = exphil(&["replays", "show", s(&file), "--port", "4"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `replays scan /dev/zero` read until memory ran out: only regular files are read, each at
+/// most `EXPHIL_MAX_REPLAY_MIB` MiB (1 GiB by default), and a refused one is named with why.
+#[test]
+fn scan_refuses_devices_pipes_and_oversized_files_by_name() {
+    let dir = tempdir("nonregular");
+    let out = exphil(&["replays", "scan", "/dev/zero"]);
+    let t = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("/dev/zero") && t.contains("a device, not a replay file"),
+        "{t}"
+    );
+
+    #[cfg(unix)]
+    {
+        let fifo = dir.join("pipe.slp");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Nothing ever writes the pipe: opening it to read would block for ever.
+        let out = exphil(&["replays", "scan", s(&fifo)]);
+        let t = common::text(&out);
+        assert_eq!(out.status.code(), Some(1), "{t}");
+        assert!(t.contains("pipe.slp") && t.contains("a named pipe"), "{t}");
+    }
+
+    // A real game over a 1 MiB limit is refused naming the limit and how to raise it; under
+    // the default it scans.
+    let games = replays().join("games");
+    let big = std::fs::read_dir(&games)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::metadata(p).unwrap().len() > 1 << 20)
+        .expect("a shared game over 1 MiB");
+    let copy = dir.join("big.slp");
+    std::fs::copy(&big, &copy).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_exphil"))
+        .args(["replays", "scan", s(&copy)])
+        .env("EXPHIL_MAX_REPLAY_MIB", "1")
+        .output()
+        .unwrap();
+    let t = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("big.slp")
+            && t.contains("larger than 1 MiB")
+            && t.contains("EXPHIL_MAX_REPLAY_MIB"),
+        "{t}"
+    );
+    let out = exphil(&["replays", "scan", s(&copy)]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -232,6 +232,34 @@ fn dry_run_prints_the_plan_and_trains_nothing() {
         .unwrap_or_else(|| panic!("no batch count: {out}"));
     assert!(batches > 0, "{out}");
     assert!(!t.0.join("ck").exists(), "a dry run writes no checkpoints");
+
+    // Without --seed the drawn seed is printed with the flag that brings this plan's split
+    // back: a second dry run with it holds out the same games.
+    let plan = |extra: &[&str]| {
+        let o = run(
+            &t.0,
+            &refs(&quick(&t, "6", &[&["--dry-run"], extra].concat())),
+        );
+        let out = text(&o);
+        assert!(o.status.success(), "{out}");
+        let held = out
+            .lines()
+            .find(|l| l.starts_with("Validation:"))
+            .unwrap_or_else(|| panic!("no held-out games listed: {out}"))
+            .to_string();
+        (out, held)
+    };
+    let (out, held) = plan(&[]);
+    let seed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Seed:"))
+        .and_then(|l| l.split("--seed ").nth(1))
+        .map(|v| v.trim().trim_end_matches(')').to_string())
+        .unwrap_or_else(|| panic!("no drawn seed: {out}"));
+    assert!(seed.parse::<u64>().is_ok(), "{seed:?}");
+    assert!(held.contains(".slp"), "{held}");
+    let (_, again) = plan(&["--seed", &seed]);
+    assert_eq!(again, held, "--seed {seed} gives another split");
 }
 
 #[test]

@@ -288,8 +288,78 @@ impl Decoder {
     }
 }
 
-/// Reads and decodes a `.slp` file.
+/// The largest file read as a replay unless `EXPHIL_MAX_REPLAY_MIB` says otherwise: 1 GiB (a
+/// long Slippi game is tens of megabytes).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// The environment variable that overrides [`MAX_FILE_BYTES`], in MiB.
+pub const MAX_FILE_ENV: &str = "EXPHIL_MAX_REPLAY_MIB";
+
+/// The largest replay file read: `EXPHIL_MAX_REPLAY_MIB` MiB when it is set to a positive whole
+/// number, otherwise [`MAX_FILE_BYTES`].
+pub fn max_file_bytes() -> u64 {
+    std::env::var(MAX_FILE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&mib| mib > 0)
+        .map_or(MAX_FILE_BYTES, |mib| mib.saturating_mul(1 << 20))
+}
+
+/// The bytes of the replay file `path`, at most [`max_file_bytes`] of them (see
+/// [`read_bytes_limited`]).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, DecodeError> {
+    read_bytes_limited(path, max_file_bytes())
+}
+
+/// The bytes of the replay file `path`: only a regular file (a device such as `/dev/zero`, a
+/// FIFO or a directory is refused by name, never read), and at most `limit` bytes (a larger
+/// file is refused after reading one byte past the limit, so memory stays bounded).
+pub fn read_bytes_limited(path: &Path, limit: u64) -> Result<Vec<u8>, DecodeError> {
+    use std::io::Read;
+    let io = |e: std::io::Error| DecodeError::Io(e.to_string());
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::FileTypeExt;
+                if kind.is_char_device() || kind.is_block_device() {
+                    "a device"
+                } else if kind.is_fifo() {
+                    "a named pipe"
+                } else if kind.is_socket() {
+                    "a socket"
+                } else {
+                    "not a regular file"
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                "not a regular file"
+            }
+        };
+        return Err(DecodeError::Io(format!("{what}, not a replay file")));
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(limit) as usize);
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(DecodeError::Io(format!(
+            "larger than {} MiB, not read (the limit for one replay; {MAX_FILE_ENV}=<MiB> \
+             raises it)",
+            limit >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Reads and decodes a `.slp` file (through [`read_bytes`]).
 pub fn read_file(path: &Path, opts: DecodeOptions) -> Result<Game, DecodeError> {
-    let bytes = std::fs::read(path).map_err(|e| DecodeError::Io(e.to_string()))?;
-    read(&bytes, opts)
+    read(&read_bytes(path)?, opts)
 }

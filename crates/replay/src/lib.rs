@@ -32,7 +32,10 @@ pub mod ubjson;
 mod warning;
 mod write;
 
-pub use file::{header, read, read_file, read_summary, Summary, RAW_START, SIGNATURE};
+pub use file::{
+    header, max_file_bytes, read, read_bytes, read_bytes_limited, read_file, read_summary, Summary,
+    MAX_FILE_BYTES, MAX_FILE_ENV, RAW_START, SIGNATURE,
+};
 pub use game::*;
 pub use ids::*;
 pub use parse::melee_string;

@@ -134,7 +134,7 @@ pub fn sequences_of_replay(
     opts: &SequenceOptions,
     filter: &exphil_corpus::Filter,
 ) -> Result<Vec<Sequence>, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = exphil_replay::read_bytes(path).map_err(|e| e.to_string())?;
     let game = exphil_replay::read(&bytes, exphil_replay::DecodeOptions::default())
         .map_err(|e| e.to_string())?;
     let info = exphil_corpus::summarize_game(path, &bytes, &game);
