@@ -184,7 +184,20 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
     let mut validation: BTreeSet<String> = BTreeSet::new();
     let mut known = true;
     for s in &subjects {
-        match s.loaded.run_dir.as_deref().and_then(run_games) {
+        let recorded = match s.loaded.run_dir.as_deref().map(run_games) {
+            Some(Ok(r)) => r,
+            // A damaged record must not let training games into the evaluation unnoticed.
+            Some(Err(e)) if !a.include_training => bail!(
+                "{e}\nwhich games the policy trained on cannot be told, so its evaluation \
+                 could include them; pass --include-training to evaluate anyway"
+            ),
+            Some(Err(e)) => {
+                eprintln!("warning: {e} (evaluating with --include-training)");
+                None
+            }
+            None => None,
+        };
+        match recorded {
             Some((t, v)) => {
                 training.extend(t);
                 validation.extend(v);
@@ -381,8 +394,7 @@ fn display_paths(p: &[PathBuf]) -> String {
 /// registry).
 fn save(run_dir: &Path, report: &EvalReport) -> Result<()> {
     let path = eval_path(run_dir, &report.data.hash);
-    let mut bytes = serde_json::to_vec_pretty(report)?;
-    bytes.push(b'\n');
+    let bytes = exphil_runs::models::sealed_json(&serde_json::to_value(report)?);
     exphil_runs::io::write_atomic(&path, &bytes)
         .with_context(|| format!("writing {}", path.display()))?;
     if let Some(ckpt) = run_dir.parent() {

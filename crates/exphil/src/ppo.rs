@@ -1118,7 +1118,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             .unwrap_or(serde_json::Value::Null);
         exphil_runs::io::write_atomic(
             &run_dir.join("config.json"),
-            &serde_json::to_vec_pretty(&v)?,
+            &exphil_runs::models::sealed_json(&v),
         )?;
         Ok(())
     };

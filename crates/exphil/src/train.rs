@@ -714,7 +714,7 @@ fn write_config(
         "provenance": data.provenance,
         "results": results,
     });
-    let bytes = serde_json::to_vec_pretty(&v)?;
+    let bytes = exphil_runs::models::sealed_json(&v);
     exphil_runs::io::write_atomic(&run_dir.join("config.json"), &bytes)
         .with_context(|| format!("writing {}", run_dir.join("config.json").display()))
 }
@@ -727,7 +727,7 @@ fn write_games(run_dir: &Path, data: &PreparedData) -> Result<()> {
         "validation": data.validation_hashes,
     });
     let path = run_dir.join(exphil_train::eval::GAMES_FILE);
-    exphil_runs::io::write_atomic(&path, &serde_json::to_vec(&v)?)
+    exphil_runs::io::write_atomic(&path, &exphil_runs::models::sealed_json(&v))
         .with_context(|| format!("writing {}", path.display()))
 }
 

@@ -556,7 +556,8 @@ fn edit_run_config(run: &Path, f: impl FnOnce(&mut Value)) {
     let path = run.join("config.json");
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     f(&mut v["config"]);
-    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    // As exphil writes it: sealed with a checksum of the new bytes.
+    std::fs::write(&path, exphil_runs::models::sealed_json(&v)).unwrap();
 }
 
 /// Rewrites the metadata of a weights file.
@@ -1253,5 +1254,60 @@ fn a_long_lock_wait_says_what_it_waits_for() {
         err.contains("waiting for the registry lock")
             && err.contains(&format!("process {}", std::process::id())),
         "{err}"
+    );
+}
+
+/// A damaged `config.json` (one byte changed) is refused naming it and its checksum; a corrupt
+/// `games.json` stops evaluation (it cannot tell which games the policy trained on) unless
+/// `--include-training` says to go on (it used to say "not recorded" and go on).
+#[test]
+fn damaged_run_records_are_refused_not_guessed() {
+    let g = games();
+    let home = trained().root.clone();
+
+    let (_, run) = copy_run("base", "flip-config");
+    let path = run.join("config.json");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"\"quick\"")
+        .expect("the preset name in config.json");
+    bytes[at + 1] = b'Q';
+    std::fs::write(&path, &bytes).unwrap();
+    let out = refused_eval(&home, &run.join("model.safetensors"), &g);
+    assert!(
+        out.contains("config.json") && out.contains("checksum") && out.contains("corrupt"),
+        "{out}"
+    );
+
+    let (_, run) = copy_run("base", "corrupt-games");
+    let games_file = run.join("games.json");
+    let text_before = std::fs::read_to_string(&games_file).unwrap();
+    std::fs::write(&games_file, &text_before[..text_before.len() / 2]).unwrap();
+    let model = run.join("model.safetensors");
+    let out = refused_eval(&home, &model, &g);
+    assert!(
+        out.contains("games.json") && out.contains("--include-training"),
+        "{out}"
+    );
+    let o = exphil(
+        &home,
+        &[
+            "eval",
+            "--policy",
+            s(&model),
+            "--replays",
+            s(&g),
+            "--max-files",
+            "2",
+            "--include-training",
+            "--no-save",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("games.json"),
+        "the damage is still reported: {out}"
     );
 }

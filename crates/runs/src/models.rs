@@ -70,7 +70,81 @@ pub fn read_json(path: &Path) -> Result<Value, ModelsError> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| run_err(path, e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| run_err(path, format!("not valid JSON ({e})")))
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| run_err(path, format!("not valid JSON ({e})")))?;
+    check_seal(&bytes, &v).map_err(|reason| run_err(path, reason))?;
+    Ok(v)
+}
+
+/// The key of the checksum in a sealed JSON file ([`sealed_json`]).
+pub const JSON_CHECKSUM_KEY: &str = "checksum";
+
+/// The text of a sealed checksum before it is computed: 16 zeros.
+const UNSEALED: &str = "0000000000000000";
+
+/// The pretty-printed bytes of the JSON object `v` with a `"checksum"` entry: the xxh3-64 of
+/// the file's own bytes with that entry's value written as 16 zeros. [`read_json`] verifies it,
+/// so a changed byte anywhere in the file is found (files without one are read as before).
+pub fn sealed_json(v: &Value) -> Vec<u8> {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(JSON_CHECKSUM_KEY.into(), Value::String(UNSEALED.into()));
+    }
+    let mut bytes = serde_json::to_vec_pretty(&v).unwrap_or_default();
+    bytes.push(b'\n');
+    let pattern = format!("\"{JSON_CHECKSUM_KEY}\": \"{UNSEALED}\"");
+    if let Some(at) = rfind(&bytes, pattern.as_bytes()) {
+        let sum = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+        let start = at + pattern.len() - 1 - UNSEALED.len();
+        bytes[start..start + UNSEALED.len()].copy_from_slice(sum.as_bytes());
+    }
+    bytes
+}
+
+/// Checks the seal of a JSON file read as `bytes` (parsed as `v`): none, or one that matches.
+fn check_seal(bytes: &[u8], v: &Value) -> Result<(), String> {
+    let corrupt = |why: String| Err(format!("{why}: the file is corrupt"));
+    let Some(stored) = v.get(JSON_CHECKSUM_KEY) else {
+        // Unsealed (written before seals, or by hand), unless the seal's own key was damaged.
+        let near = |k: &String| {
+            k.len() == JSON_CHECKSUM_KEY.len()
+                && k.bytes()
+                    .zip(JSON_CHECKSUM_KEY.bytes())
+                    .filter(|(a, b)| a != b)
+                    .count()
+                    == 1
+        };
+        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| near(k))) {
+            return corrupt(format!("it has a key {k:?} where its checksum belongs"));
+        }
+        return Ok(());
+    };
+    let Some(stored) = stored
+        .as_str()
+        .filter(|s| s.len() == UNSEALED.len() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    else {
+        return corrupt(format!("its {JSON_CHECKSUM_KEY:?} is not 16 hex digits"));
+    };
+    let pattern = format!("\"{JSON_CHECKSUM_KEY}\": \"{stored}\"");
+    let Some(at) = rfind(bytes, pattern.as_bytes()) else {
+        return corrupt(format!(
+            "its {JSON_CHECKSUM_KEY:?} entry is not as exphil writes it"
+        ));
+    };
+    let start = at + pattern.len() - 1 - UNSEALED.len();
+    let mut unsealed = bytes.to_vec();
+    unsealed[start..start + UNSEALED.len()].copy_from_slice(UNSEALED.as_bytes());
+    let computed = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&unsealed));
+    if computed != stored {
+        return corrupt(format!(
+            "it does not match its checksum (stored {stored}, computed {computed})"
+        ));
+    }
+    Ok(())
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// The config values shown in listings.
@@ -760,6 +834,56 @@ fn run_dirs(ckpt_dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `reg` with the runs of `ckpt_dir` it lacks added from their directories (and recorded in
+/// the registry), and warnings that name them.
+fn recover_unregistered(ckpt_dir: &Path, mut reg: Registry) -> (Registry, Vec<String>) {
+    let known: BTreeSet<&str> = reg.runs.iter().map(|r| r.id.as_str()).collect();
+    let mut found = Vec::new();
+    let mut warnings = Vec::new();
+    for dir in run_dirs(ckpt_dir) {
+        let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        if id.as_deref().is_some_and(|id| known.contains(id)) {
+            continue;
+        }
+        match record_from_run_dir(&dir) {
+            Ok(r) if !known.contains(r.id.as_str()) => found.push(r),
+            Ok(_) => {}
+            Err(e) => warnings.push(e.to_string()),
+        }
+    }
+    if found.is_empty() {
+        return (reg, warnings);
+    }
+    let ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+    let recorded = update_registry(ckpt_dir, |r| {
+        for rec in &found {
+            if r.get(&rec.id).is_none() {
+                r.runs.push(rec.clone());
+            }
+        }
+    });
+    warnings.push(match recorded {
+        Ok(_) => format!(
+            "the registry lacked {} run(s) found in {}: {} (recovered from their directories \
+             and recorded)",
+            ids.len(),
+            ckpt_dir.display(),
+            ids.join(", ")
+        ),
+        Err(e) => format!(
+            "the registry lacks {} run(s) found in {}: {} (listed from their directories; \
+             recording them failed: {e})",
+            ids.len(),
+            ckpt_dir.display(),
+            ids.join(", ")
+        ),
+    });
+    reg.runs.extend(found);
+    reg.runs
+        .sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    (reg, warnings)
+}
+
 /// Rebuilds the registry of `ckpt_dir` from its run directories (and `archive/`): every run
 /// found gets a fresh record; tags only the old registry knew are kept; records of pruned runs
 /// are kept for lineage; other records whose directory is gone are dropped.
@@ -809,11 +933,14 @@ pub fn reindex(ckpt_dir: &Path) -> Result<ReindexReport, ModelsError> {
 }
 
 /// The registry of `ckpt_dir` for reading commands: when it is missing or damaged, the runs are
-/// read from the directories instead (with a warning), without writing anything.
+/// read from the directories instead (with a warning), without writing anything. Run
+/// directories the registry lacks (a run killed between writing its config and registering, a
+/// registry moved aside as corrupt and started again) are read from their directories, listed,
+/// and recorded in the registry (with a warning naming them).
 pub fn read_or_scan(ckpt_dir: &Path) -> (Registry, Vec<String>) {
     let missing = !ckpt_dir.join(crate::registry::REGISTRY_FILE).exists();
     let why = match read_registry(ckpt_dir) {
-        Ok(r) if !missing => return (r, Vec::new()),
+        Ok(r) if !missing => return recover_unregistered(ckpt_dir, r),
         Ok(_) => format!("{} has no registry", ckpt_dir.display()),
         Err(e) => e.to_string(),
     };

@@ -297,3 +297,89 @@ fn metrics_ages_and_config_differences() {
     assert!(a.policy.backbone.describe().starts_with("an MLP (hidden"));
     assert!(b.policy.backbone.describe().starts_with("a temporal GRU ("));
 }
+
+/// `config.json`, `games.json` and `eval_*.json` carry a checksum of their own bytes: every
+/// single-byte change is refused naming the file (two flips were accepted before), a file with
+/// no checksum (older runs) still reads, and a sealed file reads back to what was written.
+#[test]
+fn sealed_json_files_refuse_every_changed_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("config.json");
+    let v = json!({
+        "status": "completed",
+        "params": 1234,
+        "config": {"lr": 0.001, "hidden": [64, 64]},
+        "provenance": {"replay_files": ["a.slp", "b.slp"]},
+        "results": {"best_val_loss": 1.25},
+    });
+    let sealed = exphil_runs::models::sealed_json(&v);
+    std::fs::write(&path, &sealed).unwrap();
+    let back = exphil_runs::models::read_json(&path).unwrap();
+    let mut expected = v.clone();
+    expected["checksum"] = back["checksum"].clone();
+    assert_eq!(back, expected);
+    assert_ne!(back["checksum"], "0000000000000000");
+
+    let mut accepted = Vec::new();
+    for i in 0..sealed.len() {
+        for mask in [0x01u8, 0x20, 0x80] {
+            let mut b = sealed.clone();
+            b[i] ^= mask;
+            std::fs::write(&path, &b).unwrap();
+            match exphil_runs::models::read_json(&path) {
+                Ok(_) => accepted.push((i, mask)),
+                Err(e) => assert!(e.to_string().contains("config.json"), "{e}"),
+            }
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "{} changed files accepted, e.g. byte {:?} of\n{}",
+        accepted.len(),
+        accepted.first(),
+        String::from_utf8_lossy(&sealed)
+    );
+    let mut b = sealed.clone();
+    let at = b.len() - 10;
+    b[at] = b'1';
+    std::fs::write(&path, &b).unwrap();
+    let e = exphil_runs::models::read_json(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("checksum") && e.contains("corrupt"), "{e}");
+
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(exphil_runs::models::read_json(&path).unwrap(), v);
+}
+
+/// A run killed between writing `config.json` and registering, or a registry moved aside as
+/// corrupt and begun again by the next writer, used to vanish from `models list` until
+/// `models reindex`: reading the registry now recovers such runs from their directories,
+/// names them, and records them.
+#[test]
+fn runs_missing_from_the_registry_are_recovered_when_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = tmp.path();
+    run_dir(ck, "a", "2026-01-01T00:00:00Z", 2.0, None);
+    reindex(ck).unwrap();
+    // Registered before the registry was lost: b and c exist only as directories.
+    run_dir(ck, "b", "2026-01-02T00:00:00Z", 1.5, None);
+    run_dir(ck, "c", "2026-01-03T00:00:00Z", 1.0, Some("b"));
+    let ids = |reg: &exphil_runs::registry::Registry| {
+        reg.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&read_registry(ck).unwrap()), ["a"]);
+    let (reg, warnings) = exphil_runs::models::read_or_scan(ck);
+    assert_eq!(ids(&reg), ["a", "b", "c"]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("b, c") && warnings[0].contains("recorded"),
+        "{warnings:?}"
+    );
+    assert_eq!(reg.get("c").unwrap().parent.as_deref(), Some("b"));
+    // Recorded: the next read finds them in the registry and says nothing.
+    assert_eq!(ids(&read_registry(ck).unwrap()), ["a", "b", "c"]);
+    let (again, warnings) = exphil_runs::models::read_or_scan(ck);
+    assert_eq!(ids(&again), ["a", "b", "c"]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}

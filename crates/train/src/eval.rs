@@ -1229,11 +1229,20 @@ pub fn class_values(coder: &TargetCoder) -> [Vec<f32>; 5] {
     ]
 }
 
-/// The training and validation game hashes of a run (`games.json`), when recorded.
-pub fn run_games(run_dir: &Path) -> Option<(Vec<String>, Vec<String>)> {
-    let v = exphil_runs::models::read_json(&run_dir.join(GAMES_FILE)).ok()?;
-    let list = |k: &str| -> Option<Vec<String>> { serde_json::from_value(v[k].clone()).ok() };
-    Some((list("training")?, list("validation")?))
+/// The training and validation game hashes of a run (`games.json`): `None` when the run
+/// recorded none, an error naming the file when it is there but unreadable or corrupt.
+pub fn run_games(run_dir: &Path) -> Result<Option<(Vec<String>, Vec<String>)>, String> {
+    let path = run_dir.join(GAMES_FILE);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        _ => {}
+    }
+    let v = exphil_runs::models::read_json(&path).map_err(|e| e.to_string())?;
+    let list = |k: &str| -> Result<Vec<String>, String> {
+        serde_json::from_value(v[k].clone())
+            .map_err(|e| format!("{}: its {k:?} list is unreadable ({e})", path.display()))
+    };
+    Ok(Some((list("training")?, list("validation")?)))
 }
 
 /// Where `eval_<hash>.json` of a run goes.
