@@ -29,6 +29,8 @@ use rand::SeedableRng;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 /// `exphil ppo` arguments.
@@ -1081,7 +1083,16 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             .cloned()
             .unwrap_or_else(|| rfc3339_utc(SystemTime::now()).into());
         v["status"] = status.into();
-        v["process"] = serde_json::Value::Null;
+        // While running, the process (so a run killed outright reads as `killed`).
+        let pid = std::process::id();
+        v["process"] = if status == "running" {
+            serde_json::json!({
+                "pid": pid,
+                "start_ticks": exphil_runs::io::process_start_ticks(pid),
+            })
+        } else {
+            serde_json::Value::Null
+        };
         v["training_type"] = if league.is_some() { "self_play" } else { "ppo" }.into();
         v["parent"] = weights
             .run_dir
@@ -1187,106 +1198,159 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         Ok(())
     };
     save(&learners, "running", &snapshots_taken, &ratings)?;
-    while learners[0].steps < a.timesteps {
-        for k in 0..learners.len() {
-            learners[k].iterate(&ctx, &mut ratings, started);
-            // Every pool's mirror of the main learner follows it.
-            if k == 0 {
-                follow_main(&mut learners);
+    // Ctrl-C or SIGTERM: the update in progress finishes, a checkpoint is saved and the run is
+    // marked `interrupted` (a second one exits at once).
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond interrupt: exiting without a checkpoint");
+                std::process::exit(130);
             }
-            let Some(l) = &league else { continue };
-            let updates = learners[k].updates;
-            if l.snapshot_every == 0 || !updates.is_multiple_of(l.snapshot_every) {
-                continue;
-            }
-            let snap = if is_league {
-                format!("{}-v{updates}", learners[k].name)
-            } else {
-                format!("v{updates}")
-            };
-            let rating = ratings.get(&learners[k].name).map(|r| r.rating);
-            ratings.add(&snap, rating);
-            let weights_now = learners[k].policy().valid();
-            for (j, target) in learners.iter_mut().enumerate() {
-                // Main exploiters face only the current main agent.
-                if target.role == Role::MainExploiter {
+            eprintln!("\n⚠ Received an interrupt: saving a checkpoint before exit...");
+        });
+    }
+    // An error or a panic marks the run `failed` (its weights are left as last saved).
+    let looped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+        while learners[0].steps < a.timesteps && !stop.load(Ordering::SeqCst) {
+            for k in 0..learners.len() {
+                learners[k].iterate(&ctx, &mut ratings, started);
+                // Every pool's mirror of the main learner follows it.
+                if k == 0 {
+                    follow_main(&mut learners);
+                }
+                let Some(l) = &league else { continue };
+                let updates = learners[k].updates;
+                if l.snapshot_every == 0 || !updates.is_multiple_of(l.snapshot_every) {
                     continue;
                 }
-                let Some(p) = target.population.as_mut() else {
-                    continue;
+                let snap = if is_league {
+                    format!("{}-v{updates}", learners[k].name)
+                } else {
+                    format!("v{updates}")
                 };
-                let before = p.snapshots.clone();
-                p.add_snapshot(&snap);
-                let after = p.snapshots.clone();
-                let mut bp = opponent(a.seed.wrapping_add(updates * 31 + j as u64))?;
-                bp.set_policy(weights_now.clone());
-                target.pool.policies.push((snap.clone(), bp));
-                snap_weights.insert(snap.clone(), weights_now.clone());
-                for gone in before.iter().filter(|x| !after.contains(x)) {
-                    target.pool.policies.retain(|(n, _)| n != gone);
-                    for slot in 0..n {
-                        if target.pool.assign[slot] == Member::Policy(gone.clone()) {
-                            target.draw(slot);
+                let rating = ratings.get(&learners[k].name).map(|r| r.rating);
+                ratings.add(&snap, rating);
+                let weights_now = learners[k].policy().valid();
+                for (j, target) in learners.iter_mut().enumerate() {
+                    // Main exploiters face only the current main agent.
+                    if target.role == Role::MainExploiter {
+                        continue;
+                    }
+                    let Some(p) = target.population.as_mut() else {
+                        continue;
+                    };
+                    let before = p.snapshots.clone();
+                    p.add_snapshot(&snap);
+                    let after = p.snapshots.clone();
+                    let mut bp = opponent(a.seed.wrapping_add(updates * 31 + j as u64))?;
+                    bp.set_policy(weights_now.clone());
+                    target.pool.policies.push((snap.clone(), bp));
+                    snap_weights.insert(snap.clone(), weights_now.clone());
+                    for gone in before.iter().filter(|x| !after.contains(x)) {
+                        target.pool.policies.retain(|(n, _)| n != gone);
+                        for slot in 0..n {
+                            if target.pool.assign[slot] == Member::Policy(gone.clone()) {
+                                target.draw(slot);
+                            }
                         }
                     }
                 }
-            }
-            snapshots_taken.push(snap.clone());
-            snap_weights.retain(|name, _| {
-                learners.iter().any(|l| {
-                    l.population
-                        .as_ref()
-                        .is_some_and(|p| p.snapshots.contains(name))
-                })
-            });
-            eprintln!(
-                "exphil selfplay: snapshot {snap} joins the population ({} kept)",
-                learners[0]
-                    .population
-                    .as_ref()
-                    .map_or(0, |p| p.snapshots.len())
-            );
-            // Exploiters start over once they have done their job.
-            let learner = &mut learners[k];
-            let recent = learner.recent.iter().sum::<f64>() / learner.recent.len().max(1) as f64;
-            let restart = match learner.role {
-                Role::Main => false,
-                Role::MainExploiter => learner.recent.len() >= 10 && recent > 0.7,
-                Role::LeagueExploiter => league_rng.unit() < 0.25,
-            };
-            if restart {
-                learner.reset_to_imitation(&ctx)?;
+                snapshots_taken.push(snap.clone());
+                snap_weights.retain(|name, _| {
+                    learners.iter().any(|l| {
+                        l.population
+                            .as_ref()
+                            .is_some_and(|p| p.snapshots.contains(name))
+                    })
+                });
                 eprintln!(
-                    "exphil selfplay: {} starts over from the imitation policy (reset {})",
-                    learner.name, learner.resets
+                    "exphil selfplay: snapshot {snap} joins the population ({} kept)",
+                    learners[0]
+                        .population
+                        .as_ref()
+                        .map_or(0, |p| p.snapshots.len())
                 );
+                // Exploiters start over once they have done their job.
+                let learner = &mut learners[k];
+                let recent =
+                    learner.recent.iter().sum::<f64>() / learner.recent.len().max(1) as f64;
+                let restart = match learner.role {
+                    Role::Main => false,
+                    Role::MainExploiter => learner.recent.len() >= 10 && recent > 0.7,
+                    Role::LeagueExploiter => league_rng.unit() < 0.25,
+                };
+                if restart {
+                    learner.reset_to_imitation(&ctx)?;
+                    eprintln!(
+                        "exphil selfplay: {} starts over from the imitation policy (reset {})",
+                        learner.name, learner.resets
+                    );
+                }
+            }
+            if league.as_ref().is_some_and(|l| l.track_elo) {
+                // Snapshots nobody has played yet are left out.
+                let table: Vec<String> = ratings
+                    .leaderboard()
+                    .iter()
+                    .filter(|r| r.games > 0)
+                    .map(|r| {
+                        format!(
+                            "{} {:.0} ({}-{}-{})",
+                            r.name, r.rating, r.wins, r.losses, r.draws
+                        )
+                    })
+                    .collect();
+                eprintln!("Elo: {}", table.join(", "));
+            }
+            if a.checkpoint_every > 0 && learners[0].updates.is_multiple_of(a.checkpoint_every) {
+                save(&learners, "running", &snapshots_taken, &ratings)?;
+                checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
             }
         }
-        if league.as_ref().is_some_and(|l| l.track_elo) {
-            // Snapshots nobody has played yet are left out.
-            let table: Vec<String> = ratings
-                .leaderboard()
-                .iter()
-                .filter(|r| r.games > 0)
-                .map(|r| {
-                    format!(
-                        "{} {:.0} ({}-{}-{})",
-                        r.name, r.rating, r.wins, r.losses, r.draws
-                    )
-                })
-                .collect();
-            eprintln!("Elo: {}", table.join(", "));
+        Ok(())
+    }));
+    let register = || {
+        if let Err(e) = exphil_runs::models::register_run(&dir, &run_dir) {
+            eprintln!("{what}: warning: the registry was not updated: {e}");
         }
-        if a.checkpoint_every > 0 && learners[0].updates.is_multiple_of(a.checkpoint_every) {
-            save(&learners, "running", &snapshots_taken, &ratings)?;
-            checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
+    };
+    let failed = |why: &str| {
+        if let Err(e) = exphil_runs::models::set_run_status(&run_dir, "failed") {
+            eprintln!("{what}: warning: {e}");
         }
+        register();
+        eprintln!("{what}: the run {} failed ({why})", run_dir.display());
+    };
+    match looped {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            failed("an error");
+            return Err(e);
+        }
+        Err(panic) => {
+            failed("a panic");
+            std::panic::resume_unwind(panic);
+        }
+    }
+    if stop.load(Ordering::SeqCst) {
+        save(&learners, "interrupted", &snapshots_taken, &ratings)?;
+        checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
+        register();
+        println!(
+            "✓ Interrupt checkpoint saved at update {} ({} frames)",
+            learners[0].updates, learners[0].steps
+        );
+        println!(
+            "  Resume with the same command and --resume {}",
+            run_dir.display()
+        );
+        return Ok(ExitCode::from(130));
     }
     save(&learners, "completed", &snapshots_taken, &ratings)?;
     checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
-    if let Err(e) = exphil_runs::models::register_run(&dir, &run_dir) {
-        eprintln!("{what}: warning: the registry was not updated: {e}");
-    }
+    register();
     let main = &learners[0];
     let secs = started.elapsed().as_secs_f64();
     let failed: usize = learners.iter().map(|l| l.batch.faults.len()).sum();

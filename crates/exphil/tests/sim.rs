@@ -545,3 +545,103 @@ fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots()
         text(&o)
     );
 }
+
+/// PPO marks its run as it ends: SIGTERM (like Ctrl-C) saves a checkpoint, marks the run
+/// `interrupted` and exits 130, and the run resumes from there; a run killed outright (SIGKILL)
+/// reads as `killed`, not `running` for ever (it stayed `running` before: no process was
+/// recorded, and a signal ended it with nothing saved).
+#[test]
+fn ppo_runs_end_interrupted_or_killed_never_running() {
+    let root = root();
+    let start = |name: &str| {
+        let child = isolated(root)
+            .current_dir(root)
+            .args(["ppo", "--pretrained", "mlp", "--checkpoints", "ck"])
+            .args([
+                "--num-games",
+                "8",
+                "--rollout-steps",
+                "64",
+                "--minibatch",
+                "256",
+            ])
+            .args(["--max-episode-frames", "200", "--timesteps", "100000000"])
+            .args(["--opponent", "bot:rule", "--name", name])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Running: its config says so, with its process.
+        let cfg = root.join("ck").join(name).join("config.json");
+        let t0 = std::time::Instant::now();
+        while !cfg.is_file() {
+            assert!(t0.elapsed().as_secs() < 120, "{name} never started");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let v: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+        assert_eq!(v["status"], "running");
+        assert_eq!(v["process"]["pid"], child.id());
+        (child, cfg)
+    };
+    let signal = |pid: u32, sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+
+    let (child, cfg) = start("ppo_int");
+    signal(child.id(), "-TERM");
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{out}");
+    assert!(out.contains("Interrupt checkpoint saved"), "{out}");
+    let v: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    assert_eq!(v["status"], "interrupted");
+    let done = v["ppo"]["timesteps"].as_u64().unwrap();
+    let more = (done + 512).to_string();
+    let o = isolated(root)
+        .current_dir(root)
+        .args(["ppo", "--pretrained", "mlp", "--checkpoints", "ck"])
+        .args([
+            "--num-games",
+            "8",
+            "--rollout-steps",
+            "64",
+            "--minibatch",
+            "256",
+        ])
+        .args(["--max-episode-frames", "200", "--timesteps", &more])
+        .args(["--opponent", "bot:rule", "--resume", "ppo_int"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains(&format!("{done} frames")) && out.contains("resumed"),
+        "{out}"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    assert_eq!(v["status"], "completed");
+
+    let (mut child, _) = start("ppo_kill");
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    let list = isolated(root)
+        .current_dir(root)
+        .args(["models", "list", "--checkpoints", "ck", "--json"])
+        .output()
+        .unwrap();
+    let runs: Value = serde_json::from_slice(&list.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", text(&list));
+    });
+    let killed = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "ppo_kill")
+        .unwrap_or_else(|| panic!("ppo_kill not listed: {runs}"));
+    assert_eq!(killed["status"], "killed", "{killed}");
+}

@@ -76,6 +76,19 @@ pub fn read_json(path: &Path) -> Result<Value, ModelsError> {
     Ok(v)
 }
 
+/// Sets the `status` of the run in `run_dir` (its `config.json`, written sealed) and clears
+/// its running process, leaving everything else as it was.
+pub fn set_run_status(run_dir: &Path, status: &str) -> Result<(), ModelsError> {
+    let path = run_dir.join(CONFIG_FILE);
+    let mut v = read_json(&path)?;
+    let Some(o) = v.as_object_mut() else {
+        return Err(run_err(&path, "not a JSON object"));
+    };
+    o.insert("status".into(), status.into());
+    o.insert("process".into(), Value::Null);
+    write_atomic(&path, &sealed_json(&v)).map_err(|e| run_err(&path, e.to_string()))
+}
+
 /// The key of the checksum in a sealed JSON file ([`sealed_json`]).
 pub const JSON_CHECKSUM_KEY: &str = "checksum";
 
