@@ -1229,9 +1229,12 @@ pub fn class_values(coder: &TargetCoder) -> [Vec<f32>; 5] {
     ]
 }
 
+/// The content hashes of a run's training games and of its validation games.
+pub type RunGames = (Vec<String>, Vec<String>);
+
 /// The training and validation game hashes of a run (`games.json`): `None` when the run
 /// recorded none, an error naming the file when it is there but unreadable or corrupt.
-pub fn run_games(run_dir: &Path) -> Result<Option<(Vec<String>, Vec<String>)>, String> {
+pub fn run_games(run_dir: &Path) -> Result<Option<RunGames>, String> {
     let path = run_dir.join(GAMES_FILE);
     match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
