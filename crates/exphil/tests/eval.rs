@@ -1065,11 +1065,12 @@ fn policies_of_the_old_pairing_are_refused_for_play_and_flagged_elsewhere() {
             "new runs record pairing v2"
         );
     });
-    // A run of that time recorded no pairing in its config.json either.
+    // A run of that time recorded no pairing in its config.json either, nor a checksum.
     let path = run.join("config.json");
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(v["pairing_version"], 2);
     v.as_object_mut().unwrap().remove("pairing_version");
+    v.as_object_mut().unwrap().remove("checksum");
     std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
     let o = exphil(
         &home,

@@ -682,5 +682,31 @@ fn oversized_or_ambiguous_configs_are_refused_before_anything_runs() {
     let nan = t.0.join("nan.yaml");
     std::fs::write(&nan, "lr: .nan\n").unwrap();
     refused(&["--config", &nan.display().to_string()], "`lr` is .nan");
+    // An alias bomb (10^10 strings), brackets nested 500,000 deep (the YAML reader alone took
+    // minutes on them), and a device named as the config.
+    let bomb = t.0.join("bomb.yaml");
+    let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (prev, name) in ('a'..='i').zip('b'..='j') {
+        text += &format!(
+            "{name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 10].join(", ")
+        );
+    }
+    std::fs::write(&bomb, text).unwrap();
+    refused(
+        &["--config", &bomb.display().to_string()],
+        "repetition limit exceeded",
+    );
+    let deep = t.0.join("deep.yaml");
+    std::fs::write(
+        &deep,
+        format!("optim: {}{}\n", "[".repeat(500_000), "]".repeat(500_000)),
+    )
+    .unwrap();
+    refused(
+        &["--config", &deep.display().to_string()],
+        "nested deeper than 64 levels at line 1",
+    );
+    refused(&["--config", "/dev/zero"], "not a regular file");
     assert!(!t.0.join("ck").exists(), "nothing was created");
 }

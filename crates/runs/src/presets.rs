@@ -919,6 +919,16 @@ pub fn read_config_file(path: &Path) -> Result<(Value, Option<String>), ConfigEr
         source,
     };
     // Read at most one byte past the limit: a larger file is refused without reading it all.
+    // A device or pipe named as a config is refused, never read (a FIFO would block).
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => {
+            return Err(ConfigError::File {
+                path: path.to_path_buf(),
+                message: "not a regular file".into(),
+            })
+        }
+        _ => {}
+    }
     let mut text = String::new();
     std::fs::File::open(path)
         .map_err(io)?
@@ -940,6 +950,55 @@ pub fn read_config_file(path: &Path) -> Result<(Value, Option<String>), ConfigEr
 /// The largest config file read.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
+/// The deepest `[`/`{` nesting a config file may have.
+pub const MAX_CONFIG_NESTING: usize = 64;
+
+/// The line where `[`/`{` nesting (outside quoted strings and comments) first goes beyond
+/// `limit`, and the limit; `None` when it never does.
+fn flow_nesting_beyond(text: &str, limit: usize) -> Option<(usize, usize)> {
+    let (mut depth, mut line) = (0usize, 1usize);
+    let mut chars = text.chars().peekable();
+    let mut prev = '\n';
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '#' if prev.is_whitespace() => {
+                while chars.peek().is_some_and(|&n| n != '\n') {
+                    chars.next();
+                }
+            }
+            '"' | '\'' if prev.is_whitespace() || matches!(prev, '[' | '{' | ',' | ':') => {
+                // A quoted scalar (quotes inside a plain scalar, as in `don't`, are text): a
+                // double-quoted one has backslash escapes, a single-quoted one doubles quotes.
+                while let Some(n) = chars.next() {
+                    match n {
+                        '\\' if c == '"' => {
+                            chars.next();
+                        }
+                        '\n' => line += 1,
+                        // '' is a quote inside a single-quoted scalar.
+                        '\'' if c == '\'' && chars.peek() == Some(&'\'') => {
+                            chars.next();
+                        }
+                        n if n == c => break,
+                        _ => {}
+                    }
+                }
+            }
+            '[' | '{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some((line, limit));
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prev = c;
+    }
+    None
+}
+
 /// The YAML document of `text`, refusing a mapping that names a key twice (YAML readers
 /// disagree on which one wins).
 fn yaml_without_duplicates(text: &str, path: &Path) -> Result<Value, ConfigError> {
@@ -947,6 +1006,13 @@ fn yaml_without_duplicates(text: &str, path: &Path) -> Result<Value, ConfigError
         path: path.to_path_buf(),
         message,
     };
+    // The YAML reader takes time quadratic in bracket nesting (100,000 levels: 20 s) before
+    // its own recursion limit speaks: deep flow nesting is refused first.
+    if let Some((line, depth)) = flow_nesting_beyond(text, MAX_CONFIG_NESTING) {
+        return Err(yaml(format!(
+            "brackets nested deeper than {depth} levels at line {line}: a config nests a few"
+        )));
+    }
     // serde_yaml's own value type refuses duplicate keys; serde_json's map would keep the last.
     let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| yaml(e.to_string()))?;
     // JSON has no NaN or infinity: say which setting holds one instead of "invalid type: null".
@@ -2037,5 +2103,25 @@ fn display_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flow_nesting_beyond;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings_and_comments() {
+        assert_eq!(flow_nesting_beyond("a: [[1]]\n", 2), None);
+        assert_eq!(flow_nesting_beyond("a: [[[1]]]\n", 2), Some((1, 2)));
+        assert_eq!(
+            flow_nesting_beyond("a: 1\nb: {c: [[1]]}\n", 2),
+            Some((2, 2))
+        );
+        // Brackets inside quoted scalars and comments are text.
+        let quoted = "a: \"[[[[\\\"[[\"\nb: '[[[[''[['\nc: 1 # [[[[\nd: don't [1]\n";
+        assert_eq!(flow_nesting_beyond(quoted, 1), None);
+        // Closed brackets give their depth back.
+        assert_eq!(flow_nesting_beyond(&"[]".repeat(1000), 1), None);
     }
 }
