@@ -1013,11 +1013,14 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             }
         }
         for (k, (l, sv)) in learners.iter_mut().zip(&state.learners).enumerate() {
-            l.policy = Some(import(&format!("learner-{k}.safetensors"))?);
+            let policy = import(&format!("learner-{k}.safetensors"))?;
             let optim = tensors_of(&format!("learner-{k}.optim.safetensors"))?;
             l.optim
-                .load_state(sv.optim_steps, &optim, &device)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", ck.dir.display()))?;
+                .load_state(sv.optim_steps, &optim, &policy, &device)
+                .map_err(|e| {
+                    anyhow::anyhow!("{}/learner-{k}.optim.safetensors: {e}", ck.dir.display())
+                })?;
+            l.policy = Some(policy);
             (l.steps, l.steps0, l.updates) = (sv.steps, sv.steps, sv.updates);
             (l.wins, l.losses, l.episodes) = (sv.wins, sv.losses, sv.episodes);
             (l.frame_count, l.resets) = (sv.frame_count, sv.resets);

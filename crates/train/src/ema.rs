@@ -188,12 +188,13 @@ impl Ema {
 
     /// Replaces the update count and the averages with `tensors` (as written by
     /// [`Ema::state_tensors`]), placed on `device` (the parameters' device; autodiff is stripped).
-    /// Each tensor must hold finite values matching its shape and appear once. On error nothing
-    /// changes.
-    pub fn load_state(
+    /// Each tensor must hold finite values matching its shape, appear once, and name a parameter
+    /// of `module` with that shape ([`Self::validate`]). On error nothing changes.
+    pub fn load_state<M: Module>(
         &mut self,
         updates: u64,
         tensors: &[NamedTensor],
+        module: &M,
         device: &Device,
     ) -> Result<(), OptimError> {
         let device = device.clone().inner();
@@ -211,6 +212,10 @@ impl Ema {
                 },
             );
         }
+        check_against(
+            shadow.iter().map(|(k, s)| (k, &s.shape)),
+            &param_dims(module),
+        )?;
         self.updates = updates;
         self.shadow = shadow;
         Ok(())

@@ -377,11 +377,14 @@ impl Optimizer {
     /// [`Optimizer::state_tensors`]), placed on `device` (the parameters' device; autodiff is
     /// stripped). Every tensor must end in one of [`Optimizer::slot_names`], hold finite values
     /// matching its shape, appear once, and every parameter named must have all its slots with
-    /// one shape. On error nothing changes.
-    pub fn load_state(
+    /// one shape, and every parameter must exist in `module` with that shape ([`Self::validate`]:
+    /// a checkpoint of another architecture is an error, never a panic later). On error nothing
+    /// changes.
+    pub fn load_state<M: Module>(
         &mut self,
         steps: u64,
         tensors: &[NamedTensor],
+        module: &M,
         device: &Device,
     ) -> Result<(), OptimError> {
         let names = self.rule.slots();
@@ -430,6 +433,10 @@ impl Optimizer {
             }
             state.insert(path, ParamState { shape, slots: flat });
         }
+        check_against(
+            state.iter().map(|(k, s)| (k, &s.shape)),
+            &param_dims(module),
+        )?;
         self.steps = steps;
         self.state = state;
         Ok(())

@@ -542,11 +542,12 @@ impl Run<'_> {
         self.policy = params::import(self.policy.clone(), &s.weights).map_err(ck)?;
         let mut optim = Optimizer::new(&self.cfg.optim);
         optim
-            .load_state(s.optim_steps, &s.optim, &self.device)
+            .load_state(s.optim_steps, &s.optim, &self.policy, &self.device)
             .map_err(ck)?;
         self.optim = optim;
         if let (Some(e), Some((n, t))) = (self.ema.as_mut(), &s.ema) {
-            e.load_state(*n, t, &self.device).map_err(ck)?;
+            e.load_state(*n, t, &self.policy, &self.device)
+                .map_err(ck)?;
         }
         // The streams' state may hold the fault's non-finite values: they start afresh.
         self.carried = None;
@@ -658,11 +659,26 @@ impl Run<'_> {
         self.policy = params::import(self.policy.clone(), &weights)
             .map_err(|e| ck(format!("{}: {e}", c.dir.join(MODEL_FILE).display())))?;
         self.optim
-            .load_state(state.steps, &file("optim.safetensors")?, &self.device)
-            .map_err(|e| ck(format!("{}: {e}", c.dir.display())))?;
+            .load_state(
+                state.steps,
+                &file("optim.safetensors")?,
+                &self.policy,
+                &self.device,
+            )
+            .map_err(|e| {
+                ck(format!(
+                    "{}: {e}",
+                    c.dir.join("optim.safetensors").display()
+                ))
+            })?;
         if let Some(e) = self.ema.as_mut() {
-            e.load_state(state.ema_updates, &file("ema.safetensors")?, &self.device)
-                .map_err(|er| ck(format!("{}: {er}", c.dir.display())))?;
+            e.load_state(
+                state.ema_updates,
+                &file("ema.safetensors")?,
+                &self.policy,
+                &self.device,
+            )
+            .map_err(|er| ck(format!("{}: {er}", c.dir.join("ema.safetensors").display())))?;
         }
         if let Some(s) = &state.schedule {
             self.schedule.restore(s.clone());

@@ -449,6 +449,7 @@ fn sgd_without_momentum_keeps_no_state() {
         .load_state(
             1,
             &[named("l1.bias.momentum_buffer", &[2], &[0.0, 0.0])],
+            &net(&device),
             &device,
         )
         .unwrap_err();
@@ -521,7 +522,9 @@ fn save_load_then_continue_is_bit_identical() {
         }
 
         let mut resumed_opt = Optimizer::new(&c);
-        resumed_opt.load_state(steps, &state, &device).unwrap();
+        resumed_opt
+            .load_state(steps, &state, &net(&device), &device)
+            .unwrap();
         assert_eq!(resumed_opt.steps(), 4);
         assert_eq!(resumed_opt.state_tensors(), state);
         let mut resumed = import(net(&device), &weights).unwrap();
@@ -552,45 +555,45 @@ fn load_state_refuses_bad_state_and_keeps_the_old_one() {
 
     let mut bad = good.clone();
     bad[3].data[4] = f32::NAN;
-    let err = opt.load_state(7, &bad, &device).unwrap_err();
+    let err = opt.load_state(7, &bad, &net(&device), &device).unwrap_err();
     assert_eq!(err, OptimError::NonFinite("l1.weight.exp_avg_sq".into()));
     assert!(err.to_string().contains("l1.weight.exp_avg_sq"), "{err}");
     bad[3].data[4] = f32::INFINITY;
     assert_eq!(
-        opt.load_state(7, &bad, &device).unwrap_err(),
+        opt.load_state(7, &bad, &net(&device), &device).unwrap_err(),
         OptimError::NonFinite("l1.weight.exp_avg_sq".into())
     );
 
     let mut bad = good.clone();
     bad[0].name = "l1.bias.momentum_buffer".into();
-    let err = opt.load_state(7, &bad, &device).unwrap_err();
+    let err = opt.load_state(7, &bad, &net(&device), &device).unwrap_err();
     assert!(
         matches!(&err, OptimError::UnknownSlot { name, .. } if name == "l1.bias.momentum_buffer")
     );
     let mut bad = good.clone();
     bad[0].name = "exp_avg".into();
     assert!(matches!(
-        opt.load_state(7, &bad, &device).unwrap_err(),
+        opt.load_state(7, &bad, &net(&device), &device).unwrap_err(),
         OptimError::UnknownSlot { .. }
     ));
 
     let mut bad = good.clone();
     bad[2].data.pop();
     assert!(matches!(
-        opt.load_state(7, &bad, &device).unwrap_err(),
+        opt.load_state(7, &bad, &net(&device), &device).unwrap_err(),
         OptimError::Size { name, expected: 6, found: 5, .. } if name == "l1.weight.exp_avg"
     ));
 
     let mut bad = good.clone();
     bad[3].shape = vec![6];
     assert!(matches!(
-        opt.load_state(7, &bad, &device).unwrap_err(),
+        opt.load_state(7, &bad, &net(&device), &device).unwrap_err(),
         OptimError::SlotShape { name, .. } if name == "l1.weight.exp_avg_sq"
     ));
 
     let bad: Vec<NamedTensor> = good.iter().take(3).cloned().collect();
     assert_eq!(
-        opt.load_state(7, &bad, &device).unwrap_err(),
+        opt.load_state(7, &bad, &net(&device), &device).unwrap_err(),
         OptimError::MissingSlot {
             param: "l1.weight".into(),
             slot: "exp_avg_sq".into()
@@ -600,7 +603,7 @@ fn load_state_refuses_bad_state_and_keeps_the_old_one() {
     let mut bad = good.clone();
     bad.push(good[0].clone());
     assert_eq!(
-        opt.load_state(7, &bad, &device).unwrap_err(),
+        opt.load_state(7, &bad, &net(&device), &device).unwrap_err(),
         OptimError::Duplicate("l1.bias.exp_avg".into())
     );
 
@@ -608,14 +611,15 @@ fn load_state_refuses_bad_state_and_keeps_the_old_one() {
     assert_eq!(opt.steps(), 1);
     assert_eq!(opt.state_tensors(), good);
 
-    // Well-formed state that does not fit the module.
+    // Well-formed state that does not fit the module (a checkpoint of another architecture)
+    // is refused on load, not left to panic in the next step; nothing changes.
     let mut other = good.clone();
     for t in &mut other[2..] {
         t.shape = vec![2, 3];
     }
-    opt.load_state(1, &other, &device).unwrap();
     assert_eq!(
-        opt.validate(&net(&device)).unwrap_err(),
+        opt.load_state(1, &other, &net(&device), &device)
+            .unwrap_err(),
         OptimError::ParamShape {
             name: "l1.weight".into(),
             state: vec![2, 3],
@@ -625,11 +629,16 @@ fn load_state_refuses_bad_state_and_keeps_the_old_one() {
     let mut renamed = good.clone();
     renamed[0].name = "l2.bias.exp_avg".into();
     renamed[1].name = "l2.bias.exp_avg_sq".into();
-    opt.load_state(1, &renamed, &device).unwrap();
     assert_eq!(
-        opt.validate(&net(&device)).unwrap_err(),
+        opt.load_state(1, &renamed, &net(&device), &device)
+            .unwrap_err(),
         OptimError::UnknownParam("l2.bias".into())
     );
+    assert_eq!(opt.state_tensors(), good);
+    // The same state with the module it fits loads.
+    opt.load_state(2, &good, &net(&device), &device).unwrap();
+    opt.validate(&net(&device)).unwrap();
+    assert_eq!(opt.steps(), 2);
 }
 
 #[test]
@@ -814,7 +823,9 @@ fn ema_follows_the_warmup_formula() {
 
     // Round trip: the restored average continues exactly like the original.
     let mut restored = Ema::new(decay);
-    restored.load_state(ema.updates(), &st, &device).unwrap();
+    restored
+        .load_state(ema.updates(), &st, &model, &device)
+        .unwrap();
     restored.validate(&model).unwrap();
     assert_eq!(restored.state_tensors(), st);
     ema.update(&model);
@@ -828,7 +839,7 @@ fn ema_leaves_parameters_it_does_not_average_and_refuses_bad_state() {
     let device = device();
     let mut ema = Ema::new(0.99);
     let model = net(&device);
-    ema.load_state(3, &[named("l1.bias", &[2], &[7.0, 8.0])], &device)
+    ema.load_state(3, &[named("l1.bias", &[2], &[7.0, 8.0])], &model, &device)
         .unwrap();
     let applied = ema.apply(model.clone());
     let p = params(&applied);
@@ -836,12 +847,17 @@ fn ema_leaves_parameters_it_does_not_average_and_refuses_bad_state() {
     assert_eq!(p[0], params(&model)[0]);
 
     let err = ema
-        .load_state(3, &[named("l1.bias", &[2], &[7.0, f32::NAN])], &device)
+        .load_state(
+            3,
+            &[named("l1.bias", &[2], &[7.0, f32::NAN])],
+            &model,
+            &device,
+        )
         .unwrap_err();
     assert_eq!(err, OptimError::NonFinite("l1.bias".into()));
     assert!(err.to_string().contains("l1.bias"));
     assert!(matches!(
-        ema.load_state(3, &[named("l1.bias", &[3], &[7.0, 8.0])], &device)
+        ema.load_state(3, &[named("l1.bias", &[3], &[7.0, 8.0])], &model, &device)
             .unwrap_err(),
         OptimError::Size { .. }
     ));
@@ -852,6 +868,7 @@ fn ema_leaves_parameters_it_does_not_average_and_refuses_bad_state() {
                 named("l1.bias", &[2], &[7.0, 8.0]),
                 named("l1.bias", &[2], &[7.0, 8.0])
             ],
+            &model,
             &device
         )
         .unwrap_err(),
@@ -860,16 +877,21 @@ fn ema_leaves_parameters_it_does_not_average_and_refuses_bad_state() {
     // Refused loads change nothing.
     assert_eq!(ema.updates(), 3);
     assert_eq!(ema.state_tensors(), [named("l1.bias", &[2], &[7.0, 8.0])]);
-    ema.load_state(3, &[named("l1.bias", &[1, 2], &[7.0, 8.0])], &device)
-        .unwrap();
     assert!(matches!(
-        ema.validate(&model).unwrap_err(),
+        ema.load_state(
+            3,
+            &[named("l1.bias", &[1, 2], &[7.0, 8.0])],
+            &model,
+            &device
+        )
+        .unwrap_err(),
         OptimError::ParamShape { .. }
     ));
+    assert_eq!(ema.state_tensors(), [named("l1.bias", &[2], &[7.0, 8.0])]);
 
     // A parameter first seen after the first update is copied.
     let mut ema = Ema::new(0.9);
-    ema.load_state(5, &[named("l1.bias", &[2], &[1.0, 1.0])], &device)
+    ema.load_state(5, &[named("l1.bias", &[2], &[1.0, 1.0])], &model, &device)
         .unwrap();
     ema.update(&model);
     let st = ema.state_tensors();
