@@ -31,8 +31,7 @@ use std::path::{Path, PathBuf};
 /// Version of the shard layout, stored in `shard.json`.
 pub const SHARD_FORMAT_VERSION: u32 = 2;
 
-/// Number of target columns (buttons, main_x, main_y, c_x, c_y, shoulder).
-pub const TARGET_COLUMNS: usize = 6;
+pub use exphil_embed::TARGET_COLUMNS;
 
 /// Storage precision of the features.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

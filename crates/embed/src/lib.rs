@@ -43,4 +43,6 @@ pub use features::{
     CHARACTER_VOCAB, DELAY_VOCAB, ITEM_TYPE_VOCAB, MAX_PREV_CONTROLLERS, PRESETS, STAGE_VOCAB,
 };
 pub use kmeans::{KMeans, KMeansConfig, KMeansError, KMeansFit};
-pub use targets::{AxisBuckets, NumClasses, TargetCoder, Targets, NUM_BUTTONS};
+pub use targets::{
+    AxisBuckets, NumClasses, TargetCoder, Targets, NUM_BUTTONS, TARGET_COLUMNS, TARGET_NAMES,
+};

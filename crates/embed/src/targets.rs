@@ -28,6 +28,14 @@ use serde::{Deserialize, Serialize};
 /// Number of button targets (A, B, X, Y, Z, L, R, D-up).
 pub const NUM_BUTTONS: usize = 8;
 
+/// Number of stored target columns of a frame: the buttons (a bit set), then the classes of
+/// main x, main y, C x, C y and the shoulder.
+pub const TARGET_COLUMNS: usize = 6;
+
+/// The target columns' names, in column (and loss) order.
+pub const TARGET_NAMES: [&str; TARGET_COLUMNS] =
+    ["buttons", "main_x", "main_y", "c_x", "c_y", "shoulder"];
+
 /// One frame's controller targets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Targets {

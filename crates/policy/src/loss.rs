@@ -6,11 +6,11 @@
 use crate::model::HeadLogits;
 use burn::tensor::activation::{log_softmax, sigmoid, softplus};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use exphil_embed::NUM_BUTTONS;
+use exphil_embed::{NUM_BUTTONS, TARGET_COLUMNS, TARGET_NAMES};
 use exphil_runs::config::LossConfig;
 
 /// Component names, in loss order.
-pub const COMPONENTS: [&str; 6] = ["buttons", "main_x", "main_y", "c_x", "c_y", "shoulder"];
+pub const COMPONENTS: [&str; TARGET_COLUMNS] = TARGET_NAMES;
 
 /// Targets of a batch on a device.
 #[derive(Clone, Debug)]
@@ -30,10 +30,10 @@ pub struct TargetBatch {
 impl TargetBatch {
     /// From `rows` rows of the six stored target columns (buttons bitmask, then the classes).
     pub fn new(rows: usize, columns: &[u16], device: &Device) -> TargetBatch {
-        assert_eq!(columns.len(), rows * 6, "target buffer size");
+        assert_eq!(columns.len(), rows * TARGET_COLUMNS, "target buffer size");
         let mut bits = Vec::with_capacity(rows * NUM_BUTTONS);
         let mut classes: [Vec<i64>; 5] = Default::default();
-        for r in columns.chunks_exact(6) {
+        for r in columns.chunks_exact(TARGET_COLUMNS) {
             bits.extend((0..NUM_BUTTONS).map(|b| ((r[0] >> b) & 1) as f32));
             for k in 0..5 {
                 classes[k].push(r[k + 1] as i64);
@@ -196,10 +196,10 @@ pub fn correct_counts(
     targets: &[u16],
     button_offsets: &[f32; NUM_BUTTONS],
     valid: Option<&[bool]>,
-) -> [u64; 6] {
+) -> [u64; TARGET_COLUMNS] {
     let counts = |r: usize| valid.is_none_or(|v| v.get(r).copied().unwrap_or(false));
-    let mut out = [0u64; 6];
-    let rows = targets.len() / 6;
+    let mut out = [0u64; TARGET_COLUMNS];
+    let rows = targets.len() / TARGET_COLUMNS;
     let b = logits.buttons.to_data().convert::<f32>();
     let b = b.as_slice::<f32>().unwrap_or(&[]);
     for r in 0..rows.min(b.len() / NUM_BUTTONS) {
@@ -212,7 +212,7 @@ pub fn correct_counts(
                 pred |= 1 << k;
             }
         }
-        if pred == targets[r * 6] & 0xff {
+        if pred == targets[r * TARGET_COLUMNS] & 0xff {
             out[0] += 1;
         }
     }
@@ -226,7 +226,7 @@ pub fn correct_counts(
             }
             let row = &v[r * c..(r + 1) * c];
             let arg = argmax(row);
-            if arg as u16 == targets[r * 6 + k + 1] {
+            if arg as u16 == targets[r * TARGET_COLUMNS + k + 1] {
                 out[k + 1] += 1;
             }
         }

@@ -158,7 +158,7 @@ fn export(case: &Case, cfg: &TrainConfig, data: &PreparedData, bs: &[HostBatch],
         ));
         tensors.push(NamedTensor::new(
             format!("b{i}.targets"),
-            vec![b.rows, 6],
+            vec![b.rows, exphil_embed::TARGET_COLUMNS],
             b.targets.iter().map(|&x| f32::from(x)).collect(),
         ));
     }

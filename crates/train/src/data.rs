@@ -8,6 +8,7 @@ use exphil_dataset::{
     Perspective, PlayerNames, Precision, Progress, Shard, Split, StreamConfig, StreamLoader,
     VARIANT_ORIGINAL,
 };
+use exphil_embed::TARGET_COLUMNS;
 use exphil_embed::{EmbedConfig, StickDiscretization, TargetCoder, TargetConfig, NUM_BUTTONS};
 use exphil_policy::InputSpec;
 use exphil_replay::{ExternalCharacter, ExternalStage};
@@ -336,7 +337,7 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
                         .map_err(|e| e.to_string())
                         .map_err(ds_err(format!("opening {}", sdir.display())))?;
                     let t = shard.targets_range(0, shard.len());
-                    for row in t.chunks_exact(6) {
+                    for row in t.chunks_exact(TARGET_COLUMNS) {
                         for (b, p) in positives.iter_mut().enumerate() {
                             *p += u64::from((row[0] >> b) & 1);
                         }

@@ -16,6 +16,7 @@
 use crate::model_file::LoadedPolicy;
 use burn::tensor::Device;
 use exphil_dataset::{game_examples, target_row, ExampleConfig, Perspective};
+use exphil_embed::TARGET_COLUMNS;
 use exphil_embed::{Embedder, TargetCoder, NUM_BUTTONS};
 use exphil_policy::loss::argmax;
 use exphil_policy::{HeadLogits, Policy, PolicyInput, TargetBatch, COMPONENTS};
@@ -246,7 +247,11 @@ pub fn run_policy(
                         rows,
                         device,
                     );
-                    let t = TargetBatch::new(rows, &s.targets[i * 6..(i + rows) * 6], device);
+                    let t = TargetBatch::new(
+                        rows,
+                        &s.targets[i * TARGET_COLUMNS..(i + rows) * TARGET_COLUMNS],
+                        device,
+                    );
                     let logits = policy.forward(&input, &t);
                     push_probs(&logits, &offsets, &mut p, &vec![true; rows]);
                     i += rows;
@@ -269,12 +274,14 @@ pub fn run_policy(
                         let count = WINDOW_CHUNK.min(n - end);
                         let mut f = Vec::with_capacity(count * w * nf);
                         let mut ids = Vec::with_capacity(count * w * ni);
-                        let mut t = Vec::with_capacity(count * 6);
+                        let mut t = Vec::with_capacity(count * TARGET_COLUMNS);
                         for e in end..end + count {
                             let a = e + 1 - w;
                             f.extend_from_slice(&s.features[a * nf..(e + 1) * nf]);
                             ids.extend_from_slice(&s.ids[a * ni..(e + 1) * ni]);
-                            t.extend_from_slice(&s.targets[e * 6..(e + 1) * 6]);
+                            t.extend_from_slice(
+                                &s.targets[e * TARGET_COLUMNS..(e + 1) * TARGET_COLUMNS],
+                            );
                         }
                         let input = PolicyInput::new(spec, &f, &ids, count * w, device).windows(w);
                         let tb = TargetBatch::new(count, &t, device);
@@ -299,7 +306,7 @@ pub fn run_policy(
             for t in 0..longest {
                 let mut f = Vec::with_capacity(g * nf);
                 let mut ids = Vec::with_capacity(g * ni);
-                let mut tg = Vec::with_capacity(g * 6);
+                let mut tg = Vec::with_capacity(g * TARGET_COLUMNS);
                 let mut keep = Vec::with_capacity(g);
                 for s in seqs {
                     let i = t.min(s.len().saturating_sub(1));
@@ -307,12 +314,12 @@ pub fn run_policy(
                     if s.is_empty() {
                         f.extend(std::iter::repeat_n(0.0, nf));
                         ids.extend(std::iter::repeat_n(0, ni));
-                        tg.extend([0u16; 6]);
+                        tg.extend([0u16; TARGET_COLUMNS]);
                         continue;
                     }
                     f.extend_from_slice(&s.features[i * nf..(i + 1) * nf]);
                     ids.extend_from_slice(&s.ids[i * ni..(i + 1) * ni]);
-                    tg.extend_from_slice(&s.targets[i * 6..(i + 1) * 6]);
+                    tg.extend_from_slice(&s.targets[i * TARGET_COLUMNS..(i + 1) * TARGET_COLUMNS]);
                 }
                 let input = PolicyInput::new(spec, &f, &ids, g, device);
                 let tb = TargetBatch::new(g, &tg, device);
@@ -497,20 +504,20 @@ struct ButtonStats {
 #[derive(Clone, Debug, Default)]
 struct GroupStats {
     frames: u64,
-    nll: [f64; 6],
-    correct: [u64; 6],
-    repeat: [u64; 6],
+    nll: [f64; TARGET_COLUMNS],
+    correct: [u64; TARGET_COLUMNS],
+    repeat: [u64; TARGET_COLUMNS],
 }
 
 /// Accumulates the statistics of evaluated sequences.
 pub struct Evaluator {
     classes: [usize; 5],
-    neutral: [u16; 6],
+    neutral: [u16; TARGET_COLUMNS],
     buttons: ButtonStats,
     comps: Vec<ClassStats>,
     groups_char: BTreeMap<String, GroupStats>,
     groups_stage: BTreeMap<String, GroupStats>,
-    agree: [[u64; 6]; MAX_OFFSET + 1],
+    agree: [[u64; TARGET_COLUMNS]; MAX_OFFSET + 1],
     agree_n: [u64; MAX_OFFSET + 1],
     games: std::collections::BTreeSet<String>,
     sequences: usize,
@@ -547,7 +554,7 @@ impl Evaluator {
                 .collect(),
             groups_char: BTreeMap::new(),
             groups_stage: BTreeMap::new(),
-            agree: [[0; 6]; MAX_OFFSET + 1],
+            agree: [[0; TARGET_COLUMNS]; MAX_OFFSET + 1],
             agree_n: [0; MAX_OFFSET + 1],
             games: Default::default(),
             sequences: 0,
@@ -581,8 +588,8 @@ impl Evaluator {
         if m == 0 {
             return;
         }
-        let row = |t: usize| &seq.targets[t * 6..t * 6 + 6];
-        let mut preds: Vec<[u16; 6]> = Vec::with_capacity(m);
+        let row = |t: usize| &seq.targets[t * TARGET_COLUMNS..t * TARGET_COLUMNS + TARGET_COLUMNS];
+        let mut preds: Vec<[u16; TARGET_COLUMNS]> = Vec::with_capacity(m);
         let mut ch = self.groups_char.remove(&seq.character).unwrap_or_default();
         let mut st = self.groups_stage.remove(&seq.stage).unwrap_or_default();
         let from = self.from_frame;
@@ -594,17 +601,18 @@ impl Evaluator {
         self.games.insert(seq.content_hash.clone());
         for (j, t) in (start..n).enumerate() {
             if !scored(t) {
-                preds.push([u16::MAX; 6]);
+                preds.push([u16::MAX; TARGET_COLUMNS]);
                 continue;
             }
             let y = row(t);
-            let prev: [u16; 6] = if t > 0 && seq.frame_ids[t - 1] == seq.frame_ids[t] - 1 {
-                row(t - 1).try_into().unwrap_or(self.neutral)
-            } else {
-                self.neutral
-            };
-            let mut pred = [0u16; 6];
-            let mut nll = [0f64; 6];
+            let prev: [u16; TARGET_COLUMNS] =
+                if t > 0 && seq.frame_ids[t - 1] == seq.frame_ids[t] - 1 {
+                    row(t - 1).try_into().unwrap_or(self.neutral)
+                } else {
+                    self.neutral
+                };
+            let mut pred = [0u16; TARGET_COLUMNS];
+            let mut nll = [0f64; TARGET_COLUMNS];
             // Buttons.
             let b = &mut self.buttons;
             b.n += 1;
@@ -679,7 +687,7 @@ impl Evaluator {
             }
             for g in [&mut ch, &mut st] {
                 g.frames += 1;
-                for k in 0..6 {
+                for k in 0..TARGET_COLUMNS {
                     g.nll[k] += nll[k];
                     let yk = if k == 0 { y[0] & 0xff } else { y[k] };
                     let pk = if k == 0 { prev[0] & 0xff } else { prev[k] };
@@ -703,7 +711,7 @@ impl Evaluator {
                 }
                 self.agree_n[d] += 1;
                 let y = row(u);
-                for k in 0..6 {
+                for k in 0..TARGET_COLUMNS {
                     let yk = if k == 0 { y[0] & 0xff } else { y[k] };
                     self.agree[d][k] += u64::from(pred[k] == yk);
                 }
@@ -852,7 +860,7 @@ impl Evaluator {
             m.iter()
                 .map(|(k, g)| {
                     let n = g.frames.max(1) as f64;
-                    let per = |v: &[f64; 6]| -> BTreeMap<String, f64> {
+                    let per = |v: &[f64; TARGET_COLUMNS]| -> BTreeMap<String, f64> {
                         COMPONENTS
                             .iter()
                             .zip(v)

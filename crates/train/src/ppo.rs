@@ -6,6 +6,7 @@
 use crate::grads::GradStore;
 use crate::optim::Optimizer;
 use burn::tensor::{Device, Tensor};
+use exphil_embed::TARGET_COLUMNS;
 use exphil_policy::{kl, BackboneState, InputSpec, Policy, PolicyInput, TargetBatch};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -210,7 +211,11 @@ impl TeacherLogits {
                 m,
                 device,
             );
-            let targets = TargetBatch::new(m, &r.actions[at * 6..(at + m) * 6], device);
+            let targets = TargetBatch::new(
+                m,
+                &r.actions[at * TARGET_COLUMNS..(at + m) * TARGET_COLUMNS],
+                device,
+            );
             out.push(&teacher.evaluate_actions(&input, &targets).dist.log);
             at += m;
         }
@@ -269,7 +274,7 @@ pub fn update<R: Rng>(
     let teacher_logits = teacher_logits.map(|t| t.on_device(device));
     let mut order: Vec<usize> = (0..n).collect();
     let mut stats = UpdateStats::default();
-    let mut sums = [0f64; 6];
+    let mut sums = [0f64; TARGET_COLUMNS];
     let mut count = 0u64;
     let eps = cfg.clip_epsilon;
     // Sequences: each game's start state, and minibatches of whole games.
@@ -300,7 +305,7 @@ pub fn update<R: Rng>(
         for (chunk, group) in &batches {
             let chunk = &chunk[..];
             let m = chunk.len();
-            let mut acts = Vec::with_capacity(m * 6);
+            let mut acts = Vec::with_capacity(m * TARGET_COLUMNS);
             let mut a = Vec::with_capacity(m);
             let (mut old_lp, mut old_v, mut ret) = (
                 Vec::with_capacity(m),
@@ -308,7 +313,7 @@ pub fn update<R: Rng>(
                 Vec::with_capacity(m),
             );
             for &i in chunk {
-                acts.extend_from_slice(&r.actions[i * 6..(i + 1) * 6]);
+                acts.extend_from_slice(&r.actions[i * TARGET_COLUMNS..(i + 1) * TARGET_COLUMNS]);
                 a.push(adv[i]);
                 old_lp.push(r.log_prob[i]);
                 old_v.push(r.values[i]);

@@ -17,6 +17,7 @@ use crate::schedule::{LrSchedule, ScheduleState};
 use burn::module::Module;
 use burn::tensor::Device;
 use exphil_dataset::{Batch, Loader, LoaderError, StreamBatch, StreamLoader};
+use exphil_embed::TARGET_COLUMNS;
 use exphil_policy::{
     bc_loss, correct_counts, params, BackboneState, HeadLogits, LossOutput, LossSpec, Policy,
     PolicyInput, TargetBatch, COMPONENTS,
@@ -113,13 +114,13 @@ pub struct LossSums {
     /// Example-weighted sum of the total loss.
     pub total: f64,
     /// Example-weighted sums per component.
-    pub components: [f64; 6],
+    pub components: [f64; TARGET_COLUMNS],
     /// Examples.
     pub examples: u64,
 }
 
 impl LossSums {
-    fn add(&mut self, comps: &[f64; 6], n: u64) {
+    fn add(&mut self, comps: &[f64; TARGET_COLUMNS], n: u64) {
         for (s, c) in self.components.iter_mut().zip(comps) {
             *s += c * n as f64;
         }
@@ -374,8 +375,8 @@ fn host_of(b: &Batch) -> Host {
         b.targets.clone()
     } else {
         b.targets
-            .chunks_exact(6 * w)
-            .flat_map(|unit| unit[6 * (w - 1)..].iter().copied())
+            .chunks_exact(TARGET_COLUMNS * w)
+            .flat_map(|unit| unit[TARGET_COLUMNS * (w - 1)..].iter().copied())
             .collect()
     };
     Host {
@@ -757,7 +758,7 @@ impl Run<'_> {
         };
         let dev = self.device.clone().inner();
         let mut sums = LossSums::default();
-        let mut correct = [0u64; 6];
+        let mut correct = [0u64; TARGET_COLUMNS];
         let mut combos: HashMap<u16, u64> = HashMap::new();
         let mut carried: Option<BackboneState> = None;
         for w in source.epoch(0) {
@@ -790,7 +791,7 @@ impl Run<'_> {
             for (a, x) in correct.iter_mut().zip(c) {
                 *a += x;
             }
-            for (r, row) in host_targets.chunks_exact(6).enumerate() {
+            for (r, row) in host_targets.chunks_exact(TARGET_COLUMNS).enumerate() {
                 if valid.is_none_or(|v| v[r]) {
                     *combos.entry(row[0] & 0xff).or_default() += 1;
                 }
@@ -804,9 +805,9 @@ impl Run<'_> {
     }
 }
 
-fn host6(t: &burn::tensor::Tensor<1>) -> [f64; 6] {
+fn host6(t: &burn::tensor::Tensor<1>) -> [f64; TARGET_COLUMNS] {
     let v = params::tensor_values(t);
-    let mut out = [f64::NAN; 6];
+    let mut out = [f64::NAN; TARGET_COLUMNS];
     for (o, x) in out.iter_mut().zip(v) {
         *o = x as f64;
     }
