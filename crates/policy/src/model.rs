@@ -411,7 +411,7 @@ impl Policy {
 
     /// This policy with the per-button positive weights of its training loss (each > 0).
     pub fn with_button_pos_weight(mut self, pos_weight: &[f32; NUM_BUTTONS]) -> Policy {
-        self.button_log_weight = crate::loss::button_log_weights(pos_weight);
+        self.button_log_weight = crate::targets::button_log_weights(pos_weight);
         self
     }
 
@@ -546,7 +546,11 @@ impl Policy {
     }
 
     /// Teacher-forced head logits for a batch with its targets.
-    pub fn forward(&self, input: &PolicyInput, targets: &crate::loss::TargetBatch) -> HeadLogits {
+    pub fn forward(
+        &self,
+        input: &PolicyInput,
+        targets: &crate::targets::TargetBatch,
+    ) -> HeadLogits {
         let h = self.trunk(input);
         self.head
             .forward(h, targets.buttons.clone(), &targets.classes)

@@ -4,8 +4,8 @@
 //! entropy, the KL divergence to another policy's distribution, and state values.
 
 use crate::input::PolicyInput;
-use crate::loss::TargetBatch;
 use crate::model::{BackboneState, HeadLogits, Policy};
+use crate::targets::TargetBatch;
 use burn::tensor::activation::{log_softmax, softplus};
 use burn::tensor::{Tensor, TensorData};
 use exphil_embed::NUM_BUTTONS;
