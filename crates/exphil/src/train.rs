@@ -11,7 +11,8 @@ use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{register_run, resolve_run};
 use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
 use exphil_train::data::{prepare, PreparedData};
-use exphil_train::trainer::{resume_point, train, Event, FaultInjection, RunOptions};
+use exphil_train::resume::resume_point;
+use exphil_train::trainer::{train, Event, FaultInjection, RunOptions};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -740,7 +741,7 @@ fn load_pretrained(
     data: &PreparedData,
 ) -> Result<(String, Vec<exphil_runs::tensors::NamedTensor>)> {
     use exphil_train::model_file::{check_policy_matches, read_weights};
-    use exphil_train::trainer::{META_POLICY, META_SPEC};
+    use exphil_train::model_file::{META_POLICY, META_SPEC};
     let path = if Path::new(arg).exists() {
         PathBuf::from(arg)
     } else {

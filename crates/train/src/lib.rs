@@ -6,10 +6,13 @@
 pub mod allocator;
 pub mod data;
 pub mod ema;
+pub mod error;
 pub mod eval;
 pub mod grads;
 pub mod model_file;
 pub mod optim;
 pub mod ppo;
+pub mod resume;
 pub mod schedule;
+pub mod state;
 pub mod trainer;

@@ -4,10 +4,7 @@
 //! another ("this checkpoint is a temporal GRU; the config says an MLP"), an embedding that no
 //! longer gives the recorded input width, or tensors that do not fit the architecture.
 
-use crate::trainer::{
-    find_resume, META_BUTTON_POS_WEIGHT, META_EMBED, META_POLICY, META_SPEC, META_TARGETS,
-    MODEL_FILE,
-};
+use crate::resume::find_resume;
 use burn::tensor::Device;
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig, NUM_BUTTONS};
 use exphil_policy::{params, InputSpec, Policy};
@@ -17,6 +14,19 @@ use exphil_runs::tensors::{decode_tensors, NamedTensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The weights file of a run and of each checkpoint.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// Metadata key of the policy config in a weights file.
+pub const META_POLICY: &str = "exphil.policy";
+/// Metadata key of the input spec.
+pub const META_SPEC: &str = "exphil.spec";
+/// Metadata key of the embedding config.
+pub const META_EMBED: &str = "exphil.embed";
+/// Metadata key of the target config.
+pub const META_TARGETS: &str = "exphil.targets";
+/// Model metadata key: the per-button positive weights of the training loss (JSON array), which
+/// [`Policy::with_button_pos_weight`] needs to turn button logits into press probabilities.
+pub const META_BUTTON_POS_WEIGHT: &str = "exphil.button_pos_weight";
 /// Metadata key of the weights-file format version.
 pub const META_FORMAT: &str = "exphil.format_version";
 /// The weights-file format written, and the newest this build reads. Files without the key

@@ -11,9 +11,14 @@
 
 use crate::data::PreparedData;
 use crate::ema::Ema;
+use crate::error::{ck, TrainError};
 use crate::grads::GradStore;
+use crate::model_file::{
+    META_BUTTON_POS_WEIGHT, META_EMBED, META_POLICY, META_SPEC, META_TARGETS, MODEL_FILE,
+};
 use crate::optim::Optimizer;
-use crate::schedule::{LrSchedule, ScheduleState};
+use crate::schedule::LrSchedule;
+use crate::state::{EpochMetrics, LossSums, PassMetrics, TrainState, STATE_VERSION};
 use burn::module::Module;
 use burn::tensor::Device;
 use exphil_dataset::{Batch, Loader, LoaderError, StreamBatch, StreamLoader};
@@ -22,172 +27,14 @@ use exphil_policy::{
     bc_loss, correct_counts, params, BackboneState, HeadLogits, LossOutput, LossSpec, Policy,
     PolicyInput, TargetBatch, COMPONENTS,
 };
-use exphil_runs::checkpoint::{
-    load_checkpoint, read_checkpoint_dir, rotate_numbered, save_checkpoint, CheckpointFiles,
-};
+use exphil_runs::checkpoint::{rotate_numbered, save_checkpoint, CheckpointFiles};
 use exphil_runs::config::TrainConfig;
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Version of `state.json` in checkpoints.
-pub const STATE_VERSION: u32 = 1;
-/// The weights file of a run and of each checkpoint.
-pub const MODEL_FILE: &str = "model.safetensors";
-/// Metadata key of the policy config in a weights file.
-pub const META_POLICY: &str = "exphil.policy";
-/// Metadata key of the input spec.
-pub const META_SPEC: &str = "exphil.spec";
-/// Metadata key of the embedding config.
-pub const META_EMBED: &str = "exphil.embed";
-/// Metadata key of the target config.
-pub const META_TARGETS: &str = "exphil.targets";
-/// Model metadata key: the per-button positive weights of the training loss (JSON array), which
-/// [`Policy::with_button_pos_weight`] needs to turn button logits into press probabilities.
-pub const META_BUTTON_POS_WEIGHT: &str = "exphil.button_pos_weight";
-
-/// Why training stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    /// The data could not be read.
-    #[error(transparent)]
-    Data(#[from] crate::data::DataError),
-    /// A checkpoint could not be written or read.
-    #[error("checkpoint: {0}")]
-    Checkpoint(String),
-    /// Repeated non-finite losses or gradients.
-    #[error("{0}")]
-    Diverged(String),
-    /// An invalid setting.
-    #[error("{0}")]
-    Config(String),
-}
-
-fn ck<E: std::fmt::Display>(e: E) -> TrainError {
-    TrainError::Checkpoint(e.to_string())
-}
-
-/// Loss and accuracy of one pass.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PassMetrics {
-    /// Mean total loss.
-    pub loss: f64,
-    /// Mean loss per component ([`COMPONENTS`] order).
-    pub components: Vec<f64>,
-    /// Accuracy per component (validation only).
-    pub accuracy: Vec<f64>,
-    /// Frequency of the most common button combination (the majority-class baseline of the
-    /// button accuracy; validation only).
-    pub button_baseline: Option<f64>,
-    /// Examples.
-    pub examples: u64,
-}
-
-/// One epoch's record (a line of `metrics.jsonl`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// Epoch number, from 1.
-    pub epoch: u32,
-    /// Training pass.
-    pub train: PassMetrics,
-    /// Validation pass (when there are validation games).
-    pub val: Option<PassMetrics>,
-    /// Learning rate at the end of the epoch.
-    pub lr: f64,
-    /// Optimiser steps so far.
-    pub steps: u64,
-    /// Steps skipped for a non-finite loss or gradient so far.
-    pub skipped_steps: u64,
-    /// Wall time of the epoch.
-    pub seconds: f64,
-    /// Whether the validation loss is the lowest so far (the best model).
-    pub improved: bool,
-}
-
-/// Running sums of the current epoch's training losses.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LossSums {
-    /// Example-weighted sum of the total loss.
-    pub total: f64,
-    /// Example-weighted sums per component.
-    pub components: [f64; TARGET_COLUMNS],
-    /// Examples.
-    pub examples: u64,
-}
-
-impl LossSums {
-    fn add(&mut self, comps: &[f64; TARGET_COLUMNS], n: u64) {
-        for (s, c) in self.components.iter_mut().zip(comps) {
-            *s += c * n as f64;
-        }
-        self.total += comps.iter().sum::<f64>() * n as f64;
-        self.examples += n;
-    }
-
-    fn mean(&self) -> PassMetrics {
-        let n = self.examples.max(1) as f64;
-        PassMetrics {
-            loss: self.total / n,
-            components: self.components.iter().map(|c| c / n).collect(),
-            accuracy: Vec::new(),
-            button_baseline: None,
-            examples: self.examples,
-        }
-    }
-}
-
-/// Everything besides tensors that a checkpoint restores (`state.json`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TrainState {
-    /// [`STATE_VERSION`].
-    pub version: u32,
-    /// The run's seed.
-    pub seed: u64,
-    /// The epoch in progress (0-based).
-    pub epoch: u32,
-    /// Batches of that epoch already trained.
-    pub batch: u64,
-    /// Optimiser steps taken.
-    pub steps: u64,
-    /// Batches trained over the run (seeds dropout).
-    pub micro_steps: u64,
-    /// EMA updates.
-    pub ema_updates: u64,
-    /// The schedule's mutable state.
-    pub schedule: Option<ScheduleState>,
-    /// Best validation loss so far.
-    pub best_val: Option<f64>,
-    /// The validation loss that early stopping measures improvements against (it moves only
-    /// when the loss falls by more than `min_delta`).
-    #[serde(default)]
-    pub patience_reference: Option<f64>,
-    /// Its epoch (1-based).
-    pub best_epoch: Option<u32>,
-    /// Epochs since the last improvement.
-    pub stale_epochs: u32,
-    /// Steps skipped for non-finite values.
-    pub skipped_steps: u64,
-    /// Reloads of the last good state.
-    pub recoveries: u32,
-    /// The epoch in progress' running losses.
-    pub sums: LossSums,
-    /// Finished epochs.
-    pub history: Vec<EpochMetrics>,
-    /// Training time so far.
-    pub seconds: f64,
-    /// Whether early stopping ended the run.
-    pub early_stopped: bool,
-    /// Whether the run finished (all epochs or early stop).
-    pub finished: bool,
-    /// Sequence training: frames each stream's carried state has seen (the state's tensors
-    /// are in the checkpoint's `streams.safetensors`); empty when no state is carried.
-    #[serde(default)]
-    pub stream_seen: Vec<u64>,
-}
 
 /// What the training loop reports as it goes.
 #[derive(Clone, Debug)]
@@ -812,139 +659,6 @@ fn host6(t: &burn::tensor::Tensor<1>) -> [f64; TARGET_COLUMNS] {
         *o = x as f64;
     }
     out
-}
-
-/// A checkpoint that could not be resumed from, and why.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RefusedCheckpoint {
-    /// Its name (`latest`, `batch`, `epoch-0020`, …).
-    pub name: String,
-    /// Why it was refused (a checksum, a missing or unreadable file).
-    pub reason: String,
-    /// The progress its own `state.json` claims, when that file can still be read: (epoch,
-    /// batch, optimiser steps).
-    pub progress: Option<(u32, u64, u64)>,
-}
-
-/// Where a run resumes: the most advanced checkpoint that verifies, and every checkpoint of the
-/// run that was refused on the way.
-#[derive(Clone, Debug)]
-pub struct ResumePoint {
-    /// The checkpoint's files.
-    pub files: CheckpointFiles,
-    /// Its name.
-    pub name: String,
-    /// Its progress: (epoch, batch, optimiser steps).
-    pub progress: (u32, u64, u64),
-    /// The checkpoints refused, with their reasons.
-    pub refused: Vec<RefusedCheckpoint>,
-}
-
-impl ResumePoint {
-    /// The refused checkpoint furthest ahead of the resume point, and the optimiser steps that
-    /// are lost by resuming here instead.
-    pub fn progress_lost(&self) -> Option<(&RefusedCheckpoint, u64)> {
-        self.refused
-            .iter()
-            .filter_map(|r| r.progress.map(|p| (r, p.2)))
-            .filter(|(_, steps)| *steps > self.progress.2)
-            .max_by_key(|(_, steps)| *steps)
-            .map(|(r, steps)| (r, steps - self.progress.2))
-    }
-}
-
-/// The progress a checkpoint's `state.json` claims, read without verifying anything else.
-fn claimed_progress(dir: &Path) -> Option<(u32, u64, u64)> {
-    let bytes = std::fs::read(dir.join("state.json")).ok()?;
-    let s: TrainState = serde_json::from_slice(&bytes).ok()?;
-    Some((s.epoch, s.batch, s.steps))
-}
-
-/// The checkpoint to resume from: `path` itself if it is a checkpoint directory, else the most
-/// advanced intact checkpoint of the run directory `path`.
-pub fn find_resume(path: &Path) -> Result<CheckpointFiles, TrainError> {
-    resume_point(path).map(|r| r.files)
-}
-
-/// [`find_resume`], with the checkpoints it refused and why (so the caller can say what
-/// resuming costs). Leftovers of interrupted saves are cleaned up first.
-pub fn resume_point(path: &Path) -> Result<ResumePoint, TrainError> {
-    let state_of = |c: &CheckpointFiles| -> Option<(u32, u64, u64)> {
-        let s: TrainState = serde_json::from_slice(c.get("state.json")?).ok()?;
-        Some((s.epoch, s.batch, s.steps))
-    };
-    if path.join("manifest.json").is_file() {
-        let files = read_checkpoint_dir(path).map_err(ck)?;
-        let progress = state_of(&files).unwrap_or_default();
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        return Ok(ResumePoint {
-            files,
-            name,
-            progress,
-            refused: Vec::new(),
-        });
-    }
-    let parent = path.join("checkpoints");
-    if !parent.is_dir() {
-        return Err(ck(format!(
-            "{}: neither a run directory (with checkpoints/) nor a checkpoint directory",
-            path.display()
-        )));
-    }
-    exphil_runs::checkpoint::cleanup(&parent).map_err(ck)?;
-    let names = exphil_runs::checkpoint::list_checkpoints(&parent).map_err(ck)?;
-    let mut best: Option<((u64, u64), String, CheckpointFiles)> = None;
-    let mut refused = Vec::new();
-    for n in names {
-        let refuse = |reason: String| RefusedCheckpoint {
-            name: n.clone(),
-            reason,
-            progress: claimed_progress(&parent.join(&n)),
-        };
-        match load_checkpoint(&parent, &n) {
-            Ok(c) => {
-                let Some(bytes) = c.get("state.json") else {
-                    refused.push(refuse("it has no state.json".into()));
-                    continue;
-                };
-                let Ok(s) = serde_json::from_slice::<TrainState>(bytes) else {
-                    refused.push(refuse("its state.json is unreadable".into()));
-                    continue;
-                };
-                let key = (s.micro_steps, s.steps);
-                if best.as_ref().is_none_or(|(k, _, _)| key > *k) {
-                    best = Some((key, n.clone(), c));
-                }
-            }
-            Err(e) => refused.push(refuse(e.to_string())),
-        }
-    }
-    match best {
-        Some((_, name, files)) => Ok(ResumePoint {
-            progress: state_of(&files).unwrap_or_default(),
-            files,
-            name,
-            refused,
-        }),
-        None => Err(ck(format!(
-            "no loadable checkpoint in {}{}",
-            parent.display(),
-            if refused.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ": {}",
-                    refused
-                        .iter()
-                        .map(|r| format!("{}: {}", r.name, r.reason))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            }
-        ))),
-    }
 }
 
 /// Trains `cfg.policy` on `data`, writing checkpoints, `metrics.jsonl` and `loss_curve.png`

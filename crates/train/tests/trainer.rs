@@ -6,7 +6,9 @@ use exphil_runs::config::{
 };
 use exphil_runs::tensors::{read_tensors, NamedTensor};
 use exphil_train::data::{prepare, PreparedData};
-use exphil_train::trainer::{find_resume, train, Event, FaultInjection, RunOptions, TrainError};
+use exphil_train::error::TrainError;
+use exphil_train::resume::find_resume;
+use exphil_train::trainer::{train, Event, FaultInjection, RunOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};

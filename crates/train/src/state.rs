@@ -1,0 +1,127 @@
+//! What a training checkpoint records besides tensors (`state.json`), and the per-pass and
+//! per-epoch metrics it carries (also the lines of `metrics.jsonl`).
+
+use crate::schedule::ScheduleState;
+use exphil_embed::TARGET_COLUMNS;
+use serde::{Deserialize, Serialize};
+
+/// Version of `state.json` in checkpoints.
+pub const STATE_VERSION: u32 = 1;
+
+/// Loss and accuracy of one pass.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PassMetrics {
+    /// Mean total loss.
+    pub loss: f64,
+    /// Mean loss per component ([`COMPONENTS`] order).
+    pub components: Vec<f64>,
+    /// Accuracy per component (validation only).
+    pub accuracy: Vec<f64>,
+    /// Frequency of the most common button combination (the majority-class baseline of the
+    /// button accuracy; validation only).
+    pub button_baseline: Option<f64>,
+    /// Examples.
+    pub examples: u64,
+}
+
+/// One epoch's record (a line of `metrics.jsonl`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number, from 1.
+    pub epoch: u32,
+    /// Training pass.
+    pub train: PassMetrics,
+    /// Validation pass (when there are validation games).
+    pub val: Option<PassMetrics>,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Optimiser steps so far.
+    pub steps: u64,
+    /// Steps skipped for a non-finite loss or gradient so far.
+    pub skipped_steps: u64,
+    /// Wall time of the epoch.
+    pub seconds: f64,
+    /// Whether the validation loss is the lowest so far (the best model).
+    pub improved: bool,
+}
+
+/// Running sums of the current epoch's training losses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossSums {
+    /// Example-weighted sum of the total loss.
+    pub total: f64,
+    /// Example-weighted sums per component.
+    pub components: [f64; TARGET_COLUMNS],
+    /// Examples.
+    pub examples: u64,
+}
+
+impl LossSums {
+    pub(crate) fn add(&mut self, comps: &[f64; TARGET_COLUMNS], n: u64) {
+        for (s, c) in self.components.iter_mut().zip(comps) {
+            *s += c * n as f64;
+        }
+        self.total += comps.iter().sum::<f64>() * n as f64;
+        self.examples += n;
+    }
+
+    pub(crate) fn mean(&self) -> PassMetrics {
+        let n = self.examples.max(1) as f64;
+        PassMetrics {
+            loss: self.total / n,
+            components: self.components.iter().map(|c| c / n).collect(),
+            accuracy: Vec::new(),
+            button_baseline: None,
+            examples: self.examples,
+        }
+    }
+}
+
+/// Everything besides tensors that a checkpoint restores (`state.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// [`STATE_VERSION`].
+    pub version: u32,
+    /// The run's seed.
+    pub seed: u64,
+    /// The epoch in progress (0-based).
+    pub epoch: u32,
+    /// Batches of that epoch already trained.
+    pub batch: u64,
+    /// Optimiser steps taken.
+    pub steps: u64,
+    /// Batches trained over the run (seeds dropout).
+    pub micro_steps: u64,
+    /// EMA updates.
+    pub ema_updates: u64,
+    /// The schedule's mutable state.
+    pub schedule: Option<ScheduleState>,
+    /// Best validation loss so far.
+    pub best_val: Option<f64>,
+    /// The validation loss that early stopping measures improvements against (it moves only
+    /// when the loss falls by more than `min_delta`).
+    #[serde(default)]
+    pub patience_reference: Option<f64>,
+    /// Its epoch (1-based).
+    pub best_epoch: Option<u32>,
+    /// Epochs since the last improvement.
+    pub stale_epochs: u32,
+    /// Steps skipped for non-finite values.
+    pub skipped_steps: u64,
+    /// Reloads of the last good state.
+    pub recoveries: u32,
+    /// The epoch in progress' running losses.
+    pub sums: LossSums,
+    /// Finished epochs.
+    pub history: Vec<EpochMetrics>,
+    /// Training time so far.
+    pub seconds: f64,
+    /// Whether early stopping ended the run.
+    pub early_stopped: bool,
+    /// Whether the run finished (all epochs or early stop).
+    pub finished: bool,
+    /// Sequence training: frames each stream's carried state has seen (the state's tensors
+    /// are in the checkpoint's `streams.safetensors`); empty when no state is carried.
+    #[serde(default)]
+    pub stream_seen: Vec<u64>,
+}
