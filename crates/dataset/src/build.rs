@@ -626,15 +626,12 @@ fn remove_unreferenced(dir: &Path, sub: &str, keep: &BTreeSet<String>) -> Result
     Ok(removed)
 }
 
-/// Writes `bytes` to `path` through a temporary file renamed into place.
+/// Replaces `path` with `bytes` durably ([`exphil_io::write_atomic`]).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let io = |source| BuildError::Io {
+    exphil_io::write_atomic(path, bytes).map_err(|source| BuildError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 /// What every game of a build shares.

@@ -353,12 +353,12 @@ fn architectures(a: ArchArgs) -> Result<ExitCode> {
     };
     let json_path = a.output.join("benchmark_results.json");
     let html_path = a.output.join("benchmark_report.html");
-    exphil_runs::io::write_atomic(
+    exphil_io::write_atomic(
         &json_path,
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )
     .with_context(|| format!("writing {}", json_path.display()))?;
-    exphil_runs::io::write_atomic(
+    exphil_io::write_atomic(
         &html_path,
         exphil_runs::report::render_html(&report).as_bytes(),
     )

@@ -395,7 +395,7 @@ fn display_paths(p: &[PathBuf]) -> String {
 fn save(run_dir: &Path, report: &EvalReport) -> Result<()> {
     let path = eval_path(run_dir, &report.data.hash);
     let bytes = exphil_runs::models::sealed_json(&serde_json::to_value(report)?);
-    exphil_runs::io::write_atomic(&path, &bytes)
+    exphil_io::write_atomic(&path, &bytes)
         .with_context(|| format!("writing {}", path.display()))?;
     if let Some(ckpt) = run_dir.parent() {
         if ckpt.join(exphil_runs::registry::REGISTRY_FILE).exists() {

@@ -1068,13 +1068,13 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         let tensors = params::export(main.policy());
         let bytes =
             exphil_runs::tensors::encode_tensors(Path::new("model.safetensors"), &tensors, &meta)?;
-        exphil_runs::io::write_atomic(&run_dir.join("model.safetensors"), &bytes)?;
+        exphil_io::write_atomic(&run_dir.join("model.safetensors"), &bytes)?;
         for l in &learners[1..] {
             let tensors = params::export(l.policy());
             let file = format!("{}.safetensors", l.name);
             let bytes = exphil_runs::tensors::encode_tensors(Path::new(&file), &tensors, &meta)?;
             std::fs::create_dir_all(run_dir.join("league"))?;
-            exphil_runs::io::write_atomic(&run_dir.join("league").join(file), &bytes)?;
+            exphil_io::write_atomic(&run_dir.join("league").join(file), &bytes)?;
         }
         let mut v = match loaded_config_json(&weights.run_dir) {
             Some(v) => v,
@@ -1091,7 +1091,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         v["process"] = if status == "running" {
             serde_json::json!({
                 "pid": pid,
-                "start_ticks": exphil_runs::io::process_start_ticks(pid),
+                "start_ticks": exphil_io::process_start_ticks(pid),
             })
         } else {
             serde_json::Value::Null
@@ -1130,7 +1130,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             .last()
             .cloned()
             .unwrap_or(serde_json::Value::Null);
-        exphil_runs::io::write_atomic(
+        exphil_io::write_atomic(
             &run_dir.join("config.json"),
             &exphil_runs::models::sealed_json(&v),
         )?;

@@ -699,7 +699,7 @@ fn write_config(
         // While running, the process (so a run killed outright is told apart).
         "process": (status == "running").then(|| serde_json::json!({
             "pid": pid,
-            "start_ticks": exphil_runs::io::process_start_ticks(pid),
+            "start_ticks": exphil_io::process_start_ticks(pid),
         })),
         "training_type": meta.training_type,
         "parent": meta.parent,
@@ -716,7 +716,7 @@ fn write_config(
         "results": results,
     });
     let bytes = exphil_runs::models::sealed_json(&v);
-    exphil_runs::io::write_atomic(&run_dir.join("config.json"), &bytes)
+    exphil_io::write_atomic(&run_dir.join("config.json"), &bytes)
         .with_context(|| format!("writing {}", run_dir.join("config.json").display()))
 }
 
@@ -728,7 +728,7 @@ fn write_games(run_dir: &Path, data: &PreparedData) -> Result<()> {
         "validation": data.validation_hashes,
     });
     let path = run_dir.join(exphil_train::eval::GAMES_FILE);
-    exphil_runs::io::write_atomic(&path, &exphil_runs::models::sealed_json(&v))
+    exphil_io::write_atomic(&path, &exphil_runs::models::sealed_json(&v))
         .with_context(|| format!("writing {}", path.display()))
 }
 

@@ -16,7 +16,7 @@
 //! One writer per parent directory: saves, rotation and [`cleanup`] of the same parent must not
 //! run concurrently (the trainer does them from one thread).
 
-use crate::io::{
+use exphil_io::{
     fsync_dir, process_alive, temp_owner_pid, unique_suffix, with_path, write_file_synced,
 };
 use serde::{Deserialize, Serialize};
@@ -600,7 +600,7 @@ fn owner_gone(path: &Path) -> bool {
 }
 
 /// Removes what interrupted saves, rotations and deletions left in `parent` by processes that
-/// are gone: `.tmp-*` (partial saves and partial [`crate::io::write_atomic`] files) and
+/// are gone: `.tmp-*` (partial saves and partial [`exphil_io::write_atomic`] files) and
 /// `.delete-*` are removed; a `.trash-<name>-*` is removed when `<name>` is valid, renamed back to
 /// `<name>` when `<name>` is missing (completing the interrupted swap the other way), and the
 /// newest valid one is kept when `<name>` exists but is corrupt. Must not run concurrently with a

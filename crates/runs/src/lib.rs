@@ -1,5 +1,5 @@
 //! Training runs without the ML framework: the resolved training config and its presets,
-//! atomic file writes, named-tensor files, run directories and rotation, the run registry,
+//! named-tensor files, run directories and rotation (written through `exphil-io`), the run registry,
 //! metrics and the loss plot. The policy and trainer crates (burn) build on it; everything
 //! here compiles and is tested without burn.
 #![deny(missing_docs)]
@@ -7,7 +7,6 @@
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
-pub mod io;
 pub mod metrics;
 pub mod models;
 pub mod plot;

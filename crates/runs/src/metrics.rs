@@ -3,7 +3,7 @@
 //! [`MetricsLog::open`] cuts off before appending. On resume, [`truncate_after`] drops the lines of
 //! epochs after the resumed checkpoint, so the log matches an uninterrupted run.
 
-use crate::io::{with_path, write_atomic};
+use exphil_io::{with_path, write_atomic};
 use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};

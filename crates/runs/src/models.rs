@@ -8,11 +8,11 @@
 
 use crate::checkpoint::{parse_rfc3339_utc, rfc3339_utc};
 use crate::config::TrainConfig;
-use crate::io::write_atomic;
 use crate::presets::did_you_mean;
 use crate::registry::{
     read_registry, update_registry, Registry, RegistryError, Removal, RunRecord,
 };
+use exphil_io::write_atomic;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -201,7 +201,7 @@ pub fn record_from_run_dir(dir: &Path) -> Result<RunRecord, ModelsError> {
             .and_then(|p| u32::try_from(p).ok());
         let ticks = v["process"]["start_ticks"].as_u64();
         if let Some(pid) = pid {
-            if crate::io::process_alive(pid, ticks) == Some(false) {
+            if exphil_io::process_alive(pid, ticks) == Some(false) {
                 status = "killed".into();
             }
         }
@@ -779,7 +779,7 @@ pub fn apply_prune(
                 .map(|()| Some(target.display().to_string()))
         } else {
             // Renamed first so that a kill mid-deletion never leaves half a run under its name.
-            let trash = ckpt_dir.join(format!(".delete-{id}-{}", crate::io::unique_suffix()));
+            let trash = ckpt_dir.join(format!(".delete-{id}-{}", exphil_io::unique_suffix()));
             std::fs::rename(&dir, &trash)
                 .and_then(|()| std::fs::remove_dir_all(&trash))
                 .map(|()| None)

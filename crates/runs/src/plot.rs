@@ -1,7 +1,7 @@
 //! The loss plot: a PNG of one or more loss curves (x = epoch, fractional allowed; y = loss) drawn
 //! with a built-in 5x7 bitmap font, and a terminal sparkline.
 
-use crate::io::write_atomic;
+use exphil_io::write_atomic;
 use std::path::Path;
 
 /// Plot width in pixels.

@@ -18,7 +18,7 @@
 //! next update and reported in [`Registry::warnings`], never silently dropped.
 
 use crate::checkpoint::rfc3339_utc;
-use crate::io::{process_alive, process_start_ticks, unique_suffix, write_atomic};
+use exphil_io::{process_alive, process_start_ticks, unique_suffix, write_atomic};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};

@@ -19,7 +19,7 @@
 //! section exactly, and only `F32` tensors are accepted. Tensors holding NaN or ±Inf are refused
 //! on both write and read, naming the tensor.
 
-use crate::io::write_atomic;
+use exphil_io::write_atomic;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -4,12 +4,12 @@
 mod common;
 
 use common::{after_tag, drain, lines_of, seed, spawn_child, wait_for_line, Rng, CHILD_ENV};
+use exphil_io::{simulate_disk_full_after, write_atomic};
 use exphil_runs::checkpoint::{
     cleanup, list_checkpoints, load_checkpoint, load_checkpoint_with_fallback, prepare_run_dir,
     read_checkpoint_dir, rotate_numbered, save_checkpoint, CheckpointError, CheckpointFiles,
     MANIFEST,
 };
-use exphil_runs::io::{simulate_disk_full_after, write_atomic};
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1012,7 +1012,7 @@ fn write_model(run: &Run<'_>, opts: &RunOptions) -> Result<PathBuf, TrainError> 
     };
     let path = opts.run_dir.join(MODEL_FILE);
     let bytes = tensors_bytes(MODEL_FILE, &weights, &run.meta)?;
-    exphil_runs::io::write_atomic(&path, &bytes).map_err(ck)?;
+    exphil_io::write_atomic(&path, &bytes).map_err(ck)?;
     Ok(path)
 }
 
@@ -1030,7 +1030,7 @@ fn write_plot(history: &[EpochMetrics], dir: &Path) -> Result<(), TrainError> {
         series.push(("validation", &val));
     }
     let png = exphil_runs::plot::loss_curve_png(&series);
-    exphil_runs::io::write_atomic(&dir.join("loss_curve.png"), &png).map_err(ck)
+    exphil_io::write_atomic(&dir.join("loss_curve.png"), &png).map_err(ck)
 }
 
 /// Component names with their values, for printing.

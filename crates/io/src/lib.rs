@@ -8,6 +8,8 @@
 //! For tests, [`simulate_disk_full_after`] makes the writes of the calling thread fail with
 //! [`io::ErrorKind::StorageFull`] once a byte budget is spent, the way a full disk does.
 
+#![deny(missing_docs)]
+
 use std::cell::Cell;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
