@@ -9,10 +9,10 @@ use exphil_embed::{Embedder, TargetCoder};
 use exphil_runs::checkpoint::rfc3339_utc;
 use exphil_runs::models::{register_run, resolve_run};
 use exphil_runs::presets::ENV_CHECKPOINTS_DIR;
+use exphil_runs::rundir::RunDir;
 use exphil_train::eval::{
-    class_values, eval_path, evaluate_batch, run_games, sequences_of_replay, step_latency,
-    DataInfo, EvalReport, Evaluator, Metrics, Mode, PolicyInfo, Sequence, SequenceOptions,
-    EVAL_VERSION,
+    class_values, evaluate_batch, sequences_of_replay, step_latency, DataInfo, EvalReport,
+    Evaluator, Metrics, Mode, PolicyInfo, Sequence, SequenceOptions, EVAL_VERSION,
 };
 use exphil_train::model_file::{load_policy, LoadedPolicy};
 use exphil_train::trainer::device_of;
@@ -184,7 +184,12 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
     let mut validation: BTreeSet<String> = BTreeSet::new();
     let mut known = true;
     for s in &subjects {
-        let recorded = match s.loaded.run_dir.as_deref().map(run_games) {
+        let recorded = match s
+            .loaded
+            .run_dir
+            .as_deref()
+            .map(|d| RunDir::new(d).read_games())
+        {
             Some(Ok(r)) => r,
             // A damaged record must not let training games into the evaluation unnoticed.
             Some(Err(e)) if !a.include_training => bail!(
@@ -198,9 +203,9 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
             None => None,
         };
         match recorded {
-            Some((t, v)) => {
-                training.extend(t);
-                validation.extend(v);
+            Some(g) => {
+                training.extend(g.training);
+                validation.extend(g.validation);
             }
             None => known = false,
         }
@@ -393,7 +398,7 @@ fn display_paths(p: &[PathBuf]) -> String {
 /// Writes `eval_<hash>.json` and refreshes the run's registry record (when the run is in a
 /// registry).
 fn save(run_dir: &Path, report: &EvalReport) -> Result<()> {
-    let path = eval_path(run_dir, &report.data.hash);
+    let path = RunDir::new(run_dir).eval_path(&report.data.hash);
     let bytes = exphil_runs::models::sealed_json(&serde_json::to_value(report)?);
     exphil_io::write_atomic(&path, &bytes)
         .with_context(|| format!("writing {}", path.display()))?;

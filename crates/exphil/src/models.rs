@@ -2,16 +2,17 @@
 //! registry from the run directories.
 
 use crate::eval::checkpoints_dir;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{
-    apply_prune, common_eval_set, leaderboard, lineage, parse_age, plan_prune, read_json,
-    read_or_scan, record_from_run_dir, reindex, resolve_run, update_run, Metric, PruneAction,
-    PruneOptions, CONFIG_FILE, METRICS,
+    apply_prune, common_eval_set, leaderboard, lineage, parse_age, plan_prune, read_or_scan,
+    record_from_run_dir, reindex, resolve_run, update_run, Metric, PruneAction, PruneOptions,
+    METRICS,
 };
 use exphil_runs::presets::{config_differences, diff_from_defaults};
 use exphil_runs::registry::RunRecord;
+use exphil_runs::rundir::{RunDir, RunFile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -343,16 +344,16 @@ fn list(a: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_run(dir: &Path, run: &str) -> Result<(PathBuf, RunRecord, serde_json::Value)> {
-    let run_dir = resolve_run(dir, run)?;
-    let rec = record_from_run_dir(&run_dir)?;
-    let v = read_json(&run_dir.join(CONFIG_FILE))?;
-    Ok((run_dir, rec, v))
+fn load_run(dir: &Path, run: &str) -> Result<(RunDir, RunRecord, RunFile)> {
+    let run_dir = RunDir::new(resolve_run(dir, run)?);
+    let rec = record_from_run_dir(run_dir.path())?;
+    let file = run_dir.read()?;
+    Ok((run_dir, rec, file))
 }
 
 /// Parameters per block, from the weights file's tensor names (the first two path segments).
-fn params_by_block(run_dir: &Path) -> Option<Vec<(String, usize)>> {
-    let path = run_dir.join("model.safetensors");
+fn params_by_block(run_dir: &RunDir) -> Option<Vec<(String, usize)>> {
+    let path = run_dir.model_path();
     let (tensors, _) = exphil_runs::tensors::read_tensors(&path).ok()?;
     let mut blocks: Vec<(String, usize)> = Vec::new();
     for t in tensors {
@@ -372,24 +373,23 @@ fn params_by_block(run_dir: &Path) -> Option<Vec<(String, usize)>> {
 fn info(a: InfoArgs) -> Result<ExitCode> {
     let dir = checkpoints_dir(&a.dir.checkpoints);
     let (run_dir, rec, v) = load_run(&dir, &a.run)?;
-    let config: TrainConfig = serde_json::from_value(v["config"].clone())
-        .with_context(|| format!("{}: not a run config", run_dir.join(CONFIG_FILE).display()))?;
+    let config = v.train_config(&run_dir.config_path())?;
     let blocks = params_by_block(&run_dir);
     if a.json {
         let out = serde_json::json!({
             "record": rec,
             "description": config.policy.backbone.describe(),
-            "pairing_version": v["pairing_version"].as_u64().unwrap_or(1),
+            "pairing_version": v.extra("pairing_version").as_u64().unwrap_or(1),
             "params_by_block": blocks,
-            "config": v["config"],
-            "layout": v["layout"],
-            "provenance": v["provenance"],
-            "results": v["results"],
+            "config": v.config,
+            "layout": v.extra("layout"),
+            "provenance": v.provenance,
+            "results": v.results,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}  ({})", rec.id, run_dir.display());
+    println!("{}  ({})", rec.id, run_dir.path().display());
     println!("  status:        {}", rec.status);
     if let Some(r) = &rec.removed {
         println!("  {}:      {} ({})", r.action, r.at, r.reason);
@@ -417,7 +417,7 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
             println!("    {b:<36} {n:>10}");
         }
     }
-    let pairing = v["pairing_version"].as_u64().unwrap_or(1);
+    let pairing = v.extra("pairing_version").as_u64().unwrap_or(1);
     println!(
         "  pairing:       v{pairing}{}",
         if pairing < u64::from(exphil_dataset::PAIRING_VERSION) {
@@ -427,7 +427,7 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
         }
     );
     println!();
-    let layout = &v["layout"];
+    let layout = v.extra("layout");
     println!(
         "Embedding: {} features, {} ids per frame (preset {})",
         layout["features"], layout["ids"], config.data.embed_preset
@@ -460,7 +460,7 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
         println!("    {k:<32} {val}");
     }
     println!();
-    let p = &v["provenance"];
+    let p = &v.provenance;
     println!("Data:");
     println!(
         "    source:              {}",
@@ -528,7 +528,7 @@ fn compare(a: CompareArgs) -> Result<ExitCode> {
     let dir = checkpoints_dir(&a.dir.checkpoints);
     let (_, ra, va) = load_run(&dir, &a.a)?;
     let (_, rb, vb) = load_run(&dir, &a.b)?;
-    let diffs = config_differences(&va["config"], &vb["config"]);
+    let diffs = config_differences(&va.config, &vb.config);
     let metric_rows: Vec<(String, Option<f64>, Option<f64>, bool)> = {
         let mut rows = vec![
             (
@@ -613,8 +613,8 @@ fn compare(a: CompareArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(v: &serde_json::Value) -> String {
-    serde_json::from_value::<TrainConfig>(v["config"].clone())
+fn describe(v: &RunFile) -> String {
+    serde_json::from_value::<TrainConfig>(v.config.clone())
         .map(|c| c.policy.backbone.describe())
         .unwrap_or_else(|_| "?".into())
 }

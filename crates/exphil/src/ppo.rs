@@ -15,6 +15,7 @@ use exphil_embed::Embedder;
 use exphil_policy::{params, BackboneState, PolicyInput, Sampling, TargetBatch};
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
+use exphil_runs::rundir::{RunDir, RunFile, RunProcess, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use exphil_sim::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
 use exphil_sim::reward::{Reward, Snap};
@@ -694,9 +695,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
                     state.version
                 );
             }
-            let parent = exphil_runs::models::read_json(&rd.join("config.json"))
-                .ok()
-                .and_then(|v| v["parent"].as_str().map(str::to_owned));
+            let parent = RunDir::new(&rd).read().ok().and_then(|v| v.parent);
             Some((rd, ck, state, parent))
         }
     };
@@ -1059,6 +1058,14 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     }
     let started = Instant::now();
     let meta = weights.metadata.clone();
+    // The base run's record (the new record starts from it) and this run's creation time (kept
+    // from its own record when resumed).
+    let base_record = loaded_record(&weights.run_dir);
+    let created_at = match &resumed {
+        Some((rd, ..)) => RunDir::new(rd).read().ok().and_then(|f| f.created_at),
+        None => None,
+    }
+    .unwrap_or_else(|| rfc3339_utc(SystemTime::now()));
     let save = |learners: &[Learner],
                 status: &str,
                 snapshots: &[String],
@@ -1066,9 +1073,8 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
      -> Result<()> {
         let main = &learners[0];
         let tensors = params::export(main.policy());
-        let bytes =
-            exphil_runs::tensors::encode_tensors(Path::new("model.safetensors"), &tensors, &meta)?;
-        exphil_io::write_atomic(&run_dir.join("model.safetensors"), &bytes)?;
+        let bytes = exphil_runs::tensors::encode_tensors(Path::new(MODEL_FILE), &tensors, &meta)?;
+        exphil_io::write_atomic(&RunDir::new(&run_dir).model_path(), &bytes)?;
         for l in &learners[1..] {
             let tensors = params::export(l.policy());
             let file = format!("{}.safetensors", l.name);
@@ -1076,64 +1082,50 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             std::fs::create_dir_all(run_dir.join("league"))?;
             exphil_io::write_atomic(&run_dir.join("league").join(file), &bytes)?;
         }
-        let mut v = match loaded_config_json(&weights.run_dir) {
-            Some(v) => v,
-            None => serde_json::json!({}),
-        };
-        v["timestamp"] = rfc3339_utc(SystemTime::now()).into();
-        v["created_at"] = v
-            .get("ppo_created_at")
-            .cloned()
-            .unwrap_or_else(|| rfc3339_utc(SystemTime::now()).into());
-        v["status"] = status.into();
+        // The base run's record, with what this run is.
+        let mut v = base_record.clone().unwrap_or_default();
+        v.timestamp = Some(rfc3339_utc(SystemTime::now()));
+        v.created_at = Some(created_at.clone());
+        v.status = Some(status.into());
         // While running, the process (so a run killed outright reads as `killed`).
-        let pid = std::process::id();
-        v["process"] = if status == "running" {
-            serde_json::json!({
-                "pid": pid,
-                "start_ticks": exphil_io::process_start_ticks(pid),
-            })
-        } else {
-            serde_json::Value::Null
-        };
-        v["training_type"] = if league.is_some() { "self_play" } else { "ppo" }.into();
-        v["parent"] = weights
+        v.process = (status == "running").then(RunProcess::current);
+        v.training_type = Some(if league.is_some() { "self_play" } else { "ppo" }.into());
+        v.parent = weights
             .run_dir
             .as_ref()
             .and_then(|d| d.file_name())
-            .map(|s| s.to_string_lossy().into_owned())
-            .into();
-        v["resumes"] = serde_json::json!(resumes);
-        v["ppo"] = serde_json::json!({
-            "config": ctx.cfg,
-            "opponent": if league.is_some() { "population" } else { a.opponent.as_str() },
-            "characters": [learner_fighter.character.name(), opp_fighter.character.name()],
-            "timesteps": main.steps,
-            "reward": ctx.reward,
-            "max_episode_frames": a.max_episode_frames,
-            "history": main.history,
-        });
+            .map(|s| s.to_string_lossy().into_owned());
+        v.resumes = resumes.clone();
+        v.other.insert(
+            "ppo".into(),
+            serde_json::json!({
+                "config": ctx.cfg,
+                "opponent": if league.is_some() { "population" } else { a.opponent.as_str() },
+                "characters": [learner_fighter.character.name(), opp_fighter.character.name()],
+                "timesteps": main.steps,
+                "reward": ctx.reward,
+                "max_episode_frames": a.max_episode_frames,
+                "history": main.history,
+            }),
+        );
         if is_league {
-            v["league"] = serde_json::json!({
+            v.other.insert("league".into(), serde_json::json!({
                 "agents": learners.iter().map(|l| serde_json::json!({
                     "name": l.name, "role": l.role, "updates": l.updates, "timesteps": l.steps,
                     "episodes": l.episodes, "wins": l.wins, "losses": l.losses,
                     "resets": l.resets,
-                    "weights": if l.role == Role::Main { "model.safetensors".to_string() } else { format!("league/{}.safetensors", l.name) },
+                    "weights": if l.role == Role::Main { MODEL_FILE.to_string() } else { format!("league/{}.safetensors", l.name) },
                 })).collect::<Vec<_>>(),
                 "snapshots": snapshots,
                 "elo": ratings_table(ratings),
-            });
+            }));
         }
-        v["results"] = main
+        v.results = main
             .history
             .last()
             .cloned()
             .unwrap_or(serde_json::Value::Null);
-        exphil_io::write_atomic(
-            &run_dir.join("config.json"),
-            &exphil_runs::models::sealed_json(&v),
-        )?;
+        RunDir::new(&run_dir).write(&v)?;
         Ok(())
     };
     // Everything needed to resume, written as one checkpoint directory (all or nothing).
@@ -1413,9 +1405,7 @@ fn ratings_line(r: &Ratings) -> String {
     v.join(", ")
 }
 
-/// The pretrained run's `config.json`, when it has a run directory.
-fn loaded_config_json(run_dir: &Option<PathBuf>) -> Option<serde_json::Value> {
-    run_dir
-        .as_ref()
-        .and_then(|d| exphil_runs::models::read_json(&d.join("config.json")).ok())
+/// The pretrained run's record, when it has a run directory.
+fn loaded_record(run_dir: &Option<PathBuf>) -> Option<RunFile> {
+    run_dir.as_ref().and_then(|d| RunDir::new(d).read().ok())
 }

@@ -210,14 +210,14 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     } else {
         path.parent().map(|p| p.to_path_buf())
     };
-    let config = run_dir.and_then(|d| exphil_runs::models::read_json(&d.join("config.json")).ok());
+    let config = run_dir.and_then(|d| exphil_runs::rundir::RunDir::new(d).read().ok());
     let f = match &a.character {
         Some(c) => fighter(c)?,
         None => config
             .as_ref()
             .and_then(|v| {
-                let learned = v["ppo"]["characters"][0].as_str().map(str::to_owned);
-                let trained = v["provenance"]["character_distribution"]
+                let learned = v.extra("ppo")["characters"][0].as_str().map(str::to_owned);
+                let trained = v.provenance["character_distribution"]
                     .as_object()
                     .and_then(|m| {
                         m.keys()
@@ -231,9 +231,7 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     };
     let base = match &a.base {
         Some(b) => Some(b.clone()),
-        None => config
-            .as_ref()
-            .and_then(|v| v["parent"].as_str().map(str::to_owned)),
+        None => config.as_ref().and_then(|v| v.parent.clone()),
     };
     let mut opponents: Vec<String> = Vec::new();
     if let Some(b) = &base {

@@ -194,9 +194,9 @@ pub(crate) fn trained_characters(loaded: &LoadedPolicy) -> Vec<String> {
         loaded
             .run_dir
             .as_ref()
-            .and_then(|d| exphil_runs::models::read_json(&d.join("config.json")).ok())
+            .and_then(|d| exphil_runs::rundir::RunDir::new(d).read().ok())
             .and_then(|v| {
-                v["provenance"]["character_distribution"]
+                v.provenance["character_distribution"]
                     .as_object()
                     .map(|m| m.keys().cloned().collect())
             })

@@ -10,6 +10,7 @@ use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc};
 use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{register_run, resolve_run};
 use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
+use exphil_runs::rundir::{RunDir, RunFile, RunGames, RunProcess};
 use exphil_train::data::{prepare, PreparedData};
 use exphil_train::resume::resume_point;
 use exphil_train::trainer::{train, Event, FaultInjection, RunOptions};
@@ -78,21 +79,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .context("the checkpoint is not inside a run directory")?;
-        let text = std::fs::read_to_string(run_dir.join("config.json"))
-            .with_context(|| format!("reading {}", run_dir.join("config.json").display()))?;
-        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{}: not a run config",
-                run_dir.join("config.json").display()
-            )
-        })?;
-        let mut config: TrainConfig =
-            serde_json::from_value(v["config"].clone()).with_context(|| {
-                format!(
-                    "{}: not a run config",
-                    run_dir.join("config.json").display()
-                )
-            })?;
+        // The run's record, its checksum verified.
+        let run = RunDir::new(&run_dir);
+        let mut config = run.read()?.train_config(&run.config_path())?;
         // What may change on resume: how long, where the dataset cache lives, the device and
         // the log cadence. Anything else would no longer be the run being resumed.
         const RESUMABLE: [&str; 4] = [
@@ -118,7 +107,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 "--resume continues the run with its own config ({}); only --epochs, \
                  --cache-dir, --device and --log-interval can change. Not applied: {}. To change \
                  other settings, start a new run.",
-                run_dir.join("config.json").display(),
+                RunDir::new(&run_dir).config_path().display(),
                 ignored.join(", ")
             );
         }
@@ -230,14 +219,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     if args.resume.is_some() {
         // A resumed run keeps its creation time and parent, and records the resume.
-        if let Ok(old) = exphil_runs::models::read_json(&run_dir.join("config.json")) {
-            let s = |k: &str| old[k].as_str().map(str::to_owned);
-            meta.created_at = s("created_at")
-                .or_else(|| s("timestamp"))
-                .unwrap_or(meta.created_at);
-            meta.parent = s("parent");
-            meta.training_type = s("training_type").unwrap_or(meta.training_type);
-            meta.resumes = serde_json::from_value(old["resumes"].clone()).unwrap_or_default();
+        if let Ok(old) = RunDir::new(&run_dir).read() {
+            meta.created_at = old.created_at.or(old.timestamp).unwrap_or(meta.created_at);
+            meta.parent = old.parent;
+            meta.training_type = old.training_type.unwrap_or(meta.training_type);
+            meta.resumes = old.resumes;
         }
         meta.resumes.push(rfc3339_utc(SystemTime::now()));
     }
@@ -691,45 +677,45 @@ fn write_config(
     status: &str,
     results: Option<&serde_json::Value>,
 ) -> Result<()> {
-    let pid = std::process::id();
-    let v = serde_json::json!({
-        "timestamp": rfc3339_utc(SystemTime::now()),
-        "created_at": meta.created_at,
-        "status": status,
+    let value = |v: serde_json::Result<serde_json::Value>| v.map_err(anyhow::Error::from);
+    let mut file = RunFile {
+        timestamp: Some(rfc3339_utc(SystemTime::now())),
+        created_at: Some(meta.created_at.clone()),
+        status: Some(status.into()),
         // While running, the process (so a run killed outright is told apart).
-        "process": (status == "running").then(|| serde_json::json!({
-            "pid": pid,
-            "start_ticks": exphil_io::process_start_ticks(pid),
-        })),
-        "training_type": meta.training_type,
-        "parent": meta.parent,
-        "resumes": meta.resumes,
-        "params": meta.params,
-        "exphil_version": env!("CARGO_PKG_VERSION"),
-        "config": config,
-        "embed": data.manifest.embed,
-        "layout": data.manifest.layout,
-        "targets": data.manifest.targets,
-        "input": data.spec,
-        "pairing_version": data.manifest.pairing_version,
-        "provenance": data.provenance,
-        "results": results,
-    });
-    let bytes = exphil_runs::models::sealed_json(&v);
-    exphil_io::write_atomic(&run_dir.join("config.json"), &bytes)
-        .with_context(|| format!("writing {}", run_dir.join("config.json").display()))
+        process: (status == "running").then(RunProcess::current),
+        training_type: Some(meta.training_type.clone()),
+        parent: meta.parent.clone(),
+        resumes: meta.resumes.clone(),
+        params: Some(meta.params as u64),
+        exphil_version: Some(env!("CARGO_PKG_VERSION").into()),
+        config: value(serde_json::to_value(config))?,
+        provenance: value(serde_json::to_value(&data.provenance))?,
+        results: results.cloned().unwrap_or_default(),
+        ..RunFile::default()
+    };
+    for (k, v) in [
+        ("embed", serde_json::to_value(&data.manifest.embed)),
+        ("layout", serde_json::to_value(&data.manifest.layout)),
+        ("targets", serde_json::to_value(&data.manifest.targets)),
+        ("input", serde_json::to_value(&data.spec)),
+        (
+            "pairing_version",
+            serde_json::to_value(data.manifest.pairing_version),
+        ),
+    ] {
+        file.other.insert(k.into(), value(v)?);
+    }
+    Ok(RunDir::new(run_dir).write(&file)?)
 }
 
 /// `games.json`: the content hashes of the run's training and validation games, so that
 /// `exphil eval` can leave out games the policy trained on.
 fn write_games(run_dir: &Path, data: &PreparedData) -> Result<()> {
-    let v = serde_json::json!({
-        "training": data.training_hashes,
-        "validation": data.validation_hashes,
-    });
-    let path = run_dir.join(exphil_train::eval::GAMES_FILE);
-    exphil_io::write_atomic(&path, &exphil_runs::models::sealed_json(&v))
-        .with_context(|| format!("writing {}", path.display()))
+    Ok(RunDir::new(run_dir).write_games(&RunGames {
+        training: data.training_hashes.clone(),
+        validation: data.validation_hashes.clone(),
+    })?)
 }
 
 /// The weights of `--pretrained RUN` and the run's name, checked against this run: the same

@@ -42,7 +42,13 @@ const FRAMEWORK_FREE: &[&str] = &[
 #[test]
 fn crates_depend_only_downwards_and_the_data_flow_is_framework_free() {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
@@ -69,7 +75,9 @@ fn crates_depend_only_downwards_and_the_data_flow_is_framework_free() {
     let mut wrong = Vec::new();
     for (name, ds) in &deps {
         let Some(&mine) = level.get(name.as_str()) else {
-            wrong.push(format!("{name} has no level in LEVELS: place it in the layout"));
+            wrong.push(format!(
+                "{name} has no level in LEVELS: place it in the layout"
+            ));
             continue;
         };
         for d in ds.iter().filter(|d| deps.contains_key(*d)) {

@@ -13,4 +13,5 @@ pub mod plot;
 pub mod presets;
 pub mod registry;
 pub mod report;
+pub mod rundir;
 pub mod tensors;

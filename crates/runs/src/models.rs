@@ -12,16 +12,13 @@ use crate::presets::did_you_mean;
 use crate::registry::{
     read_registry, update_registry, Registry, RegistryError, Removal, RunRecord,
 };
+use crate::rundir::{RunDir, CONFIG_FILE};
 use exphil_io::write_atomic;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// A run's config and results.
-pub const CONFIG_FILE: &str = "config.json";
-/// A run's tags.
-pub const TAGS_FILE: &str = "tags.json";
 /// Where archived runs go, inside the checkpoints directory.
 pub const ARCHIVE_DIR: &str = "archive";
 /// The largest `config.json`, `tags.json` or `eval_*.json` read.
@@ -79,14 +76,11 @@ pub fn read_json(path: &Path) -> Result<Value, ModelsError> {
 /// Sets the `status` of the run in `run_dir` (its `config.json`, written sealed) and clears
 /// its running process, leaving everything else as it was.
 pub fn set_run_status(run_dir: &Path, status: &str) -> Result<(), ModelsError> {
-    let path = run_dir.join(CONFIG_FILE);
-    let mut v = read_json(&path)?;
-    let Some(o) = v.as_object_mut() else {
-        return Err(run_err(&path, "not a JSON object"));
-    };
-    o.insert("status".into(), status.into());
-    o.insert("process".into(), Value::Null);
-    write_atomic(&path, &sealed_json(&v)).map_err(|e| run_err(&path, e.to_string()))
+    let run = RunDir::new(run_dir);
+    let mut file = run.read()?;
+    file.status = Some(status.into());
+    file.process = None;
+    run.write(&file)
 }
 
 /// The key of the checksum in a sealed JSON file ([`sealed_json`]).
@@ -177,17 +171,16 @@ pub fn config_summary(c: &TrainConfig) -> Value {
 /// The record of the run in `dir`, from its `config.json`, `tags.json` and `eval_*.json`. A run
 /// found under `archive/` is marked archived.
 pub fn record_from_run_dir(dir: &Path) -> Result<RunRecord, ModelsError> {
-    let path = dir.join(CONFIG_FILE);
-    let v = read_json(&path)?;
-    let config: TrainConfig = serde_json::from_value(v["config"].clone())
-        .map_err(|e| run_err(&path, format!("not a run config ({e})")))?;
+    let run = RunDir::new(dir);
+    let path = run.config_path();
+    let file = run.read()?;
+    let config = file.train_config(&path)?;
     let id = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| run_err(dir, "a run directory needs a name"))?;
-    let str_of = |k: &str| v[k].as_str().map(str::to_owned);
-    let results = v.get("results").cloned().unwrap_or(Value::Null);
-    let mut status = str_of("status").unwrap_or_else(|| {
+    let results = file.results.clone();
+    let mut status = file.status.clone().unwrap_or_else(|| {
         if results.is_object() {
             "completed".into()
         } else {
@@ -196,32 +189,19 @@ pub fn record_from_run_dir(dir: &Path) -> Result<RunRecord, ModelsError> {
     });
     if status == "running" {
         // A run killed outright never recorded its end: its process is gone.
-        let pid = v["process"]["pid"]
-            .as_u64()
-            .and_then(|p| u32::try_from(p).ok());
-        let ticks = v["process"]["start_ticks"].as_u64();
-        if let Some(pid) = pid {
-            if exphil_io::process_alive(pid, ticks) == Some(false) {
+        if let Some(p) = file.process {
+            if exphil_io::process_alive(p.pid, p.start_ticks) == Some(false) {
                 status = "killed".into();
             }
         }
     }
-    let tags_path = dir.join(TAGS_FILE);
+    let tags_path = run.tags_path();
     let tags = if tags_path.exists() {
         serde_json::from_value(read_json(&tags_path)?)
             .map_err(|e| run_err(&tags_path, format!("not a list of tags ({e})")))?
     } else {
         config.checkpoint.tags.clone()
     };
-    let mut characters: Vec<(String, u64)> = v["provenance"]["character_distribution"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
-    characters.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut evals = BTreeMap::new();
     for (hash, file) in eval_files(dir)? {
         let e = read_json(&file)?;
@@ -237,8 +217,10 @@ pub fn record_from_run_dir(dir: &Path) -> Result<RunRecord, ModelsError> {
         id,
         path: dir.display().to_string(),
         config_path: path.display().to_string(),
-        created_at: str_of("created_at")
-            .or_else(|| str_of("timestamp"))
+        created_at: file
+            .created_at
+            .clone()
+            .or_else(|| file.timestamp.clone())
             .unwrap_or_default(),
         backbone: config.policy.backbone.name().to_string(),
         config_summary: config_summary(&config),
@@ -247,20 +229,16 @@ pub fn record_from_run_dir(dir: &Path) -> Result<RunRecord, ModelsError> {
         } else {
             json!({})
         },
-        parent: str_of("parent"),
+        parent: file.parent.clone(),
         tags,
         status,
-        training_type: str_of("training_type").unwrap_or_else(|| "imitation".into()),
-        characters: characters.into_iter().map(|(c, _)| c).collect(),
-        params: v["params"].as_u64(),
-        resumes: v["resumes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        training_type: file
+            .training_type
+            .clone()
+            .unwrap_or_else(|| "imitation".into()),
+        characters: file.characters(),
+        params: file.params,
+        resumes: file.resumes.clone(),
         evals,
         removed: archived.then(|| Removal {
             action: "archived".into(),
@@ -310,7 +288,7 @@ pub fn update_run(
             let mut tags = before.tags.clone();
             change(&mut tags)?;
             if tags != before.tags {
-                let path = run_dir.join(TAGS_FILE);
+                let path = RunDir::new(run_dir).tags_path();
                 let mut bytes = serde_json::to_vec_pretty(&tags).unwrap_or_default();
                 bytes.push(b'\n');
                 write_atomic(&path, &bytes).map_err(|e| run_err(&path, e.to_string()))?;
@@ -348,11 +326,11 @@ pub fn set_tags(
 /// `model.safetensors`), or a run id in the registry of `ckpt_dir`.
 pub fn resolve_run(ckpt_dir: &Path, arg: &str) -> Result<PathBuf, ModelsError> {
     let p = Path::new(arg);
-    if p.is_dir() && p.join(CONFIG_FILE).is_file() {
+    if p.is_dir() && RunDir::new(p).exists() {
         return Ok(p.to_path_buf());
     }
     if p.is_file() {
-        if let Some(dir) = p.parent().filter(|d| d.join(CONFIG_FILE).is_file()) {
+        if let Some(dir) = p.parent().filter(|d| RunDir::new(d).exists()) {
             return Ok(dir.to_path_buf());
         }
         return Err(run_err(
@@ -379,7 +357,7 @@ pub fn resolve_run(ckpt_dir: &Path, arg: &str) -> Result<PathBuf, ModelsError> {
             ckpt_dir.join(arg),
             ckpt_dir.join(ARCHIVE_DIR).join(arg),
         ] {
-            if dir.join(CONFIG_FILE).is_file() {
+            if RunDir::new(&dir).exists() {
                 return Ok(dir);
             }
         }
@@ -390,7 +368,7 @@ pub fn resolve_run(ckpt_dir: &Path, arg: &str) -> Result<PathBuf, ModelsError> {
         )));
     }
     for dir in [ckpt_dir.join(arg), ckpt_dir.join(ARCHIVE_DIR).join(arg)] {
-        if dir.join(CONFIG_FILE).is_file() {
+        if RunDir::new(&dir).exists() {
             return Ok(dir);
         }
     }
@@ -802,7 +780,7 @@ pub fn apply_prune(
             if let Some(rec) = r.runs.iter_mut().find(|x| &x.id == id) {
                 rec.removed = Some(removal.clone());
                 if let Some(p) = new_path {
-                    rec.config_path = Path::new(p).join(CONFIG_FILE).display().to_string();
+                    rec.config_path = RunDir::new(p).config_path().display().to_string();
                     rec.path = p.clone();
                 }
             }
@@ -838,7 +816,7 @@ fn run_dirs(ckpt_dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             let hidden = e.file_name().to_string_lossy().starts_with('.');
-            if !hidden && p.is_dir() && p.join(CONFIG_FILE).is_file() {
+            if !hidden && p.is_dir() && RunDir::new(&p).exists() {
                 out.push(p);
             }
         }

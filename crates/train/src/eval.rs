@@ -23,11 +23,9 @@ use exphil_policy::{HeadLogits, Policy, PolicyInput, TargetBatch, COMPONENTS};
 use exphil_state::{Controller, BUTTON_NAMES};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-/// `games.json` in a run directory: content hashes of its training and validation games.
-pub const GAMES_FILE: &str = "games.json";
 /// Version of the evaluation report.
 pub const EVAL_VERSION: u32 = 1;
 /// The delay sweep's largest label offset.
@@ -1235,28 +1233,4 @@ pub fn class_values(coder: &TargetCoder) -> [Vec<f32>; 5] {
         axes[3].values().to_vec(),
         coder.shoulder().values().to_vec(),
     ]
-}
-
-/// The content hashes of a run's training games and of its validation games.
-pub type RunGames = (Vec<String>, Vec<String>);
-
-/// The training and validation game hashes of a run (`games.json`): `None` when the run
-/// recorded none, an error naming the file when it is there but unreadable or corrupt.
-pub fn run_games(run_dir: &Path) -> Result<Option<RunGames>, String> {
-    let path = run_dir.join(GAMES_FILE);
-    match std::fs::symlink_metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        _ => {}
-    }
-    let v = exphil_runs::models::read_json(&path).map_err(|e| e.to_string())?;
-    let list = |k: &str| -> Result<Vec<String>, String> {
-        serde_json::from_value(v[k].clone())
-            .map_err(|e| format!("{}: its {k:?} list is unreadable ({e})", path.display()))
-    };
-    Ok(Some((list("training")?, list("validation")?)))
-}
-
-/// Where `eval_<hash>.json` of a run goes.
-pub fn eval_path(run_dir: &Path, hash: &str) -> PathBuf {
-    run_dir.join(exphil_runs::models::eval_file_name(hash))
 }

@@ -10,12 +10,11 @@ use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig, NUM_BUTTONS
 use exphil_policy::{params, InputSpec, Policy};
 use exphil_runs::config::{DataConfig, PolicyConfig, TrainConfig};
 use exphil_runs::presets::config_differences;
+use exphil_runs::rundir::{RunDir, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, NamedTensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The weights file of a run and of each checkpoint.
-pub const MODEL_FILE: &str = "model.safetensors";
 /// Metadata key of the policy config in a weights file.
 pub const META_POLICY: &str = "exphil.policy";
 /// Metadata key of the input spec.
@@ -114,10 +113,14 @@ impl LoadedPolicy {
 
 /// Reads a run's `config.json` training config.
 pub fn read_run_config(run_dir: &Path) -> Result<TrainConfig, LoadError> {
-    let path = run_dir.join("config.json");
-    let v = exphil_runs::models::read_json(&path).map_err(|e| err(&path, e.to_string()))?;
-    serde_json::from_value(v["config"].clone())
-        .map_err(|e| err(&path, format!("not a run config ({e})")))
+    let run = RunDir::new(run_dir);
+    let path = run.config_path();
+    run.read()
+        .and_then(|f| f.train_config(&path))
+        .map_err(|e| match e {
+            exphil_runs::models::ModelsError::Run { path, reason } => err(&path, reason),
+            other => err(&path, other.to_string()),
+        })
 }
 
 /// Checks that weights whose metadata holds `meta_policy` (JSON) belong to the architecture
@@ -164,21 +167,16 @@ pub fn check_policy_matches(
 fn weights_of(path: &Path) -> Result<(PathBuf, Vec<u8>, Option<PathBuf>), LoadError> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| err(p, e.to_string()));
     if path.is_file() {
-        let dir = path
-            .parent()
-            .filter(|d| d.join("config.json").is_file())
-            .map(Path::to_path_buf);
+        let dir = RunDir::of_file(path).map(|d| d.path().to_path_buf());
         return Ok((path.to_path_buf(), read(path)?, dir));
     }
     if !path.exists() {
         return Err(err(path, "no such file or directory"));
     }
-    let model = path.join(MODEL_FILE);
+    let run = RunDir::new(path);
+    let model = run.model_path();
     if model.is_file() {
-        let dir = path
-            .join("config.json")
-            .is_file()
-            .then(|| path.to_path_buf());
+        let dir = run.exists().then(|| path.to_path_buf());
         return Ok((model.clone(), read(&model)?, dir));
     }
     let ck = find_resume(path).map_err(|e| {
@@ -195,7 +193,7 @@ fn weights_of(path: &Path) -> Result<(PathBuf, Vec<u8>, Option<PathBuf>), LoadEr
         .dir
         .parent()
         .and_then(Path::parent)
-        .filter(|d| d.join("config.json").is_file())
+        .filter(|d| RunDir::new(d).exists())
         .map(Path::to_path_buf);
     Ok((ck.dir.join(MODEL_FILE), bytes, run_dir))
 }
@@ -314,7 +312,7 @@ pub fn load_policy(path: &Path, device: &Device) -> Result<LoadedPolicy, LoadErr
     let run_config = match &run_dir {
         Some(dir) => {
             let c = read_run_config(dir)?;
-            let what = format!("the config {}", dir.join("config.json").display());
+            let what = format!("the config {}", RunDir::new(dir).config_path().display());
             check_policy_matches(&meta[META_POLICY], &c.policy, &what)
                 .map_err(|reason| err(&file, reason))?;
             data.get_or_insert_with(|| c.data.clone());

@@ -78,7 +78,7 @@ pub fn resume_point(path: &Path) -> Result<ResumePoint, TrainError> {
             refused: Vec::new(),
         });
     }
-    let parent = path.join("checkpoints");
+    let parent = exphil_runs::rundir::RunDir::new(path).checkpoints_path();
     if !parent.is_dir() {
         return Err(ck(format!(
             "{}: neither a run directory (with checkpoints/) nor a checkpoint directory",

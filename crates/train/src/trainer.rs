@@ -13,9 +13,7 @@ use crate::data::PreparedData;
 use crate::ema::Ema;
 use crate::error::{ck, TrainError};
 use crate::grads::GradStore;
-use crate::model_file::{
-    META_BUTTON_POS_WEIGHT, META_EMBED, META_POLICY, META_SPEC, META_TARGETS, MODEL_FILE,
-};
+use crate::model_file::{META_BUTTON_POS_WEIGHT, META_EMBED, META_POLICY, META_SPEC, META_TARGETS};
 use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
 use crate::state::{EpochMetrics, LossSums, PassMetrics, TrainState, STATE_VERSION};
@@ -29,6 +27,7 @@ use exphil_policy::{
 };
 use exphil_runs::checkpoint::{rotate_numbered, save_checkpoint, CheckpointFiles};
 use exphil_runs::config::TrainConfig;
+use exphil_runs::rundir::{RunDir, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -475,8 +474,12 @@ impl Run<'_> {
             serde_json::to_vec_pretty(&self.state).map_err(ck)?,
         ));
         let files: Vec<(&str, Vec<u8>)> = files;
-        let path =
-            save_checkpoint(&self.opts.run_dir.join("checkpoints"), kind, &files).map_err(ck)?;
+        let path = save_checkpoint(
+            &RunDir::new(&self.opts.run_dir).checkpoints_path(),
+            kind,
+            &files,
+        )
+        .map_err(ck)?;
         Ok(path)
     }
 
@@ -678,7 +681,8 @@ pub fn train(
     })?;
     // What interrupted saves left behind (partial checkpoints, swapped-out old ones) goes at
     // every start and resume, so it never accumulates.
-    let report = exphil_runs::checkpoint::cleanup(&opts.run_dir.join("checkpoints")).map_err(ck)?;
+    let report = exphil_runs::checkpoint::cleanup(&RunDir::new(&opts.run_dir).checkpoints_path())
+        .map_err(ck)?;
     if !report.removed.is_empty() || !report.restored.is_empty() {
         events(Event::Notice(format!(
             "removed {} leftovers of interrupted checkpoint saves{}",
@@ -762,8 +766,8 @@ pub fn train(
         if run.state.finished && !run.state.early_stopped && run.state.epoch < cfg.train.epochs {
             run.state.finished = false;
         }
-        if let Ok(bytes) = std::fs::read(opts.run_dir.join(MODEL_FILE)) {
-            if let Ok((t, _)) = decode_tensors(&opts.run_dir.join(MODEL_FILE), &bytes) {
+        if let Ok(bytes) = std::fs::read(RunDir::new(&opts.run_dir).model_path()) {
+            if let Ok((t, _)) = decode_tensors(&RunDir::new(&opts.run_dir).model_path(), &bytes) {
                 run.best_weights = Some(t);
             }
         }
@@ -786,7 +790,7 @@ pub fn train(
             .map(|e| e.val.as_ref().map_or(e.train.loss, |v| v.loss))
             .collect(),
     });
-    let metrics_path = opts.run_dir.join("metrics.jsonl");
+    let metrics_path = RunDir::new(&opts.run_dir).metrics_path();
     if opts.resume.is_some() {
         // Epochs logged after the checkpoint (a crash between the log and the save) go.
         exphil_runs::metrics::truncate_after(&metrics_path, f64::from(run.state.epoch))
@@ -980,7 +984,7 @@ pub fn train(
                 let name = format!("epoch-{:04}", epoch + 1);
                 let p = run.save(&name)?;
                 rotate_numbered(
-                    &opts.run_dir.join("checkpoints"),
+                    &RunDir::new(&opts.run_dir).checkpoints_path(),
                     "epoch-",
                     cfg.checkpoint.keep_last.max(1),
                 )
@@ -1010,7 +1014,7 @@ fn write_model(run: &Run<'_>, opts: &RunOptions) -> Result<PathBuf, TrainError> 
         Some(w) => w.clone(),
         None => run.export_weights(),
     };
-    let path = opts.run_dir.join(MODEL_FILE);
+    let path = RunDir::new(&opts.run_dir).model_path();
     let bytes = tensors_bytes(MODEL_FILE, &weights, &run.meta)?;
     exphil_io::write_atomic(&path, &bytes).map_err(ck)?;
     Ok(path)
@@ -1030,7 +1034,7 @@ fn write_plot(history: &[EpochMetrics], dir: &Path) -> Result<(), TrainError> {
         series.push(("validation", &val));
     }
     let png = exphil_runs::plot::loss_curve_png(&series);
-    exphil_io::write_atomic(&dir.join("loss_curve.png"), &png).map_err(ck)
+    exphil_io::write_atomic(&RunDir::new(dir).loss_curve_path(), &png).map_err(ck)
 }
 
 /// Component names with their values, for printing.

@@ -1,0 +1,294 @@
+//! A run directory: every path in it ([`RunDir`]) and its record, `config.json`, typed
+//! ([`RunFile`]). Imitation runs and PPO runs share the layout:
+//!
+//! | path | what |
+//! | --- | --- |
+//! | `config.json` | the [`RunFile`]: status, process, lineage, the resolved config, provenance, results (sealed) |
+//! | `games.json` | content hashes of the training and validation games (sealed) |
+//! | `tags.json` | tags (`exphil models tag`) |
+//! | `model.safetensors` | the final (or best) weights |
+//! | `metrics.jsonl`, `loss_curve.png` | the per-epoch log and its plot |
+//! | `eval_<hash>.json` | one evaluation per replay set (sealed) |
+//! | `checkpoints/` | the checkpoint directories resumption reads |
+//!
+//! "Sealed" files end in a checksum of their own bytes ([`crate::models::sealed_json`]).
+
+use crate::config::TrainConfig;
+use crate::models::{read_json, sealed_json, ModelsError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A run's record.
+pub const CONFIG_FILE: &str = "config.json";
+/// A run's tags.
+pub const TAGS_FILE: &str = "tags.json";
+/// The content hashes of a run's training and validation games.
+pub const GAMES_FILE: &str = "games.json";
+/// The weights file of a run and of each checkpoint.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// A run's loss-curve plot.
+pub const LOSS_CURVE_FILE: &str = "loss_curve.png";
+/// The folder of a run's checkpoints.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+
+/// The directory of one run, and every path in it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// The run directory `root` (nothing is read).
+    pub fn new(root: impl Into<PathBuf>) -> RunDir {
+        RunDir { root: root.into() }
+    }
+
+    /// The run directory that holds the file `path` (a weights file), when its parent is one.
+    pub fn of_file(path: &Path) -> Option<RunDir> {
+        path.parent().map(RunDir::new).filter(|d| d.exists())
+    }
+
+    /// Whether the directory holds a run record (`config.json`).
+    pub fn exists(&self) -> bool {
+        self.config_path().is_file()
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The run's name: the directory's name.
+    pub fn name(&self) -> String {
+        self.root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// `config.json`.
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    /// `games.json`.
+    pub fn games_path(&self) -> PathBuf {
+        self.root.join(GAMES_FILE)
+    }
+
+    /// `tags.json`.
+    pub fn tags_path(&self) -> PathBuf {
+        self.root.join(TAGS_FILE)
+    }
+
+    /// `model.safetensors`.
+    pub fn model_path(&self) -> PathBuf {
+        self.root.join(MODEL_FILE)
+    }
+
+    /// `metrics.jsonl`.
+    pub fn metrics_path(&self) -> PathBuf {
+        self.root.join(crate::metrics::METRICS_FILE)
+    }
+
+    /// `loss_curve.png`.
+    pub fn loss_curve_path(&self) -> PathBuf {
+        self.root.join(LOSS_CURVE_FILE)
+    }
+
+    /// `checkpoints/`.
+    pub fn checkpoints_path(&self) -> PathBuf {
+        self.root.join(CHECKPOINTS_DIR)
+    }
+
+    /// `eval_<replays_hash>.json`.
+    pub fn eval_path(&self, replays_hash: &str) -> PathBuf {
+        self.root.join(crate::models::eval_file_name(replays_hash))
+    }
+
+    /// The run's record, its seal verified. Errors name the file.
+    pub fn read(&self) -> Result<RunFile, ModelsError> {
+        let path = self.config_path();
+        let v = read_json(&path)?;
+        serde_json::from_value(v).map_err(|e| ModelsError::Run {
+            path,
+            reason: format!("not a run record ({e})"),
+        })
+    }
+
+    /// Writes the run's record atomically and sealed. Errors name the file.
+    pub fn write(&self, file: &RunFile) -> Result<(), ModelsError> {
+        write_sealed(&self.config_path(), file)
+    }
+
+    /// The run's game lists: `None` when it recorded none (runs before `games.json`, PPO runs),
+    /// an error naming the file when it is there but damaged.
+    pub fn read_games(&self) -> Result<Option<RunGames>, ModelsError> {
+        let path = self.games_path();
+        if let Err(e) = std::fs::symlink_metadata(&path) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                return Ok(None);
+            }
+        }
+        let v = read_json(&path)?;
+        serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| ModelsError::Run {
+                path,
+                reason: format!("not the run's game lists ({e})"),
+            })
+    }
+
+    /// Writes the run's game lists atomically and sealed.
+    pub fn write_games(&self, games: &RunGames) -> Result<(), ModelsError> {
+        write_sealed(&self.games_path(), games)
+    }
+}
+
+/// Writes `value` to `path` as sealed JSON, atomically. Errors name the file.
+fn write_sealed<T: Serialize>(path: &Path, value: &T) -> Result<(), ModelsError> {
+    let err = |reason: String| ModelsError::Run {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let v = serde_json::to_value(value).map_err(|e| err(e.to_string()))?;
+    exphil_io::write_atomic(path, &sealed_json(&v)).map_err(|e| err(e.to_string()))
+}
+
+/// `games.json`: the content hashes of a run's training and validation games, so that
+/// evaluation can leave out the games a policy trained on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunGames {
+    /// Training games, sorted.
+    pub training: Vec<String>,
+    /// Validation games, sorted.
+    pub validation: Vec<String>,
+}
+
+/// The process of a running run, so that one killed outright is told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunProcess {
+    /// Its id.
+    pub pid: u32,
+    /// Its start time in clock ticks since boot (Linux), which tells a reused id apart.
+    pub start_ticks: Option<u64>,
+}
+
+impl RunProcess {
+    /// This process.
+    pub fn current() -> RunProcess {
+        let pid = std::process::id();
+        RunProcess {
+            pid,
+            start_ticks: exphil_io::process_start_ticks(pid),
+        }
+    }
+}
+
+/// A run's `config.json`: the keys every run has, typed; what only some runs have (the
+/// embedding, input and target configs of imitation runs, `ppo` and `league` of reinforcement
+/// learning runs) kept as it is in [`RunFile::other`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunFile {
+    /// When the record was last written (RFC 3339, UTC).
+    pub timestamp: Option<String>,
+    /// When the run was created.
+    pub created_at: Option<String>,
+    /// `running`, `completed`, `interrupted` or `failed` (older runs may have none).
+    pub status: Option<String>,
+    /// The process while `running`.
+    pub process: Option<RunProcess>,
+    /// `imitation`, `fine_tune`, `ppo` or `self_play`.
+    pub training_type: Option<String>,
+    /// The run it started from.
+    pub parent: Option<String>,
+    /// When it was resumed.
+    #[serde(default)]
+    pub resumes: Vec<String>,
+    /// Parameters of its policy.
+    pub params: Option<u64>,
+    /// The exphil that wrote it.
+    pub exphil_version: Option<String>,
+    /// The resolved training config ([`TrainConfig`]; a PPO run keeps its base's).
+    #[serde(default)]
+    pub config: Value,
+    /// Where its data came from.
+    #[serde(default)]
+    pub provenance: Value,
+    /// Its final figures (`null` while running).
+    #[serde(default)]
+    pub results: Value,
+    /// Every other key, as written.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+impl RunFile {
+    /// The training config, or why it cannot be read (`path` names the file).
+    pub fn train_config(&self, path: &Path) -> Result<TrainConfig, ModelsError> {
+        serde_json::from_value(self.config.clone()).map_err(|e| ModelsError::Run {
+            path: path.to_path_buf(),
+            reason: format!("not a run config ({e})"),
+        })
+    }
+
+    /// A key only some runs have (see [`RunFile::other`]); `null` when absent.
+    pub fn extra(&self, key: &str) -> &Value {
+        self.other.get(key).unwrap_or(&Value::Null)
+    }
+
+    /// The characters of its training data, most frames first (ties by name).
+    pub fn characters(&self) -> Vec<String> {
+        let mut c: Vec<(String, u64)> = self.provenance["character_distribution"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        c.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        c.into_iter().map(|(k, _)| k).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_sealed_and_keeps_unknown_keys() {
+        let tmp = std::env::temp_dir().join(format!("exphil-rundir-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let run = RunDir::new(&tmp);
+        assert!(!run.exists());
+        let mut file = RunFile {
+            status: Some("running".into()),
+            process: Some(RunProcess::current()),
+            parent: Some("base".into()),
+            resumes: vec!["2026-01-01T00:00:00Z".into()],
+            config: serde_json::to_value(TrainConfig::default()).unwrap(),
+            provenance: serde_json::json!({"character_distribution": {"Fox": 3, "Marth": 9}}),
+            ..RunFile::default()
+        };
+        file.other
+            .insert("ppo".into(), serde_json::json!({"timesteps": 512}));
+        run.write(&file).unwrap();
+        assert!(run.exists());
+        let back = run.read().unwrap();
+        assert_eq!(back.other["ppo"], file.other["ppo"]);
+        assert!(back.other.contains_key("checksum"), "written sealed");
+        let mut without = back.clone();
+        without.other.remove("checksum");
+        assert_eq!(without, file);
+        assert_eq!(back.characters(), ["Marth", "Fox"]);
+        assert_eq!(
+            back.train_config(&run.config_path()).unwrap(),
+            TrainConfig::default()
+        );
+        assert_eq!(RunDir::of_file(&run.model_path()), Some(run.clone()));
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+}
