@@ -1,7 +1,6 @@
 //! `exphil`: turn Super Smash Bros. Melee replays into AI players. The command line, and the
 //! only place that reads arguments or the environment.
 
-mod agent;
 mod bench;
 mod charts;
 mod dataset;

@@ -10,7 +10,6 @@
 //! Asynchronous mode: the game runs in real time; a worker thread infers on the newest frame,
 //! and each frame gets the newest decision (counted when it is not for that frame).
 
-use crate::agent::Player;
 use crate::eval::{checkpoints_dir, policy_path};
 use crate::serve::trained_characters;
 use anyhow::{bail, Context, Result};
@@ -24,6 +23,7 @@ use exphil_dolphin::{
 use exphil_policy::Sampling;
 use exphil_replay::{ExternalCharacter, ExternalStage, Port};
 use exphil_state::{Controller, GameState};
+use exphil_train::agent::Player;
 use exphil_train::model_file::{load_for_play, LoadedPolicy};
 use exphil_train::trainer::device_of;
 use std::net::{SocketAddr, ToSocketAddrs};

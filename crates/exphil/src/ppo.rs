@@ -4,7 +4,6 @@
 //! that fails is replaced and its transition ends the episode; the learner never stops for it.
 //! The result is a run directory like `exphil train`'s, so every other command reads it.
 
-use crate::agent::BatchedPolicy;
 use crate::eval::{checkpoints_dir, policy_path};
 use crate::sim::fighter;
 use anyhow::{bail, Context, Result};
@@ -21,6 +20,7 @@ use exphil_sim::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Wei
 use exphil_sim::reward::{Reward, Snap};
 use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
+use exphil_train::agent::BatchedPolicy;
 use exphil_train::model_file::{load_for_play, read_weights};
 use exphil_train::optim::Optimizer;
 use exphil_train::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
@@ -758,7 +758,14 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let opponent = |seed: u64| -> Result<BatchedPolicy> {
         let l = load_for_play(&path, &base)?;
         let d = l.frame_delay();
-        BatchedPolicy::new(l, base.clone(), Sampling::Temperature(1.0), d, n, seed)
+        Ok(BatchedPolicy::new(
+            l,
+            base.clone(),
+            Sampling::Temperature(1.0),
+            d,
+            n,
+            seed,
+        )?)
     };
     let name = a.name.clone().unwrap_or_else(|| {
         let t = rfc3339_utc(SystemTime::now()).replace([':', '-'], "");

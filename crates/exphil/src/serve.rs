@@ -4,12 +4,12 @@
 //! answered with each game's previous controller (neutral for a new game) and counted; the
 //! late answer is dropped.
 
-use crate::agent::BatchedPolicy;
 use crate::eval::{checkpoints_dir, policy_path};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use exphil_policy::Sampling;
 use exphil_replay::ExternalCharacter;
+use exphil_train::agent::BatchedPolicy;
 use exphil_train::model_file::{load_for_play, LoadedPolicy};
 use exphil_train::trainer::device_of;
 use exphil_umi::protocol::{act, error, read_message_limited, ready, session_limit, write_message};

@@ -1,7 +1,6 @@
 //! `exphil sim play`: matches in the simulator between policies and scripted bots, with
 //! results per game and in total, and games recorded as self-contained HTML viewers.
 
-use crate::agent::Player;
 use crate::eval::{checkpoints_dir, policy_path};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -12,6 +11,7 @@ use exphil_sim::{
     bot, Bot, End, Fighter, Game, Outcome, Rng, SlpRecorder, Stage, BOT_NAMES, STAGES,
 };
 use exphil_state::Controller;
+use exphil_train::agent::Player;
 use exphil_train::model_file::load_for_play;
 use exphil_train::trainer::device_of;
 use std::path::{Path, PathBuf};
@@ -492,7 +492,7 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
         let loaded = load_for_play(&path, &device).with_context(|| format!("loading {run}"))?;
         let what = loaded.config.backbone.describe();
         let delay = loaded.frame_delay();
-        let mut policy = crate::agent::BatchedPolicy::new(
+        let mut policy = exphil_train::agent::BatchedPolicy::new(
             loaded,
             device,
             Sampling::Temperature(1.0),

@@ -3,6 +3,7 @@
 //! resumption; and proximal policy optimisation (`ppo`).
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod allocator;
 pub mod data;
 pub mod ema;

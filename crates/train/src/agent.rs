@@ -1,14 +1,25 @@
-//! A policy playing one seat of one game, frame by frame: its model memory and controller
-//! history, the same embedding as training. Used by `exphil play` (Dolphin), `exphil serve`
-//! (UMI), `exphil sim` and PPO.
+//! A policy playing seats of games, frame by frame: its model memory and controller history per
+//! slot, the same embedding as training. Used by `exphil play` (Dolphin), `exphil serve` (UMI),
+//! `exphil sim` and PPO.
 
+use crate::model_file::LoadedPolicy;
 use burn::tensor::Device;
 use exphil_dataset::LiveGame;
 use exphil_embed::{Embedder, TargetCoder};
 use exphil_policy::{BackboneState, PolicyInput, Sampling};
 use exphil_state::{Controller, GameState};
-use exphil_train::model_file::LoadedPolicy;
 use rand::SeedableRng;
+
+/// Why a policy cannot play: its recorded embedding or targets are not valid here.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The embedding config.
+    #[error("the policy's embedding: {0}")]
+    Embed(#[from] exphil_embed::EmbedConfigError),
+    /// The target config.
+    #[error("the policy's targets: {0}")]
+    Targets(#[from] exphil_embed::ConfigError),
+}
 
 /// A policy playing one port: its model memory and controller history, one frame at a time
 /// (a [`BatchedPolicy`] of one slot).
@@ -23,7 +34,7 @@ impl Player {
         device: Device,
         sampling: Sampling,
         delay: u8,
-    ) -> anyhow::Result<Player> {
+    ) -> Result<Player, AgentError> {
         Ok(Player {
             inner: BatchedPolicy::new(loaded, device, sampling, delay, 1, 0)?,
         })
@@ -78,9 +89,9 @@ impl BatchedPolicy {
         delay: u8,
         slots: usize,
         seed: u64,
-    ) -> anyhow::Result<BatchedPolicy> {
-        let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let coder = TargetCoder::new(loaded.targets.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    ) -> Result<BatchedPolicy, AgentError> {
+        let embedder = Embedder::new(loaded.embed.clone())?;
+        let coder = TargetCoder::new(loaded.targets.clone())?;
         Ok(BatchedPolicy {
             embedder,
             coder,
