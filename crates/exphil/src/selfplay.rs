@@ -8,7 +8,7 @@ use crate::ppo::{League, PpoArgs};
 use crate::sim::{clock, fighter, play_games, seat, summarize, Outputs, SeatOpts};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use exphil_sim::league::{Elo, HistoricalSampling, Population, Ratings, Weights};
+use exphil_rl::league::{Elo, HistoricalSampling, Population, Ratings, Weights};
 use exphil_sim::{Outcome, BOT_NAMES, STAGES};
 use std::path::PathBuf;
 use std::process::ExitCode;

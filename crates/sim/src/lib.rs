@@ -10,9 +10,7 @@ pub mod batch;
 pub mod bots;
 pub mod fighter;
 pub mod game;
-pub mod league;
 pub mod record;
-pub mod reward;
 pub mod slp;
 pub mod stage;
 

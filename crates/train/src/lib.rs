@@ -1,6 +1,7 @@
 //! Behavioural cloning on burn: optimisers, learning-rate schedules, weight EMA, the training
 //! loop with validation and early stopping, numerical-fault recovery, checkpoints and exact
-//! resumption; and proximal policy optimisation (`ppo`).
+//! resumption; loading a trained policy (`model_file`), evaluating it (`eval`) and playing it
+//! frame by frame (`agent`).
 #![deny(missing_docs)]
 
 pub mod agent;
@@ -12,7 +13,6 @@ pub mod eval;
 pub mod grads;
 pub mod model_file;
 pub mod optim;
-pub mod ppo;
 pub mod resume;
 pub mod schedule;
 pub mod state;

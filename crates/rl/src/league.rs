@@ -3,7 +3,7 @@
 //! bots) sampled by category weights, historical snapshots optionally by prioritised
 //! fictitious self-play (the ones the learner beats least, most often).
 
-use crate::bots::Rng;
+use exphil_sim::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Elo settings.

@@ -1,7 +1,7 @@
 //! The reward's terms, one at a time.
 
+use exphil_rl::reward::{Reward, Snap};
 use exphil_sim::game::{End, Outcome, StepInfo};
-use exphil_sim::reward::{Reward, Snap};
 
 const EDGE: f32 = 85.0;
 

@@ -3,11 +3,11 @@
 //! imitation policy (the teacher), over minibatches for several epochs, with advantage
 //! normalisation and global gradient-norm clipping.
 
-use crate::grads::GradStore;
-use crate::optim::Optimizer;
 use burn::tensor::{Device, Tensor};
 use exphil_embed::TARGET_COLUMNS;
 use exphil_policy::{kl, BackboneState, InputSpec, Policy, PolicyInput, TargetBatch};
+use exphil_train::grads::GradStore;
+use exphil_train::optim::Optimizer;
 use rand::seq::SliceRandom;
 use rand::Rng;
 

@@ -2,7 +2,7 @@
 //! damage, an optional win/loss bonus, and the shaping terms of the original ExPhil (approach,
 //! combo, edge guard, recovery risk), each with its own weight (0 turns it off).
 
-use crate::game::{Game, StepInfo};
+use exphil_sim::{Game, StepInfo};
 use serde::{Deserialize, Serialize};
 
 /// Below this height a fighter counts as off-stage even above the stage's width.

@@ -8,11 +8,11 @@ use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_policy::{
     bc_loss, kl_divergence, params, InputSpec, LossSpec, Policy, PolicyInput, TargetBatch,
 };
+use exphil_rl::ppo::{gae, update, PpoConfig, Rollout};
 use exphil_runs::config::{
     Activation, BackboneConfig, MlpConfig, OptimConfig, PolicyConfig, RecurrentConfig,
 };
 use exphil_train::optim::Optimizer;
-use exphil_train::ppo::{gae, update, PpoConfig, Rollout};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

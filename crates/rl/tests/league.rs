@@ -1,6 +1,6 @@
 //! Elo ratings and the opponent population.
 
-use exphil_sim::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
+use exphil_rl::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
 use exphil_sim::Rng;
 
 #[test]

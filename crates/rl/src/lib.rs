@@ -1,0 +1,10 @@
+//! Reinforcement learning in the simulator, above imitation training: the PPO update over
+//! rollouts of a policy (`ppo`: GAE, the clipped objective with value clipping, entropy and a KL
+//! term to a teacher, minibatches of rows or of whole games for recurrent policies), the reward
+//! shaped from simulator steps (`reward`), and what self-play keeps of its opponents
+//! (`league`: Elo ratings, snapshot populations, prioritised fictitious self-play).
+#![deny(missing_docs)]
+
+pub mod league;
+pub mod ppo;
+pub mod reward;
