@@ -23,7 +23,7 @@ use crate::examples::{game_examples_named, ExampleConfig, SkipReason};
 use crate::names::{PlayerRegistry, RegistryError, REGISTRY_FILE};
 use crate::parquet::{read_footer, FrameTable, TableError, TABLE_FORMAT_VERSION};
 use crate::shard::{Precision, Shard, ShardError, SHARD_FORMAT_VERSION};
-use crate::split::{assign_split, Split};
+use crate::split::{split_games, Split};
 use exphil_corpus::{discover, inspect_bytes, Depth, Filter, ReplayInfo};
 use exphil_embed::{
     ConfigError, EmbedConfig, EmbedConfigError, Embedder, Layout, TargetCoder, TargetConfig,
@@ -536,14 +536,20 @@ pub fn build(
             for (k, v) in &g.anomalies {
                 *anomalies.entry(k.clone()).or_insert(0) += v;
             }
-            match g.split {
-                Split::Train => report.train_examples += g.examples,
-                Split::Validation => {
-                    report.validation_examples += g.examples;
-                    report.validation_games += 1;
-                }
-            }
             games.push(g);
+        }
+    }
+    // The split of every command, over all the games.
+    let keys: Vec<&str> = games.iter().map(|g| g.content_hash.as_str()).collect();
+    let sides = split_games(&keys, config.split_seed, config.validation_fraction);
+    for (g, side) in games.iter_mut().zip(sides) {
+        g.split = side;
+        match side {
+            Split::Train => report.train_examples += g.examples,
+            Split::Validation => {
+                report.validation_examples += g.examples;
+                report.validation_games += 1;
+            }
         }
     }
     report.games = games.len();
@@ -759,11 +765,8 @@ impl GameContext<'_> {
             shard_key,
             shards: entry.shards,
             examples,
-            split: assign_split(
-                hash,
-                self.config.split_seed,
-                self.config.validation_fraction,
-            ),
+            // Decided over every game once all are known (`build`, after the workers).
+            split: Split::Train,
             anomalies: entry.anomalies,
         });
         out

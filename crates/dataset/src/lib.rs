@@ -27,7 +27,7 @@ pub use crate::shard::{
     target_row, targets_of, Precision, Shard, ShardError, ShardInfo, ARRAYS, SHARD_FORMAT_VERSION,
     TARGET_COLUMNS,
 };
-pub use crate::split::{assign_split, Split};
+pub use crate::split::{split_games, Split};
 
 mod parquet;
 pub use crate::parquet::{

@@ -30,7 +30,7 @@
 //! epoch may be short unless `drop_last`.
 
 use crate::shard::{Shard, ShardError, ShardInfo, TARGET_COLUMNS};
-use crate::split::{assign_split, Split};
+use crate::split::{split_games, Split};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -232,19 +232,17 @@ fn units_of(shard: &Shard, cfg: &LoaderConfig) -> Vec<u32> {
     starts
 }
 
-/// The side of a shard: from its source hash (both perspectives of a game share it). A shard
-/// without a source cannot be placed safely, so it is an error rather than a guess.
-fn side_of(dir: &Path, info: &ShardInfo, cfg: &LoaderConfig) -> Result<Split, LoaderError> {
-    if info.source.is_empty() {
+/// The side of each shard (in order), from its source hash by [`split_games`] over every game
+/// of `infos` (both perspectives of a game share their source). A shard without a source cannot
+/// be placed safely, so it is an error rather than a guess.
+fn sides_of(infos: &[(&Path, &ShardInfo)], cfg: &LoaderConfig) -> Result<Vec<Split>, LoaderError> {
+    if let Some((dir, _)) = infos.iter().find(|(_, i)| i.source.is_empty()) {
         return Err(LoaderError::NoSource {
-            path: dir.to_owned(),
+            path: dir.to_path_buf(),
         });
     }
-    Ok(assign_split(
-        &info.source,
-        cfg.split_seed,
-        cfg.validation_fraction,
-    ))
+    let keys: Vec<&str> = infos.iter().map(|(_, i)| i.source.as_str()).collect();
+    Ok(split_games(&keys, cfg.split_seed, cfg.validation_fraction))
 }
 
 impl Loader {
@@ -253,15 +251,30 @@ impl Loader {
     /// again until its turn.
     pub fn open(dirs: &[PathBuf], cfg: LoaderConfig) -> Result<Loader, LoaderError> {
         cfg.validate()?;
+        // The split needs every game first: the shards' descriptions, read once.
+        let keep: Option<Vec<bool>> = match cfg.split {
+            Some(side) => {
+                let infos = dirs
+                    .iter()
+                    .map(|d| Ok((d.as_path(), Shard::open(d)?.info().clone())))
+                    .collect::<Result<Vec<_>, LoaderError>>()?;
+                let refs: Vec<(&Path, &ShardInfo)> = infos.iter().map(|(d, i)| (*d, i)).collect();
+                Some(
+                    sides_of(&refs, &cfg)?
+                        .into_iter()
+                        .map(|s| s == side)
+                        .collect(),
+                )
+            }
+            None => None,
+        };
         let mut entries = Vec::new();
-        for dir in dirs {
+        for (k, dir) in dirs.iter().enumerate() {
+            if keep.as_ref().is_some_and(|keep| !keep[k]) {
+                continue;
+            }
             let shard = Shard::open(dir)?;
             let info = shard.info().clone();
-            if let Some(side) = cfg.split {
-                if side_of(dir, &info, &cfg)? != side {
-                    continue;
-                }
-            }
             let starts = units_of(&shard, &cfg);
             let units = starts.len();
             let (shard, starts) = if cfg.streaming {
@@ -283,15 +296,26 @@ impl Loader {
     /// A loader over shards already opened (they stay mapped: `streaming` is ignored).
     pub fn from_shards(shards: Vec<Shard>, cfg: LoaderConfig) -> Result<Loader, LoaderError> {
         cfg.validate()?;
+        let keep: Option<Vec<bool>> = match cfg.split {
+            Some(side) => {
+                let refs: Vec<(&Path, &ShardInfo)> =
+                    shards.iter().map(|s| (s.dir(), s.info())).collect();
+                Some(
+                    sides_of(&refs, &cfg)?
+                        .into_iter()
+                        .map(|s| s == side)
+                        .collect(),
+                )
+            }
+            None => None,
+        };
         let mut entries = Vec::new();
-        for shard in shards {
+        for (k, shard) in shards.into_iter().enumerate() {
+            if keep.as_ref().is_some_and(|keep| !keep[k]) {
+                continue;
+            }
             let dir = shard.dir().to_owned();
             let info = shard.info().clone();
-            if let Some(side) = cfg.split {
-                if side_of(&dir, &info, &cfg)? != side {
-                    continue;
-                }
-            }
             let starts = units_of(&shard, &cfg);
             entries.push(Entry {
                 dir,

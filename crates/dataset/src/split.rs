@@ -1,6 +1,10 @@
-//! Training/validation split by **whole games**, never by frames: a game's side is a pure function
-//! of its key (the replay's content hash), the split seed and the validation fraction, so it is the
-//! same in every run and a game keeps its side when other games are added or removed.
+//! Training/validation split by **whole games**, never by frames. One rule for every command
+//! ([`split_games`]): the games are ranked by a seeded hash of their key (the replay's content
+//! hash), and the first `round(n × fraction)` of them are held out — at least one and never all
+//! when there are two games or more and the fraction is above 0. So the split is exact for small
+//! corpora and the same in every run with the same seed. A game's rank depends only on its key
+//! and the seed: adding games never moves a training game to validation unless the count held
+//! out grows (newcomers that rank higher push held-out games back to training).
 
 use serde::{Deserialize, Serialize};
 
@@ -14,26 +18,35 @@ pub enum Split {
     Validation,
 }
 
-/// The side of the game with key `game_key` (e.g. its content hash): validation when
-/// `xxh3(seed ‖ key)` mapped to `[0, 1)` is below `validation_fraction` (clamped to 0..=1; NaN
-/// counts as 0).
-pub fn assign_split(game_key: &str, seed: u64, validation_fraction: f64) -> Split {
-    let mut buf = Vec::with_capacity(8 + game_key.len());
-    buf.extend_from_slice(&seed.to_le_bytes());
-    buf.extend_from_slice(game_key.as_bytes());
-    let h = xxhash_rust::xxh3::xxh3_64(&buf);
-    // Top 53 bits as a uniform value in [0, 1).
-    let u = (h >> 11) as f64 / (1u64 << 53) as f64;
-    let frac = if validation_fraction.is_nan() {
+/// The side of each game of `keys` (in order) for `seed` and the validation `fraction`
+/// (clamped to 0..=1; NaN counts as 0). Equal keys (both perspectives of a game) get one side.
+pub fn split_games(keys: &[&str], seed: u64, fraction: f64) -> Vec<Split> {
+    let mut unique: Vec<&str> = keys.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let n = unique.len();
+    let frac = if fraction.is_nan() {
         0.0
     } else {
-        validation_fraction.clamp(0.0, 1.0)
+        fraction.clamp(0.0, 1.0)
     };
-    if u < frac {
-        Split::Validation
+    let held = if frac > 0.0 && n >= 2 {
+        ((n as f64 * frac).round() as usize).clamp(1, n - 1)
     } else {
-        Split::Train
-    }
+        0
+    };
+    let rank = |k: &str| xxhash_rust::xxh3::xxh3_64(format!("{seed}:{k}").as_bytes());
+    unique.sort_by_key(|k| (rank(k), *k));
+    let validation: std::collections::HashSet<&str> = unique.into_iter().take(held).collect();
+    keys.iter()
+        .map(|k| {
+            if validation.contains(k) {
+                Split::Validation
+            } else {
+                Split::Train
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -41,31 +54,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deterministic_and_close_to_the_fraction() {
-        let keys: Vec<String> = (0..20_000).map(|i| format!("{:016x}", i * 7919)).collect();
+    fn exact_deterministic_and_stable_as_games_are_added() {
+        let keys: Vec<String> = (0..2_000).map(|i| format!("{:016x}", i * 7919)).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         for frac in [0.0, 0.05, 0.1, 0.5, 1.0] {
-            let a: Vec<Split> = keys.iter().map(|k| assign_split(k, 42, frac)).collect();
-            let b: Vec<Split> = keys.iter().map(|k| assign_split(k, 42, frac)).collect();
-            assert_eq!(a, b);
-            let v = a.iter().filter(|s| **s == Split::Validation).count() as f64;
-            let got = v / keys.len() as f64;
-            assert!((got - frac).abs() < 0.01, "fraction {frac}: got {got}");
+            let a = split_games(&refs, 42, frac);
+            assert_eq!(a, split_games(&refs, 42, frac));
+            let held = a.iter().filter(|s| **s == Split::Validation).count();
+            let want = ((refs.len() as f64 * frac).round() as usize)
+                .clamp(usize::from(frac > 0.0), refs.len() - 1);
+            assert_eq!(held, want, "fraction {frac}");
         }
-        // A different seed gives a different (but equally sized) split.
-        let a: Vec<Split> = keys.iter().map(|k| assign_split(k, 1, 0.5)).collect();
-        let b: Vec<Split> = keys.iter().map(|k| assign_split(k, 2, 0.5)).collect();
-        assert_ne!(a, b);
-    }
-
-    #[test]
-    fn stable_when_games_are_added() {
-        let key = "00000000deadbeef";
-        let before = assign_split(key, 7, 0.2);
-        // Nothing else enters the decision: no game can change sides because of another.
-        for _ in 0..3 {
-            assert_eq!(assign_split(key, 7, 0.2), before);
+        // Another seed, another split of the same size.
+        assert_ne!(split_games(&refs, 1, 0.5), split_games(&refs, 2, 0.5));
+        // Games added with the held-out count unchanged (100 of 1,000 and of 1,003): no training
+        // game moves to validation.
+        let small = split_games(&refs[..1_000], 7, 0.1);
+        let mut more = refs[..1_000].to_vec();
+        more.extend(["ffff000000000001", "ffff000000000002", "ffff000000000003"]);
+        let grown = split_games(&more, 7, 0.1);
+        for (before, after) in small.iter().zip(&grown) {
+            assert!(!(*before == Split::Train && *after == Split::Validation));
         }
-        assert_eq!(assign_split(key, 7, f64::NAN), Split::Train);
-        assert_eq!(assign_split(key, 7, 2.0), Split::Validation);
+        // Two games: one held out; one game: none; equal keys share a side; NaN is 0.
+        let two = split_games(&["a", "b"], 3, 0.1);
+        assert_eq!(two.iter().filter(|s| **s == Split::Validation).count(), 1);
+        assert_eq!(split_games(&["a"], 3, 0.5), [Split::Train]);
+        let twice = split_games(&["a", "b", "a", "b"], 3, 0.5);
+        assert_eq!((twice[0], twice[1]), (twice[2], twice[3]));
+        assert_eq!(split_games(&["a", "b"], 3, f64::NAN), [Split::Train; 2]);
     }
 }

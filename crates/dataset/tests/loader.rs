@@ -3,8 +3,8 @@
 //! and a prefetch thread that stops when the epoch is dropped.
 
 use exphil_dataset::{
-    assign_split, game_examples, unit_starts, Batch, ExampleConfig, Loader, LoaderConfig,
-    Precision, Shard, Split,
+    game_examples, split_games, unit_starts, Batch, ExampleConfig, Loader, LoaderConfig, Precision,
+    Shard, Split,
 };
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_replay::{read_file, DecodeOptions};
@@ -213,9 +213,7 @@ fn split_is_by_whole_games_and_streaming_covers_everything() {
     // A split seed that puts the three games on both sides (so the test is not vacuous).
     let split_seed = (0..)
         .find(|&s| {
-            let sides: Vec<Split> = (0..3)
-                .map(|g| assign_split(&format!("game{g}"), s, 0.5))
-                .collect();
+            let sides = split_games(&["game0", "game1", "game2"], s, 0.5);
             sides.contains(&Split::Train) && sides.contains(&Split::Validation)
         })
         .unwrap();

@@ -4,9 +4,9 @@
 
 use exphil_corpus::{discover, Filter};
 use exphil_dataset::{
-    build, BuildConfig, DatasetManifest, ExampleConfig, Loader, LoaderConfig, NoiseConfig,
-    Perspective, PlayerNames, Precision, Progress, Shard, Split, StreamConfig, StreamLoader,
-    VARIANT_ORIGINAL,
+    build, split_games, BuildConfig, DatasetManifest, ExampleConfig, Loader, LoaderConfig,
+    NoiseConfig, Perspective, PlayerNames, Precision, Progress, Shard, Split, StreamConfig,
+    StreamLoader, VARIANT_ORIGINAL,
 };
 use exphil_embed::TARGET_COLUMNS;
 use exphil_embed::{EmbedConfig, StickDiscretization, TargetCoder, TargetConfig, NUM_BUTTONS};
@@ -267,34 +267,22 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
             dir.display()
         )));
     }
-    // Games ranked by a seeded hash of their content; the first round(n * val_split) of them
-    // (at least one, and never all) are held out, so the split is exact for small corpora and
-    // a game keeps its rank as others are added.
-    let frac = cfg.train.val_split;
-    let n = games.len();
-    let held = if frac > 0.0 && n >= 2 {
-        ((n as f64 * frac).round() as usize).clamp(1, n - 1)
+    // The split of every command (`exphil_dataset::split_games`), unless --val-games names it.
+    let sides = if cfg.train.val_games.is_empty() {
+        let keys: Vec<&str> = games.iter().map(|g| g.content_hash.as_str()).collect();
+        split_games(&keys, split_seed, cfg.train.val_split)
     } else {
-        0
-    };
-    let rank = |h: &str| xxhash_rust::xxh3::xxh3_64(format!("{split_seed}:{h}").as_bytes());
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| (rank(&games[i].content_hash), i));
-    let mut sides = vec![Split::Train; n];
-    if cfg.train.val_games.is_empty() {
-        for &i in order.iter().take(held) {
-            sides[i] = Split::Validation;
-        }
-    } else {
+        let mut sides = vec![Split::Train; games.len()];
         for i in named_games(&cfg.train.val_games, &games, dir)? {
             sides[i] = Split::Validation;
         }
-        if sides.iter().all(|s| *s == Split::Validation) {
-            return Err(DataError::Config(format!(
-                "--val-games names every game of the dataset in {}: nothing is left to train on",
-                dir.display()
-            )));
-        }
+        sides
+    };
+    if sides.iter().all(|s| *s == Split::Validation) {
+        return Err(DataError::Config(format!(
+            "--val-games names every game of the dataset in {}: nothing is left to train on",
+            dir.display()
+        )));
     }
     let mut train_dirs = Vec::new();
     let mut val_dirs = Vec::new();
