@@ -399,7 +399,7 @@ fn display_paths(p: &[PathBuf]) -> String {
 /// registry).
 fn save(run_dir: &Path, report: &EvalReport) -> Result<()> {
     let path = RunDir::new(run_dir).eval_path(&report.data.hash);
-    let bytes = exphil_runs::models::sealed_json(&serde_json::to_value(report)?);
+    let bytes = exphil_runs::rundir::sealed_json(&serde_json::to_value(report)?);
     exphil_io::write_atomic(&path, &bytes)
         .with_context(|| format!("writing {}", path.display()))?;
     if let Some(ckpt) = run_dir.parent() {

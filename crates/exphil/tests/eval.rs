@@ -557,7 +557,7 @@ fn edit_run_config(run: &Path, f: impl FnOnce(&mut Value)) {
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     f(&mut v["config"]);
     // As exphil writes it: sealed with a checksum of the new bytes.
-    std::fs::write(&path, exphil_runs::models::sealed_json(&v)).unwrap();
+    std::fs::write(&path, exphil_runs::rundir::sealed_json(&v)).unwrap();
 }
 
 /// Rewrites the metadata of a weights file.

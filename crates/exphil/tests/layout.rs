@@ -116,3 +116,86 @@ fn crates_depend_only_downwards_and_the_data_flow_is_framework_free() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The first cycle of `edges` (module → modules it names), if any.
+fn cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == n) {
+            let mut c = path[at..].to_vec();
+            c.push(n.to_string());
+            return Some(c);
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n.to_string());
+        for d in edges.get(n).into_iter().flatten() {
+            if let Some(c) = visit(d, edges, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|n| visit(n, edges, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_module_of_a_crate_names_one_that_names_it_back() {
+    // The detector itself: a three-module loop is found, a chain is not.
+    let graph = |pairs: &[(&str, &str)]| {
+        let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (a, b) in pairs {
+            g.entry(a.to_string()).or_default().insert(b.to_string());
+        }
+        g
+    };
+    assert!(cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])).is_some());
+    assert!(cycle(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_none());
+
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&crates).unwrap() {
+        let src = entry.unwrap().path().join("src");
+        let Ok(files) = std::fs::read_dir(&src) else {
+            continue;
+        };
+        let modules: BTreeMap<String, std::path::PathBuf> = files
+            .map(|f| f.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
+            .filter(|(m, _)| m != "lib" && m != "main")
+            .collect();
+        let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (m, path) in &modules {
+            let text = std::fs::read_to_string(path).unwrap();
+            // The module's own code: tests and comments (doc links) aside.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let names = edges.entry(m.clone()).or_default();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for part in line.split("crate::").skip(1) {
+                    let name: String = part
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if name != *m && modules.contains_key(&name) {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+        if let Some(c) = cycle(&edges) {
+            found.push(format!("{}: {}", src.display(), c.join(" -> ")));
+        }
+    }
+    assert!(found.is_empty(), "module cycles:\n{}", found.join("\n"));
+}

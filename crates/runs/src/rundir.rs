@@ -11,14 +11,138 @@
 //! | `eval_<hash>.json` | one evaluation per replay set (sealed) |
 //! | `checkpoints/` | the checkpoint directories resumption reads |
 //!
-//! "Sealed" files end in a checksum of their own bytes ([`crate::models::sealed_json`]).
+//! "Sealed" files end in a checksum of their own bytes ([`sealed_json`]); [`read_json`] verifies
+//! it. Errors of run directories and of the registry operations are [`ModelsError`].
 
 use crate::config::TrainConfig;
-use crate::models::{read_json, sealed_json, ModelsError};
+use crate::registry::RegistryError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The largest `config.json`, `tags.json` or `eval_*.json` read.
+const MAX_JSON_LEN: u64 = 64 << 20;
+
+/// The name of the evaluation file for a replay set.
+pub fn eval_file_name(replays_hash: &str) -> String {
+    format!("eval_{replays_hash}.json")
+}
+
+/// What went wrong. Every message names the path or the run.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelsError {
+    /// The registry could not be read or written.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A run directory or one of its files is unusable.
+    #[error("{path}: {reason}")]
+    Run {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No run by that name.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub(crate) fn run_err(path: &Path, reason: impl Into<String>) -> ModelsError {
+    ModelsError::Run {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads a JSON file of at most [`MAX_JSON_LEN`] bytes.
+pub fn read_json(path: &Path) -> Result<Value, ModelsError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| run_err(path, e.to_string()))?
+        .len();
+    if len > MAX_JSON_LEN {
+        return Err(run_err(
+            path,
+            format!("{len} bytes is more than this file can be"),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| run_err(path, e.to_string()))?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| run_err(path, format!("not valid JSON ({e})")))?;
+    check_seal(&bytes, &v).map_err(|reason| run_err(path, reason))?;
+    Ok(v)
+}
+
+/// The key of the checksum in a sealed JSON file ([`sealed_json`]).
+pub const JSON_CHECKSUM_KEY: &str = "checksum";
+
+/// The text of a sealed checksum before it is computed: 16 zeros.
+const UNSEALED: &str = "0000000000000000";
+
+/// The pretty-printed bytes of the JSON object `v` with a `"checksum"` entry: the xxh3-64 of
+/// the file's own bytes with that entry's value written as 16 zeros. [`read_json`] verifies it,
+/// so a changed byte anywhere in the file is found (files without one are read as before).
+pub fn sealed_json(v: &Value) -> Vec<u8> {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(JSON_CHECKSUM_KEY.into(), Value::String(UNSEALED.into()));
+    }
+    let mut bytes = serde_json::to_vec_pretty(&v).unwrap_or_default();
+    bytes.push(b'\n');
+    let pattern = format!("\"{JSON_CHECKSUM_KEY}\": \"{UNSEALED}\"");
+    if let Some(at) = rfind(&bytes, pattern.as_bytes()) {
+        let sum = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+        let start = at + pattern.len() - 1 - UNSEALED.len();
+        bytes[start..start + UNSEALED.len()].copy_from_slice(sum.as_bytes());
+    }
+    bytes
+}
+
+/// Checks the seal of a JSON file read as `bytes` (parsed as `v`): none, or one that matches.
+fn check_seal(bytes: &[u8], v: &Value) -> Result<(), String> {
+    let corrupt = |why: String| Err(format!("{why}: the file is corrupt"));
+    let Some(stored) = v.get(JSON_CHECKSUM_KEY) else {
+        // Unsealed (written before seals, or by hand), unless the seal's own key was damaged.
+        let near = |k: &String| {
+            k.len() == JSON_CHECKSUM_KEY.len()
+                && k.bytes()
+                    .zip(JSON_CHECKSUM_KEY.bytes())
+                    .filter(|(a, b)| a != b)
+                    .count()
+                    == 1
+        };
+        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| near(k))) {
+            return corrupt(format!("it has a key {k:?} where its checksum belongs"));
+        }
+        return Ok(());
+    };
+    let Some(stored) = stored
+        .as_str()
+        .filter(|s| s.len() == UNSEALED.len() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    else {
+        return corrupt(format!("its {JSON_CHECKSUM_KEY:?} is not 16 hex digits"));
+    };
+    let pattern = format!("\"{JSON_CHECKSUM_KEY}\": \"{stored}\"");
+    let Some(at) = rfind(bytes, pattern.as_bytes()) else {
+        return corrupt(format!(
+            "its {JSON_CHECKSUM_KEY:?} entry is not as exphil writes it"
+        ));
+    };
+    let start = at + pattern.len() - 1 - UNSEALED.len();
+    let mut unsealed = bytes.to_vec();
+    unsealed[start..start + UNSEALED.len()].copy_from_slice(UNSEALED.as_bytes());
+    let computed = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&unsealed));
+    if computed != stored {
+        return corrupt(format!(
+            "it does not match its checksum (stored {stored}, computed {computed})"
+        ));
+    }
+    Ok(())
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
 
 /// A run's record.
 pub const CONFIG_FILE: &str = "config.json";
@@ -105,7 +229,7 @@ impl RunDir {
 
     /// `eval_<replays_hash>.json`.
     pub fn eval_path(&self, replays_hash: &str) -> PathBuf {
-        self.root.join(crate::models::eval_file_name(replays_hash))
+        self.root.join(eval_file_name(replays_hash))
     }
 
     /// The run's record, its seal verified. Errors name the file.

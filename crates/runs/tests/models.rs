@@ -312,9 +312,9 @@ fn sealed_json_files_refuse_every_changed_byte() {
         "provenance": {"replay_files": ["a.slp", "b.slp"]},
         "results": {"best_val_loss": 1.25},
     });
-    let sealed = exphil_runs::models::sealed_json(&v);
+    let sealed = exphil_runs::rundir::sealed_json(&v);
     std::fs::write(&path, &sealed).unwrap();
-    let back = exphil_runs::models::read_json(&path).unwrap();
+    let back = exphil_runs::rundir::read_json(&path).unwrap();
     let mut expected = v.clone();
     expected["checksum"] = back["checksum"].clone();
     assert_eq!(back, expected);
@@ -326,7 +326,7 @@ fn sealed_json_files_refuse_every_changed_byte() {
             let mut b = sealed.clone();
             b[i] ^= mask;
             std::fs::write(&path, &b).unwrap();
-            match exphil_runs::models::read_json(&path) {
+            match exphil_runs::rundir::read_json(&path) {
                 Ok(_) => accepted.push((i, mask)),
                 Err(e) => assert!(e.to_string().contains("config.json"), "{e}"),
             }
@@ -343,13 +343,13 @@ fn sealed_json_files_refuse_every_changed_byte() {
     let at = b.len() - 10;
     b[at] = b'1';
     std::fs::write(&path, &b).unwrap();
-    let e = exphil_runs::models::read_json(&path)
+    let e = exphil_runs::rundir::read_json(&path)
         .unwrap_err()
         .to_string();
     assert!(e.contains("checksum") && e.contains("corrupt"), "{e}");
 
     std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
-    assert_eq!(exphil_runs::models::read_json(&path).unwrap(), v);
+    assert_eq!(exphil_runs::rundir::read_json(&path).unwrap(), v);
 }
 
 /// A run killed between writing `config.json` and registering, or a registry moved aside as

@@ -118,7 +118,7 @@ pub fn read_run_config(run_dir: &Path) -> Result<TrainConfig, LoadError> {
     run.read()
         .and_then(|f| f.train_config(&path))
         .map_err(|e| match e {
-            exphil_runs::models::ModelsError::Run { path, reason } => err(&path, reason),
+            exphil_runs::rundir::ModelsError::Run { path, reason } => err(&path, reason),
             other => err(&path, other.to_string()),
         })
 }
