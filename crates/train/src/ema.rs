@@ -3,9 +3,9 @@
 
 use crate::grads::param_dims;
 use crate::optim::{check_against, check_tensor, OptimError};
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use exphil_policy::params::{tensor_of, tensor_values, PathTracker};
+use exphil_policy::params::{map_params, tensor_of, tensor_values, visit_params};
 use exphil_runs::tensors::NamedTensor;
 use std::collections::BTreeMap;
 
@@ -27,89 +27,6 @@ pub struct Ema {
     decay: f64,
     updates: u64,
     shadow: BTreeMap<String, Shadow>,
-}
-
-struct Update<'a> {
-    path: PathTracker,
-    decay: f64,
-    first: bool,
-    shadow: &'a mut BTreeMap<String, Shadow>,
-}
-
-impl ModuleVisitor for Update<'_> {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.enter(name);
-    }
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.exit();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let value = param.val();
-        let dims = value.dims();
-        let len: usize = dims.iter().product();
-        let w: Tensor<1> = value.inner().reshape([len]);
-        let path = self.path.path();
-        let values = match self.shadow.remove(&path) {
-            Some(old) if !self.first => {
-                let old_len: usize = old.shape.iter().product();
-                assert_eq!(
-                    old_len, len,
-                    "EMA of {path} has shape {:?}, the parameter {dims:?}",
-                    old.shape
-                );
-                old.values
-                    .mul_scalar(self.decay)
-                    .add(w.mul_scalar(1.0 - self.decay))
-            }
-            _ => w,
-        };
-        self.shadow.insert(
-            path,
-            Shadow {
-                shape: dims.to_vec(),
-                values,
-            },
-        );
-    }
-}
-
-struct Apply<'a> {
-    path: PathTracker,
-    shadow: &'a BTreeMap<String, Shadow>,
-}
-
-impl ModuleMapper for Apply<'_> {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.enter(name);
-    }
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.exit();
-    }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let path = self.path.path();
-        let Some(shadow) = self.shadow.get(&path) else {
-            return param;
-        };
-        let (id, value, mapper) = param.consume();
-        let dims = value.dims();
-        let len: usize = dims.iter().product();
-        let shadow_len = shadow.values.dims()[0];
-        assert_eq!(
-            shadow_len, len,
-            "EMA of {path} has shape {:?}, the parameter {dims:?}",
-            shadow.shape
-        );
-        let autodiff = value.is_autodiff();
-        let require_grad = value.is_require_grad();
-        let mut new: Tensor<D> = shadow.values.clone().reshape(dims);
-        if autodiff {
-            new = new.autodiff();
-        }
-        if require_grad {
-            new = new.require_grad();
-        }
-        Param::from_mapped_value(id, new, mapper)
-    }
 }
 
 impl Ema {
@@ -144,13 +61,33 @@ impl Ema {
     /// When a parameter has a different number of values than its average (a restored state of
     /// another model; [`Ema::validate`] checks beforehand).
     pub fn update<M: Module>(&mut self, module: &M) {
-        let mut visitor = Update {
-            path: PathTracker::default(),
-            decay: self.effective_decay(),
-            first: self.updates == 0,
-            shadow: &mut self.shadow,
-        };
-        module.visit(&mut visitor);
+        let decay = self.effective_decay();
+        let first = self.updates == 0;
+        let shadow = &mut self.shadow;
+        visit_params(module, |path, param| {
+            let dims = param.dims();
+            let len: usize = dims.iter().product();
+            let w = param.flat();
+            let values = match shadow.remove(path) {
+                Some(old) if !first => {
+                    let old_len: usize = old.shape.iter().product();
+                    assert_eq!(
+                        old_len, len,
+                        "EMA of {path} has shape {:?}, the parameter {dims:?}",
+                        old.shape
+                    );
+                    old.values.mul_scalar(decay).add(w.mul_scalar(1.0 - decay))
+                }
+                _ => w,
+            };
+            shadow.insert(
+                path.to_string(),
+                Shadow {
+                    shape: dims,
+                    values,
+                },
+            );
+        });
         self.updates += 1;
     }
 
@@ -161,11 +98,17 @@ impl Ema {
     ///
     /// When a parameter has a different number of values than its average.
     pub fn apply<M: Module>(&self, module: M) -> M {
-        let mut mapper = Apply {
-            path: PathTracker::default(),
-            shadow: &self.shadow,
-        };
-        module.map(&mut mapper)
+        map_params(module, |path, dims, _| {
+            let shadow = self.shadow.get(path)?;
+            let len: usize = dims.iter().product();
+            let shadow_len = shadow.values.dims()[0];
+            assert_eq!(
+                shadow_len, len,
+                "EMA of {path} has shape {:?}, the parameter {dims:?}",
+                shadow.shape
+            );
+            Some(shadow.values.clone())
+        })
     }
 
     /// Updates so far.

@@ -2,9 +2,9 @@
 //! (`trunk.layers.0.linear.weight`), flattened and kept off the autodiff graph, with the global
 //! norm and global-norm clipping.
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::tensor::{Gradients, Tensor};
-use exphil_policy::params::PathTracker;
+use exphil_policy::params::visit_params;
 use std::collections::BTreeMap;
 
 /// Gradients summed over micro-batches: one flat inner (non-autodiff) tensor per parameter, by
@@ -12,45 +12,6 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default)]
 pub struct GradStore {
     grads: BTreeMap<String, Tensor<1>>,
-}
-
-struct Accumulate<'a> {
-    path: PathTracker,
-    grads: &'a Gradients,
-    scale: f64,
-    store: &'a mut BTreeMap<String, Tensor<1>>,
-}
-
-impl ModuleVisitor for Accumulate<'_> {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.enter(name);
-    }
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.exit();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let Some(grad) = param.val().grad(self.grads) else {
-            return;
-        };
-        let len = grad.shape().num_elements();
-        let mut flat: Tensor<1> = grad.inner().reshape([len]);
-        if self.scale != 1.0 {
-            flat = flat.mul_scalar(self.scale);
-        }
-        let path = self.path.path();
-        let summed = match self.store.remove(&path) {
-            Some(old) => {
-                let old_len = old.dims()[0];
-                assert_eq!(
-                    old_len, len,
-                    "gradient of {path}: {len} values, the store holds {old_len}"
-                );
-                old + flat
-            }
-            None => flat,
-        };
-        self.store.insert(path, summed);
-    }
 }
 
 impl GradStore {
@@ -68,13 +29,27 @@ impl GradStore {
     /// When a parameter's gradient has a different number of values than the one already
     /// stored under its path (gradients of two different modules mixed in one store).
     pub fn accumulate<M: Module>(&mut self, module: &M, grads: &Gradients, scale: f64) {
-        let mut visitor = Accumulate {
-            path: PathTracker::default(),
-            grads,
-            scale,
-            store: &mut self.grads,
-        };
-        module.visit(&mut visitor);
+        visit_params(module, |path, param| {
+            let Some(mut flat) = param.flat_grad(grads) else {
+                return;
+            };
+            if scale != 1.0 {
+                flat = flat.mul_scalar(scale);
+            }
+            let len = flat.dims()[0];
+            let summed = match self.grads.remove(path) {
+                Some(old) => {
+                    let old_len = old.dims()[0];
+                    assert_eq!(
+                        old_len, len,
+                        "gradient of {path}: {len} values, the store holds {old_len}"
+                    );
+                    old + flat
+                }
+                None => flat,
+            };
+            self.grads.insert(path.to_string(), summed);
+        });
     }
 
     /// The global L2 norm: the square root of the sum of squares of every stored value (computed
@@ -146,30 +121,11 @@ pub(crate) fn scalar(t: Tensor<1>) -> f64 {
         .expect("converted to f64")[0]
 }
 
-struct Dims {
-    path: PathTracker,
-    out: BTreeMap<String, Vec<usize>>,
-}
-
-impl ModuleVisitor for Dims {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.enter(name);
-    }
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.exit();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.out
-            .insert(self.path.path(), param.lazy_shape().to_vec());
-    }
-}
-
 /// The dims of every float parameter of `module`, by dotted path (no tensor data is read).
 pub(crate) fn param_dims<M: Module>(module: &M) -> BTreeMap<String, Vec<usize>> {
-    let mut v = Dims {
-        path: PathTracker::default(),
-        out: BTreeMap::new(),
-    };
-    module.visit(&mut v);
-    v.out
+    let mut out = BTreeMap::new();
+    visit_params(module, |path, param| {
+        out.insert(path.to_string(), param.dims());
+    });
+    out
 }

@@ -18,9 +18,9 @@
 //! corrections, RAdam's rectification) are computed on the host in `f64`.
 
 use crate::grads::{param_dims, GradStore};
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use exphil_policy::params::{tensor_of, tensor_values, PathTracker};
+use exphil_policy::params::{map_params, tensor_of, tensor_values};
 use exphil_runs::config::{OptimConfig, OptimizerKind};
 use exphil_runs::tensors::NamedTensor;
 use std::collections::BTreeMap;
@@ -231,66 +231,6 @@ pub fn radam_rectification(beta2: f64, t: u64) -> Option<f64> {
     })
 }
 
-struct StepMapper<'a> {
-    path: PathTracker,
-    grads: &'a GradStore,
-    rule: Rule,
-    lr: f64,
-    t: u64,
-    state: &'a mut BTreeMap<String, ParamState>,
-}
-
-impl ModuleMapper for StepMapper<'_> {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.enter(name);
-    }
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.exit();
-    }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let path = self.path.path();
-        let Some(g) = self.grads.get(&path) else {
-            return param;
-        };
-        let (id, value, mapper) = param.consume();
-        let dims = value.dims();
-        let len: usize = dims.iter().product();
-        let g_len = g.dims()[0];
-        assert_eq!(
-            g_len, len,
-            "gradient of {path}: {g_len} values, the parameter has {len}"
-        );
-        let autodiff = value.is_autodiff();
-        let require_grad = value.is_require_grad();
-        let w: Tensor<1> = value.inner().reshape([len]);
-        let n_slots = self.rule.slots().len();
-        let state = self
-            .state
-            .entry(path.clone())
-            .or_insert_with(|| ParamState {
-                shape: dims.to_vec(),
-                slots: (0..n_slots).map(|_| g.zeros_like()).collect(),
-            });
-        let state_len: usize = state.shape.iter().product();
-        assert_eq!(
-            state_len, len,
-            "optimiser state of {path} has shape {:?}, the parameter {dims:?}",
-            state.shape
-        );
-        let new = self
-            .rule
-            .update(w, g.clone(), &mut state.slots, self.lr, self.t);
-        let mut new: Tensor<D> = new.reshape(dims);
-        if autodiff {
-            new = new.autodiff();
-        }
-        if require_grad {
-            new = new.require_grad();
-        }
-        Param::from_mapped_value(id, new, mapper)
-    }
-}
-
 /// An optimiser over a module's float parameters, by dotted path, with its moments.
 #[derive(Clone, Debug)]
 pub struct Optimizer {
@@ -334,15 +274,28 @@ impl Optimizer {
     /// ([`Optimizer::validate`] checks restored state against a module beforehand).
     pub fn step<M: Module>(&mut self, module: M, grads: &GradStore, lr: f64) -> M {
         self.steps += 1;
-        let mut mapper = StepMapper {
-            path: PathTracker::default(),
-            grads,
-            rule: self.rule,
-            lr,
-            t: self.steps,
-            state: &mut self.state,
-        };
-        module.map(&mut mapper)
+        let (rule, t, state) = (self.rule, self.steps, &mut self.state);
+        map_params(module, |path, dims, w| {
+            let g = grads.get(path)?;
+            let len: usize = dims.iter().product();
+            let g_len = g.dims()[0];
+            assert_eq!(
+                g_len, len,
+                "gradient of {path}: {g_len} values, the parameter has {len}"
+            );
+            let n_slots = rule.slots().len();
+            let state = state.entry(path.to_string()).or_insert_with(|| ParamState {
+                shape: dims.to_vec(),
+                slots: (0..n_slots).map(|_| g.zeros_like()).collect(),
+            });
+            let state_len: usize = state.shape.iter().product();
+            assert_eq!(
+                state_len, len,
+                "optimiser state of {path} has shape {:?}, the parameter {dims:?}",
+                state.shape
+            );
+            Some(rule.update(w, g.clone(), &mut state.slots, lr, t))
+        })
     }
 
     /// Optimiser steps taken so far.
