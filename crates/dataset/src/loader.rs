@@ -232,17 +232,25 @@ fn units_of(shard: &Shard, cfg: &LoaderConfig) -> Vec<u32> {
     starts
 }
 
-/// The side of each shard (in order), from its source hash by [`split_games`] over every game
-/// of `infos` (both perspectives of a game share their source). A shard without a source cannot
-/// be placed safely, so it is an error rather than a guess.
-fn sides_of(infos: &[(&Path, &ShardInfo)], cfg: &LoaderConfig) -> Result<Vec<Split>, LoaderError> {
+/// Which shards (in order) are on `cfg.split`'s side (`None`: no split, all of them), from their
+/// source hashes by [`split_games`] over every game of `infos` (both perspectives of a game
+/// share their source). A shard without a source cannot be placed safely, so it is an error
+/// rather than a guess.
+fn kept_by_split(
+    infos: &[(&Path, &ShardInfo)],
+    cfg: &LoaderConfig,
+) -> Result<Option<Vec<bool>>, LoaderError> {
+    let Some(side) = cfg.split else {
+        return Ok(None);
+    };
     if let Some((dir, _)) = infos.iter().find(|(_, i)| i.source.is_empty()) {
         return Err(LoaderError::NoSource {
             path: dir.to_path_buf(),
         });
     }
     let keys: Vec<&str> = infos.iter().map(|(_, i)| i.source.as_str()).collect();
-    Ok(split_games(&keys, cfg.split_seed, cfg.validation_fraction))
+    let sides = split_games(&keys, cfg.split_seed, cfg.validation_fraction);
+    Ok(Some(sides.into_iter().map(|s| s == side).collect()))
 }
 
 impl Loader {
@@ -252,19 +260,14 @@ impl Loader {
     pub fn open(dirs: &[PathBuf], cfg: LoaderConfig) -> Result<Loader, LoaderError> {
         cfg.validate()?;
         // The split needs every game first: the shards' descriptions, read once.
-        let keep: Option<Vec<bool>> = match cfg.split {
-            Some(side) => {
+        let keep = match cfg.split {
+            Some(_) => {
                 let infos = dirs
                     .iter()
                     .map(|d| Ok((d.as_path(), Shard::open(d)?.info().clone())))
                     .collect::<Result<Vec<_>, LoaderError>>()?;
                 let refs: Vec<(&Path, &ShardInfo)> = infos.iter().map(|(d, i)| (*d, i)).collect();
-                Some(
-                    sides_of(&refs, &cfg)?
-                        .into_iter()
-                        .map(|s| s == side)
-                        .collect(),
-                )
+                kept_by_split(&refs, &cfg)?
             }
             None => None,
         };
@@ -296,19 +299,8 @@ impl Loader {
     /// A loader over shards already opened (they stay mapped: `streaming` is ignored).
     pub fn from_shards(shards: Vec<Shard>, cfg: LoaderConfig) -> Result<Loader, LoaderError> {
         cfg.validate()?;
-        let keep: Option<Vec<bool>> = match cfg.split {
-            Some(side) => {
-                let refs: Vec<(&Path, &ShardInfo)> =
-                    shards.iter().map(|s| (s.dir(), s.info())).collect();
-                Some(
-                    sides_of(&refs, &cfg)?
-                        .into_iter()
-                        .map(|s| s == side)
-                        .collect(),
-                )
-            }
-            None => None,
-        };
+        let refs: Vec<(&Path, &ShardInfo)> = shards.iter().map(|s| (s.dir(), s.info())).collect();
+        let keep = kept_by_split(&refs, &cfg)?;
         let mut entries = Vec::new();
         for (k, shard) in shards.into_iter().enumerate() {
             if keep.as_ref().is_some_and(|keep| !keep[k]) {

@@ -30,8 +30,7 @@ use rand::SeedableRng;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 /// `exphil ppo` arguments.
@@ -1201,18 +1200,8 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     };
     save(&learners, "running", &snapshots_taken, &ratings)?;
     // Ctrl-C or SIGTERM: the update in progress finishes, a checkpoint is saved and the run is
-    // marked `interrupted` (a second one exits at once).
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond interrupt: exiting without a checkpoint");
-                std::process::exit(130);
-            }
-            eprintln!("\n⚠ Received an interrupt: saving a checkpoint before exit...");
-        });
-    }
+    // marked `interrupted`.
+    let stop = crate::checkpoint_on_interrupt();
     // An error or a panic marks the run `failed` (its weights are left as last saved).
     let looped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
         while learners[0].steps < a.timesteps && !stop.load(Ordering::SeqCst) {

@@ -17,7 +17,7 @@ use exphil_train::trainer::{train, Event, FaultInjection, RunOptions};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -236,17 +236,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         println!("  Model name:  {name}  ({})", run_dir.display());
         println!("  Seed:        {seed} (use --seed {seed} to reproduce)");
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond interrupt: exiting without a checkpoint");
-                std::process::exit(130);
-            }
-            eprintln!("\n⚠ Received an interrupt: saving a checkpoint before exit...");
-        });
-    }
+    let stop = crate::checkpoint_on_interrupt();
     let opts = RunOptions {
         run_dir: run_dir.clone(),
         resume,
