@@ -20,6 +20,24 @@ fn root() -> &'static PathBuf {
     })
 }
 
+/// `exphil ppo` from `pretrained` in the shared root, at toy size (8 games, 64-step rollouts,
+/// minibatches of 256).
+fn ppo(pretrained: &str) -> std::process::Command {
+    let root = root();
+    let mut c = isolated(root);
+    c.current_dir(root)
+        .args(["ppo", "--pretrained", pretrained, "--checkpoints", "ck"])
+        .args([
+            "--num-games",
+            "8",
+            "--rollout-steps",
+            "64",
+            "--minibatch",
+            "256",
+        ]);
+    c
+}
+
 fn sim(args: &[&str]) -> (bool, String, String) {
     let root = root();
     let o = isolated(root)
@@ -274,17 +292,7 @@ fn ppo_trains_a_recurrent_policy_with_its_state_carried_through_games() {
         "3",
         &["--backbone", "lstm", "--window-size", "4", "--stride", "4"],
     );
-    let o = isolated(root)
-        .current_dir(root)
-        .args(["ppo", "--pretrained", "lstm", "--checkpoints", "ck"])
-        .args([
-            "--num-games",
-            "8",
-            "--rollout-steps",
-            "64",
-            "--minibatch",
-            "256",
-        ])
+    let o = ppo("lstm")
         .args(["--max-episode-frames", "100", "--timesteps", "1024"])
         .args(["--opponent", "bot:rule", "--name", "lstm_ppo"])
         .args([
@@ -554,17 +562,7 @@ fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots()
 fn ppo_runs_end_interrupted_or_killed_never_running() {
     let root = root();
     let start = |name: &str| {
-        let child = isolated(root)
-            .current_dir(root)
-            .args(["ppo", "--pretrained", "mlp", "--checkpoints", "ck"])
-            .args([
-                "--num-games",
-                "8",
-                "--rollout-steps",
-                "64",
-                "--minibatch",
-                "256",
-            ])
+        let child = ppo("mlp")
             .args(["--max-episode-frames", "200", "--timesteps", "100000000"])
             .args(["--opponent", "bot:rule", "--name", name])
             .stdout(std::process::Stdio::piped())
@@ -602,17 +600,7 @@ fn ppo_runs_end_interrupted_or_killed_never_running() {
     assert_eq!(v["status"], "interrupted");
     let done = v["ppo"]["timesteps"].as_u64().unwrap();
     let more = (done + 512).to_string();
-    let o = isolated(root)
-        .current_dir(root)
-        .args(["ppo", "--pretrained", "mlp", "--checkpoints", "ck"])
-        .args([
-            "--num-games",
-            "8",
-            "--rollout-steps",
-            "64",
-            "--minibatch",
-            "256",
-        ])
+    let o = ppo("mlp")
         .args(["--max-episode-frames", "200", "--timesteps", &more])
         .args(["--opponent", "bot:rule", "--resume", "ppo_int"])
         .output()
