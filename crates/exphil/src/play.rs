@@ -11,7 +11,6 @@
 //! and each frame gets the newest decision (counted when it is not for that frame).
 
 use crate::eval::{checkpoints_dir, policy_path};
-use crate::serve::trained_characters;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use exphil_dolphin::pipe::{make_fifo, ControllerPipe, DelayQueue, Pad};
@@ -238,7 +237,7 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
     let character = match &a.character {
         Some(c) => parse_character(c)?,
         None => {
-            let names = trained_characters(&loaded);
+            let names = loaded.trained_characters();
             let chars: Vec<ExternalCharacter> = names
                 .iter()
                 .filter_map(|n| ExternalCharacter::parse(n))

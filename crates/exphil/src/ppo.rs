@@ -735,7 +735,8 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let teacher = imitation()?.valid();
     let learner_fighter = match &a.character {
         Some(c) => fighter(c)?,
-        None => crate::serve::trained_characters(&loaded)
+        None => loaded
+            .trained_characters()
             .iter()
             .find_map(|n| Fighter::parse(n))
             .unwrap_or(&exphil_sim::FIGHTERS[0]),

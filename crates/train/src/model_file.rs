@@ -105,6 +105,27 @@ impl LoadedPolicy {
         .unwrap_or_default()
     }
 
+    /// The characters the policy trained on (its `--train-character`, else its `--characters`
+    /// filter, else every character of its training games), as written in its run.
+    pub fn trained_characters(&self) -> Vec<String> {
+        let data = self.data.clone().unwrap_or_default();
+        if !data.train_character.is_empty() {
+            data.train_character
+        } else if !data.characters.is_empty() {
+            data.characters
+        } else {
+            self.run_dir
+                .as_ref()
+                .and_then(|d| RunDir::new(d).read().ok())
+                .and_then(|v| {
+                    v.provenance["character_distribution"]
+                        .as_object()
+                        .map(|m| m.keys().cloned().collect())
+                })
+                .unwrap_or_default()
+        }
+    }
+
     /// The frame delay the policy was trained with (0 when unknown).
     pub fn frame_delay(&self) -> u8 {
         self.data.as_ref().map_or(0, |d| d.frame_delay)
