@@ -8,7 +8,8 @@
 //! Synchronous mode (the default): Dolphin waits for each frame's `FLUSH` (blocking pipes), and
 //! the policy answers every frame before the game goes on — lock-step, nothing dropped.
 //! Asynchronous mode: the game runs in real time; a worker thread infers on the newest frame,
-//! and each frame gets the newest decision (counted when it is not for that frame).
+//! and each frame gets the newest decision (counted when it is not for that frame). One live
+//! loop serves both: the mode is its decision source ([`Inline`] or [`Background`]).
 
 use crate::eval::{checkpoints_dir, policy_path};
 use anyhow::{bail, Context, Result};
@@ -394,21 +395,25 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
         ..Stats::default()
     };
     let result = if sync {
-        play_sync(
+        let mut inline = Inline {
+            players: &mut players,
+        };
+        play_live(
             &a,
             client,
             &mut seats,
-            &mut players,
+            &mut inline,
             &mut stats,
             &stop,
             &mut dolphin,
         )
     } else {
-        play_async(
+        let mut background = Background::start(players);
+        play_live(
             &a,
             client,
             &mut seats,
-            players,
+            &mut background,
             &mut stats,
             &stop,
             &mut dolphin,
@@ -620,147 +625,189 @@ const IDLE_GAME: Duration = Duration::from_secs(1);
 /// How often live statistics are printed.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-#[allow(clippy::too_many_arguments)]
-fn play_sync(
-    a: &PlayArgs,
-    mut client: SpectatorClient,
-    seats: &mut [Seat],
-    players: &mut [Player],
-    stats: &mut Stats,
-    stop: &AtomicBool,
-    dolphin: &mut Option<Dolphin>,
-) -> Result<()> {
-    let mut live = LiveStream::new();
-    let mut gaps = 0;
-    let mut last_report = Instant::now();
-    let mut ticked = false;
-    let mut hinted = false;
-    while !stop.load(Ordering::SeqCst) {
-        check_dolphin(dolphin)?;
-        menu_hint(seats, stats, &live, &mut hinted);
-        let wait = if live.in_game() { IDLE_GAME } else { IDLE_MENU };
-        let Some(m) = recv(&mut client, wait)? else {
-            if !live.in_game() || !ticked {
-                for s in seats.iter_mut() {
-                    let pad = if live.in_game() {
-                        Pad::from(&s.last)
-                    } else {
-                        Pad::NEUTRAL
-                    };
-                    s.pipe.send(&pad)?;
-                }
-                stats.idle_batches += 1;
-                ticked = true;
-            }
-            continue;
+/// Where a live game's decisions come from.
+trait Decisions {
+    /// Whether Dolphin waits for exphil's input every frame (sync): silences are bridged with
+    /// idle batches.
+    fn paced(&self) -> bool;
+    /// Player `p` starts a new game afresh.
+    fn reset(&mut self, p: usize);
+    /// Player `p`'s controller for this frame, given its state (`None`: the frame could not
+    /// be read from its seat) and its previous controller; `None`: no decision yet (neutral).
+    fn decide(
+        &mut self,
+        p: usize,
+        state: Option<GameState>,
+        last: Controller,
+        stats: &mut Stats,
+    ) -> Option<Controller>;
+    /// Every seat of a frame has been asked.
+    fn frame_done(&mut self) {}
+    /// Brings the inference statistics into `stats`.
+    fn report(&mut self, _stats: &mut Stats) {}
+    /// Stops whatever runs in the background, bringing the final statistics into `stats`.
+    fn finish(&mut self, _stats: &mut Stats) {}
+}
+
+/// Sync mode: the policy decides every frame before its input is sent.
+struct Inline<'a> {
+    players: &'a mut [Player],
+}
+
+impl Decisions for Inline<'_> {
+    fn paced(&self) -> bool {
+        true
+    }
+    fn reset(&mut self, p: usize) {
+        self.players[p].reset();
+    }
+    fn decide(
+        &mut self,
+        p: usize,
+        state: Option<GameState>,
+        last: Controller,
+        stats: &mut Stats,
+    ) -> Option<Controller> {
+        let Some(state) = state else {
+            return Some(last);
         };
-        ticked = false;
-        for step in steps(m, &mut live, &client, &mut gaps) {
-            match step {
-                Step::Start => start_game(a, &live, seats, &mut |p| players[p].reset())?,
-                Step::Menu(m) => {
-                    stats.menu_frames += 1;
-                    let pads = menu_pads(seats, &m);
-                    for (s, pad) in seats.iter_mut().zip(pads) {
-                        s.pipe.send(&pad)?;
-                    }
-                }
-                Step::Frame(row) => {
-                    let game = live.game().expect("in game");
-                    stats.frames += 1;
-                    for s in seats.iter_mut() {
-                        let decision = match (s.player, s.view.as_mut()) {
-                            (Some(p), Some(view)) => match view.state(game, row) {
-                                Some(state) => {
-                                    let t0 = Instant::now();
-                                    let c = players[p].act(&state, s.last);
-                                    stats.infer_us.push(t0.elapsed().as_secs_f64() * 1e6);
-                                    stats.inferences += 1;
-                                    s.last = c;
-                                    Pad::from(&c)
-                                }
-                                None => Pad::from(&s.last),
-                            },
-                            _ => Pad::NEUTRAL,
-                        };
-                        let pad = s.queue.push(decision);
-                        s.pipe.send(&pad)?;
-                    }
-                }
-                Step::End => {
-                    stats.games += 1;
-                    eprintln!("exphil play: game over; {}", stats.line());
-                    if a.games > 0 && stats.games >= a.games {
-                        client.close();
-                        return Ok(());
-                    }
-                }
-            }
-        }
-        if last_report.elapsed() >= REPORT_EVERY {
-            last_report = Instant::now();
-            eprintln!("exphil play: {}", stats.line());
+        let t0 = Instant::now();
+        let c = self.players[p].act(&state, last);
+        stats.infer_us.push(t0.elapsed().as_secs_f64() * 1e6);
+        stats.inferences += 1;
+        Some(c)
+    }
+}
+
+/// Async mode: a worker thread decides on the newest state of each seat; each frame sends the
+/// newest decision made (possibly for an earlier frame: counted as stale).
+struct Background {
+    mailbox: Arc<(Mutex<Mailbox>, Condvar)>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(players: Vec<Player>) -> Background {
+        let n = players.len();
+        let mailbox = Arc::new((
+            Mutex::new(Mailbox {
+                todo: vec![None; n],
+                done: vec![None; n],
+                reset: vec![false; n],
+                ..Mailbox::default()
+            }),
+            Condvar::new(),
+        ));
+        let worker = {
+            let mailbox = mailbox.clone();
+            std::thread::spawn(move || infer_worker(players, &mailbox))
+        };
+        Background {
+            mailbox,
+            worker: Some(worker),
         }
     }
-    client.close();
-    Ok(())
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Mailbox> {
+        self.mailbox.0.lock().expect("mailbox")
+    }
 }
 
-fn recv(client: &mut SpectatorClient, timeout: Duration) -> Result<Option<Message>> {
-    client.recv(timeout).map_err(|e| match e {
-        SpectatorError::Disconnected(_) => {
-            anyhow::anyhow!("{e} (Dolphin closed, or the game was quit)")
+impl Decisions for Background {
+    fn paced(&self) -> bool {
+        false
+    }
+    fn reset(&mut self, p: usize) {
+        let mut mb = self.lock();
+        mb.reset[p] = true;
+        mb.todo[p] = None;
+        mb.done[p] = None;
+    }
+    fn decide(
+        &mut self,
+        p: usize,
+        state: Option<GameState>,
+        _last: Controller,
+        stats: &mut Stats,
+    ) -> Option<Controller> {
+        let mut mb = self.lock();
+        let frame = state.as_ref().map(|s| s.frame);
+        if let Some(st) = state {
+            mb.todo[p] = Some((st.frame, st));
         }
-        e => e.into(),
-    })
+        let (f, c) = mb.done[p]?;
+        if Some(f) != frame {
+            stats.stale += 1;
+        }
+        Some(c)
+    }
+    fn frame_done(&mut self) {
+        self.mailbox.1.notify_all();
+    }
+    fn report(&mut self, stats: &mut Stats) {
+        let mb = self.lock();
+        stats.inferences = mb.infer_us.len() as u64;
+        stats.infer_us = mb.infer_us.clone();
+    }
+    fn finish(&mut self, stats: &mut Stats) {
+        {
+            let mut mb = self.lock();
+            mb.stop = true;
+            stats.inferences = mb.infer_us.len() as u64;
+            stats.infer_us = mb.infer_us.clone();
+        }
+        self.mailbox.1.notify_all();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn play_async(
+/// The live loop: spectator messages in, one controller batch per pipe out, until `stop`, the
+/// wanted number of games, or an error. One loop for both modes; `decisions` says which.
+fn play_live(
     a: &PlayArgs,
     mut client: SpectatorClient,
     seats: &mut [Seat],
-    players: Vec<Player>,
+    decisions: &mut dyn Decisions,
     stats: &mut Stats,
     stop: &AtomicBool,
     dolphin: &mut Option<Dolphin>,
 ) -> Result<()> {
-    let n = players.len();
-    let mailbox = Arc::new((
-        Mutex::new(Mailbox {
-            todo: vec![None; n],
-            done: vec![None; n],
-            reset: vec![false; n],
-            ..Mailbox::default()
-        }),
-        Condvar::new(),
-    ));
-    let worker = {
-        let mailbox = mailbox.clone();
-        std::thread::spawn(move || infer_worker(players, &mailbox))
-    };
     let result = (|| -> Result<()> {
         let mut live = LiveStream::new();
         let mut gaps = 0;
         let mut last_report = Instant::now();
-        let (lock, cv) = &*mailbox;
+        let mut ticked = false;
         let mut hinted = false;
         while !stop.load(Ordering::SeqCst) {
             check_dolphin(dolphin)?;
             menu_hint(seats, stats, &live, &mut hinted);
-            let Some(m) = recv(&mut client, Duration::from_millis(100))? else {
+            let wait = match (decisions.paced(), live.in_game()) {
+                (true, true) => IDLE_GAME,
+                (true, false) => IDLE_MENU,
+                (false, _) => Duration::from_millis(100),
+            };
+            let Some(m) = recv(&mut client, wait)? else {
+                // A paced Dolphin waits for input: keep it going (once per silence in game).
+                if decisions.paced() && (!live.in_game() || !ticked) {
+                    for s in seats.iter_mut() {
+                        let pad = if live.in_game() {
+                            Pad::from(&s.last)
+                        } else {
+                            Pad::NEUTRAL
+                        };
+                        s.pipe.send(&pad)?;
+                    }
+                    stats.idle_batches += 1;
+                    ticked = true;
+                }
                 continue;
             };
+            ticked = false;
             for step in steps(m, &mut live, &client, &mut gaps) {
                 match step {
-                    Step::Start => {
-                        let mut mb = lock.lock().expect("mailbox");
-                        start_game(a, &live, seats, &mut |p| {
-                            mb.reset[p] = true;
-                            mb.todo[p] = None;
-                            mb.done[p] = None;
-                        })?;
-                    }
+                    Step::Start => start_game(a, &live, seats, &mut |p| decisions.reset(p))?,
                     Step::Menu(m) => {
                         stats.menu_frames += 1;
                         let pads = menu_pads(seats, &m);
@@ -771,20 +818,12 @@ fn play_async(
                     Step::Frame(row) => {
                         let game = live.game().expect("in game");
                         stats.frames += 1;
-                        let mut mb = lock.lock().expect("mailbox");
                         for s in seats.iter_mut() {
                             let decision = match (s.player, s.view.as_mut()) {
                                 (Some(p), Some(view)) => {
                                     let state = view.state(game, row);
-                                    let frame = state.as_ref().map(|s| s.frame);
-                                    if let Some(st) = state {
-                                        mb.todo[p] = Some((st.frame, st));
-                                    }
-                                    match mb.done[p] {
-                                        Some((f, c)) => {
-                                            if Some(f) != frame {
-                                                stats.stale += 1;
-                                            }
+                                    match decisions.decide(p, state, s.last, stats) {
+                                        Some(c) => {
                                             s.last = c;
                                             Pad::from(&c)
                                         }
@@ -796,14 +835,11 @@ fn play_async(
                             let pad = s.queue.push(decision);
                             s.pipe.send(&pad)?;
                         }
-                        cv.notify_all();
+                        decisions.frame_done();
                     }
                     Step::End => {
                         stats.games += 1;
-                        let mb = lock.lock().expect("mailbox");
-                        stats.inferences = mb.infer_us.len() as u64;
-                        stats.infer_us = mb.infer_us.clone();
-                        drop(mb);
+                        decisions.report(stats);
                         eprintln!("exphil play: game over; {}", stats.line());
                         if a.games > 0 && stats.games >= a.games {
                             return Ok(());
@@ -813,26 +849,24 @@ fn play_async(
             }
             if last_report.elapsed() >= REPORT_EVERY {
                 last_report = Instant::now();
-                let mb = lock.lock().expect("mailbox");
-                stats.inferences = mb.infer_us.len() as u64;
-                stats.infer_us = mb.infer_us.clone();
-                drop(mb);
+                decisions.report(stats);
                 eprintln!("exphil play: {}", stats.line());
             }
         }
         Ok(())
     })();
-    {
-        let (lock, cv) = &*mailbox;
-        let mut mb = lock.lock().expect("mailbox");
-        mb.stop = true;
-        stats.inferences = mb.infer_us.len() as u64;
-        stats.infer_us = mb.infer_us.clone();
-        cv.notify_all();
-    }
-    let _ = worker.join();
+    decisions.finish(stats);
     client.close();
     result
+}
+
+fn recv(client: &mut SpectatorClient, timeout: Duration) -> Result<Option<Message>> {
+    client.recv(timeout).map_err(|e| match e {
+        SpectatorError::Disconnected(_) => {
+            anyhow::anyhow!("{e} (Dolphin closed, or the game was quit)")
+        }
+        e => e.into(),
+    })
 }
 
 /// The asynchronous worker: decides on the newest state of each seat.
