@@ -102,62 +102,15 @@ fn s(x: &str) -> Value {
 }
 
 fn welcome(max_games: u64, warmups: u64) -> Value {
-    Value::map(vec![
-        ("t", s("welcome")),
-        ("delay", Value::UInt(0)),
-        ("max_games", Value::UInt(max_games)),
-        ("lanes", Value::UInt(1)),
-        (
-            "buckets",
-            Value::Array(vec![Value::UInt(1), Value::UInt(8)]),
-        ),
-        ("info_every", Value::UInt(6)),
-        ("warmups", Value::UInt(warmups)),
-        (
-            "timeouts",
-            Value::map(vec![
-                ("ready_s", Value::UInt(300)),
-                ("act_s", Value::F64(10.0)),
-            ]),
-        ),
-        ("rng_seed", Value::UInt(0)),
-    ])
+    exphil_umi::arena::welcome(0, max_games, warmups, 10.0)
 }
 
 fn obs(t: &str, seq: u64, games: &[u32], first: &[bool], frames: &[GameState]) -> Value {
-    Value::map(vec![
-        ("t", s(t)),
-        ("seq", Value::UInt(seq)),
-        ("lane", Value::UInt(0)),
-        (
-            "games",
-            Value::Bin(games.iter().flat_map(|g| g.to_le_bytes()).collect()),
-        ),
-        (
-            "first",
-            Value::Bin(first.iter().map(|&f| u8::from(f)).collect()),
-        ),
-        (
-            "frames",
-            Value::Bin(frames.iter().flat_map(|f| f.to_umi()).collect()),
-        ),
-    ])
+    exphil_umi::arena::obs(t, seq, games, first, frames)
 }
 
 fn new_games(games: &[u32]) -> Value {
-    let list = games
-        .iter()
-        .map(|&g| {
-            Value::map(vec![
-                ("game", Value::UInt(u64::from(g))),
-                ("port", Value::UInt(1)),
-                ("character", s("FOX")),
-                ("opp_character", s("MARTH")),
-                ("stage", s("BATTLEFIELD")),
-            ])
-        })
-        .collect();
-    Value::map(vec![("t", s("new_games")), ("games", Value::Array(list))])
+    exphil_umi::arena::new_games(games)
 }
 
 /// Real frames from a shared replay, from port 1's seat.
@@ -177,14 +130,9 @@ fn real_frames() -> Vec<GameState> {
 }
 
 fn ctrl(act: &Value, n: usize) -> Vec<[f32; 13]> {
-    assert_eq!(act.get("t").and_then(Value::as_str), Some("act"), "{act:?}");
-    let b = act.get("ctrl").and_then(Value::as_bin).unwrap();
-    assert_eq!(b.len(), n * 13 * 4);
-    b.chunks_exact(52)
-        .map(|r| {
-            std::array::from_fn(|i| f32::from_le_bytes(r[i * 4..i * 4 + 4].try_into().unwrap()))
-        })
-        .collect()
+    let (_, rows) = exphil_umi::arena::act_rows(act).unwrap_or_else(|e| panic!("{e}: {act:?}"));
+    assert_eq!(rows.len(), n);
+    rows
 }
 
 /// hello → welcome → warmups → ready.

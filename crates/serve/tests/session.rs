@@ -3,7 +3,8 @@
 //! the order of what the decision source hears, and a failing model.
 
 use exphil_serve::{run_session, Answer, Decide, Stats, NEUTRAL};
-use exphil_state::FRAME_BYTES;
+use exphil_state::{GameState, FRAME_BYTES};
+use exphil_umi::arena;
 use exphil_umi::msgpack::Value;
 use exphil_umi::protocol::{read_message, write_message};
 use exphil_umi::{Controller13, Hello, Obs, ProtocolError, Welcome};
@@ -64,82 +65,23 @@ impl Decide for Fake {
     }
 }
 
-fn s(x: &str) -> Value {
-    Value::Str(x.into())
-}
-
-fn welcome(max_games: u64, warmups: u64) -> Value {
-    Value::map(vec![
-        ("t", s("welcome")),
-        ("delay", Value::UInt(2)),
-        ("max_games", Value::UInt(max_games)),
-        ("lanes", Value::UInt(1)),
-        (
-            "buckets",
-            Value::Array(vec![Value::UInt(1), Value::UInt(8)]),
-        ),
-        ("info_every", Value::UInt(6)),
-        ("warmups", Value::UInt(warmups)),
-        (
-            "timeouts",
-            Value::map(vec![
-                ("ready_s", Value::UInt(300)),
-                ("act_s", Value::F64(10.0)),
-            ]),
-        ),
-        ("rng_seed", Value::UInt(0)),
-    ])
-}
-
+/// An observation of `games`, each with an all-zero frame (valid UMI; the fake never reads it).
 fn obs(t: &str, seq: u64, games: &[u32], first: bool) -> Value {
-    // An all-zero frame: a valid UMI frame (the fake never looks at it).
-    let frame = [0u8; FRAME_BYTES];
-    Value::map(vec![
-        ("t", s(t)),
-        ("seq", Value::UInt(seq)),
-        ("lane", Value::UInt(0)),
-        (
-            "games",
-            Value::Bin(games.iter().flat_map(|g| g.to_le_bytes()).collect()),
-        ),
-        ("first", Value::Bin(vec![u8::from(first); games.len()])),
-        (
-            "frames",
-            Value::Bin(games.iter().flat_map(|_| frame).collect()),
-        ),
-    ])
-}
-
-fn games_message(t: &str, games: &[u32]) -> Value {
-    let list = games
-        .iter()
-        .map(|&g| {
-            if t == "new_games" {
-                Value::map(vec![
-                    ("game", Value::UInt(u64::from(g))),
-                    ("port", Value::UInt(1)),
-                    ("character", s("FOX")),
-                    ("opp_character", s("MARTH")),
-                    ("stage", s("BATTLEFIELD")),
-                ])
-            } else {
-                Value::UInt(u64::from(g))
-            }
-        })
-        .collect();
-    Value::map(vec![("t", s(t)), ("games", Value::Array(list))])
+    let frame = GameState::from_umi(&[0u8; FRAME_BYTES]).unwrap();
+    arena::obs(
+        t,
+        seq,
+        games,
+        &vec![first; games.len()],
+        &vec![frame; games.len()],
+    )
 }
 
 /// The rows of an `act` for `seq`.
 fn rows(act: &Value, seq: u64) -> Vec<Controller13> {
-    assert_eq!(act.get("t").and_then(Value::as_str), Some("act"), "{act:?}");
-    assert_eq!(act.get("seq").and_then(Value::as_u64), Some(seq), "{act:?}");
-    let b = act.get("ctrl").and_then(Value::as_bin).unwrap();
-    b.chunks_exact(52)
-        .map(|r| {
-            std::array::from_fn(|i| f32::from_le_bytes(r[i * 4..i * 4 + 4].try_into().unwrap()))
-        })
-        .collect()
+    let (got, rows) = arena::act_rows(act).unwrap_or_else(|e| panic!("{e}: {act:?}"));
+    assert_eq!(got, seq);
+    rows
 }
 
 /// Runs a session with `fake` and `deadline_ms` against `arena` (which plays the arena's side
@@ -188,25 +130,21 @@ fn a_session_answers_in_order_and_out_of_range_frames_repeat_the_last_controller
     let (result, stats, notes, log) = with_arena(fake(), None, |c| {
         let hello = read_message(c).unwrap();
         assert_eq!(hello.get("t").and_then(Value::as_str), Some("hello"));
-        write_message(c, &welcome(2, 1)).unwrap();
+        write_message(c, &arena::welcome(2, 2, 1, 10.0)).unwrap();
         write_message(c, &obs("warmup", 1, &[100, 101], true)).unwrap();
         assert_eq!(rows(&read_message(c).unwrap(), 1).len(), 2);
         let ready = read_message(c).unwrap();
         assert_eq!(ready.get("t").and_then(Value::as_str), Some("ready"));
-        write_message(c, &games_message("new_games", &[7, 9])).unwrap();
+        write_message(c, &arena::new_games(&[7, 9])).unwrap();
         write_message(c, &obs("obs", 2, &[7, 9], true)).unwrap();
         assert_eq!(rows(&read_message(c).unwrap(), 2), [row(7, 2), row(9, 2)]);
         // From here game 9's frames are out of range: it repeats its previous controller.
         write_message(c, &obs("obs", 3, &[7, 9], false)).unwrap();
         assert_eq!(rows(&read_message(c).unwrap(), 3), [row(7, 3), row(9, 2)]);
-        write_message(c, &games_message("end_games", &[7])).unwrap();
+        write_message(c, &arena::end_games(&[7])).unwrap();
         write_message(c, &obs("obs", 4, &[], false)).unwrap();
         assert!(rows(&read_message(c).unwrap(), 4).is_empty());
-        write_message(
-            c,
-            &Value::map(vec![("t", s("shutdown")), ("reason", s("done"))]),
-        )
-        .unwrap();
+        write_message(c, &arena::shutdown("done")).unwrap();
     });
     assert_eq!(result.unwrap(), "done");
     // Warmups and empty observations are not counted.
@@ -240,7 +178,7 @@ fn a_model_past_the_deadline_is_answered_by_the_previous_controller() {
     };
     let (result, stats, _, _) = with_arena(slow, Some(20.0), |c| {
         read_message(c).unwrap();
-        write_message(c, &welcome(2, 0)).unwrap();
+        write_message(c, &arena::welcome(2, 2, 0, 10.0)).unwrap();
         assert_eq!(
             read_message(c).unwrap().get("t").and_then(Value::as_str),
             Some("ready")
@@ -254,11 +192,7 @@ fn a_model_past_the_deadline_is_answered_by_the_previous_controller() {
             assert!(t0.elapsed() < Duration::from_millis(140), "answered late");
             assert_eq!(r, [NEUTRAL]);
         }
-        write_message(
-            c,
-            &Value::map(vec![("t", s("shutdown")), ("reason", s("bye"))]),
-        )
-        .unwrap();
+        write_message(c, &arena::shutdown("bye")).unwrap();
     });
     assert_eq!(result.unwrap(), "bye");
     assert_eq!(stats.fallbacks, 3);
@@ -273,9 +207,9 @@ fn a_failing_model_ends_the_session_with_a_protocol_error() {
     };
     let (result, _, _, _) = with_arena(refusing, None, |c| {
         read_message(c).unwrap();
-        write_message(c, &welcome(1, 0)).unwrap();
+        write_message(c, &arena::welcome(2, 1, 0, 10.0)).unwrap();
         read_message(c).unwrap();
-        write_message(c, &games_message("new_games", &[8])).unwrap();
+        write_message(c, &arena::new_games(&[8])).unwrap();
         write_message(c, &obs("obs", 1, &[8], true)).unwrap();
         // The session ends: whatever it sends, the socket closes.
         while read_message(c).is_ok() {}

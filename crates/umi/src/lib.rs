@@ -3,6 +3,7 @@
 //! limits, and the typed messages a bot reads and writes. No ML dependency.
 #![deny(missing_docs)]
 
+pub mod arena;
 pub mod msgpack;
 pub mod protocol;
 
