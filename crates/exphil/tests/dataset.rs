@@ -163,3 +163,16 @@ fn info_prints_a_preset_layout() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown preset"));
 }
+
+/// An error names what failed once: a cause already at the end of the message is not printed
+/// again ("… dataset.json: No such file or directory (os error 2): No such file or directory
+/// (os error 2)" before).
+#[test]
+fn an_error_prints_each_cause_once() {
+    let missing = std::env::temp_dir().join(format!("exphil-no-dataset-{}", std::process::id()));
+    let out = exphil(&["dataset", "info", s(&missing)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dataset.json"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
