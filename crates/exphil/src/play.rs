@@ -8,21 +8,19 @@
 //! Synchronous mode (the default): Dolphin waits for each frame's `FLUSH` (blocking pipes), and
 //! the policy answers every frame before the game goes on — lock-step, nothing dropped.
 //! Asynchronous mode: the game runs in real time; a worker thread infers on the newest frame,
-//! and each frame gets the newest decision (counted when it is not for that frame). One live
-//! loop serves both: the mode is its decision source ([`Inline`] or [`Background`]).
+//! and each frame gets the newest decision (counted when it is not for that frame). The live
+//! loop is `exphil_serve::live`; this command sets Dolphin up and chooses its decision source.
 
 use crate::eval::{checkpoints_dir, policy_path};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use exphil_dolphin::pipe::{make_fifo, ControllerPipe, DelayQueue, Pad};
 use exphil_dolphin::userdir::{pipe_path, prepare, Dolphin, UserDirOptions};
-use exphil_dolphin::{
-    LiveEvent, LiveStream, MenuGoal, MenuState, Message, Navigator, SeatView, SpectatorClient,
-    SpectatorError,
-};
+use exphil_dolphin::{MenuGoal, Navigator, SpectatorClient, SpectatorError};
 use exphil_policy::Sampling;
-use exphil_replay::{ExternalCharacter, ExternalStage, Port};
-use exphil_state::{Controller, GameState};
+use exphil_replay::{ExternalCharacter, ExternalStage};
+use exphil_serve::live::{play_live, Background, Decisions, Inline, LiveOptions, LiveStats, Seat};
+use exphil_state::Controller;
 use exphil_train::agent::Player;
 use exphil_train::model_file::{load_for_play, LoadedPolicy};
 use exphil_train::trainer::device_of;
@@ -30,7 +28,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `exphil play` arguments.
@@ -148,76 +146,6 @@ fn parse_opponent(s: &str) -> Result<Opponent> {
 
 fn parse_character(s: &str) -> Result<ExternalCharacter> {
     ExternalCharacter::parse(s).with_context(|| format!("unknown character {s:?}"))
-}
-
-/// One piped port in a game: who decides its input, and its delay queue.
-struct Seat {
-    port: u8,
-    pipe: ControllerPipe,
-    /// The policy (None: a CPU's port, neutral in game).
-    player: Option<usize>,
-    view: Option<SeatView>,
-    queue: DelayQueue<Pad>,
-    last: Controller,
-    navigator: Option<Navigator>,
-}
-
-/// Live statistics.
-#[derive(Default)]
-struct Stats {
-    frames: u64,
-    games: u64,
-    inferences: u64,
-    infer_us: Vec<f64>,
-    /// Async: frames that got a decision made for an earlier frame.
-    stale: u64,
-    menu_frames: u64,
-    idle_batches: u64,
-    started: Option<Instant>,
-}
-
-impl Stats {
-    fn line(&self) -> String {
-        let mut v = self.infer_us.clone();
-        v.sort_by(f64::total_cmp);
-        let q = |p: f64| {
-            if v.is_empty() {
-                0.0
-            } else {
-                exphil_policy::sample::quantile(&v, p) / 1000.0
-            }
-        };
-        let secs = self
-            .started
-            .map_or(0.0, |s| s.elapsed().as_secs_f64())
-            .max(1e-9);
-        format!(
-            "{} games, {} game frames ({:.1}/s), {} inferences ({:.1}/s), inference {:.2} ms \
-             median, {:.2} ms p99; {} stale decisions; {} menu frames; {} idle batches",
-            self.games,
-            self.frames,
-            self.frames as f64 / secs,
-            self.inferences,
-            self.inferences as f64 / secs,
-            q(0.5),
-            q(0.99),
-            self.stale,
-            self.menu_frames,
-            self.idle_batches
-        )
-    }
-}
-
-/// The asynchronous worker's mailbox: the newest state to decide on, the newest decision.
-#[derive(Default)]
-struct Mailbox {
-    /// (seat, frame, state), newest per seat.
-    todo: Vec<Option<(i32, GameState)>>,
-    /// (frame decided, controller), newest per seat.
-    done: Vec<Option<(i32, Controller)>>,
-    reset: Vec<bool>,
-    stop: bool,
-    infer_us: Vec<f64>,
 }
 
 /// Runs `exphil play`.
@@ -390,35 +318,37 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
         players[0].loaded().config.backbone.describe(),
         if sync { "synchronous" } else { "asynchronous" }
     );
-    let mut stats = Stats {
+    let mut stats = LiveStats {
         started: Some(Instant::now()),
-        ..Stats::default()
+        ..LiveStats::default()
     };
-    let result = if sync {
-        let mut inline = Inline {
+    let options = LiveOptions {
+        games: a.games,
+        opponent_port: a.opponent_port,
+        connect_code: a.connect_code.clone(),
+    };
+    let mut note = |n: String| eprintln!("exphil play: {n}");
+    let mut inline;
+    let mut background;
+    let decisions: &mut dyn Decisions = if sync {
+        inline = Inline {
             players: &mut players,
         };
-        play_live(
-            &a,
-            client,
-            &mut seats,
-            &mut inline,
-            &mut stats,
-            &stop,
-            &mut dolphin,
-        )
+        &mut inline
     } else {
-        let mut background = Background::start(players);
-        play_live(
-            &a,
-            client,
-            &mut seats,
-            &mut background,
-            &mut stats,
-            &stop,
-            &mut dolphin,
-        )
+        background = Background::start(players);
+        &mut background
     };
+    let result = play_live(
+        &options,
+        client,
+        &mut seats,
+        decisions,
+        &mut stats,
+        &stop,
+        &mut dolphin,
+        &mut note,
+    );
     eprintln!("exphil play: {}", stats.line());
     for s in &seats {
         if s.pipe.dropped > 0 {
@@ -428,7 +358,8 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
             );
         }
     }
-    result.map(|()| ExitCode::SUCCESS)
+    result?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Connects to the spectator server, retrying while Dolphin boots.
@@ -451,462 +382,6 @@ fn connect(
                 }
             }
             Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// What a message asks of the seats this frame.
-enum Step {
-    /// A game frame by row (every seat answers it).
-    Frame(usize),
-    /// A menu frame.
-    Menu(MenuState),
-    /// A game started.
-    Start,
-    /// A game ended.
-    End,
-}
-
-/// Turns a message into steps; `live` keeps the game.
-fn steps(m: Message, live: &mut LiveStream, client: &SpectatorClient, gaps: &mut u64) -> Vec<Step> {
-    match m {
-        Message::GameEvent { payload, .. } => {
-            if client.gaps > *gaps {
-                *gaps = client.gaps;
-                eprintln!(
-                    "exphil play: the spectator stream skipped events; waiting for the next game"
-                );
-                live.resync();
-            }
-            live.feed(&payload)
-                .into_iter()
-                .map(|e| match e {
-                    LiveEvent::GameStart => Step::Start,
-                    LiveEvent::Frame { row, .. } => Step::Frame(row),
-                    LiveEvent::GameEnd => Step::End,
-                })
-                .collect()
-        }
-        Message::Invalid(why) => {
-            eprintln!("exphil play: skipped a spectator message: {why}");
-            Vec::new()
-        }
-        Message::MenuEvent(b) => match MenuState::parse(&b) {
-            Ok(m) => vec![Step::Menu(m)],
-            Err(e) => {
-                eprintln!("exphil play: a menu block was not understood: {e}");
-                Vec::new()
-            }
-        },
-        _ => Vec::new(),
-    }
-}
-
-/// A game started: each seat's view of it, fresh queues and memories.
-fn start_game(
-    a: &PlayArgs,
-    live: &LiveStream,
-    seats: &mut [Seat],
-    reset: &mut dyn FnMut(usize),
-) -> Result<()> {
-    let game = live.game().expect("started");
-    let ports: Vec<String> = game
-        .start
-        .players
-        .iter()
-        .map(|p| {
-            format!(
-                "port {} {}",
-                p.port.number(),
-                p.character.name().unwrap_or("?")
-            )
-        })
-        .collect();
-    eprintln!(
-        "exphil play: game on {}: {}",
-        game.start.stage.name().unwrap_or("?"),
-        ports.join(", ")
-    );
-    for s in seats.iter_mut() {
-        s.queue.clear();
-        s.last = Controller::NEUTRAL;
-        s.view = None;
-        // The game polls the first frame's input before sending that frame: one neutral batch
-        // answers it (as libmelee does at game start).
-        s.pipe.send(&Pad::NEUTRAL)?;
-        if let Some(p) = s.player {
-            let mut me = Port::from_number(s.port).expect("1-4");
-            let mut them = a.opponent_port.and_then(Port::from_number);
-            // Online, the local pad (port 1) may play any in-game port: ours is the one whose
-            // connect code is not the opponent's.
-            if let Some(code) = &a.connect_code {
-                let (theirs, ours): (Vec<_>, Vec<_>) = game
-                    .start
-                    .players
-                    .iter()
-                    .filter(|pl| pl.netplay.is_some())
-                    .partition(|pl| {
-                        pl.netplay
-                            .as_ref()
-                            .is_some_and(|n| n.code.eq_ignore_ascii_case(code))
-                    });
-                if let ([t], [o]) = (theirs.as_slice(), ours.as_slice()) {
-                    me = o.port;
-                    them = Some(t.port);
-                }
-            }
-            match exphil_dolphin::seats(game, me, them) {
-                Ok((me, them)) => {
-                    s.view = Some(SeatView::new(game, me, them));
-                    reset(p);
-                }
-                Err(e) => eprintln!("exphil play: port {}: {e}; it plays neutral", s.port),
-            }
-        }
-    }
-    Ok(())
-}
-
-fn menu_pads(seats: &mut [Seat], m: &MenuState) -> Vec<Pad> {
-    let ready: Vec<bool> = seats
-        .iter()
-        .map(|s| s.navigator.as_ref().is_none_or(|n| n.done(m)))
-        .collect();
-    seats
-        .iter_mut()
-        .enumerate()
-        .map(|(i, s)| match &mut s.navigator {
-            Some(n) => {
-                n.set_others_ready(ready.iter().enumerate().all(|(j, r)| j == i || *r));
-                n.step(m)
-            }
-            None => Pad::NEUTRAL,
-        })
-        .collect()
-}
-
-/// Says once when menus should be navigated but Dolphin sends no menu frames.
-fn menu_hint(seats: &[Seat], stats: &Stats, live: &LiveStream, hinted: &mut bool) {
-    let waited = stats
-        .started
-        .is_some_and(|s| s.elapsed() > Duration::from_secs(15));
-    if !*hinted
-        && waited
-        && stats.menu_frames == 0
-        && live.games == 0
-        && !live.in_game()
-        && seats.iter().any(|s| s.navigator.is_some())
-    {
-        *hinted = true;
-        eprintln!(
-            "exphil play: no menu frames from Dolphin after 15 s: its Gecko codes do not send \
-             them, so the menus cannot be navigated. Give --gecko-ini with a code list that \
-             has a menu-frame code (libmelee's GALE01r2.ini does), or pick the characters and \
-             stage yourself (--no-menus)"
-        );
-    }
-}
-
-fn check_dolphin(dolphin: &mut Option<Dolphin>) -> Result<()> {
-    if let Some(status) = dolphin.as_mut().and_then(Dolphin::exited) {
-        bail!("Dolphin exited ({status})");
-    }
-    Ok(())
-}
-
-/// Between games, how long without a message before a synchronous session sends neutral
-/// input, to keep a Dolphin that waits on its pipes moving (menus without the menu-info code,
-/// or `--no-menus`): about one frame.
-const IDLE_MENU: Duration = Duration::from_millis(20);
-/// In a game, how long without a frame before one extra batch is sent (once per silence), in
-/// case Dolphin waits for an input exphil has not seen the need for; never more, so a paused
-/// Dolphin does not build up a queue of late inputs.
-const IDLE_GAME: Duration = Duration::from_secs(1);
-/// How often live statistics are printed.
-const REPORT_EVERY: Duration = Duration::from_secs(10);
-
-/// Where a live game's decisions come from.
-trait Decisions {
-    /// Whether Dolphin waits for exphil's input every frame (sync): silences are bridged with
-    /// idle batches.
-    fn paced(&self) -> bool;
-    /// Player `p` starts a new game afresh.
-    fn reset(&mut self, p: usize);
-    /// Player `p`'s controller for this frame, given its state (`None`: the frame could not
-    /// be read from its seat) and its previous controller; `None`: no decision yet (neutral).
-    fn decide(
-        &mut self,
-        p: usize,
-        state: Option<GameState>,
-        last: Controller,
-        stats: &mut Stats,
-    ) -> Option<Controller>;
-    /// Every seat of a frame has been asked.
-    fn frame_done(&mut self) {}
-    /// Brings the inference statistics into `stats`.
-    fn report(&mut self, _stats: &mut Stats) {}
-    /// Stops whatever runs in the background, bringing the final statistics into `stats`.
-    fn finish(&mut self, _stats: &mut Stats) {}
-}
-
-/// Sync mode: the policy decides every frame before its input is sent.
-struct Inline<'a> {
-    players: &'a mut [Player],
-}
-
-impl Decisions for Inline<'_> {
-    fn paced(&self) -> bool {
-        true
-    }
-    fn reset(&mut self, p: usize) {
-        self.players[p].reset();
-    }
-    fn decide(
-        &mut self,
-        p: usize,
-        state: Option<GameState>,
-        last: Controller,
-        stats: &mut Stats,
-    ) -> Option<Controller> {
-        let Some(state) = state else {
-            return Some(last);
-        };
-        let t0 = Instant::now();
-        let c = self.players[p].act(&state, last);
-        stats.infer_us.push(t0.elapsed().as_secs_f64() * 1e6);
-        stats.inferences += 1;
-        Some(c)
-    }
-}
-
-/// Async mode: a worker thread decides on the newest state of each seat; each frame sends the
-/// newest decision made (possibly for an earlier frame: counted as stale).
-struct Background {
-    mailbox: Arc<(Mutex<Mailbox>, Condvar)>,
-    worker: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Background {
-    fn start(players: Vec<Player>) -> Background {
-        let n = players.len();
-        let mailbox = Arc::new((
-            Mutex::new(Mailbox {
-                todo: vec![None; n],
-                done: vec![None; n],
-                reset: vec![false; n],
-                ..Mailbox::default()
-            }),
-            Condvar::new(),
-        ));
-        let worker = {
-            let mailbox = mailbox.clone();
-            std::thread::spawn(move || infer_worker(players, &mailbox))
-        };
-        Background {
-            mailbox,
-            worker: Some(worker),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Mailbox> {
-        self.mailbox.0.lock().expect("mailbox")
-    }
-}
-
-impl Decisions for Background {
-    fn paced(&self) -> bool {
-        false
-    }
-    fn reset(&mut self, p: usize) {
-        let mut mb = self.lock();
-        mb.reset[p] = true;
-        mb.todo[p] = None;
-        mb.done[p] = None;
-    }
-    fn decide(
-        &mut self,
-        p: usize,
-        state: Option<GameState>,
-        _last: Controller,
-        stats: &mut Stats,
-    ) -> Option<Controller> {
-        let mut mb = self.lock();
-        let frame = state.as_ref().map(|s| s.frame);
-        if let Some(st) = state {
-            mb.todo[p] = Some((st.frame, st));
-        }
-        let (f, c) = mb.done[p]?;
-        if Some(f) != frame {
-            stats.stale += 1;
-        }
-        Some(c)
-    }
-    fn frame_done(&mut self) {
-        self.mailbox.1.notify_all();
-    }
-    fn report(&mut self, stats: &mut Stats) {
-        let mb = self.lock();
-        stats.inferences = mb.infer_us.len() as u64;
-        stats.infer_us = mb.infer_us.clone();
-    }
-    fn finish(&mut self, stats: &mut Stats) {
-        {
-            let mut mb = self.lock();
-            mb.stop = true;
-            stats.inferences = mb.infer_us.len() as u64;
-            stats.infer_us = mb.infer_us.clone();
-        }
-        self.mailbox.1.notify_all();
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
-    }
-}
-
-/// The live loop: spectator messages in, one controller batch per pipe out, until `stop`, the
-/// wanted number of games, or an error. One loop for both modes; `decisions` says which.
-fn play_live(
-    a: &PlayArgs,
-    mut client: SpectatorClient,
-    seats: &mut [Seat],
-    decisions: &mut dyn Decisions,
-    stats: &mut Stats,
-    stop: &AtomicBool,
-    dolphin: &mut Option<Dolphin>,
-) -> Result<()> {
-    let result = (|| -> Result<()> {
-        let mut live = LiveStream::new();
-        let mut gaps = 0;
-        let mut last_report = Instant::now();
-        let mut ticked = false;
-        let mut hinted = false;
-        while !stop.load(Ordering::SeqCst) {
-            check_dolphin(dolphin)?;
-            menu_hint(seats, stats, &live, &mut hinted);
-            let wait = match (decisions.paced(), live.in_game()) {
-                (true, true) => IDLE_GAME,
-                (true, false) => IDLE_MENU,
-                (false, _) => Duration::from_millis(100),
-            };
-            let Some(m) = recv(&mut client, wait)? else {
-                // A paced Dolphin waits for input: keep it going (once per silence in game).
-                if decisions.paced() && (!live.in_game() || !ticked) {
-                    for s in seats.iter_mut() {
-                        let pad = if live.in_game() {
-                            Pad::from(&s.last)
-                        } else {
-                            Pad::NEUTRAL
-                        };
-                        s.pipe.send(&pad)?;
-                    }
-                    stats.idle_batches += 1;
-                    ticked = true;
-                }
-                continue;
-            };
-            ticked = false;
-            for step in steps(m, &mut live, &client, &mut gaps) {
-                match step {
-                    Step::Start => start_game(a, &live, seats, &mut |p| decisions.reset(p))?,
-                    Step::Menu(m) => {
-                        stats.menu_frames += 1;
-                        let pads = menu_pads(seats, &m);
-                        for (s, pad) in seats.iter_mut().zip(pads) {
-                            s.pipe.send(&pad)?;
-                        }
-                    }
-                    Step::Frame(row) => {
-                        let game = live.game().expect("in game");
-                        stats.frames += 1;
-                        for s in seats.iter_mut() {
-                            let decision = match (s.player, s.view.as_mut()) {
-                                (Some(p), Some(view)) => {
-                                    let state = view.state(game, row);
-                                    match decisions.decide(p, state, s.last, stats) {
-                                        Some(c) => {
-                                            s.last = c;
-                                            Pad::from(&c)
-                                        }
-                                        None => Pad::NEUTRAL,
-                                    }
-                                }
-                                _ => Pad::NEUTRAL,
-                            };
-                            let pad = s.queue.push(decision);
-                            s.pipe.send(&pad)?;
-                        }
-                        decisions.frame_done();
-                    }
-                    Step::End => {
-                        stats.games += 1;
-                        decisions.report(stats);
-                        eprintln!("exphil play: game over; {}", stats.line());
-                        if a.games > 0 && stats.games >= a.games {
-                            return Ok(());
-                        }
-                    }
-                }
-            }
-            if last_report.elapsed() >= REPORT_EVERY {
-                last_report = Instant::now();
-                decisions.report(stats);
-                eprintln!("exphil play: {}", stats.line());
-            }
-        }
-        Ok(())
-    })();
-    decisions.finish(stats);
-    client.close();
-    result
-}
-
-fn recv(client: &mut SpectatorClient, timeout: Duration) -> Result<Option<Message>> {
-    client.recv(timeout).map_err(|e| match e {
-        SpectatorError::Disconnected(_) => {
-            anyhow::anyhow!("{e} (Dolphin closed, or the game was quit)")
-        }
-        e => e.into(),
-    })
-}
-
-/// The asynchronous worker: decides on the newest state of each seat.
-fn infer_worker(mut players: Vec<Player>, mailbox: &(Mutex<Mailbox>, Condvar)) {
-    let (lock, cv) = mailbox;
-    let mut last = vec![Controller::NEUTRAL; players.len()];
-    loop {
-        let mut jobs = Vec::new();
-        {
-            let mut mb = lock.lock().expect("mailbox");
-            loop {
-                if mb.stop {
-                    return;
-                }
-                for p in 0..players.len() {
-                    if std::mem::take(&mut mb.reset[p]) {
-                        players[p].reset();
-                        last[p] = Controller::NEUTRAL;
-                    }
-                    if let Some(job) = mb.todo[p].take() {
-                        jobs.push((p, job));
-                    }
-                }
-                if !jobs.is_empty() {
-                    break;
-                }
-                mb = cv.wait(mb).expect("mailbox");
-            }
-        }
-        for (p, (frame, state)) in jobs {
-            let t0 = Instant::now();
-            let c = players[p].act(&state, last[p]);
-            let us = t0.elapsed().as_secs_f64() * 1e6;
-            last[p] = c;
-            let mut mb = lock.lock().expect("mailbox");
-            // A reset while deciding: this decision belongs to the old game.
-            if !mb.reset[p] {
-                mb.done[p] = Some((frame, c));
-            }
-            mb.infer_us.push(us);
         }
     }
 }

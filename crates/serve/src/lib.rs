@@ -3,8 +3,10 @@
 //! decision source ([`Decide`]) that runs on its own thread. A late model never delays a reply:
 //! the game repeats its previous controller (the fallback), and the late answer is dropped.
 //! [`PolicyBrain`] is the decision source of a trained policy; tests drive the session with
-//! their own.
+//! their own. [`live`] is the other way to play: live in Slippi Dolphin.
 #![deny(missing_docs)]
+
+pub mod live;
 
 use exphil_replay::ExternalCharacter;
 use exphil_train::agent::BatchedPolicy;
