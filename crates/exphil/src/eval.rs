@@ -7,8 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use exphil_embed::{Embedder, TargetCoder};
 use exphil_runs::checkpoint::rfc3339_utc;
-use exphil_runs::models::{register_run, resolve_run};
-use exphil_runs::presets::ENV_CHECKPOINTS_DIR;
+use exphil_runs::models::{checkpoints_dir, policy_path, register_run};
 use exphil_runs::rundir::RunDir;
 use exphil_train::eval::{
     class_values, evaluate_batch, sequences_of_replay, step_latency, DataInfo, EvalReport,
@@ -77,21 +76,6 @@ pub struct EvalArgs {
     /// Replays decoded at once (memory grows with it).
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub batch_games: usize,
-}
-
-/// The checkpoints directory of `--checkpoints`, `$EXPHIL_CHECKPOINTS_DIR` or `checkpoints`.
-pub fn checkpoints_dir(arg: &Option<PathBuf>) -> PathBuf {
-    arg.clone()
-        .or_else(|| std::env::var_os(ENV_CHECKPOINTS_DIR).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("checkpoints"))
-}
-
-/// A policy path: an existing path as given, else a run name in the registry.
-pub fn policy_path(ckpt_dir: &Path, arg: &str) -> Result<PathBuf> {
-    if Path::new(arg).exists() {
-        return Ok(PathBuf::from(arg));
-    }
-    Ok(resolve_run(ckpt_dir, arg)?)
 }
 
 /// One policy under evaluation.

@@ -69,22 +69,6 @@ enum Command {
 
 /// Parses the command line; an unknown flag close to a known one is answered with
 /// "did you mean `--epochs`?".
-/// A flag Ctrl-C and SIGTERM set, for a training loop to finish its step, save a checkpoint and
-/// exit 130; a second signal exits at once, without a checkpoint.
-pub(crate) fn checkpoint_on_interrupt() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting without a checkpoint");
-            std::process::exit(130);
-        }
-        eprintln!("\n⚠ Received an interrupt: saving a checkpoint before exit...");
-    });
-    stop
-}
-
 fn parse() -> Result<Cli, ExitCode> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     Cli::try_parse().map_err(|e| {

@@ -1,10 +1,10 @@
 //! `exphil models`: list, inspect, compare, tag, trace and prune trained runs, and rebuild the
 //! registry from the run directories.
 
-use crate::eval::checkpoints_dir;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use exphil_runs::config::TrainConfig;
+use exphil_runs::models::checkpoints_dir;
 use exphil_runs::models::{
     apply_prune, common_eval_set, leaderboard, lineage, parse_age, plan_prune, read_or_scan,
     record_from_run_dir, reindex, resolve_run, update_run, Metric, PruneAction, PruneOptions,

@@ -11,7 +11,6 @@
 //! and each frame gets the newest decision (counted when it is not for that frame). The live
 //! loop is `exphil_serve::live`; this command sets Dolphin up and chooses its decision source.
 
-use crate::eval::{checkpoints_dir, policy_path};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use exphil_dolphin::pipe::{make_fifo, ControllerPipe, DelayQueue, Pad};
@@ -19,6 +18,7 @@ use exphil_dolphin::userdir::{pipe_path, prepare, Dolphin, UserDirOptions};
 use exphil_dolphin::{MenuGoal, Navigator, SpectatorClient, SpectatorError};
 use exphil_policy::Sampling;
 use exphil_replay::{ExternalCharacter, ExternalStage};
+use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_serve::live::{play_live, Background, Decisions, Inline, LiveOptions, LiveStats, Seat};
 use exphil_state::Controller;
 use exphil_train::agent::Player;

@@ -4,7 +4,6 @@
 //! that fails is replaced and its transition ends the episode; the learner never stops for it.
 //! The result is a run directory like `exphil train`'s, so every other command reads it.
 
-use crate::eval::{checkpoints_dir, policy_path};
 use crate::sim::fighter;
 use anyhow::{bail, Context, Result};
 use burn::module::Module;
@@ -17,6 +16,7 @@ use exphil_rl::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
 use exphil_rl::reward::{Reward, Snap};
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
+use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_runs::rundir::{RunDir, RunFile, RunProcess, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
@@ -1202,7 +1202,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     save(&learners, "running", &snapshots_taken, &ratings)?;
     // Ctrl-C or SIGTERM: the update in progress finishes, a checkpoint is saved and the run is
     // marked `interrupted`.
-    let stop = crate::checkpoint_on_interrupt();
+    let stop = exphil_train::trainer::checkpoint_on_interrupt();
     // An error or a panic marks the run `failed` (its weights are left as last saved).
     let looped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
         while learners[0].steps < a.timesteps && !stop.load(Ordering::SeqCst) {

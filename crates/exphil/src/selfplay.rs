@@ -203,8 +203,8 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     if a.games == 0 {
         bail!("--games must be at least 1");
     }
-    let dir = crate::eval::checkpoints_dir(&a.checkpoints);
-    let path = crate::eval::policy_path(&dir, &a.policy)?;
+    let dir = exphil_runs::models::checkpoints_dir(&a.checkpoints);
+    let path = exphil_runs::models::policy_path(&dir, &a.policy)?;
     let run_dir = if path.is_dir() {
         Some(path)
     } else {

@@ -4,10 +4,10 @@
 //! answered with each game's previous controller (neutral for a new game) and counted; the
 //! late answer is dropped.
 
-use crate::eval::{checkpoints_dir, policy_path};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use exphil_policy::Sampling;
+use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_serve::{declared_characters, error_code, run_session, PolicyBrain, Stats};
 use exphil_train::agent::BatchedPolicy;
 use exphil_train::model_file::load_for_play;

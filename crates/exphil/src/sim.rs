@@ -1,11 +1,11 @@
 //! `exphil sim play`: matches in the simulator between policies and scripted bots, with
 //! results per game and in total, and games recorded as self-contained HTML viewers.
 
-use crate::eval::{checkpoints_dir, policy_path};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_dolphin::pipe::DelayQueue;
 use exphil_policy::Sampling;
+use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_sim::record::Recording;
 use exphil_sim::{
     bot, Bot, End, Fighter, Game, Outcome, Rng, SlpRecorder, Stage, BOT_NAMES, STAGES,
@@ -160,13 +160,7 @@ pub(crate) fn seat(a: &SeatOpts<'_>, who: &str, seed: u64) -> Result<Seat> {
 }
 
 pub(crate) fn fighter(name: &str) -> Result<&'static Fighter> {
-    Fighter::parse(name).with_context(|| {
-        let have: Vec<&str> = exphil_sim::FIGHTERS
-            .iter()
-            .filter_map(|f| f.character.name())
-            .collect();
-        format!("the simulator has no {name:?}; it has {}", have.join(", "))
-    })
+    Fighter::named(name).map_err(anyhow::Error::msg)
 }
 
 /// Runs `exphil sim`.

@@ -236,7 +236,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         println!("  Model name:  {name}  ({})", run_dir.display());
         println!("  Seed:        {seed} (use --seed {seed} to reproduce)");
     }
-    let stop = crate::checkpoint_on_interrupt();
+    let stop = exphil_train::trainer::checkpoint_on_interrupt();
     let opts = RunOptions {
         run_dir: run_dir.clone(),
         resume,

@@ -29,6 +29,21 @@ pub fn set_run_status(run_dir: &Path, status: &str) -> Result<(), ModelsError> {
     run.write(&file)
 }
 
+/// The checkpoints directory: `arg`, else `$EXPHIL_CHECKPOINTS_DIR`, else `checkpoints`.
+pub fn checkpoints_dir(arg: &Option<PathBuf>) -> PathBuf {
+    arg.clone()
+        .or_else(|| std::env::var_os(crate::presets::ENV_CHECKPOINTS_DIR).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("checkpoints"))
+}
+
+/// A policy path: an existing path as given, else a run name in the registry of `ckpt_dir`.
+pub fn policy_path(ckpt_dir: &Path, arg: &str) -> Result<PathBuf, ModelsError> {
+    if Path::new(arg).exists() {
+        return Ok(PathBuf::from(arg));
+    }
+    resolve_run(ckpt_dir, arg)
+}
+
 /// The config values shown in listings.
 pub fn config_summary(c: &TrainConfig) -> Value {
     json!({

@@ -130,6 +130,14 @@ pub struct Fighter {
 }
 
 impl Fighter {
+    /// The fighter called `name`, or why there is none (naming the ones there are).
+    pub fn named(name: &str) -> Result<&'static Fighter, String> {
+        Fighter::parse(name).ok_or_else(|| {
+            let have: Vec<&str> = FIGHTERS.iter().filter_map(|f| f.character.name()).collect();
+            format!("the simulator has no {name:?}; it has {}", have.join(", "))
+        })
+    }
+
     /// The move of a kind.
     pub fn get(&self, kind: MoveKind) -> &Move {
         self.moves

@@ -130,6 +130,22 @@ pub struct RunSummary {
     pub params: usize,
 }
 
+/// A flag Ctrl-C and SIGTERM set, for a training loop to finish its step, save a checkpoint and
+/// exit 130; a second signal exits at once, without a checkpoint.
+pub fn checkpoint_on_interrupt() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\n⚠ Received an interrupt: saving a checkpoint before exit...");
+    });
+    stop
+}
+
 /// The device of a `--device` string: `cpu`, or `cuda:N` in a build with the `cuda` feature.
 pub fn device_of(name: &str) -> Result<Device, TrainError> {
     let name = name.trim();
