@@ -10,13 +10,11 @@ mod filters;
 mod kmeans;
 mod models;
 mod play;
-mod ppo;
 mod replays;
 mod selfplay;
 mod serve;
 mod sim;
 mod train;
-mod train_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -40,7 +38,7 @@ enum Command {
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
     /// Train a policy by behavioural cloning from replays (or a prepared dataset).
-    Train(Box<train_args::TrainArgs>),
+    Train(Box<exphil_runs::args::TrainArgs>),
     /// Evaluate a trained policy on replays it did not train on, against baselines.
     Eval(Box<eval::EvalArgs>),
     /// Trained models: list, info, compare, tag, lineage, leaderboard, prune, reindex.
@@ -55,7 +53,7 @@ enum Command {
     #[command(subcommand)]
     Sim(sim::SimCommand),
     /// Improve a policy by proximal policy optimisation in the simulator.
-    Ppo(Box<ppo::PpoArgs>),
+    Ppo(Box<exphil_rl::runner::PpoArgs>),
     /// Self-play: PPO against a population of snapshots and bots with Elo ratings; `eval`
     /// plays a policy against its base and the bots.
     Selfplay(Box<selfplay::SelfplayCommand>),
@@ -103,7 +101,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(*args),
         Command::Play(args) => play::run(*args),
         Command::Sim(cmd) => sim::run(cmd),
-        Command::Ppo(args) => ppo::run(*args),
+        Command::Ppo(args) => exphil_rl::runner::run(*args),
         Command::Selfplay(cmd) => selfplay::run(*cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Demo(args) => demo::run(*args, &run_line),

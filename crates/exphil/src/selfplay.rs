@@ -4,11 +4,11 @@
 //! scripted bots on all six stages, with win rates, KO difference per minute, final stocks, game
 //! length, per-stage results and an Elo table.
 
-use crate::ppo::{League, PpoArgs};
 use crate::sim::{clock, fighter, play_games, seat, summarize, Outputs, SeatOpts};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_rl::league::{Elo, HistoricalSampling, Population, Ratings, Weights};
+use exphil_rl::runner::{League, PpoArgs};
 use exphil_sim::{Outcome, BOT_NAMES, STAGES};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -177,7 +177,7 @@ fn train(a: SelfplayArgs) -> Result<ExitCode> {
             a.league_exploiters
         },
     };
-    crate::ppo::train(&a.ppo, Some(league))
+    exphil_rl::runner::train(&a.ppo, Some(league))
 }
 
 /// The results of one opponent.

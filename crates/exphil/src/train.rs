@@ -2,10 +2,10 @@
 //! a config file and environment defaults, checkpoints, resumption and the run registry.
 
 use crate::replays::progress;
-use crate::train_args::TrainArgs;
 use anyhow::{Context, Result};
 use exphil_dataset::Progress;
 use exphil_policy::COMPONENTS;
+use exphil_runs::args::TrainArgs;
 use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc};
 use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{register_run, resolve_run};

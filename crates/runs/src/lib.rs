@@ -4,6 +4,7 @@
 //! here compiles and is tested without burn.
 #![deny(missing_docs)]
 
+pub mod args;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

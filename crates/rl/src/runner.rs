@@ -1,19 +1,24 @@
-//! `exphil ppo`: improves an imitation policy by proximal policy optimisation in the simulator.
+//! The PPO run behind `exphil ppo` and `exphil selfplay`: improves an imitation policy by
+//! proximal policy optimisation in the simulator.
 //! Rollouts step many games at once with one batched model step per frame; the learner plays
 //! seat 1 of every game against `--opponent` (itself, a scripted bot, or another policy). A game
 //! that fails is replaced and its transition ends the episode; the learner never stops for it.
 //! The result is a run directory like `exphil train`'s, so every other command reads it.
 
-use crate::sim::fighter;
 use anyhow::{bail, Context, Result};
+
+/// A simulator fighter by name (an error naming the ones there are).
+fn fighter(name: &str) -> Result<&'static Fighter> {
+    Fighter::named(name).map_err(anyhow::Error::msg)
+}
+use crate::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
+use crate::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
+use crate::reward::{Reward, Snap};
 use burn::module::Module;
 use clap::Args;
 use exphil_dataset::{target_row, LiveGame};
 use exphil_embed::Embedder;
 use exphil_policy::{params, BackboneState, PolicyInput, Sampling, TargetBatch};
-use exphil_rl::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
-use exphil_rl::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
-use exphil_rl::reward::{Reward, Snap};
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
 use exphil_runs::models::{checkpoints_dir, policy_path};

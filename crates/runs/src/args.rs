@@ -1,11 +1,12 @@
-//! The arguments of `exphil train`: every flag of the training guide, and the command-line layer
+//! The arguments of `exphil train` (clap): every flag of the training guide, and the command-line layer
 //! of the config built from the flags given (only those), through the one flag table
-//! `exphil_runs::presets::FLAGS` that the config file's flat keys use too.
+//! `crate::presets::FLAGS` that the config file's flat keys use too.
+// The flags are documented by their clap help, which the guide's text fills.
+#![allow(missing_docs)]
 
-use anyhow::{Context, Result};
+use crate::presets::{overlay_from_flags, presets, ConfigError, Layers};
 use clap::builder::PossibleValuesParser;
 use clap::Args;
-use exphil_runs::presets::{overlay_from_flags, presets, Layers};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -231,7 +232,7 @@ pub struct TrainArgs {
     #[arg(
         long,
         value_name = "TYPE",
-        value_parser = PossibleValuesParser::new(exphil_runs::config::BACKBONES),
+        value_parser = PossibleValuesParser::new(crate::config::BACKBONES),
         help_heading = "Model"
     )]
     pub backbone: Option<String>,
@@ -577,20 +578,28 @@ pub struct TrainArgs {
 struct Given(Vec<(&'static str, Value)>);
 
 impl Given {
-    fn value<T: Serialize + ?Sized>(&mut self, name: &'static str, v: &T) -> Result<()> {
-        let json = serde_json::to_value(v).with_context(|| format!("--{name}: not valid UTF-8"))?;
+    fn value<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<(), ConfigError> {
+        let json = serde_json::to_value(v).map_err(|e| ConfigError::Value {
+            origin: "the command line".into(),
+            key: format!("--{name}"),
+            message: format!("not valid UTF-8 ({e})"),
+        })?;
         self.0.push((name, json));
         Ok(())
     }
 
-    fn opt<T: Serialize>(&mut self, name: &'static str, v: &Option<T>) -> Result<()> {
+    fn opt<T: Serialize>(&mut self, name: &'static str, v: &Option<T>) -> Result<(), ConfigError> {
         match v {
             Some(v) => self.value(name, v),
             None => Ok(()),
         }
     }
 
-    fn list<T: Serialize>(&mut self, name: &'static str, v: &[T]) -> Result<()> {
+    fn list<T: Serialize>(&mut self, name: &'static str, v: &[T]) -> Result<(), ConfigError> {
         if v.is_empty() {
             Ok(())
         } else {
@@ -608,7 +617,7 @@ impl Given {
 
 impl TrainArgs {
     /// The command-line layer of the config: only the flags given, at their config keys.
-    pub fn overlay(&self) -> Result<Value> {
+    pub fn overlay(&self) -> Result<Value, ConfigError> {
         let mut g = Given::default();
         g.opt("device", &self.device)?;
         // Data.
@@ -735,12 +744,12 @@ impl TrainArgs {
         g.opt("backup-count", &self.backup_count)?;
         g.switch("register", self.register, self.no_register);
         g.list("tags", &self.tags)?;
-        Ok(overlay_from_flags("the command line", g.0)?)
+        overlay_from_flags("the command line", g.0)
     }
 
     /// The config layers of these arguments and an environment (the caller passes
     /// `std::env::vars()` collected).
-    pub fn layers(&self, env: BTreeMap<String, String>) -> Result<Layers> {
+    pub fn layers(&self, env: BTreeMap<String, String>) -> Result<Layers, ConfigError> {
         Ok(Layers {
             preset: self.preset.clone(),
             file: self.config.clone(),
@@ -765,8 +774,8 @@ impl TrainArgs {
 mod tests {
     use super::*;
     use clap::{CommandFactory, Parser};
-    use exphil_runs::config::{BackboneConfig, OptimizerKind, ScheduleKind};
-    use exphil_runs::presets::{find_flag, resolve, validate, FLAGS, FROM_CLI, FROM_PRESET};
+    use crate::config::{BackboneConfig, OptimizerKind, ScheduleKind};
+    use crate::presets::{find_flag, resolve, validate, FLAGS, FROM_CLI, FROM_PRESET};
     use serde_json::json;
 
     #[derive(Parser)]
@@ -986,7 +995,7 @@ mod tests {
     /// The `[default: X]` and `[default]` notes of the help agree with the config defaults.
     #[test]
     fn help_defaults_match_the_config() {
-        let defaults = exphil_runs::presets::key_schema();
+        let defaults = crate::presets::key_schema();
         let cmd = Cli::command();
         let mut compared = 0;
         for arg in cmd.get_arguments() {
