@@ -327,7 +327,7 @@ fn list(a: ListArgs) -> Result<ExitCode> {
             r.backbone,
             r.params.map_or("-".into(), human_count),
             if size > 0 {
-                crate::train::mib(size as f64)
+                exphil_train::run::mib(size as f64)
             } else {
                 "-".into()
             },

@@ -773,9 +773,9 @@ impl TrainArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{CommandFactory, Parser};
     use crate::config::{BackboneConfig, OptimizerKind, ScheduleKind};
     use crate::presets::{find_flag, resolve, validate, FLAGS, FROM_CLI, FROM_PRESET};
+    use clap::{CommandFactory, Parser};
     use serde_json::json;
 
     #[derive(Parser)]

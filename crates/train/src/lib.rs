@@ -14,6 +14,7 @@ pub mod grads;
 pub mod model_file;
 pub mod optim;
 pub mod resume;
+pub mod run;
 pub mod schedule;
 pub mod state;
 pub mod trainer;

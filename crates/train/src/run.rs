@@ -1,0 +1,353 @@
+//! A training run as `exphil train` drives it, besides the loop itself: the plan a dry run
+//! prints, the memory a config needs and whether this machine has it, the run's record
+//! (`config.json`, `games.json`) and weights to fine-tune from.
+
+use crate::data::PreparedData;
+use crate::trainer::{train, Event, FaultInjection, RunOptions};
+use anyhow::{Context, Result};
+use exphil_runs::checkpoint::rfc3339_utc;
+use exphil_runs::config::TrainConfig;
+use exphil_runs::models::resolve_run;
+use exphil_runs::rundir::{RunDir, RunFile, RunGames, RunProcess};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Bytes as MiB with one decimal.
+pub fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+}
+
+/// The plan `exphil train --dry-run` prints, line by line: the data, the sequences or windows,
+/// the held-out games, the parameters, batches per epoch and the memory measured over a few
+/// real training steps.
+pub fn dry_run_plan(config: &TrainConfig, data: &PreparedData) -> Vec<String> {
+    let mut out = Vec::new();
+    let params = exphil_policy::model::param_count(&config.policy, &data.spec);
+    let b = &config.policy.backbone;
+    let sequence = config.train.sequence.enabled && b.window().is_some();
+    out.push(format!(
+        "Dataset:        {} training / {} validation frames",
+        data.provenance.training_frames, data.provenance.validation_frames
+    ));
+    if let Some(w) = b.temporal() {
+        if sequence {
+            let s = &config.train.sequence;
+            out.push(format!(
+                "Sequences:      unrolls of {} frames over {} streams (segments of {} frames), \
+                 the loss on every frame",
+                s.unroll, s.streams, s.segment_frames
+            ));
+        } else {
+            let windows = data.provenance.training_frames / w.stride.max(1);
+            out.push(format!(
+                "Windows:        {} frames every {} (about {windows} training windows)",
+                w.window_size, w.stride
+            ));
+        }
+    }
+    // The held-out games by file, so a plan's split can be checked (and kept with --seed).
+    let held_out: Vec<&str> = data
+        .manifest
+        .games
+        .iter()
+        .filter(|g| {
+            data.validation_hashes
+                .binary_search(&g.content_hash)
+                .is_ok()
+        })
+        .map(|g| g.source.as_str())
+        .collect();
+    if !held_out.is_empty() {
+        let names: Vec<&str> = held_out
+            .iter()
+            .take(5)
+            .map(|s| s.rsplit(['/', '\\']).next().unwrap_or(s))
+            .collect();
+        let more = held_out.len().saturating_sub(names.len());
+        out.push(format!(
+            "Validation:     {}{}",
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    out.push(format!("Parameters:     {params}"));
+    let seed = config.train.seed.unwrap_or(0);
+    let batches = if sequence {
+        data.train_streams(config, seed)
+            .map(|s| s.batches_in_epoch(0))
+            .map_err(|e| e.to_string())
+    } else {
+        data.train_loader(config, seed)
+            .map(|l| l.batches_per_epoch())
+            .map_err(|e| e.to_string())
+    };
+    match batches {
+        Ok(n) => out.push(format!("Batches/epoch:  {n}")),
+        Err(e) => out.push(format!("Batches/epoch:  unknown ({e})")),
+    }
+    match probe_memory(config, data) {
+        Ok((peak, batches)) => {
+            let shards: u64 = data
+                .train_dirs
+                .iter()
+                .filter_map(|d| std::fs::read_dir(d).ok())
+                .flatten()
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum();
+            out.push(format!(
+                "Memory:         peak {} over {batches} real training steps of this config",
+                mib(peak as f64)
+            ));
+            if !config.data.stream {
+                out.push(format!(
+                    "                the training shards ({}) are memory-mapped and become \
+                     resident as an epoch reads them: up to {} in all (--stream bounds it)",
+                    mib(shards as f64),
+                    mib((peak + shards) as f64)
+                ));
+            }
+        }
+        Err(e) => out.push(format!("Memory:         not measured ({e})")),
+    }
+    out.push("Dry run: nothing trained.".to_string());
+    out
+}
+
+/// The peak resident memory (bytes) of a few real training steps of `config` on its data (no
+/// validation, in a throwaway directory), and the steps run. Linux only (it resets and reads
+/// the process's peak resident set).
+pub fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, usize)> {
+    const STEPS: usize = 3;
+    let status = |key: &str| -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    // Writing 5 to clear_refs resets the peak (VmHWM) to the current resident set.
+    std::fs::write("/proc/self/clear_refs", "5")
+        .context("this system cannot reset the peak memory counter")?;
+    let mut cfg = config.clone();
+    cfg.train.epochs = 1;
+    cfg.train.max_batches = Some(STEPS * cfg.train.accumulation_steps.max(1));
+    cfg.train.early_stopping = false;
+    cfg.train.log_interval = 1;
+    cfg.schedule.schedule = exphil_runs::config::ScheduleKind::Constant;
+    let probe = PreparedData {
+        manifest: data.manifest.clone(),
+        spec: data.spec.clone(),
+        train_dirs: data.train_dirs.clone(),
+        val_dirs: Vec::new(),
+        button_positives: data.button_positives,
+        provenance: data.provenance.clone(),
+        training_hashes: Vec::new(),
+        validation_hashes: Vec::new(),
+    };
+    let dir = tempfile::tempdir().context("a temporary directory for the probe")?;
+    let opts = RunOptions {
+        run_dir: dir.path().to_path_buf(),
+        resume: None,
+        stop: Arc::new(AtomicBool::new(false)),
+        faults: FaultInjection::default(),
+        init: None,
+    };
+    let mut steps = 0usize;
+    train(&cfg, &probe, &opts, &mut |e| {
+        if matches!(e, Event::Progress { .. }) {
+            steps += 1;
+        }
+    })?;
+    let peak = status("VmHWM:").context("no peak memory in /proc/self/status")?;
+    Ok((peak, steps.max(1)))
+}
+
+/// Refuses a config whose model needs more memory than this machine has (see
+/// [`estimated_bytes`]); a no-op where the machine's memory cannot be read.
+pub fn check_memory(config: &TrainConfig, seed: u64) -> Result<()> {
+    let Some(total) = machine_memory() else {
+        return Ok(());
+    };
+    let (need, params) = estimated_bytes(config, seed)?;
+    if need > total {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        anyhow::bail!(
+            "this model needs about {:.1} GiB ({params} parameters with their gradients, \
+             optimiser state and copies, plus one batch's activations) and this machine has \
+             {:.1} GiB: use a smaller model (--hidden, --hidden-size, --num-layers) or a smaller \
+             batch, or add --ignore-memory-limit to try anyway",
+            gib(need),
+            gib(total)
+        );
+    }
+    Ok(())
+}
+
+/// This machine's memory in bytes (`MemTotal` of `/proc/meminfo`).
+pub fn machine_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A lower bound of what training `config` holds in memory, in bytes, and the model's
+/// parameters: the weights and their gradients, optimiser moments, the best and EMA copies and
+/// the recovery snapshot (f32 each), and one batch's activations kept for the backward pass.
+pub fn estimated_bytes(config: &TrainConfig, seed: u64) -> Result<(u64, usize)> {
+    let build = crate::data::build_config(&config.data, seed)?;
+    let embedder = exphil_embed::Embedder::new(build.embed.clone())?;
+    let coder = exphil_embed::TargetCoder::new(build.targets.clone())?;
+    let spec = exphil_policy::InputSpec::new(embedder.layout(), coder.num_classes());
+    let params = exphil_policy::model::param_count(&config.policy, &spec);
+    let moments = match config.optim.optimizer {
+        exphil_runs::config::OptimizerKind::Sgd => 1,
+        _ => 2,
+    };
+    let copies = 4 + moments + u64::from(config.train.ema);
+    let b = &config.policy.backbone;
+    let (rows, per_row) = match b.temporal() {
+        None => {
+            let hidden: usize = match b {
+                exphil_runs::config::BackboneConfig::Mlp(m) => m.hidden.iter().sum(),
+                _ => 0,
+            };
+            (config.train.batch_size, hidden * 4)
+        }
+        Some(w) => {
+            let frames = if config.train.sequence.enabled {
+                config.train.sequence.streams * config.train.sequence.unroll
+            } else {
+                config.train.batch_size * w.window_size
+            };
+            (frames, w.hidden_size * w.num_layers.max(1) * 12)
+        }
+    };
+    let activations = (rows as u64)
+        .saturating_mul((per_row + spec.features) as u64)
+        .saturating_mul(4);
+    Ok((
+        (params as u64)
+            .saturating_mul(4 * copies)
+            .saturating_add(activations),
+        params,
+    ))
+}
+
+/// What `config.json` records about the run besides its config.
+pub struct RunMeta {
+    /// When the run was created.
+    pub created_at: String,
+    /// `imitation` or `fine_tune`.
+    pub training_type: String,
+    /// The run it was fine-tuned from.
+    pub parent: Option<String>,
+    /// When it was resumed.
+    pub resumes: Vec<String>,
+    /// Its policy's parameters.
+    pub params: usize,
+}
+
+/// Writes the run's `config.json` ([`RunFile`]) with `status` and, when finished, its results.
+pub fn write_config(
+    run_dir: &Path,
+    config: &TrainConfig,
+    data: &PreparedData,
+    meta: &RunMeta,
+    status: &str,
+    results: Option<&serde_json::Value>,
+) -> Result<()> {
+    let value = |v: serde_json::Result<serde_json::Value>| v.map_err(anyhow::Error::from);
+    let mut file = RunFile {
+        timestamp: Some(rfc3339_utc(SystemTime::now())),
+        created_at: Some(meta.created_at.clone()),
+        status: Some(status.into()),
+        // While running, the process (so a run killed outright is told apart).
+        process: (status == "running").then(RunProcess::current),
+        training_type: Some(meta.training_type.clone()),
+        parent: meta.parent.clone(),
+        resumes: meta.resumes.clone(),
+        params: Some(meta.params as u64),
+        exphil_version: Some(env!("CARGO_PKG_VERSION").into()),
+        config: value(serde_json::to_value(config))?,
+        provenance: value(serde_json::to_value(&data.provenance))?,
+        results: results.cloned().unwrap_or_default(),
+        ..RunFile::default()
+    };
+    for (k, v) in [
+        ("embed", serde_json::to_value(&data.manifest.embed)),
+        ("layout", serde_json::to_value(&data.manifest.layout)),
+        ("targets", serde_json::to_value(&data.manifest.targets)),
+        ("input", serde_json::to_value(&data.spec)),
+        (
+            "pairing_version",
+            serde_json::to_value(data.manifest.pairing_version),
+        ),
+    ] {
+        file.other.insert(k.into(), value(v)?);
+    }
+    Ok(RunDir::new(run_dir).write(&file)?)
+}
+
+/// `games.json`: the content hashes of the run's training and validation games, so that
+/// `exphil eval` can leave out games the policy trained on.
+pub fn write_games(run_dir: &Path, data: &PreparedData) -> Result<()> {
+    Ok(RunDir::new(run_dir).write_games(&RunGames {
+        training: data.training_hashes.clone(),
+        validation: data.validation_hashes.clone(),
+    })?)
+}
+
+/// The weights of `--pretrained RUN` and the run's name, checked against this run: the same
+/// architecture and the same input.
+pub fn load_pretrained(
+    arg: &str,
+    ckpt_dir: &Path,
+    config: &TrainConfig,
+    data: &PreparedData,
+) -> Result<(String, Vec<exphil_runs::tensors::NamedTensor>)> {
+    use crate::model_file::{check_policy_matches, read_weights};
+    use crate::model_file::{META_POLICY, META_SPEC};
+    let path = if Path::new(arg).exists() {
+        PathBuf::from(arg)
+    } else {
+        resolve_run(ckpt_dir, arg).with_context(|| format!("--pretrained {arg}"))?
+    };
+    let w = read_weights(&path).with_context(|| format!("--pretrained {arg}"))?;
+    let (tensors, meta, run_dir) = (w.tensors, w.metadata, w.run_dir);
+    let policy = meta.get(META_POLICY).with_context(|| {
+        format!(
+            "--pretrained {arg}: {} has no {META_POLICY} metadata",
+            path.display()
+        )
+    })?;
+    check_policy_matches(policy, &config.policy, "this run's config")
+        .map_err(|e| anyhow::anyhow!("--pretrained {arg}: {e}"))?;
+    let spec: Option<exphil_policy::InputSpec> = meta
+        .get(META_SPEC)
+        .and_then(|s| serde_json::from_str(s).ok());
+    if spec.as_ref() != Some(&data.spec) {
+        anyhow::bail!(
+            "--pretrained {arg}: the pretrained policy reads {} features and {} ids, this run's \
+             data gives {} and {}: use the same embedding settings (embed preset, player names, \
+             stick targets) as the pretrained run",
+            spec.as_ref().map_or(0, |s| s.features),
+            spec.as_ref().map_or(0, |s| s.ids),
+            data.spec.features,
+            data.spec.ids
+        );
+    }
+    let name = match &run_dir {
+        Some(d) => d.file_name(),
+        None => path.file_stem(),
+    }
+    .map(|n| n.to_string_lossy().into_owned())
+    .unwrap_or_default();
+    Ok((name, tensors))
+}
