@@ -199,3 +199,20 @@ fn no_module_of_a_crate_names_one_that_names_it_back() {
     }
     assert!(found.is_empty(), "module cycles:\n{}", found.join("\n"));
 }
+
+/// The binary stays a shell (arguments, one library call, printing): at most 5,500 lines.
+#[test]
+fn the_binary_stays_within_its_line_budget() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lines: usize = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+        .sum();
+    assert!(
+        lines <= 5_500,
+        "crates/exphil/src has {lines} lines: move what is not arguments, a call and printing \
+         into its library crate"
+    );
+}

@@ -442,12 +442,8 @@ impl Decisions for Background {
         stats.infer_us = mb.infer_us.clone();
     }
     fn finish(&mut self, stats: &mut LiveStats) {
-        {
-            let mut mb = self.lock();
-            mb.stop = true;
-            stats.inferences = mb.infer_us.len() as u64;
-            stats.infer_us = mb.infer_us.clone();
-        }
+        self.report(stats);
+        self.lock().stop = true;
         self.mailbox.1.notify_all();
         if let Some(w) = self.worker.take() {
             let _ = w.join();
