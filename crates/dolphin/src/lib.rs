@@ -11,6 +11,6 @@ pub mod userdir;
 
 pub use live::{seats, LiveEvent, LiveStream, SeatView};
 pub use menu::{MenuGoal, MenuState, Navigator, Scene};
-pub use pipe::{make_fifo, ControllerPipe, DelayQueue, Pad, PipeError, PAD_BUTTONS};
+pub use pipe::{make_fifo, ControllerPipe, Pad, PipeError, PAD_BUTTONS};
 pub use spectator::{Message, SpectatorClient, SpectatorError};
 pub use userdir::{Dolphin, UserDir, UserDirOptions};

@@ -3,7 +3,6 @@
 //! `FLUSH`. With a blocking pipe Dolphin waits for each `FLUSH`: lock-step.
 
 use exphil_state::Controller;
-use std::collections::VecDeque;
 use std::ffi::CString;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -243,48 +242,5 @@ impl ControllerPipe {
                 },
             }),
         }
-    }
-}
-
-/// Applies each decision exactly `delay` frames after it was made: the first `delay` frames of
-/// a game get the neutral action. Cleared when a game starts.
-#[derive(Clone, Debug)]
-pub struct DelayQueue<T: Clone> {
-    delay: usize,
-    neutral: T,
-    queue: VecDeque<T>,
-}
-
-impl<T: Clone> DelayQueue<T> {
-    /// A queue of `delay` frames, filled with `neutral`.
-    pub fn new(delay: usize, neutral: T) -> DelayQueue<T> {
-        let mut q = DelayQueue {
-            delay,
-            neutral,
-            queue: VecDeque::with_capacity(delay + 1),
-        };
-        q.clear();
-        q
-    }
-
-    /// Back to `delay` neutral actions (a new game).
-    pub fn clear(&mut self) {
-        self.queue.clear();
-        self.queue
-            .extend(std::iter::repeat_n(self.neutral.clone(), self.delay));
-    }
-
-    /// Takes this frame's decision; returns the action to apply this frame (the decision of
-    /// `delay` frames ago).
-    pub fn push(&mut self, decision: T) -> T {
-        self.queue.push_back(decision);
-        self.queue
-            .pop_front()
-            .expect("the queue holds delay + 1 actions")
-    }
-
-    /// The delay in frames.
-    pub fn delay(&self) -> usize {
-        self.delay
     }
 }

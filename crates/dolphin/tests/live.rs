@@ -2,9 +2,10 @@
 //! message format) streams real replays; every frame decoded live must equal the file decode.
 //! A test pipe reader records the controller batches.
 
-use exphil_dolphin::pipe::{make_fifo, ControllerPipe, DelayQueue, Pad};
+use exphil_dolphin::pipe::{make_fifo, ControllerPipe, Pad};
 use exphil_dolphin::{seats, LiveEvent, LiveStream, Message, SeatView, SpectatorClient};
 use exphil_replay::{read, DecodeOptions, RollbackMode};
+use exphil_state::DelayQueue;
 use exphil_state::{states, GameState};
 use exphil_testdata::spectator::{event_messages, read_fifo_batches, Send, SpectatorServer};
 use std::time::Duration;

@@ -6,7 +6,6 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -100,7 +99,7 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
     if a.games < 2 {
         bail!("--games must be at least 2 (one per pairing)");
     }
-    crate::sim::fighter(&a.character)?;
+    exphil_sim::Fighter::named(&a.character)?;
     prepare(&a.out, a.force)?;
     let dir = |p: &str| a.out.join(p).to_string_lossy().into_owned();
     let (replays, checkpoints, cache) = (dir("replays"), dir("checkpoints"), dir("cache"));
@@ -205,20 +204,24 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
         let t = Instant::now();
         let code = run(&s.args).with_context(|| format!("demo stage {}: {}", i + 1, s.title))?;
         let secs = t.elapsed().as_secs_f64();
-        done.push(json!({"stage": s.title, "command": shell_line(&s.args), "seconds": secs}));
+        done.push(DemoStage {
+            stage: s.title,
+            command: shell_line(&s.args),
+            seconds: secs,
+        });
         if code != ExitCode::SUCCESS {
             bail!("demo stage {} ({}) failed; see above", i + 1, s.title);
         }
     }
-    let summary = json!({
-        "games": a.games,
-        "character": a.character,
-        "seed": a.seed,
-        "stages": done,
-        "seconds": total.elapsed().as_secs_f64(),
-        "imitation_run": Path::new(&checkpoints).join("demo-imitation"),
-        "ppo_run": Path::new(&checkpoints).join("demo-ppo"),
-    });
+    let summary = DemoSummary {
+        games: a.games,
+        character: &a.character,
+        seed: a.seed,
+        stages: done,
+        seconds: total.elapsed().as_secs_f64(),
+        imitation_run: Path::new(&checkpoints).join("demo-imitation"),
+        ppo_run: Path::new(&checkpoints).join("demo-ppo"),
+    };
     let path = a.out.join("demo.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
@@ -239,4 +242,24 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
     println!("  the models:       exphil models list --checkpoints {checkpoints}");
     println!("  real replays:     exphil train --preset quick --replays ~/Slippi");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stage of the demo as `demo.json` records it.
+#[derive(serde::Serialize)]
+struct DemoStage {
+    stage: &'static str,
+    command: String,
+    seconds: f64,
+}
+
+/// `demo.json`: what the demo ran and where its runs are.
+#[derive(serde::Serialize)]
+struct DemoSummary<'a> {
+    games: u32,
+    character: &'a str,
+    seed: u64,
+    stages: Vec<DemoStage>,
+    seconds: f64,
+    imitation_run: std::path::PathBuf,
+    ppo_run: std::path::PathBuf,
 }

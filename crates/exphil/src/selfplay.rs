@@ -4,12 +4,15 @@
 //! scripted bots on all six stages, with win rates, KO difference per minute, final stocks, game
 //! length, per-stage results and an Elo table.
 
-use crate::sim::{clock, fighter, play_games, seat, summarize, Outputs, SeatOpts};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use exphil_rl::league::{Elo, HistoricalSampling, Population, Ratings, Weights};
+use exphil_rl::league::{Elo, HistoricalSampling, Population, Rating, Ratings, Weights};
+use exphil_rl::matches::{
+    clock, play_games, seat, summarize, MatchSpec, MatchSummary, Outputs, SeatOpts,
+};
 use exphil_rl::runner::{League, PpoArgs};
-use exphil_sim::{Outcome, BOT_NAMES, STAGES};
+use exphil_sim::{Fighter, Outcome, BOT_NAMES, STAGES};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -180,23 +183,31 @@ fn train(a: SelfplayArgs) -> Result<ExitCode> {
     exphil_rl::runner::train(&a.ppo, Some(league))
 }
 
-/// The results of one opponent.
-fn line(results: &[(&str, Outcome)]) -> String {
-    let s = summarize("", "", results);
+/// The results against one opponent, in words.
+fn line(s: &MatchSummary, results: &[(&str, Outcome)]) -> String {
     let n = results.len().max(1) as f64;
-    let wins = s["wins"][0].as_f64().unwrap_or(0.0);
+    let wins = s.wins[0];
     let stocks: f64 = results.iter().map(|(_, o)| o.stocks[0] as f64).sum::<f64>() / n;
     let theirs: f64 = results.iter().map(|(_, o)| o.stocks[1] as f64).sum::<f64>() / n;
     format!(
         "won {}/{} ({:.0}%), KO difference per minute {:+.2}, final stocks {:.1} vs {:.1}, mean length {}",
         wins,
         results.len(),
-        100.0 * wins / n,
-        s["ko_diff_per_minute"].as_f64().unwrap_or(0.0),
+        100.0 * wins as f64 / n,
+        s.ko_diff_per_minute,
         stocks,
         theirs,
-        clock(s["mean_frames"].as_f64().unwrap_or(0.0) as i32)
+        clock(s.mean_frames as i32)
     )
+}
+
+/// `selfplay eval --json`.
+#[derive(serde::Serialize)]
+struct EvalJson<'a> {
+    policy: &'a str,
+    character: Option<&'a str>,
+    opponents: BTreeMap<String, MatchSummary>,
+    elo: Vec<&'a Rating>,
 }
 
 fn eval(a: EvalArgs) -> Result<ExitCode> {
@@ -212,7 +223,7 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     };
     let config = run_dir.and_then(|d| exphil_runs::rundir::RunDir::new(d).read().ok());
     let f = match &a.character {
-        Some(c) => fighter(c)?,
+        Some(c) => Fighter::named(c)?,
         None => config
             .as_ref()
             .and_then(|v| {
@@ -251,7 +262,7 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     };
     let me = format!("policy:{}", a.policy);
     let mut ratings = Ratings::new(Elo::default());
-    let mut report = serde_json::Map::new();
+    let mut report = BTreeMap::new();
     if !a.json {
         println!(
             "{} as {} ({} games per opponent over the six stages)",
@@ -262,20 +273,18 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     }
     for (k, opp) in opponents.iter().enumerate() {
         let mut seats = [
-            seat(&opts, &me, a.seed)?,
-            seat(&opts, opp, a.seed + 1 + k as u64).with_context(|| format!("opponent {opp}"))?,
+            seat(&opts, &me)?,
+            seat(&opts, opp).with_context(|| format!("opponent {opp}"))?,
         ];
         let mut stage_of = |n: u32| &STAGES[n as usize % 6];
-        let results = play_games(
-            &mut seats,
-            [f, f],
-            &mut stage_of,
-            a.games,
-            a.seed + k as u64 * 7,
-            a.max_frames,
-            &Outputs::default(),
-            false,
-        )?;
+        let spec = MatchSpec {
+            fighters: [f, f],
+            stage_of: &mut stage_of,
+            games: a.games,
+            seed: a.seed + k as u64 * 7,
+            max_frames: a.max_frames,
+        };
+        let results = play_games(&mut seats, spec, &Outputs::default(), &mut |_| {})?;
         for (_, o) in &results {
             let score = match o.winner {
                 Some(0) => 1.0,
@@ -284,33 +293,26 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
             };
             ratings.record(&me, opp, score);
         }
+        let summary = summarize(&me, opp, &results);
         if !a.json {
-            println!("against {opp}: {}", line(&results));
-            let s = summarize(&me, opp, &results);
-            let stages: Vec<String> = s["by_stage"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(st, v)| format!("{st} {}-{}-{}", v["p1"], v["p2"], v["draws"]))
-                        .collect()
-                })
-                .unwrap_or_default();
+            println!("against {opp}: {}", line(&summary, &results));
+            let stages: Vec<String> = summary
+                .by_stage
+                .iter()
+                .map(|(st, v)| format!("{st} {}-{}-{}", v.p1, v.p2, v.draws))
+                .collect();
             println!("  per stage (won-lost-drawn): {}", stages.join(", "));
         }
-        report.insert(opp.clone(), summarize(&me, opp, &results));
+        report.insert(opp.clone(), summary);
     }
-    let table: Vec<serde_json::Value> = ratings
-        .leaderboard()
-        .iter()
-        .map(|r| serde_json::json!({"name": r.name, "rating": r.rating, "games": r.games, "wins": r.wins, "losses": r.losses, "draws": r.draws}))
-        .collect();
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"policy": a.policy, "character": f.character.name(), "opponents": report, "elo": table})
-            )?
-        );
+        let out = EvalJson {
+            policy: &a.policy,
+            character: f.character.name(),
+            opponents: report,
+            elo: ratings.leaderboard(),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("Elo (from these games):");
         for r in ratings.leaderboard() {

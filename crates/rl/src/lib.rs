@@ -2,11 +2,13 @@
 //! rollouts of a policy (`ppo`: GAE, the clipped objective with value clipping, entropy and a KL
 //! term to a teacher, minibatches of rows or of whole games for recurrent policies), the reward
 //! shaped from simulator steps (`reward`), and what self-play keeps of its opponents
-//! (`league`: Elo ratings, snapshot populations, prioritised fictitious self-play), and the whole
-//! run (`runner`: learners, rollouts, league roles, checkpoints, resume, the run directory).
+//! (`league`: Elo ratings, snapshot populations, prioritised fictitious self-play), matches
+//! between agents with their summaries (`matches`), and the whole run (`runner`: learners,
+//! rollouts, league roles, checkpoints, resume, the run directory).
 #![deny(missing_docs)]
 
 pub mod league;
+pub mod matches;
 pub mod ppo;
 pub mod reward;
 pub mod runner;

@@ -5,12 +5,13 @@
 //! frame sends the newest decision made (asynchronous). Menus are navigated from menu frames;
 //! a game's start resets every seat; silences are bridged with idle batches when Dolphin waits.
 
-use exphil_dolphin::pipe::{ControllerPipe, DelayQueue, Pad, PipeError};
+use exphil_dolphin::pipe::{ControllerPipe, Pad, PipeError};
 use exphil_dolphin::userdir::Dolphin;
 use exphil_dolphin::{
     LiveEvent, LiveStream, MenuState, Message, Navigator, SeatView, SpectatorClient, SpectatorError,
 };
 use exphil_replay::Port;
+use exphil_state::DelayQueue;
 use exphil_state::{Controller, GameState};
 use exphil_train::agent::Player;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -129,13 +129,21 @@ pub struct Fighter {
     pub moves: &'static [Move],
 }
 
+/// A character the simulator does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("the simulator has no {0:?}; it has {have}", have = fighter_names())]
+pub struct UnknownFighter(pub String);
+
+/// The simulator's characters, comma-separated.
+fn fighter_names() -> String {
+    let have: Vec<&str> = FIGHTERS.iter().filter_map(|f| f.character.name()).collect();
+    have.join(", ")
+}
+
 impl Fighter {
     /// The fighter called `name`, or why there is none (naming the ones there are).
-    pub fn named(name: &str) -> Result<&'static Fighter, String> {
-        Fighter::parse(name).ok_or_else(|| {
-            let have: Vec<&str> = FIGHTERS.iter().filter_map(|f| f.character.name()).collect();
-            format!("the simulator has no {name:?}; it has {}", have.join(", "))
-        })
+    pub fn named(name: &str) -> Result<&'static Fighter, UnknownFighter> {
+        Fighter::parse(name).ok_or_else(|| UnknownFighter(name.to_string()))
     }
 
     /// The move of a kind.

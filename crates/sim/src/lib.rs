@@ -6,6 +6,7 @@
 //! state the trainer embeds, so a policy trained on replays plays it unchanged.
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod batch;
 pub mod bots;
 pub mod fighter;
@@ -14,9 +15,10 @@ pub mod record;
 pub mod slp;
 pub mod stage;
 
+pub use agent::{Agent, Bots, Delayed, UnknownBot};
 pub use batch::{Batch, Fault, SlotStep};
 pub use bots::{bot, Bot, Rng, BOT_NAMES};
-pub use fighter::{Fighter, Move, MoveKind, FIGHTERS};
+pub use fighter::{Fighter, Move, MoveKind, UnknownFighter, FIGHTERS};
 pub use game::{Act, End, Game, Outcome, StepInfo, FIRST_FRAME};
 pub use slp::SlpRecorder;
 pub use stage::{Stage, STAGES};

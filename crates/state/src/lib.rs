@@ -4,12 +4,14 @@
 #![deny(missing_docs)]
 
 mod controller;
+mod delay;
 mod frame;
 mod replay;
 pub mod stage;
 pub mod umi;
 
 pub use controller::{Buttons, Controller, BUTTON_NAMES};
+pub use delay::DelayQueue;
 pub use frame::{Fighter, GameState, ItemState, MAX_ITEMS};
 pub use replay::{states, StateBuilder};
 pub use umi::{FrameSizeError, FRAME_BYTES};
