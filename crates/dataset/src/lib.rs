@@ -40,3 +40,5 @@ pub use crate::build::{
 };
 mod info;
 pub use crate::info::{summarize, DatasetSummary};
+mod settings;
+pub use crate::settings::{BuildSettings, EmbedSource, FilterSettings, NamesSource, SettingsError};

@@ -1,16 +1,15 @@
 //! `exphil dataset`: build a training dataset (Parquet frame tables and memory-mappable feature
 //! shards) from replays, and describe a built one.
 
+use crate::cli::progress;
 use crate::filters::FilterArgs;
-use crate::replays::progress;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_dataset::{
-    build, summarize, BuildConfig, DatasetSummary, ExampleConfig, NoiseConfig, Perspective,
-    PlayerNames, PlayerRegistry, Precision, Progress,
+    build, summarize, BuildSettings, DatasetSummary, EmbedSource, NamesSource, NoiseConfig,
+    Precision, Progress,
 };
-use exphil_embed::{EmbedConfig, Embedder, StickDiscretization, TargetConfig};
-use exphil_replay::ExternalCharacter;
+use exphil_embed::{EmbedConfig, Embedder};
 use indicatif::ProgressBar;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -130,97 +129,41 @@ pub fn run(cmd: DatasetCommand) -> Result<ExitCode> {
     }
 }
 
-/// The build config of the arguments.
-fn config_of(a: &BuildArgs) -> Result<BuildConfig> {
-    // Whether the embedding config file sets `player_names` itself.
-    let mut explicit_names = false;
-    let mut embed = match (&a.embed_preset, &a.embed_config) {
-        (_, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not an embedding config", path.display()))?;
-            explicit_names = value.get("player_names").is_some();
-            serde_json::from_value::<EmbedConfig>(value)
-                .with_context(|| format!("{}: not an embedding config", path.display()))?
-        }
-        (Some(name), None) => EmbedConfig::preset(name)?,
-        (None, None) => EmbedConfig::default(),
-    };
-    let players = match (&a.player_names, a.num_player_names) {
-        (Some(path), _) => PlayerNames::Registry(PlayerRegistry::read(path)?),
-        (None, Some(n)) => {
-            if n < 2 {
-                bail!("--num-player-names must be at least 2 (id 0 is \"unknown\")");
-            }
-            PlayerNames::Build(n)
-        }
-        (None, None) => PlayerNames::Off,
-    };
-    let capacity = match &players {
-        PlayerNames::Off => None,
-        PlayerNames::Registry(r) => Some(r.capacity),
-        PlayerNames::Build(n) => Some(*n),
-    };
-    if let Some(c) = capacity {
-        if explicit_names && embed.player_names != c {
-            bail!(
-                "the embedding config sets player_names {}, the player registry has capacity {c}",
-                embed.player_names
-            );
-        }
-        embed.player_names = c;
+/// The build settings of the arguments.
+fn settings_of(a: &BuildArgs) -> Result<BuildSettings> {
+    if !a.frame_delay_augment && (a.frame_delay_min.is_some() || a.frame_delay_max.is_some()) {
+        bail!("--frame-delay-min/--frame-delay-max need --frame-delay-augment");
     }
-    let noise = match (a.noise_std, a.noise_copies) {
-        (Some(std), Some(copies)) => Some(NoiseConfig { std, copies }),
-        // clap requires both together.
-        _ => None,
-    };
-    let mut targets = TargetConfig::default();
-    if let Some(path) = &a.kmeans_centers {
-        targets.stick = StickDiscretization::from_centers_file(path)?;
-    }
-    let perspective = if let Some(p) = a.player_port {
-        Perspective::Port(p)
-    } else if !a.train_character.is_empty() {
-        let mut chars = Vec::new();
-        for name in &a.train_character {
-            match ExternalCharacter::parse(name) {
-                Some(c) => chars.push(c),
-                None => bail!("unknown character {name:?} in --train-character"),
-            }
-        }
-        Perspective::Character(chars)
-    } else {
-        Perspective::Dual
-    };
-    let delay_augment = if a.frame_delay_augment {
-        // clap requires both bounds with --frame-delay-augment.
-        Some((
-            a.frame_delay_min.unwrap_or(0),
-            a.frame_delay_max.unwrap_or(0),
-        ))
-    } else {
-        if a.frame_delay_min.is_some() || a.frame_delay_max.is_some() {
-            bail!("--frame-delay-min/--frame-delay-max need --frame-delay-augment");
-        }
-        None
-    };
-    if a.threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
-    Ok(BuildConfig {
-        embed,
-        targets,
-        examples: ExampleConfig {
-            perspective,
-            frame_delay: a.frame_delay,
-            delay_augment,
-            mirror: a.mirror,
-            noise,
-            seed: a.seed,
+    Ok(BuildSettings {
+        embed: match (&a.embed_preset, &a.embed_config) {
+            (_, Some(path)) => EmbedSource::File(path.clone()),
+            (Some(name), None) => EmbedSource::Preset(name.clone()),
+            (None, None) => EmbedSource::Default,
         },
-        filter: a.filter.to_filter()?,
+        player_names: match (&a.player_names, a.num_player_names) {
+            (Some(path), _) => NamesSource::Registry(path.clone()),
+            (None, Some(n)) => NamesSource::Build(n),
+            (None, None) => NamesSource::Off,
+        },
+        kmeans_centers: a.kmeans_centers.clone(),
+        player_port: a.player_port,
+        train_character: a.train_character.clone(),
+        frame_delay: a.frame_delay,
+        // clap requires both bounds with --frame-delay-augment.
+        delay_augment: a.frame_delay_augment.then(|| {
+            (
+                a.frame_delay_min.unwrap_or(0),
+                a.frame_delay_max.unwrap_or(0),
+            )
+        }),
+        mirror: a.mirror,
+        // clap requires both together.
+        noise: a
+            .noise_std
+            .zip(a.noise_copies)
+            .map(|(std, copies)| NoiseConfig { std, copies }),
+        seed: a.seed,
+        filter: a.filter.settings(),
         precision: if a.precision == "f16" {
             Precision::F16
         } else {
@@ -229,12 +172,11 @@ fn config_of(a: &BuildArgs) -> Result<BuildConfig> {
         validation_fraction: a.val_fraction,
         split_seed: a.seed,
         threads: a.threads,
-        players,
     })
 }
 
 fn run_build(a: BuildArgs) -> Result<ExitCode> {
-    let config = config_of(&a)?;
+    let config = settings_of(&a)?.resolve()?;
     let t0 = Instant::now();
     let bar: Mutex<ProgressBar> = Mutex::new(ProgressBar::hidden());
     let on_progress = |p: Progress| {

@@ -1,9 +1,9 @@
 //! Replay filter flags shared by every command that takes replays.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use exphil_corpus::Filter;
-use exphil_replay::{ExternalCharacter, ExternalStage};
+use exphil_dataset::FilterSettings;
 
 /// Which replays to use.
 #[derive(Args, Clone, Debug, Default)]
@@ -32,33 +32,21 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    /// The validated filter; unknown character or stage names are an error naming them.
-    pub fn to_filter(&self) -> Result<Filter> {
-        let mut characters = Vec::new();
-        for name in &self.characters {
-            match ExternalCharacter::parse(name) {
-                Some(c) => characters.push(c),
-                None => bail!(
-                    "unknown character {name:?}; try a name or alias such as fox, falco, marth, \
-                     sheik, puff, ics, gnw, ganon, falcon, doc"
-                ),
-            }
-        }
-        let mut stages = Vec::new();
-        for name in &self.stages {
-            match ExternalStage::parse(name) {
-                Some(s) => stages.push(s),
-                None => bail!("unknown stage {name:?}; try bf, fd, fod, ys, ps or dl"),
-            }
-        }
-        Ok(Filter {
-            characters,
-            stages,
+    /// The filter as given.
+    pub fn settings(&self) -> FilterSettings {
+        FilterSettings {
+            characters: self.characters.clone(),
+            stages: self.stages.clone(),
             min_frames: self.min_frames,
             human_only: self.human_only,
             one_v_one: self.one_v_one,
-            min_quality: self.min_quality,
+            min_quality: self.min_quality.map(u32::from),
             dedupe: !self.keep_duplicates,
-        })
+        }
+    }
+
+    /// The validated filter; unknown character or stage names are an error naming them.
+    pub fn to_filter(&self) -> Result<Filter> {
+        Ok(self.settings().resolve()?)
     }
 }

@@ -2,16 +2,15 @@
 //! dataset directory, split into training and validation by whole games, with the statistics
 //! the trainer and the run's provenance need.
 
-use exphil_corpus::{discover, Filter};
+use exphil_corpus::discover;
 use exphil_dataset::{
-    build, split_games, BuildConfig, DatasetManifest, ExampleConfig, Loader, LoaderConfig,
-    NoiseConfig, Perspective, PlayerNames, Precision, Progress, Shard, Split, StreamConfig,
+    build, split_games, BuildConfig, BuildSettings, DatasetManifest, EmbedSource, FilterSettings,
+    Loader, LoaderConfig, NamesSource, NoiseConfig, Progress, Shard, Split, StreamConfig,
     StreamLoader, VARIANT_ORIGINAL,
 };
 use exphil_embed::TARGET_COLUMNS;
-use exphil_embed::{EmbedConfig, StickDiscretization, TargetCoder, TargetConfig, NUM_BUTTONS};
+use exphil_embed::{TargetCoder, NUM_BUTTONS};
 use exphil_policy::InputSpec;
-use exphil_replay::{ExternalCharacter, ExternalStage};
 use exphil_runs::config::{DataConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -43,54 +42,15 @@ fn ds_err(context: impl Into<String>) -> impl FnOnce(String) -> DataError {
 
 /// The dataset build of a data config (`seed` seeds delay augmentation and noise).
 pub fn build_config(d: &DataConfig, seed: u64) -> Result<BuildConfig, DataError> {
-    let cfg = |m: String| DataError::Config(m);
-    let mut embed = EmbedConfig::preset(&d.embed_preset).map_err(|e| cfg(e.to_string()))?;
-    let players = if d.num_player_names > 0 {
-        if d.num_player_names < 2 {
-            return Err(cfg(
-                "num_player_names must be 0 (off) or at least 2 (id 0 is \"unknown\")".into(),
-            ));
-        }
-        embed.player_names = d.num_player_names;
-        PlayerNames::Build(d.num_player_names)
-    } else {
-        PlayerNames::Off
-    };
-    let mut targets = TargetConfig::default();
-    if let Some(path) = &d.kmeans_centers {
-        targets.stick = StickDiscretization::from_centers_file(Path::new(path))
-            .map_err(|e| cfg(format!("{path}: {e}")))?;
-    }
-    let perspective = if let Some(p) = d.player_port {
-        Perspective::Port(p)
-    } else if !d.train_character.is_empty() {
-        let mut chars = Vec::new();
-        for name in &d.train_character {
-            chars
-                .push(ExternalCharacter::parse(name).ok_or_else(|| {
-                    cfg(format!("unknown character {name:?} in train_character"))
-                })?);
-        }
-        Perspective::Character(chars)
-    } else {
-        Perspective::Dual
-    };
-    let mut characters = Vec::new();
-    for name in &d.characters {
-        characters.push(
-            ExternalCharacter::parse(name)
-                .ok_or_else(|| cfg(format!("unknown character {name:?} in characters")))?,
-        );
-    }
-    let mut stages = Vec::new();
-    for name in &d.stages {
-        stages.push(
-            ExternalStage::parse(name)
-                .ok_or_else(|| cfg(format!("unknown stage {name:?} in stages")))?,
-        );
-    }
-    let examples = ExampleConfig {
-        perspective,
+    let settings = BuildSettings {
+        embed: EmbedSource::Preset(d.embed_preset.clone()),
+        player_names: match d.num_player_names {
+            0 => NamesSource::Off,
+            n => NamesSource::Build(n),
+        },
+        kmeans_centers: d.kmeans_centers.as_ref().map(PathBuf::from),
+        player_port: d.player_port,
+        train_character: d.train_character.clone(),
         frame_delay: d.frame_delay,
         delay_augment: d
             .frame_delay_augment
@@ -101,27 +61,20 @@ pub fn build_config(d: &DataConfig, seed: u64) -> Result<BuildConfig, DataError>
             copies: d.noise_copies,
         }),
         seed,
-    };
-    examples.validate().map_err(|e| cfg(e.0))?;
-    Ok(BuildConfig {
-        embed,
-        targets,
-        examples,
-        filter: Filter {
-            characters,
-            stages,
+        filter: FilterSettings {
+            characters: d.characters.clone(),
+            stages: d.stages.clone(),
             min_frames: d.min_frames.map(|f| f as usize),
-            human_only: false,
-            one_v_one: false,
-            min_quality: d.min_quality.map(|q| q.min(100) as u8),
+            min_quality: d.min_quality,
             dedupe: d.skip_duplicates,
+            ..FilterSettings::default()
         },
-        precision: Precision::F32,
-        validation_fraction: 0.0,
-        split_seed: 0,
         threads: d.threads,
-        players,
-    })
+        ..BuildSettings::default()
+    };
+    settings
+        .resolve()
+        .map_err(|e| DataError::Config(e.to_string()))
 }
 
 /// Where the provenance of a run's data is recorded (`config.json`).
