@@ -1,18 +1,24 @@
 //! `exphil bench architectures`: every backbone trained on the same data and split, compared by
 //! validation loss, loss curves, training speed, inference latency, size and complexity;
-//! written as `benchmark_results.json` and a self-contained `benchmark_report.html`.
+//! written as `benchmark_results.json` and a self-contained `benchmark_report.html`; and
+//! `exphil bench sim`: the simulator's speed alone, with scripted bots, and in policy rollouts.
 
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use exphil_policy::model::param_count;
 use exphil_policy::sample::{quantile, step_timings, Timed};
+use exphil_policy::Sampling;
 use exphil_policy::{InputSpec, Policy};
 use exphil_runs::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
 use exphil_runs::checkpoint::rfc3339_utc;
 use exphil_runs::config::{BackboneConfig, MlpConfig, TrainConfig, BACKBONES};
+use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_runs::presets::{did_you_mean, validate};
+use exphil_sim::{bot, Bot, Game, STAGES};
+use exphil_state::Controller;
 use exphil_train::data::{prepare, PreparedData};
+use exphil_train::model_file::load_for_play;
 use exphil_train::trainer::{device_of, train, Event, FaultInjection, RunOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,7 +35,7 @@ pub enum BenchCommand {
     Architectures(ArchArgs),
     /// The simulator's speed alone and with scripted bots (one core), and rollouts with a
     /// policy (`--policy`), each against its target.
-    Sim(crate::sim::BenchArgs),
+    Sim(SimArgs),
 }
 
 /// `exphil bench architectures` arguments.
@@ -87,7 +93,7 @@ pub struct ArchArgs {
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Architectures(a) => architectures(a),
-        BenchCommand::Sim(a) => crate::sim::bench(a),
+        BenchCommand::Sim(a) => sim(a),
     }
 }
 
@@ -372,4 +378,181 @@ fn architectures(a: ArchArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `exphil bench sim` arguments.
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// Games stepped together.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub games: usize,
+    /// Seconds to measure each part for.
+    #[arg(long, default_value_t = 3.0, value_name = "S")]
+    pub seconds: f64,
+    /// Also measure rollouts of this policy (player 1 in every game, against the rule bot).
+    #[arg(long, value_name = "RUN")]
+    pub policy: Option<String>,
+    /// Where run names are looked up [default: $EXPHIL_CHECKPOINTS_DIR, else checkpoints].
+    #[arg(long, value_name = "DIR")]
+    pub checkpoints: Option<PathBuf>,
+    /// `cpu` or `cuda:N`.
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    pub device: String,
+}
+
+/// Target: simulator frames per second on one core, without a policy.
+const SIM_TARGET: f64 = 1_000_000.0;
+/// Target: game frames per second of rollouts with an MLP policy.
+const ROLLOUT_TARGET: f64 = 50_000.0;
+
+/// Makes game `slot` of a benchmark batch: stages and fighter pairs in turn.
+fn bench_game(slot: usize) -> Game {
+    let f = &exphil_sim::FIGHTERS;
+    let mut g = Game::new(&STAGES[slot % 6], [&f[slot % 3], &f[(slot / 3 + 1) % 3]]);
+    // Skip the countdown: it costs nothing and would flatter the figure.
+    while g.frame < 0 {
+        g.step([Controller::NEUTRAL; 2]);
+    }
+    g
+}
+
+/// Runs `exphil bench sim`.
+fn sim(a: SimArgs) -> Result<ExitCode> {
+    let n = a.games.max(1);
+    let dur = std::time::Duration::from_secs_f64(a.seconds.max(0.1));
+    // 1. The simulator alone, one thread. Each slot's inputs are recorded beforehand from a
+    //    game between rule bots (up to 4096 frames) and replayed from the game's start, so the
+    //    simulator replays that very game (it is deterministic) and only it is timed.
+    const LEN: usize = 4096;
+    let table: Vec<Vec<[Controller; 2]>> = (0..n)
+        .map(|i| {
+            let mut g = bench_game(i);
+            let mut b = [
+                bot("rule", i as u64).unwrap(),
+                bot("rule", 1000 + i as u64).unwrap(),
+            ];
+            let mut v = Vec::with_capacity(LEN);
+            while v.len() < LEN && !g.is_over() {
+                let c = [b[0].act(&g.view(0)), b[1].act(&g.view(1))];
+                g.step(c);
+                v.push(c);
+            }
+            v
+        })
+        .collect();
+    let mut batch = exphil_sim::Batch::new(n, bench_game);
+    let mut at = vec![0usize; n];
+    let mut frames = 0u64;
+    let start = std::time::Instant::now();
+    let mut inputs = vec![[Controller::NEUTRAL; 2]; n];
+    while start.elapsed() < dur {
+        for _ in 0..64 {
+            for (i, row) in inputs.iter_mut().enumerate() {
+                *row = table[i][at[i]];
+            }
+            for (slot, s) in batch.step(&inputs).into_iter().enumerate() {
+                at[slot] += 1;
+                if s.info.outcome.is_some() || at[slot] == table[slot].len() {
+                    batch.restart(slot);
+                    at[slot] = 0;
+                }
+            }
+            frames += n as u64;
+        }
+    }
+    let sim_fps = frames as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "simulator alone (replaying rule-bot games): {sim_fps:.0} game frames/s on one core ({n} \
+         games, {} frames) — {:.2}× the 1,000,000 target",
+        frames,
+        sim_fps / SIM_TARGET
+    );
+    // 2. With the rule bot on both sides (the bots' own cost included).
+    let mut batch = exphil_sim::Batch::new(n, bench_game);
+    let mut bots: Vec<[Box<dyn Bot>; 2]> = (0..n)
+        .map(|i| {
+            [
+                bot("rule", i as u64).unwrap(),
+                bot("rule", 99 + i as u64).unwrap(),
+            ]
+        })
+        .collect();
+    let mut frames = 0u64;
+    let start = std::time::Instant::now();
+    while start.elapsed() < dur {
+        for _ in 0..16 {
+            let inputs: Vec<[Controller; 2]> = batch
+                .games
+                .iter()
+                .zip(bots.iter_mut())
+                .map(|(g, b)| [b[0].act(&g.view(0)), b[1].act(&g.view(1))])
+                .collect();
+            for (slot, s) in batch.step(&inputs).into_iter().enumerate() {
+                if s.info.outcome.is_some() {
+                    batch.restart(slot);
+                }
+            }
+            frames += n as u64;
+        }
+    }
+    println!(
+        "simulator with rule bots on both sides: {:.0} game frames/s on one core",
+        frames as f64 / start.elapsed().as_secs_f64()
+    );
+    // 3. Rollouts with a policy: one batched model step per frame for all games.
+    if let Some(run) = &a.policy {
+        let device = device_of(&a.device)?;
+        let path = policy_path(&checkpoints_dir(&a.checkpoints), run)?;
+        let loaded = load_for_play(&path, &device).with_context(|| format!("loading {run}"))?;
+        let what = loaded.config.backbone.describe();
+        let delay = loaded.frame_delay();
+        let mut policy = exphil_train::agent::BatchedPolicy::new(
+            loaded,
+            device,
+            Sampling::Temperature(1.0),
+            delay,
+            n,
+            0,
+        )?;
+        let mut batch = exphil_sim::Batch::new(n, bench_game);
+        let mut bots: Vec<Box<dyn Bot>> = (0..n).map(|i| bot("rule", i as u64).unwrap()).collect();
+        // One warm-up step (allocations).
+        let views: Vec<_> = batch.games.iter().map(|g| g.view(0)).collect();
+        let rows: Vec<(usize, &exphil_state::GameState)> = views.iter().enumerate().collect();
+        policy.act(&rows);
+        let mut frames = 0u64;
+        let mut model_s = 0.0;
+        let start = std::time::Instant::now();
+        while start.elapsed() < dur {
+            let views: Vec<_> = batch.games.iter().map(|g| g.view(0)).collect();
+            let rows: Vec<(usize, &exphil_state::GameState)> = views.iter().enumerate().collect();
+            let t0 = std::time::Instant::now();
+            let mine = policy.act(&rows);
+            model_s += t0.elapsed().as_secs_f64();
+            let inputs: Vec<[Controller; 2]> = batch
+                .games
+                .iter()
+                .zip(bots.iter_mut())
+                .zip(mine)
+                .map(|((g, b), c)| [c, b.act(&g.view(1))])
+                .collect();
+            for (slot, s) in batch.step(&inputs).into_iter().enumerate() {
+                if s.info.outcome.is_some() || s.replaced {
+                    batch.restart(slot);
+                    policy.reset(slot);
+                }
+            }
+            frames += n as u64;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let fps = frames as f64 / secs;
+        println!(
+            "rollouts, {what} policy vs the rule bot: {fps:.0} game frames/s ({n} games, {:.0}% of \
+             the time in the model) on {} threads — {:.2}× the 50,000 target",
+            100.0 * model_s / secs,
+            rayon::current_num_threads(),
+            fps / ROLLOUT_TARGET
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

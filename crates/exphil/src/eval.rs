@@ -1,25 +1,18 @@
 //! `exphil eval`: a trained policy, teacher-forced on replays it did not train on, against the
 //! majority and repeat-the-previous-input baselines; `--compare` puts two side by side.
 
+use crate::cli::{files_of, progress};
 use crate::filters::FilterArgs;
-use crate::replays::{files_of, progress};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use exphil_embed::{Embedder, TargetCoder};
-use exphil_runs::checkpoint::rfc3339_utc;
-use exphil_runs::models::{checkpoints_dir, policy_path, register_run};
-use exphil_runs::rundir::RunDir;
-use exphil_train::eval::{
-    class_values, evaluate_batch, sequences_of_replay, step_latency, DataInfo, EvalReport,
-    Evaluator, Metrics, Mode, PolicyInfo, Sequence, SequenceOptions, EVAL_VERSION,
-};
-use exphil_train::model_file::{load_policy, LoadedPolicy};
+use exphil_runs::models::{checkpoints_dir, policy_path};
+use exphil_train::eval::{EvalReport, Metrics, Mode};
+use exphil_train::evaluate::{evaluate, EvalEvent, EvalRequest};
 use exphil_train::trainer::device_of;
-use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use indicatif::ProgressBar;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 /// How a temporal policy sees the frames.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -78,17 +71,6 @@ pub struct EvalArgs {
     pub batch_games: usize,
 }
 
-/// One policy under evaluation.
-struct Subject {
-    loaded: LoadedPolicy,
-    mode: Mode,
-    opts: SequenceOptions,
-    ev: Evaluator,
-    values: [Vec<f32>; 5],
-    /// Index of the decoding it shares (same embedding, targets and delay).
-    decoding: usize,
-}
-
 /// Runs `exphil eval`.
 pub fn run(a: EvalArgs) -> Result<ExitCode> {
     let ckpt_dir = checkpoints_dir(&a.checkpoints);
@@ -96,57 +78,11 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
         Some(p) => vec![p.clone()],
         None => a.compare.clone(),
     };
-    let device = device_of(&a.device)?;
-    let requested = a.mode.map(|m| match m {
-        ModeArg::Step => Mode::Step,
-        ModeArg::Windows => Mode::Windows,
-    });
-    let mut subjects = Vec::new();
-    let mut decodings: Vec<(String, Embedder, TargetCoder, SequenceOptions)> = Vec::new();
-    for name in &names {
-        let path = policy_path(&ckpt_dir, name)?;
-        let loaded = load_policy(&path, &device).with_context(|| format!("loading {name}"))?;
-        if let Err(why) = loaded.check_pairing() {
-            eprintln!("warning: {name}: {why}; its scores are not comparable with this pairing's");
-        }
-        let opts = SequenceOptions::for_policy(&loaded, a.frame_delay)
-            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        let key = serde_json::to_string(&(
-            &loaded.embed,
-            &loaded.targets,
-            opts.frame_delay,
-            format!("{:?}", opts.perspective),
-        ))?;
-        let decoding = match decodings.iter().position(|d| d.0 == key) {
-            Some(i) => i,
-            None => {
-                let embedder = Embedder::new(loaded.embed.clone())
-                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-                let coder = TargetCoder::new(loaded.targets.clone())
-                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-                decodings.push((key, embedder, coder, opts.clone()));
-                decodings.len() - 1
-            }
-        };
-        let coder = &decodings[decoding].2;
-        let mode = Mode::for_policy(&loaded.policy, requested);
-        subjects.push(Subject {
-            ev: Evaluator::new(loaded.spec.classes, coder).from_frame(a.from_frame),
-            values: class_values(coder),
-            mode,
-            opts,
-            decoding,
-            loaded,
-        });
+    let mut policies = Vec::new();
+    for name in names {
+        let path = policy_path(&ckpt_dir, &name)?;
+        policies.push((name, path));
     }
-    if subjects.len() == 2 && decodings.len() == 2 {
-        eprintln!(
-            "warning: the two policies embed the games or code the targets differently (or use \
-             different delays); each is evaluated on its own view of the same games, so their \
-             likelihoods are not strictly comparable"
-        );
-    }
-    // Replays.
     let roots = if a.replays.is_empty() {
         match std::env::var_os(exphil_runs::presets::ENV_REPLAYS_DIR) {
             Some(d) => vec![PathBuf::from(d)],
@@ -163,207 +99,36 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
     if files.is_empty() {
         bail!("no .slp replays under {}", display_paths(&roots));
     }
-    // Games the policies trained on are left out.
-    let mut training: BTreeSet<String> = BTreeSet::new();
-    let mut validation: BTreeSet<String> = BTreeSet::new();
-    let mut known = true;
-    for s in &subjects {
-        let recorded = match s
-            .loaded
-            .run_dir
-            .as_deref()
-            .map(|d| RunDir::new(d).read_games())
-        {
-            Some(Ok(r)) => r,
-            // A damaged record must not let training games into the evaluation unnoticed.
-            Some(Err(e)) if !a.include_training => bail!(
-                "{e}\nwhich games the policy trained on cannot be told, so its evaluation \
-                 could include them; pass --include-training to evaluate anyway"
-            ),
-            Some(Err(e)) => {
-                eprintln!("warning: {e} (evaluating with --include-training)");
-                None
-            }
-            None => None,
-        };
-        match recorded {
-            Some(g) => {
-                training.extend(g.training);
-                validation.extend(g.validation);
-            }
-            None => known = false,
-        }
-    }
-    if !known && !a.include_training {
-        eprintln!(
-            "warning: which games {} trained on is not recorded (no games.json in its run \
-             directory); the evaluation may include them",
-            if subjects.len() == 1 {
-                "the policy"
-            } else {
-                "a policy"
-            }
-        );
-    }
-    let filter = a.filter.to_filter()?;
-    let mut skipped: Vec<(String, String)> = Vec::new();
-    let mut excluded: BTreeSet<String> = BTreeSet::new();
-    let mut evaluated: BTreeSet<String> = BTreeSet::new();
-    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let bar = progress(files.len(), a.json);
-    for chunk in files.chunks(a.batch_games.max(1)) {
-        for (d, (_, embedder, coder, opts)) in decodings.iter().enumerate() {
-            let decoded: Vec<(PathBuf, Result<Vec<Sequence>, String>)> = chunk
-                .par_iter()
-                .map(|p| {
-                    (
-                        p.clone(),
-                        sequences_of_replay(p, embedder, coder, opts, &filter),
-                    )
-                })
-                .collect();
-            let mut seqs = Vec::new();
-            for (path, r) in decoded {
-                // The same game twice counts once (unless --keep-duplicates).
-                let dup = match &r {
-                    Ok(v) if filter.dedupe => v.first().and_then(|s| {
-                        let first = seen
-                            .entry(s.content_hash.clone())
-                            .or_insert_with(|| path.clone());
-                        (*first != path).then(|| first.clone())
-                    }),
-                    _ => None,
-                };
-                if let Some(first) = dup {
-                    if d == 0 {
-                        skipped.push((
-                            path.display().to_string(),
-                            format!("duplicate of {}", first.display()),
-                        ));
-                    }
-                    continue;
-                }
-                match r {
-                    Ok(v) => {
-                        for s in v {
-                            if !a.include_training && training.contains(&s.content_hash) {
-                                excluded.insert(s.content_hash.clone());
-                            } else {
-                                evaluated.insert(s.content_hash.clone());
-                                seqs.push(s);
-                            }
-                        }
-                    }
-                    // Reported once, from the first decoding.
-                    Err(e) if d == 0 => skipped.push((path.display().to_string(), e)),
-                    Err(_) => {}
-                }
-            }
-            for s in subjects.iter_mut().filter(|s| s.decoding == d) {
-                // Lock-step groups of at most 32 sequences for stepping.
-                for group in seqs.chunks(32) {
-                    evaluate_batch(&s.loaded, group, s.mode, &device, &mut s.ev);
-                }
-            }
-        }
-        bar.inc(chunk.len() as u64);
-    }
+    let request = EvalRequest {
+        policies,
+        roots,
+        files,
+        filter: a.filter.to_filter()?,
+        frame_delay: a.frame_delay,
+        mode: a.mode.map(|m| match m {
+            ModeArg::Step => Mode::Step,
+            ModeArg::Windows => Mode::Windows,
+        }),
+        from_frame: a.from_frame,
+        include_training: a.include_training,
+        save: !a.no_save,
+        batch_games: a.batch_games,
+        device: device_of(&a.device)?,
+    };
+    let mut bar = ProgressBar::hidden();
+    let reports = evaluate(&request, &mut |e| match e {
+        EvalEvent::Warning(w) => eprintln!("warning: {w}"),
+        EvalEvent::Files(n) => bar = progress(n, a.json),
+        EvalEvent::Read(n) => bar.inc(n as u64),
+    });
     bar.finish_and_clear();
-    if subjects.iter().any(|s| s.ev.frames() == 0) {
-        let why = if !excluded.is_empty() && evaluated.is_empty() {
-            format!(
-                "all {} usable games were training games of the policy (add --include-training \
-                 to evaluate on them anyway, or give other replays)",
-                excluded.len()
-            )
-        } else {
-            let reasons: Vec<String> = skipped
-                .iter()
-                .take(3)
-                .map(|(p, e)| format!("{p}: {e}"))
-                .collect();
-            format!(
-                "no frame could be evaluated ({} files skipped{})",
-                skipped.len(),
-                if reasons.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", reasons.join("; "))
-                }
-            )
-        };
-        bail!("{why}");
-    }
-    let created = rfc3339_utc(SystemTime::now());
-    let mut reports = Vec::new();
-    for s in &subjects {
-        let latency = step_latency(&s.loaded, 200, &device);
-        let metrics = s.ev.finish(&s.values, Some(latency));
-        let mut hashes: Vec<&String> = evaluated.iter().collect();
-        hashes.sort();
-        // The frames evaluated: the games and what decides the examples. Stepping a temporal
-        // policy and feeding an MLP single frames see the same frames (so their evaluations
-        // share a hash and rank together); windows leave out each game's first frames.
-        let settings = format!(
-            "delay={};perspective={:?};include_training={}{}{}",
-            s.opts.frame_delay,
-            s.opts.perspective,
-            a.include_training,
-            if s.mode == Mode::Windows {
-                format!(";windows={}", s.loaded.policy.backbone.window())
-            } else {
-                String::new()
-            },
-            a.from_frame
-                .map_or_else(String::new, |f| format!(";from_frame={f}"))
-        );
-        let mut key = hashes
-            .iter()
-            .map(|h| h.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        key.push('\n');
-        key.push_str(&settings);
-        let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()));
-        let report = EvalReport {
-            version: EVAL_VERSION,
-            created_at: created.clone(),
-            mode: s.mode,
-            summary: metrics.summary(&created, s.mode),
-            policy: PolicyInfo {
-                name: s.loaded.name(),
-                model: s.loaded.model_path.display().to_string(),
-                backbone: s.loaded.config.backbone.name().into(),
-                description: s.loaded.config.backbone.describe(),
-                params: s.loaded.params,
-            },
-            data: DataInfo {
-                hash,
-                replays: roots.iter().map(|p| p.display().to_string()).collect(),
-                files: files.len(),
-                skipped: skipped.clone(),
-                excluded_training: excluded.len(),
-                validation_games: evaluated.intersection(&validation).count(),
-                training_games_known: known,
-                frame_delay: s.opts.frame_delay,
-                from_frame: a.from_frame,
-            },
-            metrics,
-        };
-        if !a.no_save {
-            if let Some(dir) = &s.loaded.run_dir {
-                save(dir, &report)?;
-            }
-        }
-        reports.push(report);
-    }
+    let reports = reports?;
     if a.json {
-        let v = if reports.len() == 1 {
-            serde_json::to_value(&reports[0])?
-        } else {
-            serde_json::json!({ "a": reports[0], "b": reports[1] })
+        let text = match reports.as_slice() {
+            [a, b] => serde_json::to_string_pretty(&Comparison { a, b })?,
+            _ => serde_json::to_string_pretty(&reports[0])?,
         };
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{text}");
     } else if reports.len() == 1 {
         print_report(&reports[0]);
     } else {
@@ -377,23 +142,6 @@ fn display_paths(p: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Writes `eval_<hash>.json` and refreshes the run's registry record (when the run is in a
-/// registry).
-fn save(run_dir: &Path, report: &EvalReport) -> Result<()> {
-    let path = RunDir::new(run_dir).eval_path(&report.data.hash);
-    let bytes = exphil_runs::rundir::sealed_json(&serde_json::to_value(report)?);
-    exphil_io::write_atomic(&path, &bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    if let Some(ckpt) = run_dir.parent() {
-        if ckpt.join(exphil_runs::registry::REGISTRY_FILE).exists() {
-            for w in register_run(ckpt, run_dir)? {
-                eprintln!("warning: registry: {w}");
-            }
-        }
-    }
-    Ok(())
 }
 
 fn pct(x: f64) -> String {
@@ -441,6 +189,14 @@ fn print_report(r: &EvalReport) {
             println!("    {p}: {e}");
         }
     }
+    print_components(m);
+    print_buttons(m);
+    print_diagnostics(m);
+    print_groups(m);
+}
+
+/// The likelihood and accuracy of each component against the baselines.
+fn print_components(m: &Metrics) {
     println!();
     println!(
         "Negative log-likelihood (nats/frame, lower is better): model {:.3}   majority {:.3}   repeat {:.3}",
@@ -489,6 +245,10 @@ fn print_report(r: &EvalReport) {
             c.changed_frames, m.frames
         );
     }
+}
+
+/// Each button's accuracy and calibration, and each component's commonest confusions.
+fn print_buttons(m: &Metrics) {
     println!();
     println!(
         "{:<6} {:>7} {:>7} {:>7} {:>7}  {:>9} {:>9} {:>9}  {:>7} {:>7}",
@@ -538,6 +298,10 @@ fn print_report(r: &EvalReport) {
             list.join(", ")
         );
     }
+}
+
+/// Calibration bins, the delay sweep and the inference speed.
+fn print_diagnostics(m: &Metrics) {
     println!();
     println!("Calibration (confidence→accuracy per bin):");
     for c in &m.components {
@@ -574,6 +338,10 @@ fn print_report(r: &EvalReport) {
         );
     }
     println!();
+}
+
+/// Accuracy by character and by stage.
+fn print_groups(m: &Metrics) {
     for (title, groups) in [("character", &m.by_character), ("stage", &m.by_stage)] {
         println!();
         println!(
@@ -707,4 +475,11 @@ fn print_comparison(a: &EvalReport, b: &EvalReport) {
             fmt(*vb)
         );
     }
+}
+
+/// `eval --compare --json`: the two reports side by side.
+#[derive(serde::Serialize)]
+struct Comparison<'a> {
+    a: &'a EvalReport,
+    b: &'a EvalReport,
 }

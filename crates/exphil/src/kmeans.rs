@@ -1,8 +1,8 @@
 //! `exphil kmeans`: fit the k-means stick centres (one set per axis) from replays and write them
 //! as JSON for the `kmeans` stick discretisation.
 
+use crate::cli::{files_of, pool, progress};
 use crate::filters::FilterArgs;
-use crate::replays::{files_of, pool, progress};
 use anyhow::{bail, Result};
 use clap::Args;
 use exphil_corpus::{summarize_game, ReplayInfo};

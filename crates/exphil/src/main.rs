@@ -3,6 +3,7 @@
 
 mod bench;
 mod charts;
+mod cli;
 mod dataset;
 mod demo;
 mod eval;

@@ -376,16 +376,16 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
     let config = v.train_config(&run_dir.config_path())?;
     let blocks = params_by_block(&run_dir);
     if a.json {
-        let out = serde_json::json!({
-            "record": rec,
-            "description": config.policy.backbone.describe(),
-            "pairing_version": v.extra("pairing_version").as_u64().unwrap_or(1),
-            "params_by_block": blocks,
-            "config": v.config,
-            "layout": v.extra("layout"),
-            "provenance": v.provenance,
-            "results": v.results,
-        });
+        let out = InfoJson {
+            record: &rec,
+            description: config.policy.backbone.describe(),
+            pairing_version: v.extra("pairing_version").as_u64().unwrap_or(1),
+            params_by_block: &blocks,
+            config: &v.config,
+            layout: v.extra("layout"),
+            provenance: &v.provenance,
+            results: &v.results,
+        };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -459,8 +459,13 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
     for (k, val) in diff_from_defaults(&config) {
         println!("    {k:<32} {val}");
     }
+    print_data_and_metrics(&config, &rec, &v.provenance);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `models info`'s data and metrics sections.
+fn print_data_and_metrics(config: &TrainConfig, rec: &RunRecord, p: &serde_json::Value) {
     println!();
-    let p = &v.provenance;
     println!("Data:");
     println!(
         "    source:              {}",
@@ -521,7 +526,6 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
             e["created_at"].as_str().unwrap_or("-")
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn compare(a: CompareArgs) -> Result<ExitCode> {
@@ -574,11 +578,22 @@ fn compare(a: CompareArgs) -> Result<ExitCode> {
         rows
     };
     if a.json {
-        let out = serde_json::json!({
-            "a": ra.id, "b": rb.id,
-            "config_differences": diffs.iter().map(|(k, x, y)| serde_json::json!({"key": k, "a": x, "b": y})).collect::<Vec<_>>(),
-            "metrics": metric_rows.iter().map(|(k, x, y, _)| serde_json::json!({"metric": k, "a": x, "b": y})).collect::<Vec<_>>(),
-        });
+        let out = DiffJson {
+            a: &ra.id,
+            b: &rb.id,
+            config_differences: diffs
+                .iter()
+                .map(|(key, a, b)| KeyDiff { key, a, b })
+                .collect(),
+            metrics: metric_rows
+                .iter()
+                .map(|(metric, a, b, _)| MetricDiff {
+                    metric,
+                    a: *a,
+                    b: *b,
+                })
+                .collect(),
+        };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -741,14 +756,20 @@ fn show_leaderboard(a: LeaderboardArgs) -> Result<ExitCode> {
     let set = eval_set_for(&runs, &metric, &a.eval_set)?;
     let lb = leaderboard(&runs, &metric, set.as_deref());
     if a.json {
-        let pair = |p: &(String, f64)| serde_json::json!({"run": p.0, "value": p.1});
-        let out = serde_json::json!({
-            "metric": metric.name(),
-            "eval_set": set,
-            "best_overall": lb.overall.as_ref().map(pair),
-            "best_by_backbone": lb.by_backbone.iter().map(|(k, p)| (k.clone(), pair(p))).collect::<BTreeMap<_, _>>(),
-            "best_by_character": lb.by_character.iter().map(|(k, p)| (k.clone(), pair(p))).collect::<BTreeMap<_, _>>(),
-        });
+        let pair = |p: &(String, f64)| Best {
+            run: p.0.clone(),
+            value: p.1,
+        };
+        let by = |m: &BTreeMap<String, (String, f64)>| -> BTreeMap<String, Best> {
+            m.iter().map(|(k, p)| (k.clone(), pair(p))).collect()
+        };
+        let out = LeaderboardJson {
+            metric: metric.name(),
+            eval_set: set.as_deref(),
+            best_overall: lb.overall.as_ref().map(pair),
+            best_by_backbone: by(&lb.by_backbone),
+            best_by_character: by(&lb.by_character),
+        };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -900,4 +921,59 @@ fn run_reindex(a: DirArg) -> Result<ExitCode> {
         println!("  dropped {id}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `models info --json`.
+#[derive(serde::Serialize)]
+struct InfoJson<'a> {
+    record: &'a RunRecord,
+    description: String,
+    pairing_version: u64,
+    params_by_block: &'a Option<Vec<(String, usize)>>,
+    config: &'a serde_json::Value,
+    layout: &'a serde_json::Value,
+    provenance: &'a serde_json::Value,
+    results: &'a serde_json::Value,
+}
+
+/// `models diff --json`.
+#[derive(serde::Serialize)]
+struct DiffJson<'a> {
+    a: &'a str,
+    b: &'a str,
+    config_differences: Vec<KeyDiff<'a>>,
+    metrics: Vec<MetricDiff<'a>>,
+}
+
+/// A config key that differs, with both values.
+#[derive(serde::Serialize)]
+struct KeyDiff<'a> {
+    key: &'a str,
+    a: &'a str,
+    b: &'a str,
+}
+
+/// A metric of both runs.
+#[derive(serde::Serialize)]
+struct MetricDiff<'a> {
+    metric: &'a str,
+    a: Option<f64>,
+    b: Option<f64>,
+}
+
+/// `models leaderboard --json`.
+#[derive(serde::Serialize)]
+struct LeaderboardJson<'a> {
+    metric: String,
+    eval_set: Option<&'a str>,
+    best_overall: Option<Best>,
+    best_by_backbone: BTreeMap<String, Best>,
+    best_by_character: BTreeMap<String, Best>,
+}
+
+/// The best run by a metric, and its value.
+#[derive(serde::Serialize)]
+struct Best {
+    run: String,
+    value: f64,
 }

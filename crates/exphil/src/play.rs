@@ -13,14 +13,15 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use exphil_dolphin::pipe::{make_fifo, ControllerPipe, DelayQueue, Pad};
-use exphil_dolphin::userdir::{pipe_path, prepare, Dolphin, UserDirOptions};
+use exphil_dolphin::pipe::{make_fifo, ControllerPipe, Pad};
+use exphil_dolphin::userdir::{pipe_path, prepare, Dolphin, UserDir, UserDirOptions};
 use exphil_dolphin::{MenuGoal, Navigator, SpectatorClient, SpectatorError};
 use exphil_policy::Sampling;
 use exphil_replay::{ExternalCharacter, ExternalStage};
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_serve::live::{play_live, Background, Decisions, Inline, LiveOptions, LiveStats, Seat};
 use exphil_state::Controller;
+use exphil_state::DelayQueue;
 use exphil_train::agent::Player;
 use exphil_train::model_file::{load_for_play, LoadedPolicy};
 use exphil_train::trainer::device_of;
@@ -163,27 +164,7 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
         load_for_play(&path, &device).with_context(|| format!("loading {run}"))
     };
     let loaded = load(&a.policy)?;
-    let character = match &a.character {
-        Some(c) => parse_character(c)?,
-        None => {
-            let names = loaded.trained_characters();
-            let chars: Vec<ExternalCharacter> = names
-                .iter()
-                .filter_map(|n| ExternalCharacter::parse(n))
-                .collect();
-            match chars.as_slice() {
-                [c] => *c,
-                _ => bail!(
-                    "the policy trained on {}; choose one with --character",
-                    if names.is_empty() {
-                        "unknown characters".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
-            }
-        }
-    };
+    let character = play_character(&a, &loaded)?;
     let opponent_character = match &a.opponent_character {
         Some(c) => parse_character(c)?,
         None => character,
@@ -204,86 +185,13 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
     }
     let online = a.connect_code.is_some();
     let mut players = vec![Player::new(loaded, device.clone(), sampling, delay)?];
-    // The ports exphil drives: the policy's, and the opponent's when it is a CPU (set up in
-    // the menus) or a second policy.
-    let mut piped: Vec<(u8, Option<usize>, Option<MenuGoal>)> = vec![(
-        a.port,
-        Some(0),
-        Some(MenuGoal {
-            character,
-            cpu_level: 0,
-            stage: Some(stage),
-            start: true,
-            connect_code: a.connect_code.clone(),
-        }),
-    )];
-    if !online {
-        match &opponent {
-            Opponent::Cpu(level) => piped.push((
-                opponent_port,
-                None,
-                Some(MenuGoal {
-                    character: opponent_character,
-                    cpu_level: *level,
-                    stage: None,
-                    start: false,
-                    connect_code: None,
-                }),
-            )),
-            Opponent::Policy(run) => {
-                players.push(Player::new(load(run)?, device.clone(), sampling, delay)?);
-                piped.push((
-                    opponent_port,
-                    Some(1),
-                    Some(MenuGoal {
-                        character: opponent_character,
-                        cpu_level: 0,
-                        stage: None,
-                        start: false,
-                        connect_code: None,
-                    }),
-                ));
-            }
-            Opponent::Human => {}
-        }
+    if let (Opponent::Policy(run), false) = (&opponent, online) {
+        players.push(Player::new(load(run)?, device.clone(), sampling, delay)?);
     }
+    let piped = piped_ports(&a, &opponent, [character, opponent_character], stage);
     // The user directory and Dolphin.
-    let mut dolphin = None;
-    let mut _user_dir = None;
-    let (addr, user): (SocketAddr, PathBuf) = match &a.attach {
-        Some(at) => {
-            let addr = at
-                .to_socket_addrs()
-                .with_context(|| format!("--attach {at}: not HOST:PORT"))?
-                .next()
-                .with_context(|| format!("--attach {at}: no address"))?;
-            let user = a.pipes.clone().expect("clap requires --pipes");
-            for (p, _, _) in &piped {
-                make_fifo(&pipe_path(&user, *p))?;
-            }
-            (addr, user)
-        }
-        None => {
-            let d = prepare(&UserDirOptions {
-                spectator_port: a.spectator_port,
-                pipe_ports: piped.iter().map(|p| p.0).collect(),
-                blocking_pipes: sync,
-                online_delay: 2,
-                gecko_ini: a.gecko_ini.clone(),
-                copy_from: a.user_dir.clone(),
-            })?;
-            let dolphin_path = a.dolphin.clone().expect("clap requires --dolphin");
-            let iso = a.iso.clone().expect("clap requires --iso");
-            dolphin = Some(Dolphin::launch(&dolphin_path, &iso, &d.path)?);
-            eprintln!(
-                "exphil play: Dolphin started with user directory {}",
-                d.path.display()
-            );
-            let user = d.path.clone();
-            _user_dir = Some(d);
-            (SocketAddr::from(([127, 0, 0, 1], a.spectator_port)), user)
-        }
-    };
+    let ports: Vec<u8> = piped.iter().map(|p| p.0).collect();
+    let (addr, user, mut dolphin, _user_dir) = start_dolphin(&a, &ports, sync)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -360,6 +268,111 @@ pub fn run(a: PlayArgs) -> Result<ExitCode> {
     }
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ports exphil drives, each with the player on it (an index into the players) and what
+/// to choose in the menus: the policy's port, and the opponent's when it is a CPU or a second
+/// policy (none online: the remote player has their own).
+fn piped_ports(
+    a: &PlayArgs,
+    opponent: &Opponent,
+    [character, opponent_character]: [ExternalCharacter; 2],
+    stage: ExternalStage,
+) -> Vec<(u8, Option<usize>, Option<MenuGoal>)> {
+    let opponent_port = a.opponent_port.unwrap_or(if a.port == 2 { 1 } else { 2 });
+    let mut piped = vec![(
+        a.port,
+        Some(0),
+        Some(MenuGoal {
+            character,
+            cpu_level: 0,
+            stage: Some(stage),
+            start: true,
+            connect_code: a.connect_code.clone(),
+        }),
+    )];
+    let goal = |cpu_level| MenuGoal {
+        character: opponent_character,
+        cpu_level,
+        stage: None,
+        start: false,
+        connect_code: None,
+    };
+    match opponent {
+        _ if a.connect_code.is_some() => {}
+        Opponent::Cpu(level) => piped.push((opponent_port, None, Some(goal(*level)))),
+        Opponent::Policy(_) => piped.push((opponent_port, Some(1), Some(goal(0)))),
+        Opponent::Human => {}
+    }
+    piped
+}
+
+/// The character the policy plays: `--character`, else the one it trained on (an error when it
+/// trained on several or none is known).
+fn play_character(a: &PlayArgs, loaded: &LoadedPolicy) -> Result<ExternalCharacter> {
+    if let Some(c) = &a.character {
+        return parse_character(c);
+    }
+    let names = loaded.trained_characters();
+    let chars: Vec<ExternalCharacter> = names
+        .iter()
+        .filter_map(|n| ExternalCharacter::parse(n))
+        .collect();
+    match chars.as_slice() {
+        [c] => Ok(*c),
+        _ => bail!(
+            "the policy trained on {}; choose one with --character",
+            if names.is_empty() {
+                "unknown characters".to_string()
+            } else {
+                names.join(", ")
+            }
+        ),
+    }
+}
+
+/// Where the spectator server is and the user directory holding the pipes: Dolphin launched
+/// on a fresh user directory (kept while the guard lives), or `--attach` to one running.
+#[allow(clippy::type_complexity)]
+fn start_dolphin(
+    a: &PlayArgs,
+    ports: &[u8],
+    sync: bool,
+) -> Result<(SocketAddr, PathBuf, Option<Dolphin>, Option<UserDir>)> {
+    if let Some(at) = &a.attach {
+        let addr = at
+            .to_socket_addrs()
+            .with_context(|| format!("--attach {at}: not HOST:PORT"))?
+            .next()
+            .with_context(|| format!("--attach {at}: no address"))?;
+        let user = a.pipes.clone().expect("clap requires --pipes");
+        for p in ports {
+            make_fifo(&pipe_path(&user, *p))?;
+        }
+        return Ok((addr, user, None, None));
+    }
+    let d = prepare(&UserDirOptions {
+        spectator_port: a.spectator_port,
+        pipe_ports: ports.to_vec(),
+        blocking_pipes: sync,
+        online_delay: 2,
+        gecko_ini: a.gecko_ini.clone(),
+        copy_from: a.user_dir.clone(),
+    })?;
+    let dolphin_path = a.dolphin.clone().expect("clap requires --dolphin");
+    let iso = a.iso.clone().expect("clap requires --iso");
+    let dolphin = Dolphin::launch(&dolphin_path, &iso, &d.path)?;
+    eprintln!(
+        "exphil play: Dolphin started with user directory {}",
+        d.path.display()
+    );
+    let user = d.path.clone();
+    Ok((
+        SocketAddr::from(([127, 0, 0, 1], a.spectator_port)),
+        user,
+        Some(dolphin),
+        Some(d),
+    ))
 }
 
 /// Connects to the spectator server, retrying while Dolphin boots.

@@ -1,14 +1,14 @@
 //! `exphil replays`: scan, validate and show Slippi replays.
 
 use crate::charts::{bar_chart, Order};
+use crate::cli::{files_of, pool, progress};
 use crate::filters::FilterArgs;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use exphil_corpus::{discover, inspect, Depth, Outcome, ReplayInfo, ScanReport};
+use exphil_corpus::{inspect, Depth, Outcome, ReplayInfo, ScanReport};
 use exphil_replay::{read_file, DecodeOptions, Game, Port, RollbackMode};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -98,41 +98,6 @@ pub fn run(cmd: ReplaysCommand) -> Result<ExitCode> {
     }
 }
 
-pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
-        }
-        b = b.num_threads(n);
-    }
-    b.build().context("starting worker threads")
-}
-
-pub(crate) fn progress(len: usize, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} (eta {eta})")
-            .expect("static template is valid"),
-    );
-    bar
-}
-
-/// Finds the files, failing when none of the paths exist.
-pub(crate) fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let (files, errors) = discover(paths);
-    for (path, e) in &errors {
-        eprintln!("warning: {}: {e}", path.display());
-    }
-    if files.is_empty() && !errors.is_empty() {
-        bail!("none of the given paths could be read");
-    }
-    Ok(files)
-}
-
 fn scan(a: ScanArgs) -> Result<ExitCode> {
     let filter = a.filter.to_filter()?;
     let files = files_of(&a.paths)?;
@@ -170,16 +135,20 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
     let report = ScanReport::build(&outcomes, &kept, &rejected);
     let mut out = std::io::stdout().lock();
     if a.json {
-        let json = serde_json::json!({
-            "seconds": elapsed,
-            "threads": pool.current_num_threads(),
-            "metadata_only": a.metadata_only,
-            "report": report,
-            "replays": kept,
-            "rejected": rejected.iter().map(|(i, r)| serde_json::json!({
-                "path": i.path, "reason": r.to_string()
-            })).collect::<Vec<_>>(),
-        });
+        let json = ScanJson {
+            seconds: elapsed,
+            threads: pool.current_num_threads(),
+            metadata_only: a.metadata_only,
+            report: &report,
+            replays: &kept,
+            rejected: rejected
+                .iter()
+                .map(|(i, r)| Rejected {
+                    path: &i.path,
+                    reason: r.to_string(),
+                })
+                .collect(),
+        };
         writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
         write!(
@@ -362,14 +331,14 @@ fn show(a: ShowArgs) -> Result<ExitCode> {
         Some(range) => dump_frames(&mut out, &game, frame_range(range)?, port, a.json)?,
         None if a.json => {
             let info = exphil_corpus::inspect(&a.file, Depth::Full)?;
-            let json = serde_json::json!({
-                "summary": info,
-                "start": game.start,
-                "end": game.end,
-                "metadata": game.metadata.as_ref().map(|m| &m.raw),
-                "rollback_resends": game.rollback_resends,
-                "warnings": game.warnings,
-            });
+            let json = ShowJson {
+                summary: &info,
+                start: &game.start,
+                end: &game.end,
+                metadata: game.metadata.as_ref().map(|m| &m.raw),
+                rollback_resends: game.rollback_resends,
+                warnings: &game.warnings,
+            };
             writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         }
         None => write!(out, "{}", describe(&a.file, &game)?)?,
@@ -474,20 +443,23 @@ fn dump_frames(
             .filter(|p| port.is_none_or(|want| p.port == want))
             .collect();
         if json {
-            let line = serde_json::json!({
-                "frame": f.id(),
-                "start": f.start(),
-                "bookend": f.bookend(),
-                "players": players.iter().map(|p| serde_json::json!({
-                    "port": p.port.number(),
-                    "leader": p.leader,
-                    "follower": p.follower,
-                    "hitstun_remaining": p.leader.post.hitstun_remaining(),
-                })).collect::<Vec<_>>(),
-                "items": f.items(),
-                "stage_events": f.stage_events(),
-            });
-            writeln!(out, "{line}")?;
+            let line = FrameJson {
+                frame: f.id(),
+                start: f.start(),
+                bookend: f.bookend(),
+                players: players
+                    .iter()
+                    .map(|p| PlayerJson {
+                        port: p.port.number(),
+                        leader: p.leader,
+                        follower: p.follower,
+                        hitstun_remaining: p.leader.post.hitstun_remaining(),
+                    })
+                    .collect(),
+                items: f.items(),
+                stage_events: f.stage_events(),
+            };
+            writeln!(out, "{}", serde_json::to_string(&line)?)?;
         } else {
             for p in players {
                 let post = &p.leader.post;
@@ -524,4 +496,53 @@ mod tests {
         assert!(frame_range("9..3").is_err());
         assert!(frame_range("x..3").is_err());
     }
+}
+
+/// `replays scan --json`.
+#[derive(serde::Serialize)]
+struct ScanJson<'a> {
+    seconds: f64,
+    threads: usize,
+    metadata_only: bool,
+    report: &'a ScanReport,
+    replays: &'a [&'a ReplayInfo],
+    rejected: Vec<Rejected<'a>>,
+}
+
+/// A replay the filter left out, and why.
+#[derive(serde::Serialize)]
+struct Rejected<'a> {
+    path: &'a Path,
+    reason: String,
+}
+
+/// `replays show --json` (without --frames).
+#[derive(serde::Serialize)]
+struct ShowJson<'a> {
+    summary: &'a ReplayInfo,
+    start: &'a exphil_replay::GameStart,
+    end: &'a Option<exphil_replay::GameEnd>,
+    metadata: Option<&'a serde_json::Value>,
+    rollback_resends: u32,
+    warnings: &'a [exphil_replay::Warning],
+}
+
+/// One line of `replays show --frames --json`.
+#[derive(serde::Serialize)]
+struct FrameJson<'a> {
+    frame: i32,
+    start: Option<&'a exphil_replay::FrameStart>,
+    bookend: Option<&'a exphil_replay::FrameBookend>,
+    players: Vec<PlayerJson<'a>>,
+    items: &'a [exphil_replay::Item],
+    stage_events: &'a [exphil_replay::StageEvent],
+}
+
+/// A player's frame in [`FrameJson`].
+#[derive(serde::Serialize)]
+struct PlayerJson<'a> {
+    port: u8,
+    leader: &'a exphil_replay::CharFrame,
+    follower: Option<&'a exphil_replay::CharFrame>,
+    hitstun_remaining: Option<f32>,
 }

@@ -1,27 +1,27 @@
 //! `exphil train`: behavioural cloning from replays (or a prepared dataset) with presets,
 //! a config file and environment defaults, checkpoints, resumption and the run registry.
 
-use crate::replays::progress;
-use anyhow::{Context, Result};
+use crate::cli::progress;
+use anyhow::Result;
 use exphil_dataset::Progress;
 use exphil_policy::COMPONENTS;
 use exphil_runs::args::TrainArgs;
-use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc};
+use exphil_runs::checkpoint::CheckpointFiles;
 use exphil_runs::config::TrainConfig;
-use exphil_runs::models::register_run;
-use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
-use exphil_runs::rundir::RunDir;
-use exphil_train::data::prepare;
+use exphil_runs::presets::{diff_from_defaults, resolve, validate};
+use exphil_train::data::{prepare, PreparedData};
 use exphil_train::resume::resume_point;
 use exphil_train::run::{
-    check_memory, dry_run_plan, load_pretrained, write_config, write_games, RunMeta,
+    check_memory, dry_run_plan, load_pretrained, open_run_dir, resolve_seed, resumed_config,
+    train_recorded, RunMeta,
 };
-use exphil_train::trainer::{train, Event, FaultInjection, RunOptions};
+use exphil_train::state::EpochMetrics;
+use exphil_train::trainer::{Event, FaultInjection, RunOptions};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 fn data_progress(quiet: bool) -> impl Fn(Progress) + Sync {
     let bar: Mutex<ProgressBar> = Mutex::new(ProgressBar::hidden());
@@ -44,110 +44,18 @@ fn data_progress(quiet: bool) -> impl Fn(Progress) + Sync {
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let verbosity = args.verbosity();
     let quiet = verbosity == 0;
-    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    // Resume: the run's own config, with --epochs able to extend it.
-    let (mut config, resume, run_dir) = if let Some(path) = &args.resume {
-        let point = resume_point(path)?;
-        for r in &point.refused {
-            eprintln!(
-                "warning: checkpoint {} refused: {}{}",
-                r.name,
-                r.reason,
-                r.progress.map_or_else(String::new, |(e, b, _)| format!(
-                    " (it claims epoch {}, batch {b})",
-                    e + 1
-                ))
-            );
-        }
-        if let Some((lost, steps)) = point.progress_lost() {
-            eprintln!(
-                "warning: resuming from {} (epoch {}, batch {}) costs {steps} optimiser steps \
-                 of progress against the damaged {}",
-                point.name,
-                point.progress.0 + 1,
-                point.progress.1,
-                lost.name
-            );
-        }
-        let ckpt = point.files;
-        let run_dir = ckpt
-            .dir
-            .parent()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .context("the checkpoint is not inside a run directory")?;
-        // The run's record, its checksum verified.
-        let run = RunDir::new(&run_dir);
-        let mut config = run.read()?.train_config(&run.config_path())?;
-        // What may change on resume: how long, where the dataset cache lives, the device and
-        // the log cadence. Anything else would no longer be the run being resumed.
-        const RESUMABLE: [&str; 4] = [
-            "loop.epochs",
-            "data.cache_dir",
-            "device",
-            "loop.log_interval",
-        ];
-        let cli = args.overlay()?;
-        let mut v = serde_json::to_value(&config)?;
-        exphil_runs::presets::merge(&mut v, &cli);
-        let changed: TrainConfig = serde_json::from_value(v)?;
-        config.train.epochs = changed.train.epochs;
-        config.train.log_interval = changed.train.log_interval;
-        config.data.cache_dir = changed.data.cache_dir;
-        config.device = changed.device;
-        let ignored: Vec<String> = overlay_keys(&cli)
-            .into_iter()
-            .filter(|k| !RESUMABLE.contains(&k.as_str()))
-            .collect();
-        if !ignored.is_empty() {
-            anyhow::bail!(
-                "--resume continues the run with its own config ({}); only --epochs, \
-                 --cache-dir, --device and --log-interval can change. Not applied: {}. To change \
-                 other settings, start a new run.",
-                RunDir::new(&run_dir).config_path().display(),
-                ignored.join(", ")
-            );
-        }
-        for w in &ckpt.warnings {
-            eprintln!("warning: {w}");
-        }
-        (config, Some(ckpt), Some(run_dir))
-    } else {
-        let layers = args.layers(env)?;
-        let resolved = resolve(&layers)?;
-        let warnings = validate(&resolved.config)?;
-        if !quiet {
-            for w in warnings {
-                eprintln!("warning: {w}");
-            }
-        }
-        if args.dry_run {
-            println!("Resolved config (differences from the defaults):");
-            for (k, v) in diff_from_defaults(&resolved.config) {
-                println!("  {k:<32} {v:<24} ({})", resolved.source(&k));
-            }
-        }
-        (resolved.config, None, None)
+    let (mut config, resume, run_dir) = match &args.resume {
+        Some(path) => resumed(path, &args)?,
+        None => (fresh(&args, quiet)?, None, None),
     };
-    let seed = match config.train.seed {
-        Some(s) => s,
-        None => {
-            let s = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0)
-                ^ u64::from(std::process::id());
-            config.train.seed = Some(s);
-            if args.dry_run {
-                // The seed decides the split and the shuffles: the real run draws another.
-                println!(
-                    "Seed:           {s} (drawn: this plan's split and order come back with \
-                     --seed {s})"
-                );
-            }
-            s
-        }
-    };
+    let (seed, drawn) = resolve_seed(&mut config);
+    if drawn && args.dry_run {
+        // The seed decides the split and the shuffles: the real run draws another.
+        println!(
+            "Seed:           {seed} (drawn: this plan's split and order come back with \
+             --seed {seed})"
+        );
+    }
     // A model the machine cannot hold is refused before any data work (it would abort, or
     // swap for hours).
     if !args.ignore_memory_limit {
@@ -157,19 +65,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let on_progress = data_progress(quiet);
     let data = prepare(&config, seed, &on_progress)?;
     if !quiet {
-        let p = &data.provenance;
-        println!(
-            "Data: {} games ({} training, {} validation), {} training and {} validation frames ({:.1}s)",
-            p.replay_count,
-            p.training_games,
-            p.validation_games,
-            p.training_frames,
-            p.validation_frames,
-            t_data.elapsed().as_secs_f64()
-        );
-        for (path, reason) in p.skipped.iter().take(10) {
-            eprintln!("warning: skipped {path}: {reason}");
-        }
+        print_data(&data, t_data.elapsed().as_secs_f64());
     }
     let ckpt_dir = PathBuf::from(&config.checkpoint.dir);
     let pretrained = match &args.pretrained {
@@ -182,248 +78,46 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (run_dir, name) = match run_dir {
-        Some(d) => {
-            let name = d
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (d, name)
-        }
-        None => {
-            let name = config.checkpoint.name.clone().unwrap_or_else(|| {
-                default_run_name(config.policy.backbone.name(), SystemTime::now())
-            });
-            let backups = if config.checkpoint.backup {
-                config.checkpoint.backup_count
-            } else {
-                0
-            };
-            let dir = prepare_run_dir(&ckpt_dir, &name, config.checkpoint.overwrite, backups)?;
-            (dir, name)
-        }
-    };
-    let ckpt_dir = run_dir.parent().map(Path::to_path_buf).unwrap_or(ckpt_dir);
-    config.checkpoint.name = Some(name.clone());
-    let mut meta = RunMeta {
-        created_at: rfc3339_utc(SystemTime::now()),
-        training_type: if pretrained.is_some() {
-            "fine_tune".into()
-        } else {
-            "imitation".into()
-        },
-        parent: pretrained.as_ref().map(|p| p.0.clone()),
-        resumes: Vec::new(),
-        params: exphil_policy::model::param_count(&config.policy, &data.spec),
-    };
-    if args.resume.is_some() {
-        // A resumed run keeps its creation time and parent, and records the resume.
-        if let Ok(old) = RunDir::new(&run_dir).read() {
-            meta.created_at = old.created_at.or(old.timestamp).unwrap_or(meta.created_at);
-            meta.parent = old.parent;
-            meta.training_type = old.training_type.unwrap_or(meta.training_type);
-            meta.resumes = old.resumes;
-        }
-        meta.resumes.push(rfc3339_utc(SystemTime::now()));
-    }
-    write_config(&run_dir, &config, &data, &meta, "running", None)?;
-    if let Err(e) = write_games(&run_dir, &data) {
-        let _ = write_config(&run_dir, &config, &data, &meta, "failed", None);
-        return Err(e);
-    }
+    let resumed = run_dir.is_some();
+    let (run_dir, name) = open_run_dir(&mut config, run_dir)?;
+    let (parent, init) = pretrained.unzip();
+    let meta = RunMeta::of(&config, &data, parent, &run_dir, resumed);
     if !quiet {
         println!("  Model name:  {name}  ({})", run_dir.display());
         println!("  Seed:        {seed} (use --seed {seed} to reproduce)");
     }
-    let stop = exphil_train::trainer::checkpoint_on_interrupt();
     let opts = RunOptions {
         run_dir: run_dir.clone(),
         resume,
-        stop,
+        stop: exphil_train::trainer::checkpoint_on_interrupt(),
         faults: FaultInjection::default(),
-        init: pretrained.map(|p| p.1),
+        init,
     };
-    let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
-    let mut losses: Vec<f64> = Vec::new();
     let t0 = Instant::now();
-    let mut on_event = |e: Event| match e {
-        Event::Start {
-            epochs,
-            batches,
-            from,
-            params,
-            history,
-            ..
-        } => {
-            losses = history;
-            if !quiet {
-                println!(
-                    "Training {} parameters, {batches} batches per epoch, {epochs} epochs{}",
-                    params,
-                    if from != (0, 0) {
-                        format!(" (resuming at epoch {}, batch {})", from.0 + 1, from.1)
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-        }
-        Event::Progress {
-            epoch,
-            batch,
-            batches,
-            loss,
-            scored_per_sec,
-            lr,
-        } => {
-            if quiet {
-                return;
-            }
-            if let Ok(mut b) = bar.lock() {
-                let pb = b.get_or_insert_with(|| {
-                    let pb = progress(batches, false);
-                    pb.set_style(
-                        indicatif::ProgressStyle::with_template(
-                            "{bar:30} {pos}/{len} batches {elapsed} (eta {eta}) {msg}",
-                        )
-                        .expect("static template is valid"),
-                    );
-                    pb.set_position(batch);
-                    pb
-                });
-                pb.set_position(batch);
-                pb.set_message(format!(
-                    "epoch {} loss {loss:.4} nats/frame, {scored_per_sec:.0} scored frames/s, lr {lr:.2e}",
-                    epoch + 1
-                ));
-                if verbosity >= 2 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                    eprintln!(
-                        "  epoch {} batch {batch}/{batches} loss {loss:.4} nats/frame, {scored_per_sec:.0} scored frames/s, lr {lr:.2e}",
-                        epoch + 1
-                    );
-                }
-            }
-        }
-        Event::Validating => {}
-        Event::Fault { step, message } => eprintln!("warning: step {step}: {message}"),
-        Event::Notice(message) => {
-            if !quiet {
-                eprintln!("note: {message}");
-            }
-        }
-        Event::Saved { kind, path } => {
-            if verbosity >= 2 || kind == "interrupt" {
-                println!("  saved {kind} checkpoint {}", path.display());
-            }
-        }
-        Event::Epoch(m) => {
-            if let Ok(mut b) = bar.lock() {
-                if let Some(pb) = b.take() {
-                    pb.finish_and_clear();
-                }
-            }
-            let monitored = m.val.as_ref().map_or(m.train.loss, |v| v.loss);
-            losses.push(monitored);
-            if quiet {
-                return;
-            }
-            let comps = |v: &[f64]| {
-                COMPONENTS
-                    .iter()
-                    .zip(v)
-                    .map(|(n, x)| format!("{n} {x:.3}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            println!(
-                "Epoch {}: train loss {:.4} [{}] ({:.1}s, lr {:.2e})",
-                m.epoch,
-                m.train.loss,
-                comps(&m.train.components),
-                m.seconds,
-                m.lr
-            );
-            if let Some(v) = &m.val {
-                println!(
-                    "         val loss {:.4}{} [{}]",
-                    v.loss,
-                    if m.improved { " (best)" } else { "" },
-                    comps(&v.components)
-                );
-                println!(
-                    "         val accuracy [{}], button baseline {:.3}",
-                    comps(&v.accuracy),
-                    v.button_baseline.unwrap_or(0.0)
-                );
-            }
-            println!("         {}", exphil_runs::plot::sparkline(&losses, 40));
-        }
-    };
-    // A panic inside training still marks the run `failed` before it propagates (an abort or
-    // SIGKILL cannot: `models` shows such a run as `killed`).
-    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train(&config, &data, &opts, &mut on_event)
-    })) {
-        Ok(r) => r,
-        Err(panic) => {
-            let _ = write_config(&run_dir, &config, &data, &meta, "failed", None);
-            if config.checkpoint.register {
-                let _ = register_run(&ckpt_dir, &run_dir);
-            }
-            std::panic::resume_unwind(panic);
-        }
-    };
-    let register = |status: &str, metrics: Option<&serde_json::Value>| -> Result<()> {
-        write_config(&run_dir, &config, &data, &meta, status, metrics)?;
-        if config.checkpoint.register {
-            for w in register_run(&ckpt_dir, &run_dir)? {
-                eprintln!("warning: registry: {w}");
-            }
-        }
-        Ok(())
-    };
-    if let Ok(mut b) = bar.lock() {
-        if let Some(pb) = b.take() {
-            pb.finish_and_clear();
-        }
+    let mut printer = Printer::new(verbosity);
+    let recorded = train_recorded(&config, &data, &meta, &opts, &mut |e| printer.event(e));
+    printer.finish();
+    let recorded = recorded?;
+    for w in &recorded.registry_warnings {
+        eprintln!("warning: registry: {w}");
     }
-    let summary = match result {
-        Ok(s) => s,
-        Err(e) => {
-            register("failed", None)?;
-            return Err(e.into());
-        }
-    };
-    let st = &summary.state;
-    let metrics = serde_json::json!({
-        "epochs": st.history.len(),
-        "best_val_loss": st.best_val,
-        "best_epoch": st.best_epoch,
-        "final_train_loss": st.history.last().map(|h| h.train.loss),
-        "final_val_accuracy": st.history.last().and_then(|h| h.val.as_ref().map(|v| v.accuracy.clone())),
-        "button_baseline": st.history.last().and_then(|h| h.val.as_ref().and_then(|v| v.button_baseline)),
-        "skipped_steps": st.skipped_steps,
-        "early_stopped": st.early_stopped,
-        "seconds": st.seconds,
-    });
+    let (summary, st) = (&recorded.summary, &recorded.results);
     if let Some(p) = &summary.interrupted {
-        register("interrupted", Some(&metrics))?;
         println!("✓ Interrupt checkpoint saved to {}", p.display());
         println!("  Resume with: exphil train --resume {}", run_dir.display());
         return Ok(ExitCode::from(130));
     }
-    register("completed", Some(&metrics))?;
     if !quiet {
         println!(
             "Done in {:.1}s: {} epochs{}, best validation loss {}, model {}",
             t0.elapsed().as_secs_f64(),
-            st.history.len(),
+            st.epochs,
             if st.early_stopped {
                 " (early stop)"
             } else {
                 ""
             },
-            st.best_val.map_or("-".to_string(), |v| format!(
+            st.best_val_loss.map_or("-".to_string(), |v| format!(
                 "{v:.4} (epoch {})",
                 st.best_epoch.unwrap_or(0)
             )),
@@ -431,4 +125,215 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--resume PATH`: the run's own config (only the resumable settings of the flags applied),
+/// the checkpoint to continue from and the run's directory; every checkpoint passed over is
+/// named with the reason.
+fn resumed(
+    path: &Path,
+    args: &TrainArgs,
+) -> Result<(TrainConfig, Option<CheckpointFiles>, Option<PathBuf>)> {
+    let point = resume_point(path)?;
+    for r in &point.refused {
+        eprintln!(
+            "warning: checkpoint {} refused: {}{}",
+            r.name,
+            r.reason,
+            r.progress.map_or_else(String::new, |(e, b, _)| format!(
+                " (it claims epoch {}, batch {b})",
+                e + 1
+            ))
+        );
+    }
+    if let Some((lost, steps)) = point.progress_lost() {
+        eprintln!(
+            "warning: resuming from {} (epoch {}, batch {}) costs {steps} optimiser steps \
+             of progress against the damaged {}",
+            point.name,
+            point.progress.0 + 1,
+            point.progress.1,
+            lost.name
+        );
+    }
+    let (config, run_dir) = resumed_config(&point.files, &args.overlay()?)?;
+    for w in &point.files.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok((config, Some(point.files), Some(run_dir)))
+}
+
+/// A new run's config: defaults, preset, config file, environment and flags, validated; a dry
+/// run prints where each setting came from.
+fn fresh(args: &TrainArgs, quiet: bool) -> Result<TrainConfig> {
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let resolved = resolve(&args.layers(env)?)?;
+    let warnings = validate(&resolved.config)?;
+    if !quiet {
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    if args.dry_run {
+        println!("Resolved config (differences from the defaults):");
+        for (k, v) in diff_from_defaults(&resolved.config) {
+            println!("  {k:<32} {v:<24} ({})", resolved.source(&k));
+        }
+    }
+    Ok(resolved.config)
+}
+
+/// The data line: games and frames of each side of the split, and the first skipped replays.
+fn print_data(data: &PreparedData, seconds: f64) {
+    let p = &data.provenance;
+    println!(
+        "Data: {} games ({} training, {} validation), {} training and {} validation frames ({seconds:.1}s)",
+        p.replay_count,
+        p.training_games,
+        p.validation_games,
+        p.training_frames,
+        p.validation_frames,
+    );
+    for (path, reason) in p.skipped.iter().take(10) {
+        eprintln!("warning: skipped {path}: {reason}");
+    }
+}
+
+/// Prints the training loop's events: the start line, a progress bar with the running loss
+/// (lines instead when stderr is not a terminal or with -vv), each epoch's losses and
+/// accuracies with a sparkline of the monitored loss, saves and faults.
+struct Printer {
+    verbosity: u8,
+    bar: Option<ProgressBar>,
+    losses: Vec<f64>,
+}
+
+impl Printer {
+    fn new(verbosity: u8) -> Printer {
+        Printer {
+            verbosity,
+            bar: None,
+            losses: Vec::new(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(pb) = self.bar.take() {
+            pb.finish_and_clear();
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        let quiet = self.verbosity == 0;
+        match e {
+            Event::Start {
+                epochs,
+                batches,
+                from,
+                params,
+                history,
+                ..
+            } => {
+                self.losses = history;
+                if !quiet {
+                    println!(
+                        "Training {} parameters, {batches} batches per epoch, {epochs} epochs{}",
+                        params,
+                        if from != (0, 0) {
+                            format!(" (resuming at epoch {}, batch {})", from.0 + 1, from.1)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+            }
+            Event::Progress {
+                epoch,
+                batch,
+                batches,
+                loss,
+                scored_per_sec,
+                lr,
+            } if !quiet => {
+                let pb = self.bar.get_or_insert_with(|| {
+                    let pb = progress(batches, false);
+                    pb.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{bar:30} {pos}/{len} batches {elapsed} (eta {eta}) {msg}",
+                        )
+                        .expect("static template is valid"),
+                    );
+                    pb
+                });
+                pb.set_position(batch);
+                let line = format!(
+                    "epoch {} loss {loss:.4} nats/frame, {scored_per_sec:.0} scored frames/s, lr {lr:.2e}",
+                    epoch + 1
+                );
+                pb.set_message(line);
+                if self.verbosity >= 2 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    eprintln!(
+                        "  epoch {} batch {batch}/{batches} loss {loss:.4} nats/frame, \
+                         {scored_per_sec:.0} scored frames/s, lr {lr:.2e}",
+                        epoch + 1
+                    );
+                }
+            }
+            Event::Progress { .. } | Event::Validating => {}
+            Event::Fault { step, message } => eprintln!("warning: step {step}: {message}"),
+            Event::Notice(message) => {
+                if !quiet {
+                    eprintln!("note: {message}");
+                }
+            }
+            Event::Saved { kind, path } => {
+                if self.verbosity >= 2 || kind == "interrupt" {
+                    println!("  saved {kind} checkpoint {}", path.display());
+                }
+            }
+            Event::Epoch(m) => {
+                self.finish();
+                let monitored = m.val.as_ref().map_or(m.train.loss, |v| v.loss);
+                self.losses.push(monitored);
+                if !quiet {
+                    print_epoch(&m, &self.losses);
+                }
+            }
+        }
+    }
+}
+
+/// An epoch's lines: training loss per component, validation loss and accuracy, and the
+/// sparkline of `losses`.
+fn print_epoch(m: &EpochMetrics, losses: &[f64]) {
+    let comps = |v: &[f64]| {
+        COMPONENTS
+            .iter()
+            .zip(v)
+            .map(|(n, x)| format!("{n} {x:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "Epoch {}: train loss {:.4} [{}] ({:.1}s, lr {:.2e})",
+        m.epoch,
+        m.train.loss,
+        comps(&m.train.components),
+        m.seconds,
+        m.lr
+    );
+    if let Some(v) = &m.val {
+        println!(
+            "         val loss {:.4}{} [{}]",
+            v.loss,
+            if m.improved { " (best)" } else { "" },
+            comps(&v.components)
+        );
+        println!(
+            "         val accuracy [{}], button baseline {:.3}",
+            comps(&v.accuracy),
+            v.button_baseline.unwrap_or(0.0)
+        );
+    }
+    println!("         {}", exphil_runs::plot::sparkline(losses, 40));
 }

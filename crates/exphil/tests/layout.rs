@@ -216,3 +216,124 @@ fn the_binary_stays_within_its_line_budget() {
          into its library crate"
     );
 }
+
+/// The binary's modules that are not commands: what the commands share.
+const SHARED: &[&str] = &["main", "cli", "filters", "charts"];
+
+/// Each source file of the binary, by module name.
+fn binary_sources() -> BTreeMap<String, String> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
+/// The functions of `code` longer than `max` lines (counted from the `fn` line to its closing
+/// brace), as `name (lines)`. Braces in strings, character literals and line comments are
+/// skipped.
+fn long_functions(code: &str, max: usize) -> Vec<String> {
+    let lines: Vec<&str> = code.lines().collect();
+    let braces = |line: &str| -> i64 {
+        let (mut depth, mut in_str, mut prev) = (0i64, false, ' ');
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if prev != '\\' => in_str = !in_str,
+                '/' if !in_str && chars.peek() == Some(&'/') => break,
+                '\'' if !in_str => {
+                    // A character literal ('{', '\'', 'x'); a lifetime has no closing quote.
+                    let rest: String = chars.clone().take(3).collect();
+                    if rest.starts_with('\\') {
+                        chars.nth(2);
+                    } else if rest.chars().nth(1) == Some('\'') {
+                        chars.nth(1);
+                    }
+                }
+                '{' if !in_str => depth += 1,
+                '}' if !in_str => depth -= 1,
+                _ => {}
+            }
+            prev = if prev == '\\' && c == '\\' { ' ' } else { c };
+        }
+        depth
+    };
+    let mut long = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let t = t
+            .strip_prefix("pub(crate) ")
+            .or(t.strip_prefix("pub "))
+            .unwrap_or(t);
+        let Some(rest) = t.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let (mut depth, mut opened) = (0i64, false);
+        for (j, l) in lines.iter().enumerate().skip(i) {
+            let d = braces(l);
+            opened |= d > 0 || l.contains('{');
+            depth += d;
+            if !opened && l.trim_end().ends_with(';') {
+                break;
+            }
+            if opened && depth <= 0 {
+                if j - i + 1 > max {
+                    long.push(format!("{name} ({} lines)", j - i + 1));
+                }
+                break;
+            }
+        }
+    }
+    long
+}
+
+/// The binary is arguments, one library call and printing: no function over 150 lines, at most
+/// 3 JSON values built by hand (`json!`; output types derive `Serialize`), and no command
+/// module uses another (what they share lives in `cli`, `filters` and `charts`).
+#[test]
+fn the_binary_is_a_thin_shell() {
+    // The function counter itself.
+    let sample = "fn a() {\n    let s = \"{\";\n    let c = '}';\n}\nfn b() {\n    x();\n    y();\n    z();\n}\n";
+    assert_eq!(long_functions(sample, 4), ["b (5 lines)"]);
+    assert!(long_functions(sample, 5).is_empty());
+
+    let sources = binary_sources();
+    let mut wrong = Vec::new();
+    let mut json = 0;
+    for (module, text) in &sources {
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for f in long_functions(code, 150) {
+            wrong.push(format!("{module}.rs: fn {f}: over 150 lines"));
+        }
+        json += code.matches("json!").count();
+        if SHARED.contains(&module.as_str()) {
+            continue;
+        }
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for part in line.split("crate::").skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if sources.contains_key(&name) && !SHARED.contains(&name.as_str()) {
+                    wrong.push(format!("{module}.rs uses the command module {name}"));
+                }
+            }
+        }
+    }
+    if json > 3 {
+        wrong.push(format!(
+            "{json} json! values built by hand (at most 3): derive Serialize on an output type"
+        ));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -1,7 +1,7 @@
 //! Behavioural cloning on burn: optimisers, learning-rate schedules, weight EMA, the training
 //! loop with validation and early stopping, numerical-fault recovery, checkpoints and exact
-//! resumption; loading a trained policy (`model_file`), evaluating it (`eval`) and playing it
-//! frame by frame (`agent`).
+//! resumption; loading a trained policy (`model_file`), evaluating it (`eval`; a whole evaluation
+//! over replays: `evaluate`) and playing it frame by frame (`agent`).
 #![deny(missing_docs)]
 
 pub mod agent;
@@ -10,6 +10,7 @@ pub mod data;
 pub mod ema;
 pub mod error;
 pub mod eval;
+pub mod evaluate;
 pub mod grads;
 pub mod model_file;
 pub mod optim;

@@ -1,13 +1,15 @@
-//! A training run as `exphil train` drives it, besides the loop itself: the plan a dry run
-//! prints, the memory a config needs and whether this machine has it, the run's record
-//! (`config.json`, `games.json`) and weights to fine-tune from.
+//! A training run as `exphil train` drives it, around the loop itself: the config of a resumed
+//! run, the seed, the run directory, the plan a dry run prints, the memory a config needs and
+//! whether this machine has it, the run's record (`config.json`, `games.json`, kept true
+//! through failures and panics) and weights to fine-tune from.
 
 use crate::data::PreparedData;
-use crate::trainer::{train, Event, FaultInjection, RunOptions};
+use crate::state::RunResults;
+use crate::trainer::{train, Event, FaultInjection, RunOptions, RunSummary};
 use anyhow::{Context, Result};
-use exphil_runs::checkpoint::rfc3339_utc;
+use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc, CheckpointFiles};
 use exphil_runs::config::TrainConfig;
-use exphil_runs::models::resolve_run;
+use exphil_runs::models::{register_run, resolve_run};
 use exphil_runs::rundir::{RunDir, RunFile, RunGames, RunProcess};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -261,7 +263,7 @@ pub fn write_config(
     data: &PreparedData,
     meta: &RunMeta,
     status: &str,
-    results: Option<&serde_json::Value>,
+    results: Option<&RunResults>,
 ) -> Result<()> {
     let value = |v: serde_json::Result<serde_json::Value>| v.map_err(anyhow::Error::from);
     let mut file = RunFile {
@@ -277,7 +279,7 @@ pub fn write_config(
         exphil_version: Some(env!("CARGO_PKG_VERSION").into()),
         config: value(serde_json::to_value(config))?,
         provenance: value(serde_json::to_value(&data.provenance))?,
-        results: results.cloned().unwrap_or_default(),
+        results: value(serde_json::to_value(results))?,
         ..RunFile::default()
     };
     for (k, v) in [
@@ -350,4 +352,204 @@ pub fn load_pretrained(
     .map(|n| n.to_string_lossy().into_owned())
     .unwrap_or_default();
     Ok((name, tensors))
+}
+
+/// What may change when a run is resumed: how long, where the dataset cache lives, the device
+/// and the log cadence. Anything else would no longer be the run being resumed.
+pub const RESUMABLE: [&str; 4] = [
+    "loop.epochs",
+    "data.cache_dir",
+    "device",
+    "loop.log_interval",
+];
+
+/// The config of the run that holds checkpoint `files` (read from its `config.json`, checksum
+/// verified) with the [`RESUMABLE`] settings of the command-line overlay `cli` applied, and the
+/// run's directory. Any other setting in `cli` is an error naming it.
+pub fn resumed_config(
+    files: &CheckpointFiles,
+    cli: &serde_json::Value,
+) -> Result<(TrainConfig, PathBuf)> {
+    let run_dir = files
+        .dir
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .context("the checkpoint is not inside a run directory")?;
+    let run = RunDir::new(&run_dir);
+    let mut config = run.read()?.train_config(&run.config_path())?;
+    let mut v = serde_json::to_value(&config)?;
+    exphil_runs::presets::merge(&mut v, cli);
+    let changed: TrainConfig = serde_json::from_value(v)?;
+    config.train.epochs = changed.train.epochs;
+    config.train.log_interval = changed.train.log_interval;
+    config.data.cache_dir = changed.data.cache_dir;
+    config.device = changed.device;
+    let ignored: Vec<String> = exphil_runs::presets::overlay_keys(cli)
+        .into_iter()
+        .filter(|k| !RESUMABLE.contains(&k.as_str()))
+        .collect();
+    if !ignored.is_empty() {
+        anyhow::bail!(
+            "--resume continues the run with its own config ({}); only --epochs, \
+             --cache-dir, --device and --log-interval can change. Not applied: {}. To change \
+             other settings, start a new run.",
+            run.config_path().display(),
+            ignored.join(", ")
+        );
+    }
+    Ok((config, run_dir))
+}
+
+/// The run's seed: the config's, or one drawn from the clock and process (then written into
+/// the config, so the record reproduces it). Returns the seed and whether it was drawn.
+pub fn resolve_seed(config: &mut TrainConfig) -> (u64, bool) {
+    if let Some(s) = config.train.seed {
+        return (s, false);
+    }
+    let s = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        ^ u64::from(std::process::id());
+    config.train.seed = Some(s);
+    (s, true)
+}
+
+/// The directory of a run about to train, and its name: `resumed` when continuing one, else a
+/// new directory under `config.checkpoint.dir` (named by the config or by backbone and time;
+/// an existing one is backed up or refused as the config says). The name is written into the
+/// config.
+pub fn open_run_dir(
+    config: &mut TrainConfig,
+    resumed: Option<PathBuf>,
+) -> Result<(PathBuf, String)> {
+    let (dir, name) = match resumed {
+        Some(d) => {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (d, name)
+        }
+        None => {
+            let name = config.checkpoint.name.clone().unwrap_or_else(|| {
+                default_run_name(config.policy.backbone.name(), SystemTime::now())
+            });
+            let backups = if config.checkpoint.backup {
+                config.checkpoint.backup_count
+            } else {
+                0
+            };
+            let ckpt_dir = PathBuf::from(&config.checkpoint.dir);
+            let dir = prepare_run_dir(&ckpt_dir, &name, config.checkpoint.overwrite, backups)?;
+            (dir, name)
+        }
+    };
+    config.checkpoint.name = Some(name.clone());
+    Ok((dir, name))
+}
+
+impl RunMeta {
+    /// The record of a run in `run_dir`: new (fine-tuned from `parent` when given), or, when
+    /// `resumed`, the existing record's creation time, type and parent with this resume added.
+    pub fn of(
+        config: &TrainConfig,
+        data: &PreparedData,
+        parent: Option<String>,
+        run_dir: &Path,
+        resumed: bool,
+    ) -> RunMeta {
+        let now = rfc3339_utc(SystemTime::now());
+        let mut meta = RunMeta {
+            created_at: now.clone(),
+            training_type: if parent.is_some() {
+                "fine_tune".into()
+            } else {
+                "imitation".into()
+            },
+            parent,
+            resumes: Vec::new(),
+            params: exphil_policy::model::param_count(&config.policy, &data.spec),
+        };
+        if resumed {
+            if let Ok(old) = RunDir::new(run_dir).read() {
+                meta.created_at = old.created_at.or(old.timestamp).unwrap_or(meta.created_at);
+                meta.parent = old.parent;
+                meta.training_type = old.training_type.unwrap_or(meta.training_type);
+                meta.resumes = old.resumes;
+            }
+            meta.resumes.push(now);
+        }
+        meta
+    }
+}
+
+/// How a recorded run ended.
+pub struct Recorded {
+    /// The loop's summary.
+    pub summary: RunSummary,
+    /// Its figures, as `config.json` now records them.
+    pub results: RunResults,
+    /// What the model registry warned of.
+    pub registry_warnings: Vec<String>,
+}
+
+/// Trains `config` in `opts.run_dir` with the run's record kept true throughout: `config.json`
+/// says `running` (with the process) and `games.json` is written before the first step; at the
+/// end the record says `completed`, `interrupted` or `failed` (also when the loop panics; the
+/// panic then goes on) and the run is registered when the config asks.
+pub fn train_recorded(
+    config: &TrainConfig,
+    data: &PreparedData,
+    meta: &RunMeta,
+    opts: &RunOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Recorded> {
+    let run_dir = &opts.run_dir;
+    let ckpt_dir = run_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(&config.checkpoint.dir));
+    let register = |status: &str, results: Option<&RunResults>| -> Result<Vec<String>> {
+        write_config(run_dir, config, data, meta, status, results)?;
+        Ok(if config.checkpoint.register {
+            register_run(&ckpt_dir, run_dir)?
+        } else {
+            Vec::new()
+        })
+    };
+    write_config(run_dir, config, data, meta, "running", None)?;
+    if let Err(e) = write_games(run_dir, data) {
+        let _ = write_config(run_dir, config, data, meta, "failed", None);
+        return Err(e);
+    }
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train(config, data, opts, on_event)
+    })) {
+        Ok(r) => r,
+        Err(panic) => {
+            let _ = register("failed", None);
+            std::panic::resume_unwind(panic);
+        }
+    };
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            register("failed", None)?;
+            return Err(e.into());
+        }
+    };
+    let results = summary.state.results();
+    let status = if summary.interrupted.is_some() {
+        "interrupted"
+    } else {
+        "completed"
+    };
+    let registry_warnings = register(status, Some(&results))?;
+    Ok(Recorded {
+        summary,
+        results,
+        registry_warnings,
+    })
 }

@@ -8,6 +8,30 @@ use serde::{Deserialize, Serialize};
 /// Version of `state.json` in checkpoints.
 pub const STATE_VERSION: u32 = 1;
 
+/// A run's final figures, as its `config.json` records them under `results` (also when it was
+/// interrupted: the figures so far).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    /// Finished epochs.
+    pub epochs: usize,
+    /// The best validation loss.
+    pub best_val_loss: Option<f64>,
+    /// The epoch that had it.
+    pub best_epoch: Option<u32>,
+    /// The last epoch's training loss.
+    pub final_train_loss: Option<f64>,
+    /// The last epoch's validation accuracy per component.
+    pub final_val_accuracy: Option<Vec<f64>>,
+    /// The last epoch's majority-class button baseline.
+    pub button_baseline: Option<f64>,
+    /// Steps skipped for non-finite losses.
+    pub skipped_steps: u64,
+    /// Whether early stopping ended the run.
+    pub early_stopped: bool,
+    /// Training time.
+    pub seconds: f64,
+}
+
 /// Loss and accuracy of one pass.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PassMetrics {
@@ -124,4 +148,23 @@ pub struct TrainState {
     /// are in the checkpoint's `streams.safetensors`); empty when no state is carried.
     #[serde(default)]
     pub stream_seen: Vec<u64>,
+}
+
+impl TrainState {
+    /// The run's figures so far.
+    pub fn results(&self) -> RunResults {
+        let last = self.history.last();
+        let val = last.and_then(|h| h.val.as_ref());
+        RunResults {
+            epochs: self.history.len(),
+            best_val_loss: self.best_val,
+            best_epoch: self.best_epoch,
+            final_train_loss: last.map(|h| h.train.loss),
+            final_val_accuracy: val.map(|v| v.accuracy.clone()),
+            button_baseline: val.and_then(|v| v.button_baseline),
+            skipped_steps: self.skipped_steps,
+            early_stopped: self.early_stopped,
+            seconds: self.seconds,
+        }
+    }
 }

@@ -1,0 +1,45 @@
+//! What the commands share besides the replay filter flags ([`crate::filters`]) and charts
+//! ([`crate::charts`]): finding replay files, worker pools and progress bars.
+
+use anyhow::{bail, Context, Result};
+use exphil_corpus::discover;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// A pool of `threads` workers (default: one per core).
+pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        b = b.num_threads(n);
+    }
+    b.build().context("starting worker threads")
+}
+
+/// A progress bar over `len` files on stderr (hidden when `quiet` or not a terminal).
+pub fn progress(len: usize, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} (eta {eta})")
+            .expect("static template is valid"),
+    );
+    bar
+}
+
+/// Finds the files, failing when none of the paths exist.
+pub fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let (files, errors) = discover(paths);
+    for (path, e) in &errors {
+        eprintln!("warning: {}: {e}", path.display());
+    }
+    if files.is_empty() && !errors.is_empty() {
+        bail!("none of the given paths could be read");
+    }
+    Ok(files)
+}
