@@ -54,7 +54,7 @@ enum Command {
     #[command(subcommand)]
     Sim(sim::SimCommand),
     /// Improve a policy by proximal policy optimisation in the simulator.
-    Ppo(Box<exphil_rl::runner::PpoArgs>),
+    Ppo(Box<exphil_runs::ppo_args::PpoArgs>),
     /// Self-play: PPO against a population of snapshots and bots with Elo ratings; `eval`
     /// plays a policy against its base and the bots.
     Selfplay(Box<selfplay::SelfplayCommand>),
@@ -102,7 +102,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(*args),
         Command::Play(args) => play::run(*args),
         Command::Sim(cmd) => sim::run(cmd),
-        Command::Ppo(args) => exphil_rl::runner::run(*args),
+        Command::Ppo(args) => exphil_rl::launch::run(*args, None),
         Command::Selfplay(cmd) => selfplay::run(*cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Demo(args) => demo::run(*args, &run_line),

@@ -6,12 +6,12 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use exphil_rl::league::{Elo, HistoricalSampling, Population, Rating, Ratings, Weights};
+use exphil_rl::league::{Elo, Rating, Ratings};
 use exphil_rl::matches::{
     clock, play_games, seat, summarize, MatchSpec, MatchSummary, Outputs, SeatOpts,
 };
-use exphil_rl::runner::{League, PpoArgs};
-use exphil_sim::{Fighter, Outcome, BOT_NAMES, STAGES};
+use exphil_runs::ppo_args::{LeagueArgs, PpoArgs};
+use exphil_sim::{Fighter, Outcome, STAGES};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,46 +38,8 @@ enum SelfplaySub {
 pub struct SelfplayArgs {
     #[command(flatten)]
     ppo: PpoArgs,
-    /// Historical snapshots kept in the population.
-    #[arg(long, default_value_t = 5, value_name = "K")]
-    history: usize,
-    /// Sampling weights of the current learner, historical snapshots and scripted bots.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "0.5,0.3,0.2",
-        value_name = "C,H,S"
-    )]
-    weights: Vec<f64>,
-    /// Scripted bots in the population.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "rule,random",
-        value_name = "BOT,BOT"
-    )]
-    scripted: Vec<String>,
-    /// How snapshots are drawn: `pfsp` (the ones the learner beats least, most often) or
-    /// `uniform`.
-    #[arg(long, default_value = "pfsp", value_name = "HOW")]
-    sampling: String,
-    /// Take a snapshot of the learner every this many updates.
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    snapshot_every: u64,
-    /// Print the Elo table after every update.
-    #[arg(long)]
-    track_elo: bool,
-    /// League mode (AlphaStar): main exploiters trained beside the main agent, each playing
-    /// only the current main agent and starting over once it beats it in 70% of games.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    main_exploiters: usize,
-    /// League mode: league exploiters, each playing every snapshot of the league by
-    /// prioritised fictitious self-play and starting over with probability 1/4 per snapshot.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    league_exploiters: usize,
-    /// League mode with one main exploiter and one league exploiter (unless given).
-    #[arg(long)]
-    league: bool,
+    #[command(flatten)]
+    league: LeagueArgs,
 }
 
 /// `exphil selfplay eval` arguments.
@@ -133,54 +95,7 @@ pub fn run(cmd: SelfplayCommand) -> Result<ExitCode> {
 }
 
 fn train(a: SelfplayArgs) -> Result<ExitCode> {
-    if a.ppo.opponent != "bot:rule" {
-        bail!("self-play draws its opponents from the population; leave --opponent out");
-    }
-    let [current, historical, scripted] = a.weights[..] else {
-        bail!("--weights takes three numbers: current,historical,scripted");
-    };
-    if [current, historical, scripted]
-        .iter()
-        .any(|w| !(*w >= 0.0 && w.is_finite()))
-        || current + historical + scripted <= 0.0
-    {
-        bail!("--weights must be non-negative with a positive sum");
-    }
-    for b in &a.scripted {
-        if exphil_sim::bot(b, 0).is_none() {
-            bail!("unknown bot {b:?}; the bots are {}", BOT_NAMES.join(", "));
-        }
-    }
-    let sampling = match a.sampling.as_str() {
-        "pfsp" => HistoricalSampling::Pfsp,
-        "uniform" => HistoricalSampling::Uniform,
-        s => bail!("--sampling {s:?}: pfsp or uniform"),
-    };
-    let league = League {
-        population: Population::new(
-            a.history,
-            Weights {
-                current,
-                historical,
-                scripted,
-            },
-            sampling,
-            a.scripted.clone(),
-        ),
-        snapshot_every: a.snapshot_every,
-        track_elo: a.track_elo,
-        main_exploiters: if a.league && a.main_exploiters == 0 {
-            1
-        } else {
-            a.main_exploiters
-        },
-        league_exploiters: if a.league && a.league_exploiters == 0 {
-            1
-        } else {
-            a.league_exploiters
-        },
-    };
-    exphil_rl::runner::train(&a.ppo, Some(league))
+    exphil_rl::launch::run(a.ppo, Some(a.league))
 }
 
 /// The results against one opponent, in words.

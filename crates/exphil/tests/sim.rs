@@ -413,10 +413,16 @@ fn selfplay_league_trains_exploiters_beside_the_main_agent() {
             .output()
             .unwrap()
     };
+    // The run keeps its config: another league is refused, naming the setting; without
+    // --league the stored league goes on.
+    let o = resume(&["--league-exploiters", "2"]);
+    assert!(!o.status.success(), "another league is another setup");
+    assert!(
+        text(&o).contains("league.league_exploiters (the run has 1, not 2)"),
+        "{}",
+        text(&o)
+    );
     let o = resume(&[]);
-    assert!(!o.status.success(), "without --league it is another setup");
-    assert!(text(&o).contains("main_exploiter"), "{}", text(&o));
-    let o = resume(&["--league"]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("snapshots in the population"), "{out}");
@@ -632,4 +638,78 @@ fn ppo_runs_end_interrupted_or_killed_never_running() {
         .find(|r| r["id"] == "ppo_kill")
         .unwrap_or_else(|| panic!("ppo_kill not listed: {runs}"));
     assert_eq!(killed["status"], "killed", "{killed}");
+}
+
+/// `--dry-run` prints the resolved config (preset < file < flags) and the plan, refuses a bad
+/// setting by its key, and trains nothing: no run directory, no checkpoints folder.
+#[test]
+fn ppo_and_selfplay_dry_runs_print_the_resolved_config_and_plan_and_train_nothing() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ppo.yaml"),
+        "ppo:\n  gamma: 0.9\n  minibatch: 64\nrollout:\n  num_games: 4\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        isolated(&dir)
+            .current_dir(&dir)
+            .args(args)
+            .args(["--preset", "quick", "--config", "ppo.yaml", "--dry-run"])
+            .args(["--checkpoints", "ck"])
+            .output()
+            .unwrap()
+    };
+    let o = run(&["ppo", "--minibatch", "128", "--name", "dry"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("{key} not in {out}"))
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("ppo.minibatch"), "128 (cli)");
+    assert_eq!(line("ppo.gamma"), "0.9 (file)");
+    assert_eq!(line("rollout.num_games"), "4 (file)");
+    assert_eq!(line("rollout.rollout_steps"), "64 (preset)");
+    assert_eq!(line("ppo.clip_epsilon"), "0.2 (default)");
+    assert!(
+        out.contains("Frames per update: 256 (4 games × 64 frames)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Updates:           4 to reach 1024 frames"),
+        "{out}"
+    );
+    assert!(out.contains("2 of 128 rows per epoch"), "{out}");
+    assert!(!out.contains("league."), "ppo leaves the league out: {out}");
+    assert!(!dir.join("ck").exists(), "a dry run creates nothing");
+    // Self-play: the league's learners; a bad setting is refused by its key.
+    let o = run(&["selfplay", "--league", "--main-exploiters", "2"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains(
+            "Learners:          4 (main, main_exploiter_1, main_exploiter_2, league_exploiter)"
+        ),
+        "{out}"
+    );
+    let o = run(&["ppo", "--minibatch", "100000", "--gamma", "0"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("--minibatch (ppo.minibatch) is 100000"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--gamma (ppo.gamma) must be in (0, 1]"),
+        "{out}"
+    );
+    assert!(!dir.join("ck").exists(), "a dry run creates nothing");
+    let _ = std::fs::remove_dir_all(&dir);
 }

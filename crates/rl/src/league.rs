@@ -133,26 +133,9 @@ impl Ratings {
     }
 }
 
-/// How historical snapshots are chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum HistoricalSampling {
-    /// Uniformly.
-    Uniform,
-    /// Prioritised fictitious self-play: weight (1 − p)² where p is the learner's win rate
-    /// against the snapshot (the snapshots it beats least come most often).
-    Pfsp,
-}
-
-/// Category weights of opponent sampling.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Weights {
-    /// The current learner (its own latest weights).
-    pub current: f64,
-    /// Historical snapshots.
-    pub historical: f64,
-    /// Scripted bots.
-    pub scripted: f64,
-}
+/// How snapshots are chosen and the category weights: settings of the run config, in
+/// `exphil-runs` (burn-free).
+pub use exphil_runs::ppo_config::{HistoricalSampling, Weights};
 
 /// An opponent drawn from the population.
 #[derive(Clone, Debug, PartialEq, Eq)]

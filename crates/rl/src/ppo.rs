@@ -11,53 +11,8 @@ use exphil_train::optim::Optimizer;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-/// PPO settings.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PpoConfig {
-    /// Discount.
-    pub gamma: f64,
-    /// GAE λ.
-    pub gae_lambda: f64,
-    /// Surrogate clip ε.
-    pub clip_epsilon: f64,
-    /// Clip the value loss around the old values with the same ε.
-    pub clip_value: bool,
-    /// Weight of the value loss.
-    pub value_coef: f64,
-    /// Weight of the entropy bonus.
-    pub entropy_coef: f64,
-    /// Weight of the KL penalty toward the teacher (the imitation policy).
-    pub teacher_kl: f64,
-    /// Epochs over each rollout.
-    pub epochs: usize,
-    /// Rows per minibatch.
-    pub minibatch: usize,
-    /// Learning rate.
-    pub lr: f64,
-    /// Global gradient-norm clip.
-    pub max_grad_norm: f64,
-    /// Normalise advantages per minibatch.
-    pub normalize_advantages: bool,
-}
-
-impl Default for PpoConfig {
-    fn default() -> PpoConfig {
-        PpoConfig {
-            gamma: 0.99,
-            gae_lambda: 0.95,
-            clip_epsilon: 0.2,
-            clip_value: true,
-            value_coef: 0.5,
-            entropy_coef: 0.01,
-            teacher_kl: 0.1,
-            epochs: 4,
-            minibatch: 1024,
-            lr: 3e-4,
-            max_grad_norm: 0.5,
-            normalize_advantages: true,
-        }
-    }
-}
+/// The PPO update's settings: part of the run config, in `exphil-runs` (burn-free).
+pub use exphil_runs::ppo_config::PpoConfig;
 
 /// Advantages and returns by GAE for a rollout stored time-major (`t * envs + e`).
 /// `done[i]`: the episode ended at step i (no bootstrap past it); `last_values[e]`: the value

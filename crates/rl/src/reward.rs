@@ -2,6 +2,7 @@
 //! damage, an optional win/loss bonus, and the shaping terms of the original ExPhil (approach,
 //! combo, edge guard, recovery risk), each with its own weight (0 turns it off).
 
+use exphil_runs::ppo_config::RewardConfig;
 use exphil_sim::{Game, StepInfo};
 use serde::{Deserialize, Serialize};
 
@@ -30,15 +31,22 @@ pub struct Reward {
 }
 
 impl Default for Reward {
+    /// The run config's default weights.
     fn default() -> Reward {
+        Reward::from(RewardConfig::default())
+    }
+}
+
+impl From<RewardConfig> for Reward {
+    fn from(c: RewardConfig) -> Reward {
         Reward {
-            damage: 0.01,
-            stock: 1.0,
-            win: 0.0,
-            approach: 0.0,
-            combo: 0.0,
-            edge_guard: 0.0,
-            recovery_risk: 0.0,
+            damage: c.damage,
+            stock: c.stock,
+            win: c.win,
+            approach: c.approach,
+            combo: c.combo,
+            edge_guard: c.edge_guard,
+            recovery_risk: c.recovery_risk,
         }
     }
 }

@@ -15,13 +15,13 @@ use crate::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights}
 use crate::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
 use crate::reward::{Reward, Snap};
 use burn::module::Module;
-use clap::Args;
 use exphil_dataset::{target_row, LiveGame};
 use exphil_embed::Embedder;
 use exphil_policy::{params, BackboneState, PolicyInput, Sampling, TargetBatch};
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
 use exphil_runs::models::{checkpoints_dir, policy_path};
+use exphil_runs::ppo_config::{LeagueConfig, PpoRunConfig};
 use exphil_runs::rundir::{RunDir, RunFile, RunProcess, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
@@ -38,115 +38,34 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
-/// `exphil ppo` arguments.
-#[derive(Args, Debug)]
-pub struct PpoArgs {
-    /// The imitation policy to start from (and the teacher of the KL penalty). Required.
-    #[arg(long, value_name = "RUN")]
+/// What a run needs besides its config: the policy it starts from, its name or the run it
+/// resumes, and where runs live.
+#[derive(Clone, Debug, Default)]
+pub struct PpoRun {
+    /// The imitation policy to start from (a resumed run defaults to its parent).
     pub pretrained: Option<String>,
-    /// Environment frames to learn from (the learner's frames).
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    pub timesteps: u64,
-    /// Games stepped together.
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    pub num_games: usize,
-    /// Frames per game in each rollout.
-    #[arg(long, default_value_t = 128, value_name = "T")]
-    pub rollout_steps: usize,
-    /// Epochs over each rollout.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub ppo_epochs: usize,
-    /// Rows per minibatch.
-    #[arg(long, default_value_t = 1024, value_name = "N")]
-    pub minibatch: usize,
-    /// Surrogate clip ε.
-    #[arg(long, default_value_t = 0.2, value_name = "EPS")]
-    pub clip_epsilon: f64,
-    /// Do not clip the value loss.
-    #[arg(long)]
-    pub no_value_clip: bool,
-    /// GAE λ.
-    #[arg(long, default_value_t = 0.95, value_name = "L")]
-    pub gae_lambda: f64,
-    /// Discount γ.
-    #[arg(long, default_value_t = 0.99, value_name = "G")]
-    pub gamma: f64,
-    /// Learning rate.
-    #[arg(long, default_value_t = 3e-4, value_name = "LR")]
-    pub lr: f64,
-    /// Entropy bonus weight.
-    #[arg(long, default_value_t = 0.01, value_name = "W")]
-    pub entropy_coef: f64,
-    /// Value loss weight.
-    #[arg(long, default_value_t = 0.5, value_name = "W")]
-    pub value_coef: f64,
-    /// KL penalty toward the imitation policy (the teacher weight; 0 turns it off).
-    #[arg(long, default_value_t = 0.1, value_name = "W")]
-    pub teacher_kl: f64,
-    /// Global gradient-norm clip.
-    #[arg(long, default_value_t = 0.5, value_name = "N")]
-    pub max_grad_norm: f64,
-    /// Who the learner plays: `self` (its current weights), `bot:NAME` (idle, random, rule),
-    /// or `policy:RUN` (a fixed policy).
-    #[arg(long, default_value = "bot:rule", value_name = "WHO")]
-    pub opponent: String,
-    /// Reward per percent of damage dealt (minus damage taken).
-    #[arg(long, default_value_t = 0.01, value_name = "R")]
-    pub damage_reward: f32,
-    /// Reward per stock taken (minus stocks lost).
-    #[arg(long, default_value_t = 1.0, value_name = "R")]
-    pub stock_reward: f32,
-    /// Reward for winning a game (minus for losing one): the sparse reward.
-    #[arg(long, default_value_t = 0.0, value_name = "R")]
-    pub win_reward: f32,
-    /// Shaping: weight of closing the distance to the opponent (per 3 units a frame).
-    #[arg(long, default_value_t = 0.0, value_name = "W")]
-    pub approach_reward: f32,
-    /// Shaping: weight of hits that start or extend hitstun, and of keeping it going.
-    #[arg(long, default_value_t = 0.0, value_name = "W")]
-    pub combo_reward: f32,
-    /// Shaping: weight of hitting an off-stage opponent while on stage.
-    #[arg(long, default_value_t = 0.0, value_name = "W")]
-    pub edge_guard_reward: f32,
-    /// Shaping: weight of the per-frame penalty for being off-stage (by how far out and down).
-    #[arg(long, default_value_t = 0.0, value_name = "W")]
-    pub recovery_risk: f32,
-    /// End each game after this many frames from GO (keeps episodes short).
-    #[arg(long, default_value_t = 3600, value_name = "N")]
-    pub max_episode_frames: i32,
-    /// The stage (fd, bf, ys, dl, fod, ps), or `random` per game.
-    #[arg(long, default_value = "random", value_name = "NAME")]
-    pub stage: String,
-    /// The learner's character [default: the policy's, when the simulator has it; else fox].
-    #[arg(long, value_name = "NAME")]
-    pub character: Option<String>,
-    /// The opponent's character [default: the learner's].
-    #[arg(long, value_name = "NAME")]
-    pub opponent_character: Option<String>,
     /// The new run's name [default: ppo_<pretrained>_<time>].
-    #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Resume a run (its directory or name) from its last checkpoint: every learner's weights,
-    /// optimiser state, counters and history, the Elo table and the population's snapshots.
-    /// `--timesteps` is the total to reach; `--pretrained` defaults to the run's parent. Games
-    /// in flight when it stopped start afresh.
-    #[arg(long, value_name = "RUN", conflicts_with = "name")]
+    /// The run to resume (its directory or name).
     pub resume: Option<String>,
-    /// Save the weights every this many updates (and at the end).
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub checkpoint_every: u64,
-    /// Seed.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Where runs live [default: $EXPHIL_CHECKPOINTS_DIR, else checkpoints].
-    #[arg(long, value_name = "DIR")]
+    /// Where runs live (`None`: `$EXPHIL_CHECKPOINTS_DIR`, else `checkpoints`).
     pub checkpoints: Option<PathBuf>,
-    /// `cpu` or `cuda:N`.
-    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
-    pub device: String,
-    /// Testing: corrupt one game every N frames (it must be replaced, and learning go on).
-    #[arg(long, hide = true, value_name = "N")]
+    /// Testing: corrupt one game every N frames.
     pub fault_every: Option<u64>,
+}
+
+/// The directory of the run `--resume` names: a directory as given, else a run of that name
+/// in `dir`; an error when there is none.
+pub fn resume_dir(dir: &Path, run: &str) -> Result<PathBuf> {
+    let rd = if Path::new(run).is_dir() {
+        PathBuf::from(run)
+    } else {
+        dir.join(run)
+    };
+    if !rd.is_dir() {
+        bail!("--resume {run}: no run directory {}", rd.display());
+    }
+    Ok(rd)
 }
 
 /// Who plays seat 2 of a game.
@@ -288,20 +207,30 @@ pub enum Role {
 
 /// Self-play settings (`exphil selfplay`): opponents drawn from a population, optionally with
 /// exploiters in a league.
-pub struct League {
+struct League {
     /// The main agent's population (weights, history size, snapshot sampling, bots).
-    pub population: Population,
+    population: Population,
     /// Each agent adds a snapshot of itself to the league every this many of its updates.
-    pub snapshot_every: u64,
+    snapshot_every: u64,
     /// Print the Elo table after each round of updates.
-    pub track_elo: bool,
+    track_elo: bool,
     /// Main exploiters trained beside the main agent.
-    pub main_exploiters: usize,
+    main_exploiters: usize,
     /// League exploiters trained beside the main agent.
-    pub league_exploiters: usize,
+    league_exploiters: usize,
 }
 
 impl League {
+    fn new(c: &LeagueConfig) -> League {
+        League {
+            population: Population::new(c.history, c.weights, c.sampling, c.scripted.clone()),
+            snapshot_every: c.snapshot_every,
+            track_elo: c.track_elo,
+            main_exploiters: c.main_exploiters,
+            league_exploiters: c.league_exploiters,
+        }
+    }
+
     fn is_league(&self) -> bool {
         self.main_exploiters + self.league_exploiters > 0
     }
@@ -347,14 +276,10 @@ impl Seats {
     }
 }
 
-/// Runs `exphil ppo`.
-pub fn run(a: PpoArgs) -> Result<ExitCode> {
-    train(&a, None)
-}
-
 /// What every learner of a run shares.
 struct Ctx<'a> {
-    a: &'a PpoArgs,
+    run: &'a PpoRunConfig,
+    opts: &'a PpoRun,
     what: &'static str,
     cfg: PpoConfig,
     spec: exphil_policy::InputSpec,
@@ -434,7 +359,7 @@ impl Learner {
     fn reset_to_imitation(&mut self, ctx: &Ctx<'_>) -> Result<()> {
         self.policy = Some((ctx.imitation)()?);
         self.optim = Optimizer::new(&OptimConfig {
-            lr: ctx.a.lr,
+            lr: ctx.run.ppo.lr,
             ..OptimConfig::default()
         });
         self.recent.clear();
@@ -446,7 +371,7 @@ impl Learner {
 
     /// One rollout of every game and one PPO update.
     fn iterate(&mut self, ctx: &Ctx<'_>, ratings: &mut Ratings, started: Instant) {
-        let a = ctx.a;
+        let a = &ctx.run.rollout;
         let n = a.num_games;
         let (nf, ni) = (ctx.spec.features, ctx.spec.ids);
         let mut r = Rollout {
@@ -463,7 +388,7 @@ impl Learner {
         let actor = self.policy().valid();
         for _ in 0..a.rollout_steps {
             self.frame_count += 1;
-            if let Some(k) = a.fault_every {
+            if let Some(k) = ctx.opts.fault_every {
                 if k > 0 && self.frame_count.is_multiple_of(k) {
                     let slot = (self.frame_count / k) as usize % n;
                     self.batch.games[slot].players[0].y = f32::NAN;
@@ -649,27 +574,24 @@ impl Learner {
     }
 }
 
-/// PPO against `a.opponent`, or (with a league) against opponents drawn from a population,
-/// with exploiters beside the main learner when the league has them.
-pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
-    let what = if league.is_some() {
+/// PPO of a validated config against `rollout.opponent`, or (`selfplay`) against opponents
+/// drawn from a population, with exploiters beside the main learner when the league has them.
+/// The config is written into the run's `config.json`.
+pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<ExitCode> {
+    let what = if selfplay {
         "exphil selfplay"
     } else {
         "exphil ppo"
     };
-    let dir = checkpoints_dir(&a.checkpoints);
+    let league = selfplay.then(|| League::new(&config.league));
+    let a = &config.rollout;
+    let seed = config.seed;
+    let dir = checkpoints_dir(&opts.checkpoints);
     // A run to resume: its directory, last checkpoint and config.
-    let resumed = match &a.resume {
+    let resumed = match &opts.resume {
         None => None,
         Some(r) => {
-            let rd = if Path::new(r).is_dir() {
-                PathBuf::from(r)
-            } else {
-                dir.join(r)
-            };
-            if !rd.is_dir() {
-                bail!("--resume {r}: no run directory {}", rd.display());
-            }
+            let rd = resume_dir(&dir, r)?;
             // What interrupted saves left behind goes first (and a swapped-out checkpoint a
             // save was replacing comes back).
             let report = exphil_runs::checkpoint::cleanup(&rd)
@@ -703,7 +625,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             Some((rd, ck, state, parent))
         }
     };
-    let pretrained = match (&a.pretrained, &resumed) {
+    let pretrained = match (&opts.pretrained, &resumed) {
         (Some(p), _) => p.clone(),
         (None, Some((rd, _, _, Some(parent)))) => {
             eprintln!("{what}: resuming {} from its parent {parent}", rd.display());
@@ -715,9 +637,9 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     if a.num_games == 0 || a.rollout_steps == 0 {
         bail!("--num-games and --rollout-steps must be at least 1");
     }
-    let base = device_of(&a.device)?;
+    let base = device_of(&config.device)?;
     let device = base.clone().autodiff();
-    device.seed(a.seed);
+    device.seed(seed);
     let path = policy_path(&dir, pretrained)?;
     let loaded = load_for_play(&path, &device).with_context(|| format!("loading {pretrained}"))?;
     // Temporal policies act frame by frame with their state carried through each game, and
@@ -772,7 +694,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             seed,
         )?)
     };
-    let name = a.name.clone().unwrap_or_else(|| {
+    let name = opts.name.clone().unwrap_or_else(|| {
         let t = rfc3339_utc(SystemTime::now()).replace([':', '-'], "");
         format!("ppo_{}_{}", loaded.name(), &t[..15.min(t.len())])
     });
@@ -783,20 +705,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     if resumed.is_none() && run_dir.exists() {
         bail!("{} exists; choose another --name", run_dir.display());
     }
-    let cfg = PpoConfig {
-        gamma: a.gamma,
-        gae_lambda: a.gae_lambda,
-        clip_epsilon: a.clip_epsilon,
-        clip_value: !a.no_value_clip,
-        value_coef: a.value_coef,
-        entropy_coef: a.entropy_coef,
-        teacher_kl: a.teacher_kl,
-        epochs: a.ppo_epochs,
-        minibatch: a.minibatch,
-        lr: a.lr,
-        max_grad_norm: a.max_grad_norm,
-        normalize_advantages: true,
-    };
+    let cfg = config.ppo.clone();
     let spec = loaded.spec.clone();
     let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let coder = exphil_embed::TargetCoder::new(loaded.targets.clone())
@@ -804,7 +713,8 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let inner = device.clone().inner();
     let is_league = league.as_ref().is_some_and(League::is_league);
     let ctx = Ctx {
-        a,
+        run: config,
+        opts,
         what,
         cfg,
         spec,
@@ -815,15 +725,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         imitation: &imitation,
         named: is_league,
         temporal,
-        reward: Reward {
-            damage: a.damage_reward,
-            stock: a.stock_reward,
-            win: a.win_reward,
-            approach: a.approach_reward,
-            combo: a.combo_reward,
-            edge_guard: a.edge_guard_reward,
-            recovery_risk: a.recovery_risk,
-        },
+        reward: Reward::from(config.reward),
     };
 
     // The learners: one, or in a league the main agent and its exploiters.
@@ -856,7 +758,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
     let current = if is_league { "main" } else { "current" }.to_string();
     let mut learners: Vec<Learner> = Vec::new();
     for (k, (role, lname)) in roles.into_iter().enumerate() {
-        let seed = a.seed.wrapping_add(k as u64 * 104_729);
+        let seed = seed.wrapping_add(k as u64 * 104_729);
         let mut pool = Pool::new(n, seed * 7919);
         let population = match (&league, role) {
             (None, _) => None,
@@ -933,7 +835,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             current: current.clone(),
             policy: Some(imitation()?),
             optim: Optimizer::new(&OptimConfig {
-                lr: a.lr,
+                lr: config.ppo.lr,
                 ..OptimConfig::default()
             }),
             rng: StdRng::seed_from_u64(seed),
@@ -989,7 +891,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
         run_dir.display()
     );
     let mut ratings = Ratings::new(Elo::default());
-    let mut league_rng = exphil_sim::Rng::new(a.seed ^ 0x1ea9);
+    let mut league_rng = exphil_sim::Rng::new(seed ^ 0x1ea9);
     let mut snapshots_taken: Vec<String> = Vec::new();
     // The weights of every snapshot still in a population (checkpoints hold them).
     let mut snap_weights: BTreeMap<String, exphil_policy::Policy> = BTreeMap::new();
@@ -1038,11 +940,11 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             l.history = sv.history.clone();
             l.recent = sv.recent.iter().copied().collect();
             // A fresh stream for the frames to come (the saved one is not kept).
-            l.rng = StdRng::seed_from_u64(a.seed ^ sv.updates.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            l.rng = StdRng::seed_from_u64(seed ^ sv.updates.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             if let Some(p) = l.population.as_mut() {
                 for (i, name) in sv.snapshots.iter().enumerate() {
                     p.add_snapshot(name);
-                    let mut bp = opponent(a.seed.wrapping_add(sv.updates * 31 + i as u64))?;
+                    let mut bp = opponent(seed.wrapping_add(sv.updates * 31 + i as u64))?;
                     bp.set_policy(snap_weights[name].clone());
                     l.pool.policies.push((name.clone(), bp));
                 }
@@ -1108,6 +1010,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
             .and_then(|d| d.file_name())
             .map(|s| s.to_string_lossy().into_owned());
         v.resumes = resumes.clone();
+        v.ppo_config = serde_json::to_value(config)?;
         v.other.insert(
             "ppo".into(),
             serde_json::json!({
@@ -1241,7 +1144,7 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
                     let before = p.snapshots.clone();
                     p.add_snapshot(&snap);
                     let after = p.snapshots.clone();
-                    let mut bp = opponent(a.seed.wrapping_add(updates * 31 + j as u64))?;
+                    let mut bp = opponent(seed.wrapping_add(updates * 31 + j as u64))?;
                     bp.set_policy(weights_now.clone());
                     target.pool.policies.push((snap.clone(), bp));
                     snap_weights.insert(snap.clone(), weights_now.clone());
@@ -1301,7 +1204,9 @@ pub fn train(a: &PpoArgs, league: Option<League>) -> Result<ExitCode> {
                     .collect();
                 eprintln!("Elo: {}", table.join(", "));
             }
-            if a.checkpoint_every > 0 && learners[0].updates.is_multiple_of(a.checkpoint_every) {
+            if config.checkpoint_every > 0
+                && learners[0].updates.is_multiple_of(config.checkpoint_every)
+            {
                 save(&learners, "running", &snapshots_taken, &ratings)?;
                 checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
             }

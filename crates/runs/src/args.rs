@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// A finite floating-point value.
-fn finite(text: &str) -> Result<f64, String> {
+pub(crate) fn finite(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         Ok(_) => Err("must be a finite number".into()),
@@ -22,7 +22,7 @@ fn finite(text: &str) -> Result<f64, String> {
 }
 
 /// A finite single-precision value.
-fn finite32(text: &str) -> Result<f32, String> {
+pub(crate) fn finite32(text: &str) -> Result<f32, String> {
     match text.trim().parse::<f32>() {
         Ok(v) if v.is_finite() => Ok(v),
         Ok(_) => Err("must be a finite number".into()),
@@ -575,10 +575,10 @@ pub struct TrainArgs {
 
 /// Collects the flags given as `(flag name, JSON value)`.
 #[derive(Default)]
-struct Given(Vec<(&'static str, Value)>);
+pub(crate) struct Given(pub(crate) Vec<(&'static str, Value)>);
 
 impl Given {
-    fn value<T: Serialize + ?Sized>(
+    pub(crate) fn value<T: Serialize + ?Sized>(
         &mut self,
         name: &'static str,
         v: &T,
@@ -592,14 +592,22 @@ impl Given {
         Ok(())
     }
 
-    fn opt<T: Serialize>(&mut self, name: &'static str, v: &Option<T>) -> Result<(), ConfigError> {
+    pub(crate) fn opt<T: Serialize>(
+        &mut self,
+        name: &'static str,
+        v: &Option<T>,
+    ) -> Result<(), ConfigError> {
         match v {
             Some(v) => self.value(name, v),
             None => Ok(()),
         }
     }
 
-    fn list<T: Serialize>(&mut self, name: &'static str, v: &[T]) -> Result<(), ConfigError> {
+    pub(crate) fn list<T: Serialize>(
+        &mut self,
+        name: &'static str,
+        v: &[T],
+    ) -> Result<(), ConfigError> {
         if v.is_empty() {
             Ok(())
         } else {
@@ -608,7 +616,7 @@ impl Given {
     }
 
     /// A `--x` / `--no-x` pair: `true`, `false`, or not given.
-    fn switch(&mut self, name: &'static str, yes: bool, no: bool) {
+    pub(crate) fn switch(&mut self, name: &'static str, yes: bool, no: bool) {
         if yes || no {
             self.0.push((name, Value::Bool(yes)));
         }

@@ -47,7 +47,7 @@ pub const MAX_NOISE_COPIES: u8 = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A preset name that does not exist.
-    #[error("{origin}: unknown preset `{name}`{}; presets: {}", did_you_mean_hint(.suggestion), preset_names().join(", "))]
+    #[error("{origin}: unknown preset `{name}`{}; presets: {}", did_you_mean_hint(.suggestion), .known.join(", "))]
     UnknownPreset {
         /// Where the name came from (`--preset`, the config file, `EXPHIL_DEFAULT_PRESET`).
         origin: String,
@@ -55,6 +55,8 @@ pub enum ConfigError {
         name: String,
         /// The closest preset name, if one is close.
         suggestion: Option<String>,
+        /// Every preset of the command.
+        known: Vec<&'static str>,
     },
     /// A key that is not a setting.
     #[error("{origin}: unknown key `{key}`{}", did_you_mean_hint(.suggestion))]
@@ -109,6 +111,39 @@ pub enum ConfigError {
     /// The resolved config is invalid; every reason found.
     #[error("invalid training config: {}", .0.join("; "))]
     Invalid(Vec<String>),
+    /// Settings of a resolved config out of range, each naming its key.
+    #[error("invalid {what} config: {}", bad_settings(.bad))]
+    BadSettings {
+        /// Which config (`PPO`).
+        what: &'static str,
+        /// Every bad setting found.
+        bad: Vec<BadSetting>,
+    },
+}
+
+/// One setting that is out of range: its dotted key and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadSetting {
+    /// The dotted key (`ppo.minibatch`).
+    pub key: String,
+    /// Its flag, when it has one (`--minibatch`).
+    pub flag: Option<&'static str>,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+impl std::fmt::Display for BadSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.flag {
+            Some(flag) => write!(f, "--{flag} ({}) {}", self.key, self.reason),
+            None => write!(f, "{} {}", self.key, self.reason),
+        }
+    }
+}
+
+fn bad_settings(bad: &[BadSetting]) -> String {
+    let v: Vec<String> = bad.iter().map(BadSetting::to_string).collect();
+    v.join("; ")
 }
 
 fn did_you_mean_hint(suggestion: &Option<String>) -> String {
@@ -379,15 +414,25 @@ pub const FLAGS: &[Flag] = &[
 
 /// The flag of this name or alias (`batch-size`, `batch_size`, `--batch-size`, `hidden-sizes`).
 pub fn find_flag(name: &str) -> Option<&'static Flag> {
+    find_flag_in(FLAGS, name)
+}
+
+/// [`find_flag`] in another command's table.
+pub fn find_flag_in(flags: &'static [Flag], name: &str) -> Option<&'static Flag> {
     let n = normalize(name);
-    FLAGS
+    flags
         .iter()
         .find(|f| normalize(f.name) == n || f.aliases.iter().any(|a| normalize(a) == n))
 }
 
 /// The flag that sets this dotted config key, if any.
 pub fn flag_for_key(key: &str) -> Option<&'static Flag> {
-    FLAGS.iter().find(|f| f.key == key)
+    flag_for_key_in(FLAGS, key)
+}
+
+/// [`flag_for_key`] in another command's table.
+pub fn flag_for_key_in(flags: &'static [Flag], key: &str) -> Option<&'static Flag> {
+    flags.iter().find(|f| f.key == key)
 }
 
 /// How to name a setting in a message: its flag and key (`--epochs (loop.epochs)`), or the key.
@@ -429,7 +474,7 @@ fn convert(kind: ValueKind, value: Value, origin: &str, key: &str) -> Result<Val
 }
 
 /// Sets a dotted key in a JSON object tree, creating objects on the way.
-fn set_path(root: &mut Value, key: &str, value: Value) {
+pub(crate) fn set_path(root: &mut Value, key: &str, value: Value) {
     let mut node = root;
     for part in key.split('.') {
         if !node.is_object() {
@@ -442,7 +487,7 @@ fn set_path(root: &mut Value, key: &str, value: Value) {
 }
 
 /// The value at a dotted key, if present.
-fn get_path<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn get_path<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
     key.split('.').try_fold(root, |node, part| node.get(part))
 }
 
@@ -452,13 +497,22 @@ pub fn overlay_from_flags<'a>(
     origin: &str,
     flags: impl IntoIterator<Item = (&'a str, Value)>,
 ) -> Result<Value, ConfigError> {
+    overlay_from_flags_in(FLAGS, origin, flags)
+}
+
+/// [`overlay_from_flags`] through another command's table.
+pub fn overlay_from_flags_in<'a>(
+    table: &'static [Flag],
+    origin: &str,
+    flags: impl IntoIterator<Item = (&'a str, Value)>,
+) -> Result<Value, ConfigError> {
     let mut out = Value::Object(Map::new());
     for (name, value) in flags {
-        let Some(f) = find_flag(name) else {
+        let Some(f) = find_flag_in(table, name) else {
             return Err(ConfigError::UnknownKey {
                 origin: origin.to_string(),
                 key: format!("--{name}"),
-                suggestion: did_you_mean(name, FLAGS.iter().map(|f| f.name))
+                suggestion: did_you_mean(name, table.iter().map(|f| f.name))
                     .map(|s| format!("--{s}")),
             });
         };
@@ -694,6 +748,12 @@ pub fn preset(name: &str) -> Result<Preset, ConfigError> {
 
 fn preset_from(name: &str, origin: &str) -> Result<Preset, ConfigError> {
     let all = presets();
+    find_preset(&all, name, origin)
+}
+
+/// The preset of this name in `all` (any command's presets); an unknown name is an error
+/// naming `origin`, the closest name and every preset.
+pub fn find_preset(all: &[Preset], name: &str, origin: &str) -> Result<Preset, ConfigError> {
     let wanted = name.trim().to_lowercase();
     if let Some(p) = all.iter().find(|p| p.name == wanted) {
         return Ok(p.clone());
@@ -703,6 +763,7 @@ fn preset_from(name: &str, origin: &str) -> Result<Preset, ConfigError> {
         origin: origin.to_string(),
         name: name.to_string(),
         suggestion: did_you_mean(name, names.iter().copied()).map(str::to_string),
+        known: names,
     })
 }
 
@@ -725,17 +786,18 @@ pub struct Layers {
     pub cli: Value,
 }
 
-/// A resolved config and where each setting came from.
+/// A resolved config (a training config unless said otherwise) and where each setting came
+/// from.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Resolved {
+pub struct Resolved<C = TrainConfig> {
     /// The config.
-    pub config: TrainConfig,
+    pub config: C,
     /// Dotted key of every setting some layer set -> that layer ([`FROM_PRESET`],
     /// [`FROM_FILE`], [`FROM_ENV`], [`FROM_CLI`], [`FROM_SLIPPI`]); the highest layer wins.
     pub sources: BTreeMap<String, String>,
 }
 
-impl Resolved {
+impl<C> Resolved<C> {
     /// Where a setting came from: its layer, or [`FROM_DEFAULT`].
     pub fn source(&self, key: &str) -> &str {
         self.sources.get(key).map_or(FROM_DEFAULT, String::as_str)
@@ -828,7 +890,7 @@ fn apply_temporal(overlay: &mut Value, current: &Value, origin: &str) -> Result<
 }
 
 /// The dotted keys of every leaf (non-object value) in an overlay.
-fn leaf_keys(value: &Value, prefix: &str, out: &mut Vec<String>) {
+pub(crate) fn leaf_keys(value: &Value, prefix: &str, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -847,7 +909,7 @@ fn leaf_keys(value: &Value, prefix: &str, out: &mut Vec<String>) {
 
 /// Checks every key of an overlay against the schema (the defaults), with a did-you-mean on the
 /// first unknown one.
-fn check_keys(
+pub(crate) fn check_keys(
     overlay: &Value,
     schema: &Value,
     path: &str,
@@ -913,6 +975,16 @@ fn sections(schema: &Value) -> Vec<String> {
 /// nested shape of [`TrainConfig`]; flat seed-style keys (`epochs: 5`, `batch_size: 32`,
 /// `hidden: [64, 64]`) are accepted at the top level through [`FLAGS`].
 pub fn read_config_file(path: &Path) -> Result<(Value, Option<String>), ConfigError> {
+    read_config_file_with(path, &key_schema(), FLAGS)
+}
+
+/// [`read_config_file`] for another command's config: `schema` is its key schema (its
+/// defaults as JSON), `flags` the flag table its flat keys go through.
+pub fn read_config_file_with(
+    path: &Path,
+    schema: &Value,
+    flags: &'static [Flag],
+) -> Result<(Value, Option<String>), ConfigError> {
     use std::io::Read;
     let io = |source| ConfigError::Io {
         path: path.to_path_buf(),
@@ -944,7 +1016,7 @@ pub fn read_config_file(path: &Path) -> Result<(Value, Option<String>), ConfigEr
             ),
         });
     }
-    parse_config_text(&text, path)
+    parse_config_text_with(&text, path, schema, flags)
 }
 
 /// The largest config file read.
@@ -1048,6 +1120,16 @@ fn yaml_without_duplicates(text: &str, path: &Path) -> Result<Value, ConfigError
 
 /// [`read_config_file`] on text already read; `path` names it in errors.
 pub fn parse_config_text(text: &str, path: &Path) -> Result<(Value, Option<String>), ConfigError> {
+    parse_config_text_with(text, path, &key_schema(), FLAGS)
+}
+
+/// [`parse_config_text`] for another command's config (see [`read_config_file_with`]).
+pub fn parse_config_text_with(
+    text: &str,
+    path: &Path,
+    schema: &Value,
+    flags: &'static [Flag],
+) -> Result<(Value, Option<String>), ConfigError> {
     let origin = path.display().to_string();
     let doc = yaml_without_duplicates(text, path)?;
     let map = match doc {
@@ -1060,8 +1142,7 @@ pub fn parse_config_text(text: &str, path: &Path) -> Result<(Value, Option<Strin
             })
         }
     };
-    let schema = key_schema();
-    let sections = sections(&schema);
+    let sections = sections(schema);
     let mut nested = Value::Object(Map::new());
     let mut flat = Value::Object(Map::new());
     let mut preset = None;
@@ -1080,7 +1161,7 @@ pub fn parse_config_text(text: &str, path: &Path) -> Result<(Value, Option<Strin
             }
         } else if sections.contains(&k) {
             set_path(&mut nested, &k, v);
-        } else if let Some(f) = find_flag(&k) {
+        } else if let Some(f) = find_flag_in(flags, &k) {
             let v = convert(f.kind, v, &origin, f.key)?;
             if get_path(&flat, f.key).is_some() {
                 return Err(ConfigError::Value {
@@ -1091,7 +1172,7 @@ pub fn parse_config_text(text: &str, path: &Path) -> Result<(Value, Option<Strin
             }
             set_path(&mut flat, f.key, v);
         } else {
-            let mut candidates: Vec<String> = FLAGS.iter().map(|f| normalize(f.name)).collect();
+            let mut candidates: Vec<String> = flags.iter().map(|f| normalize(f.name)).collect();
             candidates.extend(sections.iter().cloned());
             candidates.push("preset".into());
             let suggestion =
@@ -1103,12 +1184,12 @@ pub fn parse_config_text(text: &str, path: &Path) -> Result<(Value, Option<Strin
             });
         }
     }
-    check_keys(&nested, &schema, "", &origin)?;
+    check_keys(&nested, schema, "", &origin)?;
     let mut flat_keys = Vec::new();
     leaf_keys(&flat, "", &mut flat_keys);
     for key in flat_keys {
         if get_path(&nested, &key).is_some() {
-            let name = flag_for_key(&key).map_or(key.as_str(), |f| f.name);
+            let name = flag_for_key_in(flags, &key).map_or(key.as_str(), |f| f.name);
             return Err(ConfigError::Value {
                 origin,
                 key: key.clone(),
@@ -1357,14 +1438,21 @@ pub fn resolve(layers: &Layers) -> Result<Resolved, ConfigError> {
     }
     let config = match serde_json::from_value::<TrainConfig>(value) {
         Ok(c) => c,
-        Err(whole) => return Err(locate_value_error(&layered, &origins, &probe_base, whole)),
+        Err(whole) => {
+            return Err(locate_value_error::<TrainConfig>(
+                &layered,
+                &origins,
+                &probe_base,
+                whole,
+            ))
+        }
     };
     Ok(Resolved { config, sources })
 }
 
 /// Names the setting (and its layer) behind a failed deserialization: each set leaf is tried
 /// alone over the defaults.
-fn locate_value_error(
+pub(crate) fn locate_value_error<C: serde::de::DeserializeOwned>(
     layered: &[(&str, String, Value)],
     origins: &BTreeMap<String, String>,
     schema: &Value,
@@ -1380,7 +1468,7 @@ fn locate_value_error(
         };
         let mut probe = schema.clone();
         set_path(&mut probe, key, v.clone());
-        if let Err(e) = serde_json::from_value::<TrainConfig>(probe) {
+        if let Err(e) = serde_json::from_value::<C>(probe) {
             let mut message = e.to_string();
             message.push_str(&backbone_hint(key, schema));
             return ConfigError::Value {
@@ -2044,6 +2132,19 @@ pub fn config_differences(a: &Value, b: &Value) -> Vec<(String, String, String)>
             (k, x, y)
         })
         .filter(|(_, x, y)| x != y)
+        .collect()
+}
+
+/// Every setting of a config (as JSON), as (dotted key, value) in key order, unset ones
+/// (`null`) included: what a dry run prints.
+pub fn settings_of(config: &Value) -> Vec<(String, String)> {
+    let mut keys = Vec::new();
+    leaf_keys(config, "", &mut keys);
+    keys.into_iter()
+        .map(|k| {
+            let v = get_path(config, &k).map_or_else(String::new, display_value);
+            (k, v)
+        })
         .collect()
 }
 

@@ -15,6 +15,7 @@
 //! it. Errors of run directories and of the registry operations are [`ModelsError`].
 
 use crate::config::TrainConfig;
+use crate::ppo_config::PpoRunConfig;
 use crate::registry::RegistryError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -338,6 +339,10 @@ pub struct RunFile {
     /// The resolved training config ([`TrainConfig`]; a PPO run keeps its base's).
     #[serde(default)]
     pub config: Value,
+    /// The resolved PPO run config of PPO and self-play runs ([`PpoRunConfig`]), which
+    /// `--resume` continues with; `null` for other runs (and PPO runs written before it).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub ppo_config: Value,
     /// Where its data came from.
     #[serde(default)]
     pub provenance: Value,
@@ -356,6 +361,20 @@ impl RunFile {
             path: path.to_path_buf(),
             reason: format!("not a run config ({e})"),
         })
+    }
+
+    /// The PPO run config, `None` when the run has none (not a PPO run, or one written before
+    /// it was kept), or why it cannot be read (`path` names the file).
+    pub fn ppo_config(&self, path: &Path) -> Result<Option<PpoRunConfig>, ModelsError> {
+        if self.ppo_config.is_null() {
+            return Ok(None);
+        }
+        serde_json::from_value(self.ppo_config.clone())
+            .map(Some)
+            .map_err(|e| ModelsError::Run {
+                path: path.to_path_buf(),
+                reason: format!("not a PPO run config ({e})"),
+            })
     }
 
     /// A key only some runs have (see [`RunFile::other`]); `null` when absent.
