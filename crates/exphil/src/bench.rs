@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use exphil_policy::model::param_count;
 use exphil_policy::sample::{quantile, step_timings, Timed};
 use exphil_policy::{InputSpec, Policy};
-use exphil_runs::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
+use exphil_report::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
 use exphil_runs::checkpoint::rfc3339_utc;
 use exphil_runs::config::{BackboneConfig, MlpConfig, TrainConfig, BACKBONES};
 use exphil_runs::presets::{did_you_mean, validate};
@@ -360,10 +360,10 @@ fn architectures(a: ArchArgs) -> Result<ExitCode> {
     .with_context(|| format!("writing {}", json_path.display()))?;
     exphil_io::write_atomic(
         &html_path,
-        exphil_runs::report::render_html(&report).as_bytes(),
+        exphil_report::report::render_html(&report).as_bytes(),
     )
     .with_context(|| format!("writing {}", html_path.display()))?;
-    println!("\n{}", exphil_runs::report::console_table(&report));
+    println!("\n{}", exphil_report::report::console_table(&report));
     println!("Results: {}", json_path.display());
     println!("Report:  {}", html_path.display());
     let failed = report.results.iter().filter(|r| r.error.is_some()).count();

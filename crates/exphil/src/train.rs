@@ -356,7 +356,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                     v.button_baseline.unwrap_or(0.0)
                 );
             }
-            println!("         {}", exphil_runs::plot::sparkline(&losses, 40));
+            println!("         {}", exphil_report::plot::sparkline(&losses, 40));
         }
     };
     // A panic inside training still marks the run `failed` before it propagates (an abort or

@@ -1,18 +1,16 @@
 //! Training runs without the ML framework: the resolved training config and its presets,
-//! named-tensor files, run directories and rotation (written through `exphil-io`), the run registry,
-//! metrics and the loss plot. The policy and trainer crates (burn) build on it; everything
-//! here compiles and is tested without burn.
+//! named-tensor files, run directories and rotation (written through `exphil-io`), the run registry
+//! and metrics. What a human reads (the loss plot, benchmark reports) is `exphil-report`. The
+//! policy and trainer crates (burn) build on it; everything here compiles and is tested without
+//! burn.
 #![deny(missing_docs)]
 
 pub mod args;
-pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod metrics;
 pub mod models;
-pub mod plot;
 pub mod presets;
 pub mod registry;
-pub mod report;
 pub mod rundir;
 pub mod tensors;

@@ -1049,7 +1049,7 @@ fn write_plot(history: &[EpochMetrics], dir: &Path) -> Result<(), TrainError> {
     if !val.is_empty() {
         series.push(("validation", &val));
     }
-    let png = exphil_runs::plot::loss_curve_png(&series);
+    let png = exphil_report::plot::loss_curve_png(&series);
     exphil_io::write_atomic(&RunDir::new(dir).loss_curve_path(), &png).map_err(ck)
 }
 
