@@ -10,9 +10,9 @@ use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc};
 use exphil_runs::config::TrainConfig;
 use exphil_runs::models::register_run;
 use exphil_runs::presets::{diff_from_defaults, overlay_keys, resolve, validate};
+use exphil_runs::resume::resume_point;
 use exphil_runs::rundir::RunDir;
 use exphil_train::data::prepare;
-use exphil_train::resume::resume_point;
 use exphil_train::run::{
     check_memory, dry_run_plan, load_pretrained, write_config, write_games, RunMeta,
 };

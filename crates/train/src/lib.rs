@@ -13,7 +13,6 @@ pub mod eval;
 pub mod grads;
 pub mod model_file;
 pub mod optim;
-pub mod resume;
 pub mod run;
 pub mod schedule;
 pub mod state;

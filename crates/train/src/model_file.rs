@@ -4,12 +4,12 @@
 //! another ("this checkpoint is a temporal GRU; the config says an MLP"), an embedding that no
 //! longer gives the recorded input width, or tensors that do not fit the architecture.
 
-use crate::resume::find_resume;
 use burn::tensor::Device;
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig, NUM_BUTTONS};
 use exphil_policy::{params, InputSpec, Policy};
 use exphil_runs::config::{DataConfig, PolicyConfig, TrainConfig};
 use exphil_runs::presets::config_differences;
+use exphil_runs::resume::find_resume;
 use exphil_runs::rundir::{RunDir, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, NamedTensor};
 use std::collections::BTreeMap;
