@@ -6,6 +6,7 @@ use crate::replays::{files_of, progress};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use exphil_embed::{Embedder, TargetCoder};
+use exphil_policy::file::{load_policy, LoadedPolicy};
 use exphil_runs::checkpoint::rfc3339_utc;
 use exphil_runs::models::{checkpoints_dir, policy_path, register_run};
 use exphil_runs::rundir::RunDir;
@@ -13,7 +14,6 @@ use exphil_train::eval::{
     class_values, evaluate_batch, sequences_of_replay, step_latency, DataInfo, EvalReport,
     Evaluator, Metrics, Mode, PolicyInfo, Sequence, SequenceOptions, EVAL_VERSION,
 };
-use exphil_train::model_file::{load_policy, LoadedPolicy};
 use exphil_train::trainer::device_of;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_dolphin::pipe::DelayQueue;
+use exphil_policy::file::load_for_play;
 use exphil_policy::Sampling;
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_sim::record::Recording;
@@ -12,7 +13,6 @@ use exphil_sim::{
 };
 use exphil_state::Controller;
 use exphil_train::agent::Player;
-use exphil_train::model_file::load_for_play;
 use exphil_train::trainer::device_of;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

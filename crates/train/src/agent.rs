@@ -2,10 +2,10 @@
 //! slot, the same embedding as training. Used by `exphil play` (Dolphin), `exphil serve` (UMI),
 //! `exphil sim` and PPO.
 
-use crate::model_file::LoadedPolicy;
 use burn::tensor::Device;
 use exphil_dataset::LiveGame;
 use exphil_embed::{Embedder, TargetCoder};
+use exphil_policy::file::LoadedPolicy;
 use exphil_policy::{BackboneState, PolicyInput, Sampling};
 use exphil_state::{Controller, GameState};
 use rand::SeedableRng;

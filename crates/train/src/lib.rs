@@ -1,7 +1,7 @@
 //! Behavioural cloning on burn: optimisers, learning-rate schedules, weight EMA, the training
 //! loop with validation and early stopping, numerical-fault recovery, checkpoints and exact
-//! resumption; loading a trained policy (`model_file`), evaluating it (`eval`) and playing it
-//! frame by frame (`agent`).
+//! resumption; what a run needs besides the loop (`run`), evaluating a trained policy
+//! (`eval`) and playing it frame by frame (`agent`).
 #![deny(missing_docs)]
 
 pub mod agent;
@@ -11,7 +11,6 @@ pub mod ema;
 pub mod error;
 pub mod eval;
 pub mod grads;
-pub mod model_file;
 pub mod optim;
 pub mod run;
 pub mod schedule;
