@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_dolphin::pipe::DelayQueue;
+use exphil_policy::agent::Player;
 use exphil_policy::file::load_for_play;
 use exphil_policy::Sampling;
 use exphil_runs::models::{checkpoints_dir, policy_path};
@@ -12,7 +13,6 @@ use exphil_sim::{
     bot, Bot, End, Fighter, Game, Outcome, Rng, SlpRecorder, Stage, BOT_NAMES, STAGES,
 };
 use exphil_state::Controller;
-use exphil_train::agent::Player;
 use exphil_train::trainer::device_of;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -486,7 +486,7 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
         let loaded = load_for_play(&path, &device).with_context(|| format!("loading {run}"))?;
         let what = loaded.config.backbone.describe();
         let delay = loaded.frame_delay();
-        let mut policy = exphil_train::agent::BatchedPolicy::new(
+        let mut policy = exphil_policy::agent::BatchedPolicy::new(
             loaded,
             device,
             Sampling::Temperature(1.0),

@@ -1,10 +1,9 @@
 //! Behavioural cloning on burn: optimisers, learning-rate schedules, weight EMA, the training
 //! loop with validation and early stopping, numerical-fault recovery, checkpoints and exact
-//! resumption; what a run needs besides the loop (`run`), evaluating a trained policy
-//! (`eval`) and playing it frame by frame (`agent`).
+//! resumption; what a run needs besides the loop (`run`) and evaluating a trained policy
+//! (`eval`).
 #![deny(missing_docs)]
 
-pub mod agent;
 pub mod allocator;
 pub mod data;
 pub mod ema;
