@@ -10,7 +10,7 @@ use exphil_policy::model::param_count;
 use exphil_policy::sample::{quantile, step_timings, Timed};
 use exphil_policy::Sampling;
 use exphil_policy::{InputSpec, Policy};
-use exphil_runs::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
+use exphil_report::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
 use exphil_runs::checkpoint::rfc3339_utc;
 use exphil_runs::config::{BackboneConfig, MlpConfig, TrainConfig, BACKBONES};
 use exphil_runs::models::{checkpoints_dir, policy_path};
@@ -18,7 +18,7 @@ use exphil_runs::presets::{did_you_mean, validate};
 use exphil_sim::{bot, Bot, Game, STAGES};
 use exphil_state::Controller;
 use exphil_train::data::{prepare, PreparedData};
-use exphil_train::model_file::load_for_play;
+use exphil_policy::file::load_for_play;
 use exphil_train::trainer::{device_of, train, Event, FaultInjection, RunOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -366,10 +366,10 @@ fn architectures(a: ArchArgs) -> Result<ExitCode> {
     .with_context(|| format!("writing {}", json_path.display()))?;
     exphil_io::write_atomic(
         &html_path,
-        exphil_runs::report::render_html(&report).as_bytes(),
+        exphil_report::report::render_html(&report).as_bytes(),
     )
     .with_context(|| format!("writing {}", html_path.display()))?;
-    println!("\n{}", exphil_runs::report::console_table(&report));
+    println!("\n{}", exphil_report::report::console_table(&report));
     println!("Results: {}", json_path.display());
     println!("Report:  {}", html_path.display());
     let failed = report.results.iter().filter(|r| r.error.is_some()).count();
@@ -506,7 +506,7 @@ fn sim(a: SimArgs) -> Result<ExitCode> {
         let loaded = load_for_play(&path, &device).with_context(|| format!("loading {run}"))?;
         let what = loaded.config.backbone.describe();
         let delay = loaded.frame_delay();
-        let mut policy = exphil_train::agent::BatchedPolicy::new(
+        let mut policy = exphil_policy::agent::BatchedPolicy::new(
             loaded,
             device,
             Sampling::Temperature(1.0),

@@ -10,7 +10,7 @@ use exphil_runs::checkpoint::CheckpointFiles;
 use exphil_runs::config::TrainConfig;
 use exphil_runs::presets::{diff_from_defaults, resolve, validate};
 use exphil_train::data::{prepare, PreparedData};
-use exphil_train::resume::resume_point;
+use exphil_runs::resume::resume_point;
 use exphil_train::run::{
     check_memory, dry_run_plan, load_pretrained, open_run_dir, resolve_seed, resumed_config,
     train_recorded, RunMeta,
@@ -335,5 +335,5 @@ fn print_epoch(m: &EpochMetrics, losses: &[f64]) {
             v.button_baseline.unwrap_or(0.0)
         );
     }
-    println!("         {}", exphil_runs::plot::sparkline(losses, 40));
+    println!("         {}", exphil_report::plot::sparkline(losses, 40));
 }

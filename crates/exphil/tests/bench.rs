@@ -2,7 +2,7 @@
 //! same split, the results file parses with one entry per backbone, the report is written, and
 //! an unknown backbone is refused with the choices.
 
-use exphil_runs::bench::BenchReport;
+use exphil_report::bench::BenchReport;
 use exphil_testdata::replays_dir;
 use std::process::Command;
 

@@ -7,9 +7,9 @@
 mod common;
 
 use common::{isolated, s, text};
+use exphil_policy::file::{load_policy, META_FORMAT};
 use exphil_testdata::replays_dir;
 use exphil_train::eval::{sequences_of_replay, SequenceOptions};
-use exphil_train::model_file::{load_policy, META_FORMAT};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -1059,8 +1059,7 @@ fn policies_of_the_old_pairing_are_refused_for_play_and_flagged_elsewhere() {
     let model = run.join("model.safetensors");
     edit_metadata(&model, |meta| {
         assert_eq!(
-            meta.remove(exphil_train::model_file::META_PAIRING)
-                .as_deref(),
+            meta.remove(exphil_policy::file::META_PAIRING).as_deref(),
             Some("2"),
             "new runs record pairing v2"
         );

@@ -12,6 +12,7 @@ const LEVELS: &[(&str, u32)] = &[
     ("exphil-testdata", 0),
     ("exphil-corpus", 1),
     ("exphil-state", 1),
+    ("exphil-report", 1),
     ("exphil-embed", 2),
     ("exphil-umi", 2),
     ("exphil-dolphin", 2),
@@ -37,6 +38,7 @@ const FRAMEWORK_FREE: &[&str] = &[
     "exphil-sim",
     "exphil-dataset",
     "exphil-runs",
+    "exphil-report",
 ];
 
 #[test]

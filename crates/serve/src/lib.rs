@@ -8,9 +8,9 @@
 
 pub mod live;
 
+use exphil_policy::agent::BatchedPolicy;
+use exphil_policy::file::LoadedPolicy;
 use exphil_replay::ExternalCharacter;
-use exphil_train::agent::BatchedPolicy;
-use exphil_train::model_file::LoadedPolicy;
 use exphil_umi::protocol::{act, read_message_limited, ready, session_limit, write_message};
 use exphil_umi::{characters_of, Controller13, Hello, Message, Obs, ProtocolError, Welcome};
 use std::collections::HashMap;

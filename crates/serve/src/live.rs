@@ -10,10 +10,10 @@ use exphil_dolphin::userdir::Dolphin;
 use exphil_dolphin::{
     LiveEvent, LiveStream, MenuState, Message, Navigator, SeatView, SpectatorClient, SpectatorError,
 };
+use exphil_policy::agent::Player;
 use exphil_replay::Port;
 use exphil_state::DelayQueue;
 use exphil_state::{Controller, GameState};
-use exphil_train::agent::Player;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};

@@ -13,11 +13,11 @@
 //! `1 − ε` on the previous class and spreads `ε` by the class frequencies, `ε` being the share
 //! of frames whose input changed). Players hold inputs for many frames, so repeat is strong.
 
-use crate::model_file::LoadedPolicy;
 use burn::tensor::Device;
 use exphil_dataset::{game_examples, target_row, ExampleConfig, Perspective};
 use exphil_embed::TARGET_COLUMNS;
 use exphil_embed::{Embedder, TargetCoder, NUM_BUTTONS};
+use exphil_policy::file::LoadedPolicy;
 use exphil_policy::loss::argmax;
 use exphil_policy::{HeadLogits, Policy, PolicyInput, TargetBatch, COMPONENTS};
 use exphil_state::{Controller, BUTTON_NAMES};

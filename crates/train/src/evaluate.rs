@@ -8,7 +8,7 @@ use crate::eval::{
     class_values, evaluate_batch, sequences_of_replay, step_latency, DataInfo, EvalReport,
     Evaluator, Mode, PolicyInfo, Sequence, SequenceOptions, EVAL_VERSION,
 };
-use crate::model_file::{load_policy, LoadedPolicy};
+use exphil_policy::file::{load_policy, LoadedPolicy};
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use exphil_corpus::Filter;

@@ -1,10 +1,9 @@
 //! Behavioural cloning on burn: optimisers, learning-rate schedules, weight EMA, the training
 //! loop with validation and early stopping, numerical-fault recovery, checkpoints and exact
-//! resumption; loading a trained policy (`model_file`), evaluating it (`eval`; a whole evaluation
-//! over replays: `evaluate`) and playing it frame by frame (`agent`).
+//! resumption; what a run needs around the loop (`run`), evaluating a trained policy (`eval`;
+//! a whole evaluation over replays: `evaluate`).
 #![deny(missing_docs)]
 
-pub mod agent;
 pub mod allocator;
 pub mod data;
 pub mod ema;
@@ -12,9 +11,7 @@ pub mod error;
 pub mod eval;
 pub mod evaluate;
 pub mod grads;
-pub mod model_file;
 pub mod optim;
-pub mod resume;
 pub mod run;
 pub mod schedule;
 pub mod state;

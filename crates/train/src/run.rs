@@ -314,8 +314,8 @@ pub fn load_pretrained(
     config: &TrainConfig,
     data: &PreparedData,
 ) -> Result<(String, Vec<exphil_runs::tensors::NamedTensor>)> {
-    use crate::model_file::{check_policy_matches, read_weights};
-    use crate::model_file::{META_POLICY, META_SPEC};
+    use exphil_policy::file::{check_policy_matches, read_weights};
+    use exphil_policy::file::{META_POLICY, META_SPEC};
     let path = if Path::new(arg).exists() {
         PathBuf::from(arg)
     } else {

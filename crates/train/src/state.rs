@@ -168,3 +168,33 @@ impl TrainState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exphil_runs::resume::Progress;
+
+    /// Where a run resumes is found without the trainer (`exphil_runs::resume`), from the
+    /// progress fields of the `state.json` written here: they must keep their names.
+    #[test]
+    fn the_resume_search_reads_the_progress_of_a_written_state() {
+        let state = TrainState {
+            version: STATE_VERSION,
+            epoch: 3,
+            batch: 17,
+            steps: 250,
+            micro_steps: 1000,
+            ..TrainState::default()
+        };
+        let bytes = serde_json::to_vec_pretty(&state).unwrap();
+        assert_eq!(
+            Progress::of_state(&bytes),
+            Some(Progress {
+                epoch: 3,
+                batch: 17,
+                steps: 250,
+                micro_steps: 1000,
+            })
+        );
+    }
+}

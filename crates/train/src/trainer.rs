@@ -13,7 +13,6 @@ use crate::data::PreparedData;
 use crate::ema::Ema;
 use crate::error::{ck, TrainError};
 use crate::grads::GradStore;
-use crate::model_file::{META_BUTTON_POS_WEIGHT, META_EMBED, META_POLICY, META_SPEC, META_TARGETS};
 use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
 use crate::state::{EpochMetrics, LossSums, PassMetrics, TrainState, STATE_VERSION};
@@ -22,7 +21,7 @@ use burn::tensor::Device;
 use exphil_dataset::{Batch, Loader, LoaderError, StreamBatch, StreamLoader};
 use exphil_embed::TARGET_COLUMNS;
 use exphil_policy::{
-    bc_loss, correct_counts, params, BackboneState, HeadLogits, LossOutput, LossSpec, Policy,
+    bc_loss, correct_counts, file, params, BackboneState, HeadLogits, LossOutput, LossSpec, Policy,
     PolicyInput, TargetBatch, COMPONENTS,
 };
 use exphil_runs::checkpoint::{rotate_numbered, save_checkpoint, CheckpointFiles};
@@ -113,7 +112,7 @@ pub struct RunOptions {
     /// Injected faults.
     pub faults: FaultInjection,
     /// Initial weights (fine-tuning from `--pretrained`), used when not resuming. They must fit
-    /// the policy (see [`crate::model_file::check_policy_matches`]).
+    /// the policy (see [`exphil_policy::file::check_policy_matches`]).
     pub init: Option<Vec<NamedTensor>>,
 }
 
@@ -184,40 +183,20 @@ fn mix(seed: u64, n: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&b)
 }
 
-/// Weights-file metadata: everything needed to rebuild the policy and its input.
+/// Weights-file metadata ([`exphil_policy::file::metadata`]) of a policy trained by `cfg` on
+/// `data`.
 pub fn model_metadata(cfg: &TrainConfig, data: &PreparedData) -> BTreeMap<String, String> {
-    let j = |v: serde_json::Result<String>| v.unwrap_or_default();
     let (pos, rows) = data.button_positives;
     let loss = LossSpec::new(&cfg.loss, &pos, rows);
-    BTreeMap::from([
-        (
-            META_BUTTON_POS_WEIGHT.into(),
-            j(serde_json::to_string(&loss.pos_weight)),
-        ),
-        (META_POLICY.into(), j(serde_json::to_string(&cfg.policy))),
-        (META_SPEC.into(), j(serde_json::to_string(&data.spec))),
-        (
-            META_EMBED.into(),
-            j(serde_json::to_string(&data.manifest.embed)),
-        ),
-        (
-            META_TARGETS.into(),
-            j(serde_json::to_string(&data.manifest.targets)),
-        ),
-        (
-            crate::model_file::META_DATA.into(),
-            j(serde_json::to_string(&cfg.data)),
-        ),
-        (
-            crate::model_file::META_FORMAT.into(),
-            crate::model_file::FORMAT_VERSION.to_string(),
-        ),
-        (
-            crate::model_file::META_PAIRING.into(),
-            data.manifest.pairing_version.to_string(),
-        ),
-        ("format".into(), "pt".into()),
-    ])
+    file::metadata(&file::WeightsInfo {
+        policy: &cfg.policy,
+        spec: &data.spec,
+        embed: &data.manifest.embed,
+        targets: &data.manifest.targets,
+        button_pos_weight: &loss.pos_weight,
+        data: &cfg.data,
+        pairing_version: data.manifest.pairing_version,
+    })
 }
 
 /// A batch on the host: every frame's input, and the targets of each example's last frame.
@@ -518,9 +497,9 @@ impl Run<'_> {
         let model = c.dir.join(MODEL_FILE);
         let (weights, meta) =
             decode_tensors(&model, c.require(MODEL_FILE).map_err(ck)?).map_err(ck)?;
-        crate::model_file::check_format(&model, &meta).map_err(ck)?;
-        if let Some(p) = meta.get(META_POLICY) {
-            crate::model_file::check_policy_matches(p, &self.cfg.policy, "the run's config")
+        file::check_format(&model, &meta).map_err(ck)?;
+        if let Some(p) = meta.get(file::META_POLICY) {
+            file::check_policy_matches(p, &self.cfg.policy, "the run's config")
                 .map_err(|e| ck(format!("{}: {e}", model.display())))?;
         }
         self.policy = params::import(self.policy.clone(), &weights)
@@ -1049,7 +1028,7 @@ fn write_plot(history: &[EpochMetrics], dir: &Path) -> Result<(), TrainError> {
     if !val.is_empty() {
         series.push(("validation", &val));
     }
-    let png = exphil_runs::plot::loss_curve_png(&series);
+    let png = exphil_report::plot::loss_curve_png(&series);
     exphil_io::write_atomic(&RunDir::new(dir).loss_curve_path(), &png).map_err(ck)
 }
 

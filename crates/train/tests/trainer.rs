@@ -4,10 +4,10 @@
 use exphil_runs::config::{
     Activation, BackboneConfig, MlpConfig, OptimizerKind, ScheduleKind, TrainConfig,
 };
+use exphil_runs::resume::find_resume;
 use exphil_runs::tensors::{read_tensors, NamedTensor};
 use exphil_train::data::{prepare, PreparedData};
 use exphil_train::error::TrainError;
-use exphil_train::resume::find_resume;
 use exphil_train::trainer::{train, Event, FaultInjection, RunOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,8 +1,8 @@
 //! The benchmark report: the console table, the HTML page's static content and embedded data,
 //! and (when a Chromium is installed) the charts the page draws in a headless browser.
 
-use exphil_runs::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
-use exphil_runs::report::{console_table, render_html};
+use exphil_report::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
+use exphil_report::report::{console_table, render_html};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

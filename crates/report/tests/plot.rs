@@ -1,6 +1,6 @@
 //! The loss plot PNG and the terminal sparkline.
 
-use exphil_runs::plot::{
+use exphil_report::plot::{
     loss_curve_png, sparkline, write_loss_curve_png, BACKGROUND, HEIGHT, PALETTE, WIDTH,
 };
 

@@ -1,15 +1,17 @@
-//! Loading a trained policy for use (evaluation, play, fine-tuning): from a run directory or a
-//! weights file, validated before use. Every mismatch is explained in words: a file from a
-//! newer exphil, weights whose metadata says one architecture while the run's config says
-//! another ("this checkpoint is a temporal GRU; the config says an MLP"), an embedding that no
-//! longer gives the recorded input width, or tensors that do not fit the architecture.
+//! The weights file of a trained policy (`model.safetensors`): the metadata keys, the format
+//! version, what the trainer writes beside the tensors ([`metadata`]), and loading a policy for
+//! use (evaluation, play, fine-tuning) from a run directory or a weights file, validated before
+//! use. Every mismatch is explained in words: a file from a newer exphil, weights whose metadata
+//! says one architecture while the run's config says another ("this checkpoint is a temporal
+//! GRU; the config says an MLP"), an embedding that no longer gives the recorded input width, or
+//! tensors that do not fit the architecture.
 
-use crate::resume::find_resume;
+use crate::{params, InputSpec, Policy};
 use burn::tensor::Device;
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig, NUM_BUTTONS};
-use exphil_policy::{params, InputSpec, Policy};
 use exphil_runs::config::{DataConfig, PolicyConfig, TrainConfig};
 use exphil_runs::presets::config_differences;
+use exphil_runs::resume::find_resume;
 use exphil_runs::rundir::{RunDir, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, NamedTensor};
 use std::collections::BTreeMap;
@@ -36,6 +38,45 @@ pub const META_DATA: &str = "exphil.data";
 /// Metadata key of the pairing version of the policy's training examples
 /// ([`exphil_dataset::PAIRING_VERSION`]); files without it were trained with pairing v1.
 pub const META_PAIRING: &str = "exphil.pairing_version";
+
+/// What a weights file records besides its tensors: everything needed to rebuild the policy and
+/// feed it.
+pub struct WeightsInfo<'a> {
+    /// The architecture.
+    pub policy: &'a PolicyConfig,
+    /// What the network reads.
+    pub spec: &'a InputSpec,
+    /// The embedding of game states.
+    pub embed: &'a EmbedConfig,
+    /// The controller targets.
+    pub targets: &'a TargetConfig,
+    /// The per-button positive weights of the training loss.
+    pub button_pos_weight: &'a [f32; NUM_BUTTONS],
+    /// The training data config (frame delay, perspective).
+    pub data: &'a DataConfig,
+    /// The pairing version of the training examples.
+    pub pairing_version: u32,
+}
+
+/// The metadata of a weights file in format [`FORMAT_VERSION`], written beside the tensors
+/// (`exphil_runs::tensors::encode_tensors`); [`load_policy`] reads it back.
+pub fn metadata(info: &WeightsInfo<'_>) -> BTreeMap<String, String> {
+    let j = |v: serde_json::Result<String>| v.unwrap_or_default();
+    BTreeMap::from([
+        (
+            META_BUTTON_POS_WEIGHT.into(),
+            j(serde_json::to_string(info.button_pos_weight)),
+        ),
+        (META_POLICY.into(), j(serde_json::to_string(info.policy))),
+        (META_SPEC.into(), j(serde_json::to_string(info.spec))),
+        (META_EMBED.into(), j(serde_json::to_string(info.embed))),
+        (META_TARGETS.into(), j(serde_json::to_string(info.targets))),
+        (META_DATA.into(), j(serde_json::to_string(info.data))),
+        (META_FORMAT.into(), FORMAT_VERSION.to_string()),
+        (META_PAIRING.into(), info.pairing_version.to_string()),
+        ("format".into(), "pt".into()),
+    ])
+}
 
 /// Why a policy could not be loaded. Every message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -378,7 +419,7 @@ pub fn load_policy(path: &Path, device: &Device) -> Result<LoadedPolicy, LoadErr
             ),
         ));
     }
-    let declared = exphil_policy::model::param_count(&config, &spec);
+    let declared = crate::model::param_count(&config, &spec);
     let held: usize = tensors.iter().map(|t| t.data.len()).sum();
     if declared != held {
         return Err(err(

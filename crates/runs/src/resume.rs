@@ -1,10 +1,80 @@
 //! Where a run resumes: its checkpoints verified and ranked by progress, and the ones refused on
 //! the way with why and what skipping them costs.
+//!
+//! The progress is read from each checkpoint's `state.json` (the trainer's state, of which only
+//! the [`Progress`] fields matter here), so finding where to resume, or the weights of a run that
+//! has no final model yet, needs neither the trainer nor the ML framework.
 
-use crate::error::{ck, TrainError};
-use crate::state::TrainState;
-use exphil_runs::checkpoint::{load_checkpoint, read_checkpoint_dir, CheckpointFiles};
-use std::path::Path;
+use crate::checkpoint::{
+    cleanup, list_checkpoints, load_checkpoint, read_checkpoint_dir, CheckpointError,
+    CheckpointFiles, MANIFEST,
+};
+use crate::rundir::RunDir;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A checkpoint's state file, written by the trainer.
+pub const STATE_FILE: &str = "state.json";
+
+/// How far a checkpoint got: the fields of the trainer's `state.json` that rank checkpoints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct Progress {
+    /// The epoch in progress (0-based).
+    pub epoch: u32,
+    /// Batches of that epoch already trained.
+    pub batch: u64,
+    /// Optimiser steps taken.
+    pub steps: u64,
+    /// Batches trained over the run.
+    pub micro_steps: u64,
+}
+
+impl Progress {
+    /// The progress a `state.json` records, if it parses.
+    pub fn of_state(bytes: &[u8]) -> Option<Progress> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    fn triple(self) -> (u32, u64, u64) {
+        (self.epoch, self.batch, self.steps)
+    }
+}
+
+/// Why no checkpoint could be resumed from. Every message names the path.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    /// A checkpoint directory could not be read or cleaned up.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// The path is neither a run directory nor a checkpoint directory.
+    #[error(
+        "checkpoint: {}: neither a run directory (with checkpoints/) nor a checkpoint directory",
+        .0.display()
+    )]
+    NotARun(PathBuf),
+    /// Every checkpoint of the run was refused (or it has none).
+    #[error("checkpoint: no loadable checkpoint in {}{}", parent.display(), refusals(refused))]
+    NoneLoadable {
+        /// The run's checkpoints directory.
+        parent: PathBuf,
+        /// The checkpoints refused, with their reasons.
+        refused: Vec<RefusedCheckpoint>,
+    },
+}
+
+fn refusals(refused: &[RefusedCheckpoint]) -> String {
+    if refused.is_empty() {
+        return String::new();
+    }
+    format!(
+        ": {}",
+        refused
+            .iter()
+            .map(|r| format!("{}: {}", r.name, r.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+}
 
 /// A checkpoint that could not be resumed from, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,26 +117,24 @@ impl ResumePoint {
 
 /// The progress a checkpoint's `state.json` claims, read without verifying anything else.
 fn claimed_progress(dir: &Path) -> Option<(u32, u64, u64)> {
-    let bytes = std::fs::read(dir.join("state.json")).ok()?;
-    let s: TrainState = serde_json::from_slice(&bytes).ok()?;
-    Some((s.epoch, s.batch, s.steps))
+    let bytes = std::fs::read(dir.join(STATE_FILE)).ok()?;
+    Progress::of_state(&bytes).map(Progress::triple)
 }
 
 /// The checkpoint to resume from: `path` itself if it is a checkpoint directory, else the most
 /// advanced intact checkpoint of the run directory `path`.
-pub fn find_resume(path: &Path) -> Result<CheckpointFiles, TrainError> {
+pub fn find_resume(path: &Path) -> Result<CheckpointFiles, ResumeError> {
     resume_point(path).map(|r| r.files)
 }
 
 /// [`find_resume`], with the checkpoints it refused and why (so the caller can say what
 /// resuming costs). Leftovers of interrupted saves are cleaned up first.
-pub fn resume_point(path: &Path) -> Result<ResumePoint, TrainError> {
+pub fn resume_point(path: &Path) -> Result<ResumePoint, ResumeError> {
     let state_of = |c: &CheckpointFiles| -> Option<(u32, u64, u64)> {
-        let s: TrainState = serde_json::from_slice(c.get("state.json")?).ok()?;
-        Some((s.epoch, s.batch, s.steps))
+        Progress::of_state(c.get(STATE_FILE)?).map(Progress::triple)
     };
-    if path.join("manifest.json").is_file() {
-        let files = read_checkpoint_dir(path).map_err(ck)?;
+    if path.join(MANIFEST).is_file() {
+        let files = read_checkpoint_dir(path)?;
         let progress = state_of(&files).unwrap_or_default();
         let name = path
             .file_name()
@@ -78,15 +146,12 @@ pub fn resume_point(path: &Path) -> Result<ResumePoint, TrainError> {
             refused: Vec::new(),
         });
     }
-    let parent = exphil_runs::rundir::RunDir::new(path).checkpoints_path();
+    let parent = RunDir::new(path).checkpoints_path();
     if !parent.is_dir() {
-        return Err(ck(format!(
-            "{}: neither a run directory (with checkpoints/) nor a checkpoint directory",
-            path.display()
-        )));
+        return Err(ResumeError::NotARun(path.to_path_buf()));
     }
-    exphil_runs::checkpoint::cleanup(&parent).map_err(ck)?;
-    let names = exphil_runs::checkpoint::list_checkpoints(&parent).map_err(ck)?;
+    cleanup(&parent)?;
+    let names = list_checkpoints(&parent)?;
     let mut best: Option<((u64, u64), String, CheckpointFiles)> = None;
     let mut refused = Vec::new();
     for n in names {
@@ -97,12 +162,12 @@ pub fn resume_point(path: &Path) -> Result<ResumePoint, TrainError> {
         };
         match load_checkpoint(&parent, &n) {
             Ok(c) => {
-                let Some(bytes) = c.get("state.json") else {
-                    refused.push(refuse("it has no state.json".into()));
+                let Some(bytes) = c.get(STATE_FILE) else {
+                    refused.push(refuse(format!("it has no {STATE_FILE}")));
                     continue;
                 };
-                let Ok(s) = serde_json::from_slice::<TrainState>(bytes) else {
-                    refused.push(refuse("its state.json is unreadable".into()));
+                let Some(s) = Progress::of_state(bytes) else {
+                    refused.push(refuse(format!("its {STATE_FILE} is unreadable")));
                     continue;
                 };
                 let key = (s.micro_steps, s.steps);
@@ -120,21 +185,6 @@ pub fn resume_point(path: &Path) -> Result<ResumePoint, TrainError> {
             name,
             refused,
         }),
-        None => Err(ck(format!(
-            "no loadable checkpoint in {}{}",
-            parent.display(),
-            if refused.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ": {}",
-                    refused
-                        .iter()
-                        .map(|r| format!("{}: {}", r.name, r.reason))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            }
-        ))),
+        None => Err(ResumeError::NoneLoadable { parent, refused }),
     }
 }

@@ -2,11 +2,11 @@
 //! slot, the same embedding as training. Used by `exphil play` (Dolphin), `exphil serve` (UMI),
 //! `exphil sim` and PPO.
 
-use crate::model_file::LoadedPolicy;
+use crate::file::LoadedPolicy;
+use crate::{BackboneState, PolicyInput, Sampling};
 use burn::tensor::Device;
 use exphil_dataset::LiveGame;
 use exphil_embed::{Embedder, TargetCoder};
-use exphil_policy::{BackboneState, PolicyInput, Sampling};
 use exphil_state::{Controller, GameState};
 use rand::SeedableRng;
 
@@ -109,7 +109,7 @@ impl BatchedPolicy {
     }
 
     /// Plays with these weights from now on (self-play against the learner's latest).
-    pub fn set_policy(&mut self, policy: exphil_policy::Policy) {
+    pub fn set_policy(&mut self, policy: crate::Policy) {
         self.loaded.policy = policy;
     }
 
