@@ -224,6 +224,16 @@ fn ppo_learns_in_the_simulator_survives_failing_games_and_saves_a_run() {
     let a = std::fs::read(root.join("ck/mlp/model.safetensors")).unwrap();
     let b = std::fs::read(root.join("ck/ppo_t/model.safetensors")).unwrap();
     assert_ne!(a, b);
+    // Its checkpoint is where imitation runs keep theirs. A run of an earlier exphil kept it in
+    // `checkpoint/`: resuming moves it, saying so.
+    let run_dir = root.join("ck/ppo_t");
+    assert!(run_dir.join("checkpoints/latest/manifest.json").is_file());
+    std::fs::rename(
+        run_dir.join("checkpoints/latest"),
+        run_dir.join("checkpoint"),
+    )
+    .unwrap();
+    std::fs::remove_dir(run_dir.join("checkpoints")).unwrap();
     // Resumed from its last checkpoint, it goes on to the new total where it stopped.
     let o = run(&[
         "--resume",
@@ -240,6 +250,12 @@ fn ppo_learns_in_the_simulator_survives_failing_games_and_saves_a_run() {
         "{out}"
     );
     assert!(out.contains("6 updates, 3072 frames"), "{out}");
+    assert!(
+        out.contains("checkpoint moved from checkpoint/ to checkpoints/latest/"),
+        "{out}"
+    );
+    assert!(!run_dir.join("checkpoint").exists());
+    assert!(run_dir.join("checkpoints/latest/manifest.json").is_file());
     let cfg: Value =
         serde_json::from_slice(&std::fs::read(root.join("ck/ppo_t/config.json")).unwrap()).unwrap();
     assert_eq!(cfg["ppo"]["history"].as_array().unwrap().len(), 6);

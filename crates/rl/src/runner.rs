@@ -5,15 +5,11 @@
 //! that fails is replaced and its transition ends the episode; the learner never stops for it.
 //! The result is a run directory like `exphil train`'s, so every other command reads it.
 
-use anyhow::{bail, Context, Result};
-
-/// A simulator fighter by name (an error naming the ones there are).
-fn fighter(name: &str) -> Result<&'static Fighter> {
-    Fighter::named(name).map_err(anyhow::Error::msg)
-}
 use crate::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
+use crate::matches::PolicyAgent;
 use crate::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
 use crate::reward::{Reward, Snap};
+use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use exphil_dataset::{target_row, LiveGame};
 use exphil_embed::Embedder;
@@ -26,7 +22,7 @@ use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_runs::ppo_config::{LeagueConfig, PpoRunConfig};
 use exphil_runs::rundir::{RunDir, RunFile, RunProcess, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
-use exphil_sim::{bot, Batch, Bot, Fighter, Game, Stage, BOT_NAMES, STAGES};
+use exphil_sim::{bot, Agent, Batch, Bots, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
 use exphil_train::optim::Optimizer;
 use exphil_train::trainer::device_of;
@@ -77,12 +73,12 @@ enum Member {
     Policy(String),
 }
 
-/// The opponents: policies (each answering for the games assigned to it, in one batched step)
-/// and scripted bots, one member per game.
+/// The opponents, one member per game: agents (a policy answers for every game assigned to it
+/// in one batched step; a scripted bot plays each game with a bot of its own).
 struct Pool {
-    policies: Vec<(String, BatchedPolicy)>,
+    policies: Vec<(String, PolicyAgent)>,
+    bots: Vec<(String, Bots)>,
     assign: Vec<Member>,
-    bots: Vec<Option<Box<dyn Bot>>>,
     seed: u64,
 }
 
@@ -90,23 +86,40 @@ impl Pool {
     fn new(n: usize, seed: u64) -> Pool {
         Pool {
             policies: Vec::new(),
+            bots: Vec::new(),
             assign: vec![Member::Bot("idle".into()); n],
-            bots: (0..n).map(|_| None).collect(),
             seed,
+        }
+    }
+
+    /// A policy joins the pool under `name`.
+    fn add_policy(&mut self, name: String, policy: BatchedPolicy) {
+        self.policies.push((name, PolicyAgent::new(policy)));
+    }
+
+    /// The agent of a member (`None` for a policy no longer in the pool or an unknown bot).
+    fn agent(&mut self, m: &Member) -> Option<&mut dyn Agent> {
+        match m {
+            Member::Bot(name) => {
+                if !self.bots.iter().any(|(n, _)| n == name) {
+                    self.bots.push((name.clone(), Bots::named(name).ok()?));
+                }
+                let (_, b) = self.bots.iter_mut().find(|(n, _)| n == name)?;
+                Some(b)
+            }
+            Member::Policy(name) => {
+                let (_, p) = self.policies.iter_mut().find(|(n, _)| n == name)?;
+                Some(p)
+            }
         }
     }
 
     /// Game `slot` (starting afresh) is played by `m`.
     fn assign(&mut self, slot: usize, m: Member) {
         self.seed = self.seed.wrapping_add(1);
-        self.bots[slot] = match &m {
-            Member::Bot(name) => bot(name, self.seed ^ slot as u64),
-            Member::Policy(_) => None,
-        };
-        if let Member::Policy(name) = &m {
-            if let Some((_, p)) = self.policies.iter_mut().find(|(n, _)| n == name) {
-                p.reset(slot);
-            }
+        let seed = self.seed ^ slot as u64;
+        if let Some(a) = self.agent(&m) {
+            a.reset(slot, seed);
         }
         self.assign[slot] = m;
     }
@@ -119,34 +132,61 @@ impl Pool {
         }
     }
 
-    /// Seat 2's controller in every game.
+    /// Seat 2's controller in every game: one call per member for all its games.
     fn act(&mut self, games: &[Game]) -> Vec<Controller> {
         let views: Vec<GameState> = games.iter().map(|g| g.view(1)).collect();
         let mut out = vec![Controller::NEUTRAL; games.len()];
-        for (slot, v) in views.iter().enumerate() {
-            if let Some(b) = self.bots[slot].as_mut() {
-                out[slot] = b.act(v);
+        let mut members: Vec<Member> = Vec::new();
+        for m in &self.assign {
+            if !members.contains(m) {
+                members.push(m.clone());
             }
         }
-        for (name, p) in self.policies.iter_mut() {
+        for m in members {
             let rows: Vec<(usize, &GameState)> = views
                 .iter()
                 .enumerate()
-                .filter(|(slot, _)| matches!(&self.assign[*slot], Member::Policy(m) if m == name))
+                .filter(|(slot, _)| self.assign[*slot] == m)
                 .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            for ((slot, _), c) in rows.iter().zip(p.act(&rows)) {
-                out[*slot] = c;
+            if let Some(agent) = self.agent(&m) {
+                for ((slot, _), c) in rows.iter().zip(agent.act(&rows)) {
+                    out[*slot] = c;
+                }
             }
         }
         out
     }
 }
 
-/// The checkpoint directory inside a PPO run (written every `--checkpoint-every` updates).
-const CHECKPOINT: &str = "checkpoint";
+/// A PPO run's checkpoint, under the run's `checkpoints/` like imitation's (written every
+/// `--checkpoint-every` updates, at an interrupt and at the end).
+const CHECKPOINT: &str = "latest";
+/// Where runs of exphil 0.1 kept their one PPO checkpoint (`<run>/checkpoint`); resuming one
+/// moves it to `checkpoints/latest`.
+const OLD_CHECKPOINT: &str = "checkpoint";
+
+/// The run's checkpoints directory, with an old run's `checkpoint/` moved into it (said on
+/// stderr as `what`).
+fn checkpoints_of(rd: &Path, what: &str) -> Result<PathBuf> {
+    let dir = RunDir::new(rd).checkpoints_path();
+    let old = rd.join(OLD_CHECKPOINT);
+    if old.join(exphil_runs::checkpoint::MANIFEST).is_file() && !dir.join(CHECKPOINT).exists() {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::rename(&old, dir.join(CHECKPOINT)).with_context(|| {
+            format!(
+                "moving {} to {}",
+                old.display(),
+                dir.join(CHECKPOINT).display()
+            )
+        })?;
+        exphil_io::fsync_dir(rd).with_context(|| format!("syncing {}", rd.display()))?;
+        eprintln!(
+            "{what}: upgraded {}: its checkpoint moved from checkpoint/ to checkpoints/{CHECKPOINT}/",
+            rd.display()
+        );
+    }
+    Ok(dir)
+}
 /// The version of `state.json` written and read.
 const SAVED_VERSION: u32 = 1;
 
@@ -184,7 +224,7 @@ fn follow_main(learners: &mut [Learner]) {
     for l in learners.iter_mut() {
         let mirror = l.current.clone();
         if let Some((_, o)) = l.pool.policies.iter_mut().find(|(n, _)| *n == mirror) {
-            o.set_policy(latest.clone());
+            o.policy_mut().set_policy(latest.clone());
         }
     }
 }
@@ -594,15 +634,16 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             let rd = resume_dir(&dir, r)?;
             // What interrupted saves left behind goes first (and a swapped-out checkpoint a
             // save was replacing comes back).
-            let report = exphil_runs::checkpoint::cleanup(&rd)
-                .with_context(|| format!("cleaning up {}", rd.display()))?;
+            let ckpts = checkpoints_of(&rd, what)?;
+            let report = exphil_runs::checkpoint::cleanup(&ckpts)
+                .with_context(|| format!("cleaning up {}", ckpts.display()))?;
             if !report.removed.is_empty() {
                 eprintln!(
                     "{what}: removed {} leftovers of interrupted checkpoint saves",
                     report.removed.len()
                 );
             }
-            let ck = load_checkpoint(&rd, CHECKPOINT).with_context(|| {
+            let ck = load_checkpoint(&ckpts, CHECKPOINT).with_context(|| {
                 format!(
                     "--resume {r}: no usable PPO checkpoint in {} (one is written every \
                      --checkpoint-every updates)",
@@ -661,7 +702,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
     // The teacher only answers questions: it lives without autodiff.
     let teacher = imitation()?.valid();
     let learner_fighter = match &a.character {
-        Some(c) => fighter(c)?,
+        Some(c) => Fighter::named(c)?,
         None => loaded
             .trained_characters()
             .iter()
@@ -669,7 +710,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             .unwrap_or(&exphil_sim::FIGHTERS[0]),
     };
     let opp_fighter = match &a.opponent_character {
-        Some(c) => fighter(c)?,
+        Some(c) => Fighter::named(c)?,
         None => learner_fighter,
     };
     let fixed_stage = if a.stage.eq_ignore_ascii_case("random") {
@@ -785,7 +826,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             )),
         };
         if league.is_some() {
-            pool.policies.push((current.clone(), opponent(seed + 1)?));
+            pool.add_policy(current.clone(), opponent(seed + 1)?);
         } else if let Some(b) = a.opponent.strip_prefix("bot:") {
             if bot(b, 0).is_none() {
                 bail!("unknown bot {b:?}; the bots are {}", BOT_NAMES.join(", "));
@@ -799,12 +840,12 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             let d = l.frame_delay();
             let bp =
                 BatchedPolicy::new(l, base.clone(), Sampling::Temperature(1.0), d, n, seed + 1)?;
-            pool.policies.push((run.to_string(), bp));
+            pool.add_policy(run.to_string(), bp);
             for slot in 0..n {
                 pool.assign(slot, Member::Policy(run.into()));
             }
         } else if a.opponent == "self" {
-            pool.policies.push((current.clone(), opponent(seed + 1)?));
+            pool.add_policy(current.clone(), opponent(seed + 1)?);
             for slot in 0..n {
                 pool.assign(slot, Member::Policy(current.clone()));
             }
@@ -946,7 +987,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
                     p.add_snapshot(name);
                     let mut bp = opponent(seed.wrapping_add(sv.updates * 31 + i as u64))?;
                     bp.set_policy(snap_weights[name].clone());
-                    l.pool.policies.push((name.clone(), bp));
+                    l.pool.add_policy(name.clone(), bp);
                 }
                 for slot in 0..n {
                     l.draw(slot);
@@ -1104,7 +1145,9 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         files.push(("state.json".into(), serde_json::to_vec_pretty(&state)?));
         let (names, bytes): (Vec<String>, Vec<Vec<u8>>) = files.into_iter().unzip();
         let refs: Vec<(&str, Vec<u8>)> = names.iter().map(String::as_str).zip(bytes).collect();
-        save_checkpoint(&run_dir, CHECKPOINT, &refs)?;
+        let ckpts = RunDir::new(&run_dir).checkpoints_path();
+        std::fs::create_dir_all(&ckpts).with_context(|| format!("creating {}", ckpts.display()))?;
+        save_checkpoint(&ckpts, CHECKPOINT, &refs)?;
         Ok(())
     };
     save(&learners, "running", &snapshots_taken, &ratings)?;
@@ -1146,7 +1189,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
                     let after = p.snapshots.clone();
                     let mut bp = opponent(seed.wrapping_add(updates * 31 + j as u64))?;
                     bp.set_policy(weights_now.clone());
-                    target.pool.policies.push((snap.clone(), bp));
+                    target.pool.add_policy(snap.clone(), bp);
                     snap_weights.insert(snap.clone(), weights_now.clone());
                     for gone in before.iter().filter(|x| !after.contains(x)) {
                         target.pool.policies.retain(|(n, _)| n != gone);
