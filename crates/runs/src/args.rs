@@ -4,7 +4,7 @@
 // The flags are documented by their clap help, which the guide's text fills.
 #![allow(missing_docs)]
 
-use crate::presets::{overlay_from_flags, presets, ConfigError, Layers};
+use crate::presets::{overlay_from_flags, presets, ConfigError, Flag, Layers, FLAGS};
 use clap::builder::PossibleValuesParser;
 use clap::Args;
 use serde::Serialize;
@@ -42,7 +42,7 @@ fn preset_help() -> String {
 }
 
 /// Arguments of `exphil train`.
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug, Default, Serialize)]
 pub struct TrainArgs {
     // ------------------------------------------------------------------ Config
     #[arg(
@@ -573,186 +573,47 @@ pub struct TrainArgs {
     pub tags: Vec<String>,
 }
 
-/// Collects the flags given as `(flag name, JSON value)`.
-#[derive(Default)]
-pub(crate) struct Given(pub(crate) Vec<(&'static str, Value)>);
-
-impl Given {
-    pub(crate) fn value<T: Serialize + ?Sized>(
-        &mut self,
-        name: &'static str,
-        v: &T,
-    ) -> Result<(), ConfigError> {
-        let json = serde_json::to_value(v).map_err(|e| ConfigError::Value {
-            origin: "the command line".into(),
-            key: format!("--{name}"),
-            message: format!("not valid UTF-8 ({e})"),
-        })?;
-        self.0.push((name, json));
-        Ok(())
-    }
-
-    pub(crate) fn opt<T: Serialize>(
-        &mut self,
-        name: &'static str,
-        v: &Option<T>,
-    ) -> Result<(), ConfigError> {
-        match v {
-            Some(v) => self.value(name, v),
-            None => Ok(()),
+/// The flags of `table` given on a command line parsed into `args` (a clap struct): an option
+/// given at its value, a switch given `true` and its `--no-` twin given `false`; the flags in
+/// `skip` are left to the caller. The clap definition says which field holds which flag, so a
+/// flag is declared once (its clap field) and mapped once (its row in the table).
+pub(crate) fn given_flags<A: Args + Serialize>(
+    args: &A,
+    table: &[Flag],
+    skip: &[&str],
+) -> Result<Vec<(&'static str, Value)>, ConfigError> {
+    let cmd = A::augment_args(clap::Command::new("args"));
+    let values = serde_json::to_value(args).map_err(|e| ConfigError::Value {
+        origin: "the command line".into(),
+        key: "arguments".into(),
+        message: format!("not valid UTF-8 ({e})"),
+    })?;
+    let field = |long: &str| {
+        cmd.get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .and_then(|a| values.get(a.get_id().as_str()))
+    };
+    let mut given = Vec::new();
+    for f in table.iter().filter(|f| !skip.contains(&f.name)) {
+        match field(f.name) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Array(a)) if a.is_empty() => {}
+            Some(v) => {
+                given.push((f.name, v.clone()));
+                continue;
+            }
+        }
+        if field(&format!("no-{}", f.name)) == Some(&Value::Bool(true)) {
+            given.push((f.name, Value::Bool(false)));
         }
     }
-
-    pub(crate) fn list<T: Serialize>(
-        &mut self,
-        name: &'static str,
-        v: &[T],
-    ) -> Result<(), ConfigError> {
-        if v.is_empty() {
-            Ok(())
-        } else {
-            self.value(name, v)
-        }
-    }
-
-    /// A `--x` / `--no-x` pair: `true`, `false`, or not given.
-    pub(crate) fn switch(&mut self, name: &'static str, yes: bool, no: bool) {
-        if yes || no {
-            self.0.push((name, Value::Bool(yes)));
-        }
-    }
+    Ok(given)
 }
 
 impl TrainArgs {
     /// The command-line layer of the config: only the flags given, at their config keys.
     pub fn overlay(&self) -> Result<Value, ConfigError> {
-        let mut g = Given::default();
-        g.opt("device", &self.device)?;
-        // Data.
-        g.list("replays", &self.replays)?;
-        g.opt("dataset", &self.dataset)?;
-        g.opt("cache-dir", &self.cache_dir)?;
-        g.opt("max-files", &self.max_files)?;
-        g.opt("player-port", &self.player_port)?;
-        g.list("train-character", &self.train_character)?;
-        g.switch("dual-port", self.dual_port, false);
-        g.list("characters", &self.characters)?;
-        g.list("stages", &self.stages)?;
-        g.opt("min-frames", &self.min_frames)?;
-        g.opt("min-quality", &self.min_quality)?;
-        g.switch(
-            "skip-duplicates",
-            self.skip_duplicates,
-            self.no_skip_duplicates,
-        );
-        g.opt("frame-delay", &self.frame_delay)?;
-        g.switch(
-            "frame-delay-augment",
-            self.frame_delay_augment,
-            self.no_frame_delay_augment,
-        );
-        g.opt("frame-delay-min", &self.frame_delay_min)?;
-        g.opt("frame-delay-max", &self.frame_delay_max)?;
-        g.switch("augment", self.augment, self.no_augment);
-        g.opt("noise-std", &self.noise_std)?;
-        g.opt("noise-copies", &self.noise_copies)?;
-        g.opt("embed-preset", &self.embed_preset)?;
-        g.opt("kmeans-centers", &self.kmeans_centers)?;
-        g.opt("num-player-names", &self.num_player_names)?;
-        g.switch("stream", self.stream, self.no_stream);
-        g.opt("threads", &self.threads)?;
-        // Model.
-        g.opt("backbone", &self.backbone)?;
-        g.list("hidden", &self.hidden)?;
-        g.switch("residual", self.residual, self.no_residual);
-        g.switch("layer-norm", self.layer_norm, self.no_layer_norm);
-        g.opt("dropout", &self.dropout)?;
-        g.opt("activation", &self.activation)?;
-        g.opt("head", &self.head)?;
-        // Temporal.
-        g.switch("temporal", self.temporal, self.no_temporal);
-        g.opt("window-size", &self.window_size)?;
-        g.opt("stride", &self.stride)?;
-        g.opt("num-layers", &self.num_layers)?;
-        g.opt("hidden-size", &self.hidden_size)?;
-        g.opt("pooling", &self.pooling)?;
-        g.opt("truncate-bptt", &self.truncate_bptt)?;
-        g.switch(
-            "residual-block",
-            self.residual_block,
-            self.no_residual_block,
-        );
-        g.opt("num-heads", &self.num_heads)?;
-        g.switch("qk-layernorm", self.qk_layernorm, self.no_qk_layernorm);
-        g.opt("sliding-window", &self.sliding_window)?;
-        g.opt("chunk-size", &self.chunk_size)?;
-        g.opt("state-size", &self.state_size)?;
-        g.opt("expand-factor", &self.expand_factor)?;
-        g.opt("conv-size", &self.conv_size)?;
-        g.opt("attention-every", &self.attention_every)?;
-        // Optimiser.
-        g.opt("optimizer", &self.optimizer)?;
-        g.opt("lr", &self.lr)?;
-        g.opt("weight-decay", &self.weight_decay)?;
-        g.opt("momentum", &self.momentum)?;
-        g.switch("nesterov", self.nesterov, self.no_nesterov);
-        g.opt("max-grad-norm", &self.max_grad_norm)?;
-        g.opt("accumulation-steps", &self.accumulation_steps)?;
-        // Schedule.
-        g.opt("lr-schedule", &self.lr_schedule)?;
-        g.opt("warmup-steps", &self.warmup_steps)?;
-        g.opt("decay-steps", &self.decay_steps)?;
-        g.opt("min-lr", &self.min_lr)?;
-        g.opt("restart-period", &self.restart_period)?;
-        g.opt("restart-mult", &self.restart_mult)?;
-        g.opt("lr-gamma", &self.lr_gamma)?;
-        g.opt("plateau-factor", &self.plateau_factor)?;
-        g.opt("plateau-patience", &self.plateau_patience)?;
-        // Loss.
-        g.opt("label-smoothing", &self.label_smoothing)?;
-        g.switch("focal-loss", self.focal_loss, self.no_focal_loss);
-        g.opt("focal-gamma", &self.focal_gamma)?;
-        g.switch(
-            "auto-pos-weight",
-            self.auto_pos_weight,
-            self.no_auto_pos_weight,
-        );
-        g.opt("max-pos-weight", &self.max_pos_weight)?;
-        // Loop.
-        g.opt("epochs", &self.epochs)?;
-        g.opt("batch-size", &self.batch_size)?;
-        g.opt("val-split", &self.val_split)?;
-        g.list("val-games", &self.val_games)?;
-        g.switch("ema", self.ema, self.no_ema);
-        g.opt("ema-decay", &self.ema_decay)?;
-        g.switch(
-            "early-stopping",
-            self.early_stopping,
-            self.no_early_stopping,
-        );
-        g.opt("patience", &self.patience)?;
-        g.opt("min-delta", &self.min_delta)?;
-        g.opt("seed", &self.seed)?;
-        g.opt("log-interval", &self.log_interval)?;
-        g.opt("max-batches", &self.max_batches)?;
-        g.switch("sequence", self.sequence, self.windowed);
-        g.opt("unroll", &self.unroll)?;
-        g.opt("segment-frames", &self.segment_frames)?;
-        g.opt("streams", &self.streams)?;
-        g.switch("random-crop", self.random_crop, self.no_random_crop);
-        // Checkpoints.
-        g.opt("checkpoints", &self.checkpoints)?;
-        g.opt("name", &self.name)?;
-        g.switch("save-best", self.save_best, self.no_save_best);
-        g.opt("save-every", &self.save_every)?;
-        g.opt("save-every-batches", &self.save_every_batches)?;
-        g.opt("keep-last", &self.keep_last)?;
-        g.switch("overwrite", self.overwrite, self.no_overwrite);
-        g.switch("backup", self.backup, self.no_backup);
-        g.opt("backup-count", &self.backup_count)?;
-        g.switch("register", self.register, self.no_register);
-        g.list("tags", &self.tags)?;
-        overlay_from_flags("the command line", g.0)
+        overlay_from_flags("the command line", given_flags(self, FLAGS, &[])?)
     }
 
     /// The config layers of these arguments and an environment (the caller passes

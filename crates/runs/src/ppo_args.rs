@@ -4,7 +4,7 @@
 // The flags are documented by their clap help.
 #![allow(missing_docs)]
 
-use crate::args::{finite, finite32, Given};
+use crate::args::{finite, finite32, given_flags};
 use crate::ppo_config::{ppo_presets, PPO_FLAGS};
 use crate::presets::{merge, overlay_from_flags_in, ConfigError, Layers};
 use clap::builder::PossibleValuesParser;
@@ -23,7 +23,7 @@ fn preset_help() -> String {
 }
 
 /// `exphil ppo` arguments (and those `exphil selfplay` shares).
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug, Default, serde::Serialize)]
 pub struct PpoArgs {
     // ------------------------------------------------------------------ Config
     #[arg(
@@ -169,7 +169,7 @@ pub struct PpoArgs {
 }
 
 /// The population and league flags of `exphil selfplay`.
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug, Default, serde::Serialize)]
 pub struct LeagueArgs {
     /// Historical snapshots kept in the population [default: 5].
     #[arg(long, value_name = "K", help_heading = "Self-play")]
@@ -225,37 +225,11 @@ pub struct LeagueArgs {
 impl PpoArgs {
     /// The command-line layer of the config: only the flags given, at their config keys.
     pub fn overlay(&self) -> Result<Value, ConfigError> {
-        let mut g = Given::default();
-        g.opt("device", &self.device)?;
-        g.opt("seed", &self.seed)?;
-        g.opt("checkpoint-every", &self.checkpoint_every)?;
-        g.opt("timesteps", &self.timesteps)?;
-        g.opt("num-games", &self.num_games)?;
-        g.opt("rollout-steps", &self.rollout_steps)?;
-        g.opt("max-episode-frames", &self.max_episode_frames)?;
-        g.opt("opponent", &self.opponent)?;
-        g.opt("stage", &self.stage)?;
-        g.opt("character", &self.character)?;
-        g.opt("opponent-character", &self.opponent_character)?;
-        g.opt("ppo-epochs", &self.ppo_epochs)?;
-        g.opt("minibatch", &self.minibatch)?;
-        g.opt("clip-epsilon", &self.clip_epsilon)?;
-        g.switch("value-clip", self.value_clip, self.no_value_clip);
-        g.opt("gae-lambda", &self.gae_lambda)?;
-        g.opt("gamma", &self.gamma)?;
-        g.opt("lr", &self.lr)?;
-        g.opt("entropy-coef", &self.entropy_coef)?;
-        g.opt("value-coef", &self.value_coef)?;
-        g.opt("teacher-kl", &self.teacher_kl)?;
-        g.opt("max-grad-norm", &self.max_grad_norm)?;
-        g.opt("damage-reward", &self.damage_reward)?;
-        g.opt("stock-reward", &self.stock_reward)?;
-        g.opt("win-reward", &self.win_reward)?;
-        g.opt("approach-reward", &self.approach_reward)?;
-        g.opt("combo-reward", &self.combo_reward)?;
-        g.opt("edge-guard-reward", &self.edge_guard_reward)?;
-        g.opt("recovery-risk", &self.recovery_risk)?;
-        overlay_from_flags_in(PPO_FLAGS, "the command line", g.0)
+        overlay_from_flags_in(
+            PPO_FLAGS,
+            "the command line",
+            given_flags(self, PPO_FLAGS, &[])?,
+        )
     }
 
     /// The config layers of these arguments, with `league`'s flags (self-play) on the command
@@ -277,8 +251,8 @@ impl PpoArgs {
 impl LeagueArgs {
     /// The command-line layer of the league settings: only the flags given.
     pub fn overlay(&self) -> Result<Value, ConfigError> {
-        let mut g = Given::default();
-        g.opt("history", &self.history)?;
+        const SPECIAL: [&str; 3] = ["weights", "main-exploiters", "league-exploiters"];
+        let mut given = given_flags(self, PPO_FLAGS, &SPECIAL)?;
         if !self.weights.is_empty() {
             let [current, historical, scripted] = self.weights[..] else {
                 return Err(ConfigError::Value {
@@ -287,19 +261,22 @@ impl LeagueArgs {
                     message: "takes three numbers: current,historical,scripted".into(),
                 });
             };
-            g.0.push((
+            given.push((
                 "weights",
                 json!({"current": current, "historical": historical, "scripted": scripted}),
             ));
         }
-        g.list("scripted", &self.scripted)?;
-        g.opt("sampling", &self.sampling)?;
-        g.opt("snapshot-every", &self.snapshot_every)?;
-        g.switch("track-elo", self.track_elo, false);
+        // --league: one exploiter of each kind unless their numbers are given.
         let one = |n: Option<usize>| n.or(self.league.then_some(1));
-        g.opt("main-exploiters", &one(self.main_exploiters))?;
-        g.opt("league-exploiters", &one(self.league_exploiters))?;
-        overlay_from_flags_in(PPO_FLAGS, "the command line", g.0)
+        for (name, n) in [
+            ("main-exploiters", one(self.main_exploiters)),
+            ("league-exploiters", one(self.league_exploiters)),
+        ] {
+            if let Some(n) = n {
+                given.push((name, json!(n)));
+            }
+        }
+        overlay_from_flags_in(PPO_FLAGS, "the command line", given)
     }
 }
 
