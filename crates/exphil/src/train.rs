@@ -9,8 +9,8 @@ use exphil_runs::args::TrainArgs;
 use exphil_runs::checkpoint::CheckpointFiles;
 use exphil_runs::config::TrainConfig;
 use exphil_runs::presets::{diff_from_defaults, resolve, validate};
-use exphil_train::data::{prepare, PreparedData};
 use exphil_runs::resume::resume_point;
+use exphil_train::data::{prepare, PreparedData};
 use exphil_train::run::{
     check_memory, dry_run_plan, load_pretrained, open_run_dir, resolve_seed, resumed_config,
     train_recorded, RunMeta,

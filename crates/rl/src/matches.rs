@@ -4,13 +4,13 @@
 //! `exphil selfplay eval`; PPO's rollouts seat the same agents.
 
 use anyhow::{bail, Context, Result};
+use exphil_policy::agent::BatchedPolicy;
+use exphil_policy::file::load_for_play;
 use exphil_policy::Sampling;
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_sim::record::Recording;
 use exphil_sim::{Agent, Bots, Delayed, End, Fighter, Game, Outcome, SlpRecorder, Stage};
 use exphil_state::{Controller, GameState};
-use exphil_policy::agent::BatchedPolicy;
-use exphil_policy::file::load_for_play;
 use exphil_train::trainer::device_of;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -14,9 +14,16 @@ fn opts() -> SeatOpts<'static> {
 }
 
 /// Plays `games` games of the rule bot against the random bot; the outcomes and the game lines.
-fn play(games: u32, seed: u64, out: &Outputs<'_>) -> (Vec<(&'static str, exphil_sim::Outcome)>, Vec<String>) {
+fn play(
+    games: u32,
+    seed: u64,
+    out: &Outputs<'_>,
+) -> (Vec<(&'static str, exphil_sim::Outcome)>, Vec<String>) {
     let o = opts();
-    let mut seats = [seat(&o, "bot:rule").unwrap(), seat(&o, "bot:random").unwrap()];
+    let mut seats = [
+        seat(&o, "bot:rule").unwrap(),
+        seat(&o, "bot:random").unwrap(),
+    ];
     let fox = Fighter::named("fox").unwrap();
     let mut stage_of = |n: u32| &STAGES[n as usize % 2];
     let mut lines = Vec::new();
@@ -47,7 +54,11 @@ fn a_match_plays_its_games_writes_them_and_sums_them_up() {
     let (results, lines) = play(3, 5, &out);
     assert_eq!(results.len(), 3);
     assert_eq!(lines.len(), 3);
-    assert!(lines[0].starts_with(&format!("1 {} ", STAGES[0].name)), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with(&format!("1 {} ", STAGES[0].name)),
+        "{}",
+        lines[0]
+    );
     for n in 1..=3 {
         let slp = dir.path().join(format!("game_{n}.slp"));
         let game = exphil_replay::read_file(&slp, exphil_replay::DecodeOptions::default())

@@ -8,11 +8,11 @@ use crate::eval::{
     class_values, evaluate_batch, sequences_of_replay, step_latency, DataInfo, EvalReport,
     Evaluator, Mode, PolicyInfo, Sequence, SequenceOptions, EVAL_VERSION,
 };
-use exphil_policy::file::{load_policy, LoadedPolicy};
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use exphil_corpus::Filter;
 use exphil_embed::{Embedder, TargetCoder};
+use exphil_policy::file::{load_policy, LoadedPolicy};
 use exphil_runs::checkpoint::rfc3339_utc;
 use exphil_runs::models::register_run;
 use exphil_runs::rundir::RunDir;
