@@ -19,7 +19,8 @@ use exphil_runs::presets::{did_you_mean, validate};
 use exphil_sim::{bot, Bot, Game, STAGES};
 use exphil_state::Controller;
 use exphil_train::data::{prepare, PreparedData};
-use exphil_train::trainer::{device_of, train, Event, FaultInjection, RunOptions};
+use exphil_policy::device::device_of;
+use exphil_train::trainer::{train, Event, FaultInjection, RunOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -277,7 +278,7 @@ fn one(name: &str, a: &ArchArgs, data: &PreparedData, out: &Path) -> Result<Arch
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let train_seconds = t0.elapsed().as_secs_f64();
     let (val_loss, val_components, val_accuracy) = best.context("no epoch finished")?;
-    let device = device_of(&cfg.device).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let device = device_of(&cfg.device)?;
     Ok(ArchResult {
         name: name.to_string(),
         backbone: serde_json::to_value(&cfg.policy.backbone)?,

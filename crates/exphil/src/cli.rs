@@ -1,5 +1,6 @@
 //! What the commands share besides the replay filter flags ([`crate::filters`]) and charts
-//! ([`crate::charts`]): finding replay files, worker pools and progress bars.
+//! ([`crate::charts`]): finding replay files, worker pools, progress bars, and printing a
+//! library's lines.
 
 use anyhow::{bail, Context, Result};
 use exphil_corpus::discover;
@@ -42,4 +43,12 @@ pub fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         bail!("none of the given paths could be read");
     }
     Ok(files)
+}
+
+/// Prints a library's line: the record on stdout, notes on stderr.
+pub fn say(line: exphil_rl::error::Line) {
+    match line {
+        exphil_rl::error::Line::Out(s) => println!("{s}"),
+        exphil_rl::error::Line::Note(s) => eprintln!("{s}"),
+    }
 }

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_train::eval::{EvalReport, Metrics, Mode};
 use exphil_train::evaluate::{evaluate, EvalEvent, EvalRequest};
-use exphil_train::trainer::device_of;
+use exphil_policy::device::device_of;
 use indicatif::ProgressBar;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

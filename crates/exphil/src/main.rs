@@ -102,7 +102,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(*args),
         Command::Play(args) => play::run(*args),
         Command::Sim(cmd) => sim::run(cmd),
-        Command::Ppo(args) => exphil_rl::launch::run(*args, None),
+        Command::Ppo(args) => Ok(exphil_rl::launch::run(*args, None, &cli::say)?),
         Command::Selfplay(cmd) => selfplay::run(*cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Demo(args) => demo::run(*args, &run_line),

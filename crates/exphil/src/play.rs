@@ -24,7 +24,7 @@ use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_serve::live::{play_live, Background, Decisions, Inline, LiveOptions, LiveStats, Seat};
 use exphil_state::Controller;
 use exphil_state::DelayQueue;
-use exphil_train::trainer::device_of;
+use exphil_policy::device::device_of;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;

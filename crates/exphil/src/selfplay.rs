@@ -95,7 +95,7 @@ pub fn run(cmd: SelfplayCommand) -> Result<ExitCode> {
 }
 
 fn train(a: SelfplayArgs) -> Result<ExitCode> {
-    exphil_rl::launch::run(a.ppo, Some(a.league))
+    Ok(exphil_rl::launch::run(a.ppo, Some(a.league), &crate::cli::say)?)
 }
 
 /// The results against one opponent, in words.

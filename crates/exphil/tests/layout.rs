@@ -1,6 +1,6 @@
 //! The workspace's crate arrows, read from `cargo metadata`: every crate depends only on crates
-//! below it in the data flow (dev-dependencies aside), and the crates along the data flow build
-//! without the ML framework.
+//! below it in the data flow (dev-dependencies aside), the crates along the data flow build
+//! without the ML framework, and only the binary uses `anyhow`.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,6 +89,14 @@ fn crates_depend_only_downwards_and_the_data_flow_is_framework_free() {
                     "{name} (level {mine}) depends on {d} (level {theirs}), not below it"
                 ));
             }
+        }
+    }
+    // Typed errors in libraries: `anyhow` only in the binary.
+    for (name, ds) in &deps {
+        if name != "exphil" && ds.contains("anyhow") {
+            wrong.push(format!(
+                "{name} depends on anyhow: library crates return typed errors"
+            ));
         }
     }
     // burn through any chain of workspace crates.

@@ -1,11 +1,12 @@
 //! The policy network of exphil, on burn: continuous features plus learned embeddings of the
 //! integer ids, a backbone (a tagged enum: the MLP, or LSTM, GRU, attention, Mamba and Jamba over windows), an autoregressive or independent
 //! controller head, and a value head for reinforcement learning; the weights file of a trained
-//! policy and its validated loading (`file`), and a loaded policy playing games frame by frame
-//! (`agent`).
+//! policy and its validated loading (`file`), the device a policy runs on (`device`), and a
+//! loaded policy playing games frame by frame (`agent`).
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod device;
 pub mod file;
 pub mod fused;
 pub mod input;

@@ -3,7 +3,7 @@
 //! dry-run's config and plan, or the run ([`crate::runner::train`]).
 
 use crate::runner::{resume_dir, train, PpoRun};
-use anyhow::{bail, Context, Result};
+use crate::error::{refuse, Doing, Line, Result, Say};
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_runs::ppo_args::{LeagueArgs, PpoArgs};
 use exphil_runs::ppo_config::{chosen_in, resolve_ppo, resume_config, PpoRunConfig};
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 /// Runs `exphil ppo` (`league`: `None`) or `exphil selfplay` (its population and league flags).
-pub fn run(args: PpoArgs, league: Option<LeagueArgs>) -> Result<ExitCode> {
+pub fn run(args: PpoArgs, league: Option<LeagueArgs>, say: Say<'_>) -> Result<ExitCode> {
     let selfplay = league.is_some();
     let what = if selfplay {
         "exphil selfplay"
@@ -43,7 +43,7 @@ pub fn run(args: PpoArgs, league: Option<LeagueArgs>) -> Result<ExitCode> {
     let resolved: Resolved<PpoRunConfig> = match stored {
         Some(stored) => {
             if args.preset.is_some() || args.config.is_some() {
-                bail!(
+                refuse!(
                     "--resume continues the run with its own config: --preset and --config do \
                      not apply"
                 );
@@ -62,11 +62,11 @@ pub fn run(args: PpoArgs, league: Option<LeagueArgs>) -> Result<ExitCode> {
     // What one command sets and the other does not read.
     if selfplay {
         if let Some(k) = chosen_in(&resolved.sources, "rollout.opponent").first() {
-            bail!("self-play draws its opponents from the population; leave {k} out");
+            refuse!("self-play draws its opponents from the population; leave {k} out");
         }
         for b in &config.league.scripted {
             if exphil_sim::bot(b, 0).is_none() {
-                bail!(
+                refuse!(
                     "league.scripted: unknown bot {b:?}; the bots are {}",
                     BOT_NAMES.join(", ")
                 );
@@ -75,10 +75,10 @@ pub fn run(args: PpoArgs, league: Option<LeagueArgs>) -> Result<ExitCode> {
     } else {
         let ignored = chosen_in(&resolved.sources, "league");
         if !ignored.is_empty() {
-            eprintln!(
+            say(Line::Note(format!(
                 "{what}: warning: {} apply to `exphil selfplay` only",
                 ignored.join(", ")
-            );
+            )));
         }
     }
     if args.dry_run {
@@ -86,28 +86,28 @@ pub fn run(args: PpoArgs, league: Option<LeagueArgs>) -> Result<ExitCode> {
             None if opts.resume.is_some() => "the run",
             _ => resolved.source(k),
         };
-        println!("Resolved config:");
+        say(Line::Out("Resolved config:".into()));
         let value = serde_json::to_value(&config)?;
         for (k, v) in settings_of(&value) {
             if !selfplay && k.starts_with("league.") {
                 continue;
             }
-            println!("  {k:<28} {v:<16} ({})", from(&k));
+            say(Line::Out(format!("  {k:<28} {v:<16} ({})", from(&k))));
         }
         match (&opts.pretrained, &opts.resume) {
             (Some(p), _) => {
-                let path = policy_path(&dir, p).with_context(|| format!("--pretrained {p}"))?;
-                println!("Pretrained: {}", path.display());
+                let path = policy_path(&dir, p).doing(|| format!("--pretrained {p}"))?;
+                say(Line::Out(format!("Pretrained: {}", path.display())));
             }
-            (None, Some(r)) => println!("Resumes: {r}"),
+            (None, Some(r)) => say(Line::Out(format!("Resumes: {r}"))),
             (None, None) => {
-                eprintln!("{what}: warning: a run needs --pretrained RUN (the imitation policy)")
+                say(Line::Note(format!("{what}: warning: a run needs --pretrained RUN (the imitation policy)")))
             }
         }
         for line in config.plan(selfplay) {
-            println!("{line}");
+            say(Line::Out(line));
         }
         return Ok(ExitCode::SUCCESS);
     }
-    train(&config, &opts, selfplay)
+    train(&config, &opts, selfplay, say)
 }

@@ -8,6 +8,7 @@
 //! their arguments to a validated config, a dry run or the run (`launch`).
 #![deny(missing_docs)]
 
+pub mod error;
 pub mod launch;
 pub mod league;
 pub mod matches;

@@ -3,7 +3,7 @@
 //! their results summed up (wins, KOs, per stage). Behind `exphil sim play` and
 //! `exphil selfplay eval`; PPO's rollouts seat the same agents.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{refuse, Doing, Result, RlError};
 use exphil_policy::agent::BatchedPolicy;
 use exphil_policy::file::load_for_play;
 use exphil_policy::Sampling;
@@ -11,7 +11,7 @@ use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_sim::record::Recording;
 use exphil_sim::{Agent, Bots, Delayed, End, Fighter, Game, Outcome, SlpRecorder, Stage};
 use exphil_state::{Controller, GameState};
-use exphil_train::trainer::device_of;
+use exphil_policy::device::device_of;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,7 @@ pub fn seat(opts: &SeatOpts<'_>, who: &str) -> Result<Box<dyn Agent>> {
     if let Some(run) = who.strip_prefix("policy:") {
         let device = device_of(opts.device)?;
         let path = policy_path(&checkpoints_dir(opts.checkpoints), run)?;
-        let loaded = load_for_play(&path, &device).with_context(|| format!("loading {run}"))?;
+        let loaded = load_for_play(&path, &device).doing(|| format!("loading {run}"))?;
         let delay = opts.frame_delay.unwrap_or_else(|| loaded.frame_delay());
         let sampling = if opts.deterministic {
             Sampling::Argmax
@@ -101,7 +101,7 @@ pub fn seat(opts: &SeatOpts<'_>, who: &str) -> Result<Box<dyn Agent>> {
             delay as usize,
         )));
     }
-    bail!(
+    refuse!(
         "{who:?}: expected bot:NAME ({}) or policy:RUN",
         exphil_sim::BOT_NAMES.join(", ")
     )
@@ -192,13 +192,13 @@ pub fn play_games(
         if let (Some(dir), Some(r)) = (out.slp, slp) {
             let path = dir.join(format!("game_{}.slp", n + 1));
             exphil_replay::write_file(&path, &r.finish(&g))
-                .with_context(|| format!("writing {}", path.display()))?;
+                .doing(|| format!("writing {}", path.display()))?;
         }
         if let (Some(dir), Some(mut r)) = (out.html, rec) {
             r.result = line.clone();
             let path = dir.join(format!("game_{}.html", n + 1));
             std::fs::write(&path, r.html())
-                .with_context(|| format!("writing {}", path.display()))?;
+                .doing(|| format!("writing {}", path.display()))?;
         }
         on_game(&Played {
             number: n + 1,

@@ -9,7 +9,7 @@ use crate::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights}
 use crate::matches::PolicyAgent;
 use crate::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
 use crate::reward::{Reward, Snap};
-use anyhow::{bail, Context, Result};
+use crate::error::{refuse, Doing, Line, Result, RlError, Say};
 use burn::module::Module;
 use exphil_dataset::{target_row, LiveGame};
 use exphil_embed::Embedder;
@@ -25,7 +25,7 @@ use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use exphil_sim::{bot, Agent, Batch, Bots, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
 use exphil_train::optim::Optimizer;
-use exphil_train::trainer::device_of;
+use exphil_policy::device::device_of;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
@@ -59,7 +59,7 @@ pub fn resume_dir(dir: &Path, run: &str) -> Result<PathBuf> {
         dir.join(run)
     };
     if !rd.is_dir() {
-        bail!("--resume {run}: no run directory {}", rd.display());
+        refuse!("--resume {run}: no run directory {}", rd.display());
     }
     Ok(rd)
 }
@@ -167,23 +167,23 @@ const OLD_CHECKPOINT: &str = "checkpoint";
 
 /// The run's checkpoints directory, with an old run's `checkpoint/` moved into it (said on
 /// stderr as `what`).
-fn checkpoints_of(rd: &Path, what: &str) -> Result<PathBuf> {
+fn checkpoints_of(rd: &Path, what: &str, say: Say<'_>) -> Result<PathBuf> {
     let dir = RunDir::new(rd).checkpoints_path();
     let old = rd.join(OLD_CHECKPOINT);
     if old.join(exphil_runs::checkpoint::MANIFEST).is_file() && !dir.join(CHECKPOINT).exists() {
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::rename(&old, dir.join(CHECKPOINT)).with_context(|| {
+        std::fs::create_dir_all(&dir).doing(|| format!("creating {}", dir.display()))?;
+        std::fs::rename(&old, dir.join(CHECKPOINT)).doing(|| {
             format!(
                 "moving {} to {}",
                 old.display(),
                 dir.join(CHECKPOINT).display()
             )
         })?;
-        exphil_io::fsync_dir(rd).with_context(|| format!("syncing {}", rd.display()))?;
-        eprintln!(
+        exphil_io::fsync_dir(rd).doing(|| format!("syncing {}", rd.display()))?;
+        say(Line::Note(format!(
             "{what}: upgraded {}: its checkpoint moved from checkpoint/ to checkpoints/{CHECKPOINT}/",
             rd.display()
-        );
+        )));
     }
     Ok(dir)
 }
@@ -337,6 +337,8 @@ struct Ctx<'a> {
     temporal: bool,
     /// The reward's terms.
     reward: Reward,
+    /// Where the run's lines go.
+    say: Say<'a>,
 }
 
 /// One learner: its policy, optimiser, games, opponents and counters.
@@ -533,10 +535,10 @@ impl Learner {
             self.steps += n as u64;
         }
         for fault in &self.batch.faults[self.faults_seen..] {
-            eprintln!(
+            (ctx.say)(Line::Note(format!(
                 "{}: game in slot {} failed on frame {} ({}); replaced (its episode ends there)",
                 ctx.what, fault.slot, fault.frame, fault.error
-            );
+            )));
         }
         self.faults_seen = self.batch.faults.len();
         // Bootstrap from the states after the last step.
@@ -581,7 +583,7 @@ impl Learner {
         } else {
             String::new()
         };
-        eprintln!(
+        (ctx.say)(Line::Note(format!(
             "{who}update {}: {}/{} frames ({:.0}/s; update {:.1} s), episodes {} (won {}, lost {}), \
              return/episode {mean_return:.2}, policy {policy_loss:.3}, value {value_loss:.3}, \
              entropy {entropy:.2}, KL teacher {teacher_kl:.3}, approx KL {approx_kl:.4}, clipped \
@@ -600,7 +602,7 @@ impl Learner {
             } else {
                 String::new()
             }
-        );
+        )));
         self.history.push(serde_json::json!({
             "update": self.updates, "timesteps": self.steps, "seconds": secs,
             "frames_per_second": (self.steps - self.steps0) as f64 / secs,
@@ -617,7 +619,12 @@ impl Learner {
 /// PPO of a validated config against `rollout.opponent`, or (`selfplay`) against opponents
 /// drawn from a population, with exploiters beside the main learner when the league has them.
 /// The config is written into the run's `config.json`.
-pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<ExitCode> {
+pub fn train(
+    config: &PpoRunConfig,
+    opts: &PpoRun,
+    selfplay: bool,
+    say: Say<'_>,
+) -> Result<ExitCode> {
     let what = if selfplay {
         "exphil selfplay"
     } else {
@@ -634,16 +641,16 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             let rd = resume_dir(&dir, r)?;
             // What interrupted saves left behind goes first (and a swapped-out checkpoint a
             // save was replacing comes back).
-            let ckpts = checkpoints_of(&rd, what)?;
+            let ckpts = checkpoints_of(&rd, what, say)?;
             let report = exphil_runs::checkpoint::cleanup(&ckpts)
-                .with_context(|| format!("cleaning up {}", ckpts.display()))?;
+                .doing(|| format!("cleaning up {}", ckpts.display()))?;
             if !report.removed.is_empty() {
-                eprintln!(
+                say(Line::Note(format!(
                     "{what}: removed {} leftovers of interrupted checkpoint saves",
                     report.removed.len()
-                );
+                )));
             }
-            let ck = load_checkpoint(&ckpts, CHECKPOINT).with_context(|| {
+            let ck = load_checkpoint(&ckpts, CHECKPOINT).doing(|| {
                 format!(
                     "--resume {r}: no usable PPO checkpoint in {} (one is written every \
                      --checkpoint-every updates)",
@@ -651,12 +658,12 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
                 )
             })?;
             for w in &ck.warnings {
-                eprintln!("{what}: {w}");
+                say(Line::Note(format!("{what}: {w}")));
             }
             let state: SavedRun = serde_json::from_slice(ck.require("state.json")?)
-                .with_context(|| format!("reading {}/state.json", ck.dir.display()))?;
+                .doing(|| format!("reading {}/state.json", ck.dir.display()))?;
             if state.version != SAVED_VERSION {
-                bail!(
+                refuse!(
                     "{}: checkpoint version {} (this exphil reads {SAVED_VERSION})",
                     ck.dir.display(),
                     state.version
@@ -669,24 +676,24 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
     let pretrained = match (&opts.pretrained, &resumed) {
         (Some(p), _) => p.clone(),
         (None, Some((rd, _, _, Some(parent)))) => {
-            eprintln!("{what}: resuming {} from its parent {parent}", rd.display());
+            say(Line::Note(format!("{what}: resuming {} from its parent {parent}", rd.display())));
             parent.clone()
         }
-        _ => bail!("{what} needs --pretrained RUN: the imitation policy to start from"),
+        _ => refuse!("{what} needs --pretrained RUN: the imitation policy to start from"),
     };
     let pretrained = pretrained.as_str();
     if a.num_games == 0 || a.rollout_steps == 0 {
-        bail!("--num-games and --rollout-steps must be at least 1");
+        refuse!("--num-games and --rollout-steps must be at least 1");
     }
     let base = device_of(&config.device)?;
     let device = base.clone().autodiff();
     device.seed(seed);
     let path = policy_path(&dir, pretrained)?;
-    let loaded = load_for_play(&path, &device).with_context(|| format!("loading {pretrained}"))?;
+    let loaded = load_for_play(&path, &device).doing(|| format!("loading {pretrained}"))?;
     // Temporal policies act frame by frame with their state carried through each game, and
     // the update replays whole games from the state each rollout began with.
     let temporal = !matches!(loaded.policy.backbone, exphil_policy::Backbone::Mlp(_));
-    let weights = read_weights(&path).with_context(|| format!("reading {}", path.display()))?;
+    let weights = read_weights(&path).doing(|| format!("reading {}", path.display()))?;
     // PPO compares log-probabilities of the same actions before and after an update: the
     // learner and the teacher run without dropout.
     let mut cfg0 = loaded.config.clone();
@@ -697,7 +704,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
     };
     let imitation = || {
         params::import(fresh(), &weights.tensors)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            .map_err(|e| RlError::Refused(format!("{}: {e}", path.display())))
     };
     // The teacher only answers questions: it lives without autodiff.
     let teacher = imitation()?.valid();
@@ -718,7 +725,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
     } else {
         Some(
             Stage::parse(&a.stage)
-                .with_context(|| format!("{:?} is not a legal stage", a.stage))?,
+                .doing(|| format!("{:?} is not a legal stage", a.stage))?,
         )
     };
     let n = a.num_games;
@@ -744,13 +751,13 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         None => dir.join(&name),
     };
     if resumed.is_none() && run_dir.exists() {
-        bail!("{} exists; choose another --name", run_dir.display());
+        refuse!("{} exists; choose another --name", run_dir.display());
     }
     let cfg = config.ppo.clone();
     let spec = loaded.spec.clone();
-    let embedder = Embedder::new(loaded.embed.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let embedder = Embedder::new(loaded.embed.clone())?;
     let coder = exphil_embed::TargetCoder::new(loaded.targets.clone())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ?;
     let inner = device.clone().inner();
     let is_league = league.as_ref().is_some_and(League::is_league);
     let ctx = Ctx {
@@ -767,6 +774,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         named: is_league,
         temporal,
         reward: Reward::from(config.reward),
+        say,
     };
 
     // The learners: one, or in a league the main agent and its exploiters.
@@ -829,14 +837,14 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             pool.add_policy(current.clone(), opponent(seed + 1)?);
         } else if let Some(b) = a.opponent.strip_prefix("bot:") {
             if bot(b, 0).is_none() {
-                bail!("unknown bot {b:?}; the bots are {}", BOT_NAMES.join(", "));
+                refuse!("unknown bot {b:?}; the bots are {}", BOT_NAMES.join(", "));
             }
             for slot in 0..n {
                 pool.assign(slot, Member::Bot(b.into()));
             }
         } else if let Some(run) = a.opponent.strip_prefix("policy:") {
             let p = policy_path(&dir, run)?;
-            let l = load_for_play(&p, &base).with_context(|| format!("loading {run}"))?;
+            let l = load_for_play(&p, &base).doing(|| format!("loading {run}"))?;
             let d = l.frame_delay();
             let bp =
                 BatchedPolicy::new(l, base.clone(), Sampling::Temperature(1.0), d, n, seed + 1)?;
@@ -850,7 +858,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
                 pool.assign(slot, Member::Policy(current.clone()));
             }
         } else {
-            bail!(
+            refuse!(
                 "--opponent {:?}: expected self, bot:NAME or policy:RUN",
                 a.opponent
             );
@@ -912,8 +920,8 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         }
         learners.push(learner);
     }
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-    eprintln!(
+    std::fs::create_dir_all(&run_dir).doing(|| format!("creating {}", run_dir.display()))?;
+    say(Line::Note(format!(
         "{what}: {} ({}) as {} against {} ({}), {} games × {} frames per rollout, {} timesteps{} → {}",
         pretrained,
         loaded.config.backbone.describe(),
@@ -930,7 +938,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             String::new()
         },
         run_dir.display()
-    );
+    )));
     let mut ratings = Ratings::new(Elo::default());
     let mut league_rng = exphil_sim::Rng::new(seed ^ 0x1ea9);
     let mut snapshots_taken: Vec<String> = Vec::new();
@@ -941,7 +949,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         let built: Vec<&str> = learners.iter().map(|l| l.name.as_str()).collect();
         let saved: Vec<&str> = state.learners.iter().map(|l| l.name.as_str()).collect();
         if built != saved {
-            bail!(
+            refuse!(
                 "{} holds the learners {} but this command builds {}: resume with the same \
                  self-play and league flags",
                 rd.display(),
@@ -951,12 +959,12 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         }
         let tensors_of = |file: &str| -> Result<Vec<NamedTensor>> {
             let (t, _) = decode_tensors(Path::new(file), ck.require(file)?)
-                .with_context(|| format!("{}/{file}", ck.dir.display()))?;
+                .doing(|| format!("{}/{file}", ck.dir.display()))?;
             Ok(t)
         };
         let import = |file: &str| -> Result<exphil_policy::Policy> {
             params::import(fresh(), &tensors_of(file)?)
-                .map_err(|e| anyhow::anyhow!("{}/{file}: {e}", ck.dir.display()))
+                .map_err(|e| RlError::Refused(format!("{}/{file}: {e}", ck.dir.display())))
         };
         for sv in &state.learners {
             for name in &sv.snapshots {
@@ -972,7 +980,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             l.optim
                 .load_state(sv.optim_steps, &optim, &policy, &device)
                 .map_err(|e| {
-                    anyhow::anyhow!("{}/learner-{k}.optim.safetensors: {e}", ck.dir.display())
+                    RlError::Refused(format!("{}/learner-{k}.optim.safetensors: {e}", ck.dir.display()))
                 })?;
             l.policy = Some(policy);
             (l.steps, l.steps0, l.updates) = (sv.steps, sv.steps, sv.updates);
@@ -999,7 +1007,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         snapshots_taken = state.snapshots_taken.clone();
         resumes = state.resumes.clone();
         resumes.push(rfc3339_utc(SystemTime::now()));
-        eprintln!(
+        say(Line::Note(format!(
             "{what}: resumed {} at update {}, {} frames{}",
             rd.display(),
             learners[0].updates,
@@ -1009,7 +1017,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
             } else {
                 format!(", {} snapshots in the population", snap_weights.len())
             }
-        );
+        )));
     }
     let started = Instant::now();
     let meta = weights.metadata.clone();
@@ -1094,7 +1102,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         let mut add = |name: String, tensors: &[NamedTensor], meta: &BTreeMap<String, String>| {
             let bytes = encode_tensors(Path::new(&name), tensors, meta)?;
             files.push((name, bytes));
-            anyhow::Ok(())
+            Ok::<(), RlError>(())
         };
         for (k, l) in learners.iter().enumerate() {
             add(
@@ -1146,7 +1154,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         let (names, bytes): (Vec<String>, Vec<Vec<u8>>) = files.into_iter().unzip();
         let refs: Vec<(&str, Vec<u8>)> = names.iter().map(String::as_str).zip(bytes).collect();
         let ckpts = RunDir::new(&run_dir).checkpoints_path();
-        std::fs::create_dir_all(&ckpts).with_context(|| format!("creating {}", ckpts.display()))?;
+        std::fs::create_dir_all(&ckpts).doing(|| format!("creating {}", ckpts.display()))?;
         save_checkpoint(&ckpts, CHECKPOINT, &refs)?;
         Ok(())
     };
@@ -1208,13 +1216,13 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
                             .is_some_and(|p| p.snapshots.contains(name))
                     })
                 });
-                eprintln!(
+                say(Line::Note(format!(
                     "exphil selfplay: snapshot {snap} joins the population ({} kept)",
                     learners[0]
                         .population
                         .as_ref()
                         .map_or(0, |p| p.snapshots.len())
-                );
+                )));
                 // Exploiters start over once they have done their job.
                 let learner = &mut learners[k];
                 let recent =
@@ -1226,10 +1234,10 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
                 };
                 if restart {
                     learner.reset_to_imitation(&ctx)?;
-                    eprintln!(
+                    say(Line::Note(format!(
                         "exphil selfplay: {} starts over from the imitation policy (reset {})",
                         learner.name, learner.resets
-                    );
+                    )));
                 }
             }
             if league.as_ref().is_some_and(|l| l.track_elo) {
@@ -1245,7 +1253,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
                         )
                     })
                     .collect();
-                eprintln!("Elo: {}", table.join(", "));
+                say(Line::Note(format!("Elo: {}", table.join(", "))));
             }
             if config.checkpoint_every > 0
                 && learners[0].updates.is_multiple_of(config.checkpoint_every)
@@ -1258,15 +1266,15 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
     }));
     let register = || {
         if let Err(e) = exphil_runs::models::register_run(&dir, &run_dir) {
-            eprintln!("{what}: warning: the registry was not updated: {e}");
+            say(Line::Note(format!("{what}: warning: the registry was not updated: {e}")));
         }
     };
     let failed = |why: &str| {
         if let Err(e) = exphil_runs::models::set_run_status(&run_dir, "failed") {
-            eprintln!("{what}: warning: {e}");
+            say(Line::Note(format!("{what}: warning: {e}")));
         }
         register();
-        eprintln!("{what}: the run {} failed ({why})", run_dir.display());
+        say(Line::Note(format!("{what}: the run {} failed ({why})", run_dir.display())));
     };
     match looped {
         Ok(Ok(())) => {}
@@ -1283,14 +1291,14 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         save(&learners, "interrupted", &snapshots_taken, &ratings)?;
         checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
         register();
-        println!(
+        say(Line::Out(format!(
             "✓ Interrupt checkpoint saved at update {} ({} frames)",
             learners[0].updates, learners[0].steps
-        );
-        println!(
+        )));
+        say(Line::Out(format!(
             "  Resume with the same command and --resume {}",
             run_dir.display()
-        );
+        )));
         return Ok(ExitCode::from(130));
     }
     save(&learners, "completed", &snapshots_taken, &ratings)?;
@@ -1300,7 +1308,7 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
     let secs = started.elapsed().as_secs_f64();
     let failed: usize = learners.iter().map(|l| l.batch.faults.len()).sum();
     let all_frames: u64 = learners.iter().map(|l| l.steps - l.steps0).sum();
-    println!(
+    say(Line::Out(format!(
         "{what}: {} updates, {} frames in {secs:.1} s ({:.0} frames/s{}); {} episodes \
          (won {}, lost {}); {failed} games failed and were replaced; saved {}",
         main.updates,
@@ -1315,10 +1323,10 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
         main.wins,
         main.losses,
         run_dir.display()
-    );
+    )));
     if is_league {
         for l in &learners[1..] {
-            println!(
+            say(Line::Out(format!(
                 "  {}: {} updates, {} episodes (won {}, lost {}), started over {} times; weights \
                  in {}",
                 l.name,
@@ -1331,9 +1339,9 @@ pub fn train(config: &PpoRunConfig, opts: &PpoRun, selfplay: bool) -> Result<Exi
                     .join("league")
                     .join(format!("{}.safetensors", l.name))
                     .display()
-            );
+            )));
         }
-        println!("  Elo: {}", ratings_line(&ratings));
+        say(Line::Out(format!("  Elo: {}", ratings_line(&ratings))));
     }
     Ok(ExitCode::SUCCESS)
 }

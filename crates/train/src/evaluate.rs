@@ -8,7 +8,7 @@ use crate::eval::{
     class_values, evaluate_batch, sequences_of_replay, step_latency, DataInfo, EvalReport,
     Evaluator, Mode, PolicyInfo, Sequence, SequenceOptions, EVAL_VERSION,
 };
-use anyhow::{bail, Context, Result};
+use crate::error::{Doing, RunError};
 use burn::tensor::Device;
 use exphil_corpus::Filter;
 use exphil_embed::{Embedder, TargetCoder};
@@ -73,7 +73,10 @@ struct Subject {
 type Decoding = (String, Embedder, TargetCoder, SequenceOptions);
 
 /// Evaluates the request's policies on its replays; one report per policy, in order.
-pub fn evaluate(req: &EvalRequest, on: &mut dyn FnMut(EvalEvent)) -> Result<Vec<EvalReport>> {
+pub fn evaluate(
+    req: &EvalRequest,
+    on: &mut dyn FnMut(EvalEvent),
+) -> Result<Vec<EvalReport>, RunError> {
     let (mut subjects, decodings) = subjects(req, on)?;
     // Games the policies trained on are left out.
     let (training, validation, known) = recorded_games(&subjects, req.include_training, on)?;
@@ -140,7 +143,9 @@ pub fn evaluate(req: &EvalRequest, on: &mut dyn FnMut(EvalEvent)) -> Result<Vec<
         on(EvalEvent::Read(chunk.len()));
     }
     if subjects.iter().any(|s| s.ev.frames() == 0) {
-        bail!("{}", nothing_evaluated(&skipped, &excluded, &evaluated));
+        return Err(RunError::Refused(nothing_evaluated(
+            &skipped, &excluded, &evaluated,
+        )));
     }
     let created = rfc3339_utc(SystemTime::now());
     let mut reports = Vec::new();
@@ -189,18 +194,18 @@ pub fn evaluate(req: &EvalRequest, on: &mut dyn FnMut(EvalEvent)) -> Result<Vec<
 fn subjects(
     req: &EvalRequest,
     on: &mut dyn FnMut(EvalEvent),
-) -> Result<(Vec<Subject>, Vec<Decoding>)> {
+) -> Result<(Vec<Subject>, Vec<Decoding>), RunError> {
     let mut subjects = Vec::new();
     let mut decodings: Vec<Decoding> = Vec::new();
     for (name, path) in &req.policies {
-        let loaded = load_policy(path, &req.device).with_context(|| format!("loading {name}"))?;
+        let loaded = load_policy(path, &req.device).doing(|| format!("loading {name}"))?;
         if let Err(why) = loaded.check_pairing() {
             on(EvalEvent::Warning(format!(
                 "{name}: {why}; its scores are not comparable with this pairing's"
             )));
         }
         let opts = SequenceOptions::for_policy(&loaded, req.frame_delay)
-            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            .map_err(|e| RunError::Refused(format!("{name}: {e}")))?;
         let key = serde_json::to_string(&(
             &loaded.embed,
             &loaded.targets,
@@ -211,9 +216,9 @@ fn subjects(
             Some(i) => i,
             None => {
                 let embedder = Embedder::new(loaded.embed.clone())
-                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                    .map_err(|e| RunError::Refused(format!("{name}: {e}")))?;
                 let coder = TargetCoder::new(loaded.targets.clone())
-                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                    .map_err(|e| RunError::Refused(format!("{name}: {e}")))?;
                 decodings.push((key, embedder, coder, opts.clone()));
                 decodings.len() - 1
             }
@@ -246,7 +251,7 @@ fn recorded_games(
     subjects: &[Subject],
     include_training: bool,
     on: &mut dyn FnMut(EvalEvent),
-) -> Result<(BTreeSet<String>, BTreeSet<String>, bool)> {
+) -> Result<(BTreeSet<String>, BTreeSet<String>, bool), RunError> {
     let mut training: BTreeSet<String> = BTreeSet::new();
     let mut validation: BTreeSet<String> = BTreeSet::new();
     let mut known = true;
@@ -259,10 +264,12 @@ fn recorded_games(
         {
             Some(Ok(r)) => r,
             // A damaged record must not let training games into the evaluation unnoticed.
-            Some(Err(e)) if !include_training => bail!(
-                "{e}\nwhich games the policy trained on cannot be told, so its evaluation \
-                 could include them; pass --include-training to evaluate anyway"
-            ),
+            Some(Err(e)) if !include_training => {
+                return Err(RunError::Refused(format!(
+                    "{e}\nwhich games the policy trained on cannot be told, so its evaluation \
+                     could include them; pass --include-training to evaluate anyway"
+                )))
+            }
             Some(Err(e)) => {
                 on(EvalEvent::Warning(format!(
                     "{e} (evaluating with --include-training)"
@@ -352,11 +359,13 @@ fn frames_hash(evaluated: &BTreeSet<String>, s: &Subject, req: &EvalRequest) -> 
 
 /// Writes `eval_<hash>.json` and refreshes the run's registry record (when the run is in a
 /// registry); returns the registry's warnings.
-fn save(run_dir: &Path, report: &EvalReport) -> Result<Vec<String>> {
+fn save(run_dir: &Path, report: &EvalReport) -> Result<Vec<String>, RunError> {
     let path = RunDir::new(run_dir).eval_path(&report.data.hash);
     let bytes = exphil_runs::rundir::sealed_json(&serde_json::to_value(report)?);
-    exphil_io::write_atomic(&path, &bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
+    exphil_io::write_atomic(&path, &bytes).map_err(|source| RunError::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    })?;
     match run_dir.parent() {
         Some(ckpt) if ckpt.join(exphil_runs::registry::REGISTRY_FILE).exists() => {
             Ok(register_run(ckpt, run_dir)?)

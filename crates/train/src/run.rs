@@ -6,7 +6,7 @@
 use crate::data::PreparedData;
 use crate::state::RunResults;
 use crate::trainer::{train, Event, FaultInjection, RunOptions, RunSummary};
-use anyhow::{Context, Result};
+use crate::error::{Doing, RunError};
 use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc, CheckpointFiles};
 use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{register_run, resolve_run};
@@ -125,7 +125,7 @@ pub fn dry_run_plan(config: &TrainConfig, data: &PreparedData) -> Vec<String> {
 /// The peak resident memory (bytes) of a few real training steps of `config` on its data (no
 /// validation, in a throwaway directory), and the steps run. Linux only (it resets and reads
 /// the process's peak resident set).
-pub fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, usize)> {
+pub fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, usize), RunError> {
     const STEPS: usize = 3;
     let status = |key: &str| -> Option<u64> {
         let text = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -134,8 +134,10 @@ pub fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, u
         Some(kib * 1024)
     };
     // Writing 5 to clear_refs resets the peak (VmHWM) to the current resident set.
-    std::fs::write("/proc/self/clear_refs", "5")
-        .context("this system cannot reset the peak memory counter")?;
+    std::fs::write("/proc/self/clear_refs", "5").map_err(|source| RunError::Io {
+        what: "this system cannot reset the peak memory counter".into(),
+        source,
+    })?;
     let mut cfg = config.clone();
     cfg.train.epochs = 1;
     cfg.train.max_batches = Some(STEPS * cfg.train.accumulation_steps.max(1));
@@ -152,7 +154,10 @@ pub fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, u
         training_hashes: Vec::new(),
         validation_hashes: Vec::new(),
     };
-    let dir = tempfile::tempdir().context("a temporary directory for the probe")?;
+    let dir = tempfile::tempdir().map_err(|source| RunError::Io {
+        what: "a temporary directory for the probe".into(),
+        source,
+    })?;
     let opts = RunOptions {
         run_dir: dir.path().to_path_buf(),
         resume: None,
@@ -166,27 +171,28 @@ pub fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, u
             steps += 1;
         }
     })?;
-    let peak = status("VmHWM:").context("no peak memory in /proc/self/status")?;
+    let peak = status("VmHWM:")
+        .ok_or_else(|| RunError::Refused("no peak memory in /proc/self/status".into()))?;
     Ok((peak, steps.max(1)))
 }
 
 /// Refuses a config whose model needs more memory than this machine has (see
 /// [`estimated_bytes`]); a no-op where the machine's memory cannot be read.
-pub fn check_memory(config: &TrainConfig, seed: u64) -> Result<()> {
+pub fn check_memory(config: &TrainConfig, seed: u64) -> Result<(), RunError> {
     let Some(total) = machine_memory() else {
         return Ok(());
     };
     let (need, params) = estimated_bytes(config, seed)?;
     if need > total {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-        anyhow::bail!(
+        return Err(RunError::Refused(format!(
             "this model needs about {:.1} GiB ({params} parameters with their gradients, \
              optimiser state and copies, plus one batch's activations) and this machine has \
              {:.1} GiB: use a smaller model (--hidden, --hidden-size, --num-layers) or a smaller \
              batch, or add --ignore-memory-limit to try anyway",
             gib(need),
             gib(total)
-        );
+        )));
     }
     Ok(())
 }
@@ -202,7 +208,7 @@ pub fn machine_memory() -> Option<u64> {
 /// A lower bound of what training `config` holds in memory, in bytes, and the model's
 /// parameters: the weights and their gradients, optimiser moments, the best and EMA copies and
 /// the recovery snapshot (f32 each), and one batch's activations kept for the backward pass.
-pub fn estimated_bytes(config: &TrainConfig, seed: u64) -> Result<(u64, usize)> {
+pub fn estimated_bytes(config: &TrainConfig, seed: u64) -> Result<(u64, usize), RunError> {
     let build = crate::data::build_config(&config.data, seed)?;
     let embedder = exphil_embed::Embedder::new(build.embed.clone())?;
     let coder = exphil_embed::TargetCoder::new(build.targets.clone())?;
@@ -264,8 +270,8 @@ pub fn write_config(
     meta: &RunMeta,
     status: &str,
     results: Option<&RunResults>,
-) -> Result<()> {
-    let value = |v: serde_json::Result<serde_json::Value>| v.map_err(anyhow::Error::from);
+) -> Result<(), RunError> {
+    let value = |v: serde_json::Result<serde_json::Value>| v.map_err(RunError::from);
     let mut file = RunFile {
         timestamp: Some(rfc3339_utc(SystemTime::now())),
         created_at: Some(meta.created_at.clone()),
@@ -299,7 +305,7 @@ pub fn write_config(
 
 /// `games.json`: the content hashes of the run's training and validation games, so that
 /// `exphil eval` can leave out games the policy trained on.
-pub fn write_games(run_dir: &Path, data: &PreparedData) -> Result<()> {
+pub fn write_games(run_dir: &Path, data: &PreparedData) -> Result<(), RunError> {
     Ok(RunDir::new(run_dir).write_games(&RunGames {
         training: data.training_hashes.clone(),
         validation: data.validation_hashes.clone(),
@@ -313,29 +319,29 @@ pub fn load_pretrained(
     ckpt_dir: &Path,
     config: &TrainConfig,
     data: &PreparedData,
-) -> Result<(String, Vec<exphil_runs::tensors::NamedTensor>)> {
+) -> Result<(String, Vec<exphil_runs::tensors::NamedTensor>), RunError> {
     use exphil_policy::file::{check_policy_matches, read_weights};
     use exphil_policy::file::{META_POLICY, META_SPEC};
     let path = if Path::new(arg).exists() {
         PathBuf::from(arg)
     } else {
-        resolve_run(ckpt_dir, arg).with_context(|| format!("--pretrained {arg}"))?
+        resolve_run(ckpt_dir, arg).doing(|| format!("--pretrained {arg}"))?
     };
-    let w = read_weights(&path).with_context(|| format!("--pretrained {arg}"))?;
+    let w = read_weights(&path).doing(|| format!("--pretrained {arg}"))?;
     let (tensors, meta, run_dir) = (w.tensors, w.metadata, w.run_dir);
-    let policy = meta.get(META_POLICY).with_context(|| {
-        format!(
+    let policy = meta.get(META_POLICY).ok_or_else(|| {
+        RunError::Refused(format!(
             "--pretrained {arg}: {} has no {META_POLICY} metadata",
             path.display()
-        )
+        ))
     })?;
     check_policy_matches(policy, &config.policy, "this run's config")
-        .map_err(|e| anyhow::anyhow!("--pretrained {arg}: {e}"))?;
+        .map_err(|e| RunError::Refused(format!("--pretrained {arg}: {e}")))?;
     let spec: Option<exphil_policy::InputSpec> = meta
         .get(META_SPEC)
         .and_then(|s| serde_json::from_str(s).ok());
     if spec.as_ref() != Some(&data.spec) {
-        anyhow::bail!(
+        return Err(RunError::Refused(format!(
             "--pretrained {arg}: the pretrained policy reads {} features and {} ids, this run's \
              data gives {} and {}: use the same embedding settings (embed preset, player names, \
              stick targets) as the pretrained run",
@@ -343,7 +349,7 @@ pub fn load_pretrained(
             spec.as_ref().map_or(0, |s| s.ids),
             data.spec.features,
             data.spec.ids
-        );
+        )));
     }
     let name = match &run_dir {
         Some(d) => d.file_name(),
@@ -369,13 +375,13 @@ pub const RESUMABLE: [&str; 4] = [
 pub fn resumed_config(
     files: &CheckpointFiles,
     cli: &serde_json::Value,
-) -> Result<(TrainConfig, PathBuf)> {
+) -> Result<(TrainConfig, PathBuf), RunError> {
     let run_dir = files
         .dir
         .parent()
         .and_then(Path::parent)
         .map(Path::to_path_buf)
-        .context("the checkpoint is not inside a run directory")?;
+        .ok_or_else(|| RunError::Refused("the checkpoint is not inside a run directory".into()))?;
     let run = RunDir::new(&run_dir);
     let mut config = run.read()?.train_config(&run.config_path())?;
     let mut v = serde_json::to_value(&config)?;
@@ -390,13 +396,13 @@ pub fn resumed_config(
         .filter(|k| !RESUMABLE.contains(&k.as_str()))
         .collect();
     if !ignored.is_empty() {
-        anyhow::bail!(
+        return Err(RunError::Refused(format!(
             "--resume continues the run with its own config ({}); only --epochs, \
              --cache-dir, --device and --log-interval can change. Not applied: {}. To change \
              other settings, start a new run.",
             run.config_path().display(),
             ignored.join(", ")
-        );
+        )));
     }
     Ok((config, run_dir))
 }
@@ -423,7 +429,7 @@ pub fn resolve_seed(config: &mut TrainConfig) -> (u64, bool) {
 pub fn open_run_dir(
     config: &mut TrainConfig,
     resumed: Option<PathBuf>,
-) -> Result<(PathBuf, String)> {
+) -> Result<(PathBuf, String), RunError> {
     let (dir, name) = match resumed {
         Some(d) => {
             let name = d
@@ -505,13 +511,13 @@ pub fn train_recorded(
     meta: &RunMeta,
     opts: &RunOptions,
     on_event: &mut dyn FnMut(Event),
-) -> Result<Recorded> {
+) -> Result<Recorded, RunError> {
     let run_dir = &opts.run_dir;
     let ckpt_dir = run_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(&config.checkpoint.dir));
-    let register = |status: &str, results: Option<&RunResults>| -> Result<Vec<String>> {
+    let register = |status: &str, results: Option<&RunResults>| -> Result<Vec<String>, RunError> {
         write_config(run_dir, config, data, meta, status, results)?;
         Ok(if config.checkpoint.register {
             register_run(&ckpt_dir, run_dir)?

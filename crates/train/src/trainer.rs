@@ -20,6 +20,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use exphil_dataset::{Batch, Loader, LoaderError, StreamBatch, StreamLoader};
 use exphil_embed::TARGET_COLUMNS;
+use exphil_policy::device::device_of;
 use exphil_policy::{
     bc_loss, correct_counts, file, params, BackboneState, HeadLogits, LossOutput, LossSpec, Policy,
     PolicyInput, TargetBatch, COMPONENTS,
@@ -143,37 +144,6 @@ pub fn checkpoint_on_interrupt() -> std::sync::Arc<std::sync::atomic::AtomicBool
         eprintln!("\n⚠ Received an interrupt: saving a checkpoint before exit...");
     });
     stop
-}
-
-/// The device of a `--device` string: `cpu`, or `cuda:N` in a build with the `cuda` feature.
-pub fn device_of(name: &str) -> Result<Device, TrainError> {
-    let name = name.trim();
-    if name.is_empty() || name == "cpu" {
-        return Ok(Device::flex());
-    }
-    if let Some(idx) = name
-        .strip_prefix("cuda:")
-        .or(if name == "cuda" { Some("0") } else { None })
-    {
-        let i: usize = idx
-            .parse()
-            .map_err(|_| TrainError::Config(format!("device {name:?}: expected cuda:N")))?;
-        #[cfg(feature = "cuda")]
-        {
-            return Ok(Device::cuda(i));
-        }
-        #[cfg(not(feature = "cuda"))]
-        {
-            let _ = i;
-            return Err(TrainError::Config(format!(
-                "device {name:?}: this exphil was built without CUDA; rebuild with \
-                 `cargo build --release --features cuda` or use --device cpu"
-            )));
-        }
-    }
-    Err(TrainError::Config(format!(
-        "unknown device {name:?}: use cpu or cuda:N"
-    )))
 }
 
 fn mix(seed: u64, n: u64) -> u64 {
@@ -692,7 +662,9 @@ pub fn train(
             }
         )));
     }
-    let device = device_of(&cfg.device)?.autodiff();
+    let device = device_of(&cfg.device)
+        .map_err(|e| TrainError::Config(e.to_string()))?
+        .autodiff();
     device.seed(seed);
     let (pos, rows) = data.button_positives;
     let loss = LossSpec::new(&cfg.loss, &pos, rows);
