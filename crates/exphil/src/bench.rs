@@ -6,6 +6,7 @@
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use clap::{Args, Subcommand};
+use exphil_policy::device::device_of;
 use exphil_policy::file::load_for_play;
 use exphil_policy::model::param_count;
 use exphil_policy::sample::{quantile, step_timings, Timed};
@@ -19,7 +20,6 @@ use exphil_runs::presets::{did_you_mean, validate};
 use exphil_sim::{bot, Bot, Game, STAGES};
 use exphil_state::Controller;
 use exphil_train::data::{prepare, PreparedData};
-use exphil_policy::device::device_of;
 use exphil_train::trainer::{train, Event, FaultInjection, RunOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

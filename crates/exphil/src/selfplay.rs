@@ -95,7 +95,11 @@ pub fn run(cmd: SelfplayCommand) -> Result<ExitCode> {
 }
 
 fn train(a: SelfplayArgs) -> Result<ExitCode> {
-    Ok(exphil_rl::launch::run(a.ppo, Some(a.league), &crate::cli::say)?)
+    Ok(exphil_rl::launch::run(
+        a.ppo,
+        Some(a.league),
+        &crate::cli::say,
+    )?)
 }
 
 /// The results against one opponent, in words.

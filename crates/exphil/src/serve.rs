@@ -7,11 +7,11 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use exphil_policy::agent::BatchedPolicy;
+use exphil_policy::device::device_of;
 use exphil_policy::file::load_for_play;
 use exphil_policy::Sampling;
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_serve::{declared_characters, error_code, run_session, PolicyBrain, Stats};
-use exphil_policy::device::device_of;
 use exphil_umi::protocol::{error, write_message};
 use exphil_umi::Hello;
 use std::os::unix::net::UnixStream;

@@ -2,8 +2,8 @@
 //! (preset, config file, flags) resolved and validated, or a resumed run's own config; then the
 //! dry-run's config and plan, or the run ([`crate::runner::train`]).
 
-use crate::runner::{resume_dir, train, PpoRun};
 use crate::error::{refuse, Doing, Line, Result, Say};
+use crate::runner::{resume_dir, train, PpoRun};
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_runs::ppo_args::{LeagueArgs, PpoArgs};
 use exphil_runs::ppo_config::{chosen_in, resolve_ppo, resume_config, PpoRunConfig};
@@ -100,9 +100,9 @@ pub fn run(args: PpoArgs, league: Option<LeagueArgs>, say: Say<'_>) -> Result<Ex
                 say(Line::Out(format!("Pretrained: {}", path.display())));
             }
             (None, Some(r)) => say(Line::Out(format!("Resumes: {r}"))),
-            (None, None) => {
-                say(Line::Note(format!("{what}: warning: a run needs --pretrained RUN (the imitation policy)")))
-            }
+            (None, None) => say(Line::Note(format!(
+                "{what}: warning: a run needs --pretrained RUN (the imitation policy)"
+            ))),
         }
         for line in config.plan(selfplay) {
             say(Line::Out(line));

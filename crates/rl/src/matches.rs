@@ -3,15 +3,15 @@
 //! their results summed up (wins, KOs, per stage). Behind `exphil sim play` and
 //! `exphil selfplay eval`; PPO's rollouts seat the same agents.
 
-use crate::error::{refuse, Doing, Result, RlError};
+use crate::error::{refuse, Doing, Result};
 use exphil_policy::agent::BatchedPolicy;
+use exphil_policy::device::device_of;
 use exphil_policy::file::load_for_play;
 use exphil_policy::Sampling;
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_sim::record::Recording;
 use exphil_sim::{Agent, Bots, Delayed, End, Fighter, Game, Outcome, SlpRecorder, Stage};
 use exphil_state::{Controller, GameState};
-use exphil_policy::device::device_of;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -197,8 +197,7 @@ pub fn play_games(
         if let (Some(dir), Some(mut r)) = (out.html, rec) {
             r.result = line.clone();
             let path = dir.join(format!("game_{}.html", n + 1));
-            std::fs::write(&path, r.html())
-                .doing(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, r.html()).doing(|| format!("writing {}", path.display()))?;
         }
         on_game(&Played {
             number: n + 1,

@@ -5,15 +5,16 @@
 //! that fails is replaced and its transition ends the episode; the learner never stops for it.
 //! The result is a run directory like `exphil train`'s, so every other command reads it.
 
+use crate::error::{refuse, Doing, Line, Result, RlError, Say};
 use crate::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
 use crate::matches::PolicyAgent;
 use crate::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
 use crate::reward::{Reward, Snap};
-use crate::error::{refuse, Doing, Line, Result, RlError, Say};
 use burn::module::Module;
 use exphil_dataset::{target_row, LiveGame};
 use exphil_embed::Embedder;
 use exphil_policy::agent::BatchedPolicy;
+use exphil_policy::device::device_of;
 use exphil_policy::file::{load_for_play, read_weights};
 use exphil_policy::{params, BackboneState, PolicyInput, Sampling, TargetBatch};
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
@@ -25,7 +26,6 @@ use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use exphil_sim::{bot, Agent, Batch, Bots, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
 use exphil_train::optim::Optimizer;
-use exphil_policy::device::device_of;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
@@ -676,7 +676,10 @@ pub fn train(
     let pretrained = match (&opts.pretrained, &resumed) {
         (Some(p), _) => p.clone(),
         (None, Some((rd, _, _, Some(parent)))) => {
-            say(Line::Note(format!("{what}: resuming {} from its parent {parent}", rd.display())));
+            say(Line::Note(format!(
+                "{what}: resuming {} from its parent {parent}",
+                rd.display()
+            )));
             parent.clone()
         }
         _ => refuse!("{what} needs --pretrained RUN: the imitation policy to start from"),
@@ -725,7 +728,7 @@ pub fn train(
     } else {
         Some(
             Stage::parse(&a.stage)
-                .doing(|| format!("{:?} is not a legal stage", a.stage))?,
+                .ok_or_else(|| RlError::Refused(format!("{:?} is not a legal stage", a.stage)))?,
         )
     };
     let n = a.num_games;
@@ -756,8 +759,7 @@ pub fn train(
     let cfg = config.ppo.clone();
     let spec = loaded.spec.clone();
     let embedder = Embedder::new(loaded.embed.clone())?;
-    let coder = exphil_embed::TargetCoder::new(loaded.targets.clone())
-        ?;
+    let coder = exphil_embed::TargetCoder::new(loaded.targets.clone())?;
     let inner = device.clone().inner();
     let is_league = league.as_ref().is_some_and(League::is_league);
     let ctx = Ctx {
@@ -980,7 +982,10 @@ pub fn train(
             l.optim
                 .load_state(sv.optim_steps, &optim, &policy, &device)
                 .map_err(|e| {
-                    RlError::Refused(format!("{}/learner-{k}.optim.safetensors: {e}", ck.dir.display()))
+                    RlError::Refused(format!(
+                        "{}/learner-{k}.optim.safetensors: {e}",
+                        ck.dir.display()
+                    ))
                 })?;
             l.policy = Some(policy);
             (l.steps, l.steps0, l.updates) = (sv.steps, sv.steps, sv.updates);
@@ -1266,7 +1271,9 @@ pub fn train(
     }));
     let register = || {
         if let Err(e) = exphil_runs::models::register_run(&dir, &run_dir) {
-            say(Line::Note(format!("{what}: warning: the registry was not updated: {e}")));
+            say(Line::Note(format!(
+                "{what}: warning: the registry was not updated: {e}"
+            )));
         }
     };
     let failed = |why: &str| {
@@ -1274,7 +1281,10 @@ pub fn train(
             say(Line::Note(format!("{what}: warning: {e}")));
         }
         register();
-        say(Line::Note(format!("{what}: the run {} failed ({why})", run_dir.display())));
+        say(Line::Note(format!(
+            "{what}: the run {} failed ({why})",
+            run_dir.display()
+        )));
     };
     match looped {
         Ok(Ok(())) => {}

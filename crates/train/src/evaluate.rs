@@ -4,11 +4,11 @@
 //! `eval_<hash>.json`, the hash naming the games and settings, so evaluations on the same
 //! frames rank together).
 
+use crate::error::{Doing, RunError};
 use crate::eval::{
     class_values, evaluate_batch, sequences_of_replay, step_latency, DataInfo, EvalReport,
     Evaluator, Mode, PolicyInfo, Sequence, SequenceOptions, EVAL_VERSION,
 };
-use crate::error::{Doing, RunError};
 use burn::tensor::Device;
 use exphil_corpus::Filter;
 use exphil_embed::{Embedder, TargetCoder};

@@ -4,9 +4,9 @@
 //! through failures and panics) and weights to fine-tune from.
 
 use crate::data::PreparedData;
+use crate::error::{Doing, RunError};
 use crate::state::RunResults;
 use crate::trainer::{train, Event, FaultInjection, RunOptions, RunSummary};
-use crate::error::{Doing, RunError};
 use exphil_runs::checkpoint::{default_run_name, prepare_run_dir, rfc3339_utc, CheckpointFiles};
 use exphil_runs::config::TrainConfig;
 use exphil_runs::models::{register_run, resolve_run};
