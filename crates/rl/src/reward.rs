@@ -4,50 +4,22 @@
 
 use exphil_runs::ppo_config::RewardConfig;
 use exphil_sim::{Game, StepInfo};
-use serde::{Deserialize, Serialize};
 
 /// Below this height a fighter counts as off-stage even above the stage's width.
 const OFFSTAGE_Y: f32 = -20.0;
 
-/// Weights of the reward terms.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// The reward of a run: its terms' weights ([`RewardConfig`], the run config's `reward` section)
+/// applied to the simulator's steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Reward {
-    /// Per percent dealt, minus per percent taken.
-    pub damage: f32,
-    /// Per stock taken, minus per stock lost.
-    pub stock: f32,
-    /// At the game's end: + for a win, − for a loss (the sparse reward).
-    pub win: f32,
-    /// Per frame: the distance to the opponent closed, in units of 3 (about a dash's speed).
-    pub approach: f32,
-    /// A hit that starts or extends the opponent's hitstun: min(1, hitstun / 30); 0.1 per
-    /// frame the opponent stays in hitstun.
-    pub combo: f32,
-    /// A hit on an off-stage opponent while on stage: 1.
-    pub edge_guard: f32,
-    /// Per frame off-stage: a penalty of how far past the edge (per 50 units, at most 1) plus
-    /// how far below the stage (per 100 units, at most 1).
-    pub recovery_risk: f32,
+    /// The weights.
+    pub weights: RewardConfig,
 }
 
-impl Default for Reward {
-    /// The run config's default weights.
-    fn default() -> Reward {
-        Reward::from(RewardConfig::default())
-    }
-}
-
-impl From<RewardConfig> for Reward {
-    fn from(c: RewardConfig) -> Reward {
-        Reward {
-            damage: c.damage,
-            stock: c.stock,
-            win: c.win,
-            approach: c.approach,
-            combo: c.combo,
-            edge_guard: c.edge_guard,
-            recovery_risk: c.recovery_risk,
-        }
+impl Reward {
+    /// The reward of these weights.
+    pub fn new(weights: RewardConfig) -> Reward {
+        Reward { weights }
     }
 }
 
@@ -76,27 +48,27 @@ impl Snap {
 impl Reward {
     /// Whether any shaping term is on (they need the states around each step).
     pub fn shaped(&self) -> bool {
-        self.approach != 0.0
-            || self.combo != 0.0
-            || self.edge_guard != 0.0
-            || self.recovery_risk != 0.0
+        self.weights.approach != 0.0
+            || self.weights.combo != 0.0
+            || self.weights.edge_guard != 0.0
+            || self.weights.recovery_risk != 0.0
     }
 
     /// Player 1's reward for one step of a game on a stage whose main platform ends at
     /// `edge`: `before` and `after` are both players around the step (`None` when the game
     /// was replaced, which leaves only the terms of `info`).
     pub fn step(&self, edge: f32, info: &StepInfo, around: Option<([Snap; 2], [Snap; 2])>) -> f32 {
-        let mut r = self.damage * (info.damage_dealt[0] - info.damage_dealt[1]);
+        let mut r = self.weights.damage * (info.damage_dealt[0] - info.damage_dealt[1]);
         if info.stock_lost[1] {
-            r += self.stock;
+            r += self.weights.stock;
         }
         if info.stock_lost[0] {
-            r -= self.stock;
+            r -= self.weights.stock;
         }
         if let Some(o) = info.outcome {
             match o.winner {
-                Some(0) => r += self.win,
-                Some(_) => r -= self.win,
+                Some(0) => r += self.weights.win,
+                Some(_) => r -= self.weights.win,
                 None => {}
             }
         }
@@ -104,14 +76,14 @@ impl Reward {
             return r;
         };
         let offstage = |s: &Snap| s.x.abs() > edge || s.y < OFFSTAGE_Y;
-        if self.approach != 0.0 {
+        if self.weights.approach != 0.0 {
             let dist = |p: &[Snap; 2]| (p[0].x - p[1].x).hypot(p[0].y - p[1].y);
-            r += self.approach * (dist(&before) - dist(&after)) / 3.0;
+            r += self.weights.approach * (dist(&before) - dist(&after)) / 3.0;
         }
         let (them0, them1) = (before[1], after[1]);
         let hit = them1.hitstun > them0.hitstun;
-        if self.combo != 0.0 {
-            r += self.combo
+        if self.weights.combo != 0.0 {
+            r += self.weights.combo
                 * if hit {
                     (them1.hitstun as f32 / 30.0).min(1.0)
                 } else if them1.hitstun > 0 && them0.hitstun > 0 {
@@ -120,14 +92,14 @@ impl Reward {
                     0.0
                 };
         }
-        if self.edge_guard != 0.0 && hit && offstage(&them1) && !offstage(&after[0]) {
-            r += self.edge_guard;
+        if self.weights.edge_guard != 0.0 && hit && offstage(&them1) && !offstage(&after[0]) {
+            r += self.weights.edge_guard;
         }
-        if self.recovery_risk != 0.0 && offstage(&after[0]) {
+        if self.weights.recovery_risk != 0.0 && offstage(&after[0]) {
             let me = after[0];
             let horizontal = ((me.x.abs() - edge).max(0.0) / 50.0).min(1.0);
             let vertical = ((-me.y).max(0.0) / 100.0).min(1.0);
-            r -= self.recovery_risk * (horizontal + vertical);
+            r -= self.weights.recovery_risk * (horizontal + vertical);
         }
         r
     }

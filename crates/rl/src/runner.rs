@@ -775,7 +775,7 @@ pub fn train(
         imitation: &imitation,
         named: is_league,
         temporal,
-        reward: Reward::from(config.reward),
+        reward: Reward::new(config.reward),
         say,
     };
 
@@ -1072,7 +1072,7 @@ pub fn train(
                 "opponent": if league.is_some() { "population" } else { a.opponent.as_str() },
                 "characters": [learner_fighter.character.name(), opp_fighter.character.name()],
                 "timesteps": main.steps,
-                "reward": ctx.reward,
+                "reward": ctx.reward.weights,
                 "max_episode_frames": a.max_episode_frames,
                 "history": main.history,
             }),

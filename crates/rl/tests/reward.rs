@@ -1,16 +1,17 @@
 //! The reward's terms, one at a time.
 
 use exphil_rl::reward::{Reward, Snap};
+use exphil_runs::ppo_config::RewardConfig;
 use exphil_sim::game::{End, Outcome, StepInfo};
 
 const EDGE: f32 = 85.0;
 
 fn off() -> Reward {
-    Reward {
+    Reward::new(RewardConfig {
         damage: 0.0,
         stock: 0.0,
-        ..Reward::default()
-    }
+        ..RewardConfig::default()
+    })
 }
 
 fn snap(x: f32, y: f32, hitstun: u16) -> Snap {
@@ -19,10 +20,10 @@ fn snap(x: f32, y: f32, hitstun: u16) -> Snap {
 
 #[test]
 fn stocks_damage_and_wins_are_zero_sum() {
-    let r = Reward {
+    let r = Reward::new(RewardConfig {
         win: 5.0,
-        ..Reward::default()
-    };
+        ..RewardConfig::default()
+    });
     let info = StepInfo {
         damage_dealt: [12.0, 2.0],
         stock_lost: [false, true],
@@ -47,10 +48,10 @@ fn stocks_damage_and_wins_are_zero_sum() {
 #[test]
 fn shaping_terms_reward_approach_combos_edge_guards_and_punish_risk() {
     let none = StepInfo::default();
-    let approach = Reward {
+    let approach = Reward::new(RewardConfig {
         approach: 1.0,
-        ..off()
-    };
+        ..off().weights
+    });
     assert!(approach.shaped());
     let around = (
         [snap(0.0, 0.0, 0), snap(30.0, 0.0, 0)],
@@ -60,10 +61,10 @@ fn shaping_terms_reward_approach_combos_edge_guards_and_punish_risk() {
     // Without the states (a replaced game) the shaping terms are left out.
     assert_eq!(approach.step(EDGE, &none, None), 0.0);
 
-    let combo = Reward {
+    let combo = Reward::new(RewardConfig {
         combo: 1.0,
-        ..off()
-    };
+        ..off().weights
+    });
     let hit = (
         [snap(0.0, 0.0, 0), snap(10.0, 0.0, 0)],
         [snap(0.0, 0.0, 0), snap(10.0, 0.0, 15)],
@@ -75,10 +76,10 @@ fn shaping_terms_reward_approach_combos_edge_guards_and_punish_risk() {
     );
     assert!((combo.step(EDGE, &none, Some(held)) - 0.1).abs() < 1e-6);
 
-    let guard = Reward {
+    let guard = Reward::new(RewardConfig {
         edge_guard: 1.0,
-        ..off()
-    };
+        ..off().weights
+    });
     let offstage_hit = (
         [snap(80.0, 0.0, 0), snap(100.0, -10.0, 0)],
         [snap(80.0, 0.0, 0), snap(104.0, -10.0, 20)],
@@ -90,10 +91,10 @@ fn shaping_terms_reward_approach_combos_edge_guards_and_punish_risk() {
     );
     assert_eq!(guard.step(EDGE, &none, Some(onstage_hit)), 0.0);
 
-    let risk = Reward {
+    let risk = Reward::new(RewardConfig {
         recovery_risk: 1.0,
-        ..off()
-    };
+        ..off().weights
+    });
     let out = (
         [snap(0.0, 0.0, 0); 2],
         [snap(110.0, -50.0, 0), snap(0.0, 0.0, 0)],

@@ -103,7 +103,7 @@ impl Default for RolloutConfig {
     }
 }
 
-/// Weights of the reward terms (0 turns a term off); `exphil_rl::reward::Reward` computes them.
+/// Weights of the reward terms (0 turns a term off); `exphil_rl::reward::Reward` applies them.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RewardConfig {
