@@ -127,6 +127,23 @@ fn crates_depend_only_downwards_and_the_data_flow_is_framework_free() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// The modules a source file's own code names as `crate::NAME` (tests and comments, doc links
+/// included, aside).
+fn crate_paths(text: &str) -> Vec<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let mut names = Vec::new();
+    for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        for part in line.split("crate::").skip(1) {
+            names.push(
+                part.chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect(),
+            );
+        }
+    }
+    names
+}
+
 /// The first cycle of `edges` (module → modules it names), if any.
 fn cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit(
@@ -188,18 +205,10 @@ fn no_module_of_a_crate_names_one_that_names_it_back() {
         let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (m, path) in &modules {
             let text = std::fs::read_to_string(path).unwrap();
-            // The module's own code: tests and comments (doc links) aside.
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
             let names = edges.entry(m.clone()).or_default();
-            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-                for part in line.split("crate::").skip(1) {
-                    let name: String = part
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
-                    if name != *m && modules.contains_key(&name) {
-                        names.insert(name);
-                    }
+            for name in crate_paths(&text) {
+                if name != *m && modules.contains_key(&name) {
+                    names.insert(name);
                 }
             }
         }
@@ -328,15 +337,9 @@ fn the_binary_is_a_thin_shell() {
         if SHARED.contains(&module.as_str()) {
             continue;
         }
-        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for part in line.split("crate::").skip(1) {
-                let name: String = part
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if sources.contains_key(&name) && !SHARED.contains(&name.as_str()) {
-                    wrong.push(format!("{module}.rs uses the command module {name}"));
-                }
+        for name in crate_paths(text) {
+            if sources.contains_key(&name) && !SHARED.contains(&name.as_str()) {
+                wrong.push(format!("{module}.rs uses the command module {name}"));
             }
         }
     }

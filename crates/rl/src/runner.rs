@@ -616,6 +616,109 @@ impl Learner {
     }
 }
 
+/// A run being resumed: its directory, its last checkpoint, the state in it and the run's parent.
+struct Resumed {
+    rd: PathBuf,
+    ck: exphil_runs::checkpoint::CheckpointFiles,
+    state: SavedRun,
+    parent: Option<String>,
+}
+
+/// The run `--resume r` names, with its last checkpoint: an old run's checkpoint moved into
+/// place, leftovers of interrupted saves cleaned up, the checkpoint's version checked.
+fn open_resume(dir: &Path, r: &str, what: &str, say: Say<'_>) -> Result<Resumed> {
+    let rd = resume_dir(dir, r)?;
+    // What interrupted saves left behind goes first (and a swapped-out checkpoint a save was
+    // replacing comes back).
+    let ckpts = checkpoints_of(&rd, what, say)?;
+    let report = exphil_runs::checkpoint::cleanup(&ckpts)
+        .doing(|| format!("cleaning up {}", ckpts.display()))?;
+    if !report.removed.is_empty() {
+        say(Line::Note(format!(
+            "{what}: removed {} leftovers of interrupted checkpoint saves",
+            report.removed.len()
+        )));
+    }
+    let ck = load_checkpoint(&ckpts, CHECKPOINT).doing(|| {
+        format!(
+            "--resume {r}: no usable PPO checkpoint in {} (one is written every \
+             --checkpoint-every updates)",
+            rd.display()
+        )
+    })?;
+    for w in &ck.warnings {
+        say(Line::Note(format!("{what}: {w}")));
+    }
+    let state: SavedRun = serde_json::from_slice(ck.require("state.json")?)
+        .doing(|| format!("reading {}/state.json", ck.dir.display()))?;
+    if state.version != SAVED_VERSION {
+        refuse!(
+            "{}: checkpoint version {} (this exphil reads {SAVED_VERSION})",
+            ck.dir.display(),
+            state.version
+        );
+    }
+    let parent = RunDir::new(&rd).read().ok().and_then(|v| v.parent);
+    Ok(Resumed {
+        rd,
+        ck,
+        state,
+        parent,
+    })
+}
+
+/// The learners of a run and their names: one, or in a league the main agent and its
+/// exploiters.
+fn roles_of(league: Option<&League>) -> Vec<(Role, String)> {
+    let Some(l) = league else {
+        return vec![(Role::Main, "learner".to_string())];
+    };
+    let numbered = |base: &str, k: usize, of: usize| {
+        if of == 1 {
+            base.to_string()
+        } else {
+            format!("{base}_{}", k + 1)
+        }
+    };
+    let mut roles = vec![(Role::Main, "main".to_string())];
+    for k in 0..l.main_exploiters {
+        roles.push((
+            Role::MainExploiter,
+            numbered("main_exploiter", k, l.main_exploiters),
+        ));
+    }
+    for k in 0..l.league_exploiters {
+        roles.push((
+            Role::LeagueExploiter,
+            numbered("league_exploiter", k, l.league_exploiters),
+        ));
+    }
+    roles
+}
+
+/// The population a learner of `role` draws its opponents from: the league's for the main
+/// agent; the main agent alone for a main exploiter; the league's snapshots (twice as many
+/// kept) for a league exploiter.
+fn population_of(l: &League, role: Role) -> Population {
+    let only = |current, historical| Weights {
+        current,
+        historical,
+        scripted: 0.0,
+    };
+    match role {
+        Role::Main => l.population.clone(),
+        Role::MainExploiter => {
+            Population::new(0, only(1.0, 0.0), HistoricalSampling::Pfsp, Vec::new())
+        }
+        Role::LeagueExploiter => Population::new(
+            l.population.max_history.max(1) * 2,
+            only(0.0, 1.0),
+            HistoricalSampling::Pfsp,
+            Vec::new(),
+        ),
+    }
+}
+
 /// PPO of a validated config against `rollout.opponent`, or (`selfplay`) against opponents
 /// drawn from a population, with exploiters beside the main learner when the league has them.
 /// The config is written into the run's `config.json`.
@@ -637,45 +740,11 @@ pub fn train(
     // A run to resume: its directory, last checkpoint and config.
     let resumed = match &opts.resume {
         None => None,
-        Some(r) => {
-            let rd = resume_dir(&dir, r)?;
-            // What interrupted saves left behind goes first (and a swapped-out checkpoint a
-            // save was replacing comes back).
-            let ckpts = checkpoints_of(&rd, what, say)?;
-            let report = exphil_runs::checkpoint::cleanup(&ckpts)
-                .doing(|| format!("cleaning up {}", ckpts.display()))?;
-            if !report.removed.is_empty() {
-                say(Line::Note(format!(
-                    "{what}: removed {} leftovers of interrupted checkpoint saves",
-                    report.removed.len()
-                )));
-            }
-            let ck = load_checkpoint(&ckpts, CHECKPOINT).doing(|| {
-                format!(
-                    "--resume {r}: no usable PPO checkpoint in {} (one is written every \
-                     --checkpoint-every updates)",
-                    rd.display()
-                )
-            })?;
-            for w in &ck.warnings {
-                say(Line::Note(format!("{what}: {w}")));
-            }
-            let state: SavedRun = serde_json::from_slice(ck.require("state.json")?)
-                .doing(|| format!("reading {}/state.json", ck.dir.display()))?;
-            if state.version != SAVED_VERSION {
-                refuse!(
-                    "{}: checkpoint version {} (this exphil reads {SAVED_VERSION})",
-                    ck.dir.display(),
-                    state.version
-                );
-            }
-            let parent = RunDir::new(&rd).read().ok().and_then(|v| v.parent);
-            Some((rd, ck, state, parent))
-        }
+        Some(r) => Some(open_resume(&dir, r, what, say)?),
     };
     let pretrained = match (&opts.pretrained, &resumed) {
         (Some(p), _) => p.clone(),
-        (None, Some((rd, _, _, Some(parent)))) => {
+        (None, Some(Resumed { rd, parent: Some(parent), .. })) => {
             say(Line::Note(format!(
                 "{what}: resuming {} from its parent {parent}",
                 rd.display()
@@ -750,7 +819,7 @@ pub fn train(
         format!("ppo_{}_{}", loaded.name(), &t[..15.min(t.len())])
     });
     let run_dir = match &resumed {
-        Some((rd, ..)) => rd.clone(),
+        Some(r) => r.rd.clone(),
         None => dir.join(&name),
     };
     if resumed.is_none() && run_dir.exists() {
@@ -780,61 +849,14 @@ pub fn train(
     };
 
     // The learners: one, or in a league the main agent and its exploiters.
-    let mut roles = vec![(Role::Main, "learner".to_string())];
-    if let Some(l) = &league {
-        if is_league {
-            roles[0].1 = "main".into();
-            let numbered = |base: &str, k: usize, of: usize| {
-                if of == 1 {
-                    base.to_string()
-                } else {
-                    format!("{base}_{}", k + 1)
-                }
-            };
-            for k in 0..l.main_exploiters {
-                roles.push((
-                    Role::MainExploiter,
-                    numbered("main_exploiter", k, l.main_exploiters),
-                ));
-            }
-            for k in 0..l.league_exploiters {
-                roles.push((
-                    Role::LeagueExploiter,
-                    numbered("league_exploiter", k, l.league_exploiters),
-                ));
-            }
-        }
-    }
+    let roles = roles_of(league.as_ref().filter(|_| is_league));
     // The pool name of the policy mirroring the main learner.
     let current = if is_league { "main" } else { "current" }.to_string();
     let mut learners: Vec<Learner> = Vec::new();
     for (k, (role, lname)) in roles.into_iter().enumerate() {
         let seed = seed.wrapping_add(k as u64 * 104_729);
         let mut pool = Pool::new(n, seed * 7919);
-        let population = match (&league, role) {
-            (None, _) => None,
-            (Some(l), Role::Main) => Some(l.population.clone()),
-            (Some(_), Role::MainExploiter) => Some(Population::new(
-                0,
-                Weights {
-                    current: 1.0,
-                    historical: 0.0,
-                    scripted: 0.0,
-                },
-                HistoricalSampling::Pfsp,
-                Vec::new(),
-            )),
-            (Some(l), Role::LeagueExploiter) => Some(Population::new(
-                l.population.max_history.max(1) * 2,
-                Weights {
-                    current: 0.0,
-                    historical: 1.0,
-                    scripted: 0.0,
-                },
-                HistoricalSampling::Pfsp,
-                Vec::new(),
-            )),
-        };
+        let population = league.as_ref().map(|l| population_of(l, role));
         if league.is_some() {
             pool.add_policy(current.clone(), opponent(seed + 1)?);
         } else if let Some(b) = a.opponent.strip_prefix("bot:") {
@@ -947,7 +969,7 @@ pub fn train(
     // The weights of every snapshot still in a population (checkpoints hold them).
     let mut snap_weights: BTreeMap<String, exphil_policy::Policy> = BTreeMap::new();
     let mut resumes: Vec<String> = Vec::new();
-    if let Some((rd, ck, state, _)) = &resumed {
+    if let Some(Resumed { rd, ck, state, .. }) = &resumed {
         let built: Vec<&str> = learners.iter().map(|l| l.name.as_str()).collect();
         let saved: Vec<&str> = state.learners.iter().map(|l| l.name.as_str()).collect();
         if built != saved {

@@ -8,7 +8,7 @@
 //! ([`crate::rundir::RunFile::ppo_config`]).
 
 use crate::presets::{
-    check_keys, find_preset, flag_for_key_in, get_path, leaf_keys, locate_value_error, merge,
+    check_keys, file_and_cli, find_preset, flag_for_key_in, get_path, leaf_keys, locate_value_error, merge,
     read_config_file_with, valid_device, BadSetting, ConfigError, Flag, Layers, Preset, Resolved,
     ValueKind, FROM_CLI, FROM_FILE, FROM_PRESET,
 };
@@ -366,20 +366,7 @@ pub fn ppo_preset_names() -> Vec<&'static str> {
 /// and layer. The result is not validated: call [`PpoRunConfig::validate`].
 pub fn resolve_ppo(layers: &Layers) -> Result<Resolved<PpoRunConfig>, ConfigError> {
     let schema = ppo_key_schema();
-    let (file, file_preset) = match &layers.file {
-        Some(path) => read_config_file_with(path, &schema, PPO_FLAGS)?,
-        None => (Value::Object(Map::new()), None),
-    };
-    let file_origin = layers
-        .file
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let cli = match &layers.cli {
-        Value::Null => Value::Object(Map::new()),
-        v => v.clone(),
-    };
-    check_keys(&cli, &schema, "", "the command line")?;
+    let (file, file_preset, file_origin, cli) = file_and_cli(layers, &schema, PPO_FLAGS)?;
     let (preset, preset_source) = match (&layers.preset, file_preset) {
         (Some(n), _) => (Some(find_preset(&ppo_presets(), n, "--preset")?), FROM_CLI),
         (None, Some(n)) => {

@@ -1298,6 +1298,31 @@ fn names_replays(overlay: &Value) -> bool {
     get_path(overlay, "data.replays").is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
 }
 
+/// The file and command-line layers of a command whose keys are `keys` and flags `flags`: the
+/// file's overlay (read and checked), the preset it names, its name for messages, and the
+/// command line's overlay with its keys checked.
+pub fn file_and_cli(
+    layers: &Layers,
+    keys: &Value,
+    flags: &'static [Flag],
+) -> Result<(Value, Option<String>, String, Value), ConfigError> {
+    let (file, file_preset) = match &layers.file {
+        Some(path) => read_config_file_with(path, keys, flags)?,
+        None => (Value::Object(Map::new()), None),
+    };
+    let file_origin = layers
+        .file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let cli = match &layers.cli {
+        Value::Null => Value::Object(Map::new()),
+        v => v.clone(),
+    };
+    check_keys(&cli, keys, "", "the command line")?;
+    Ok((file, file_preset, file_origin, cli))
+}
+
 /// Resolves the layers into a config: defaults, then the preset (from `--preset`, else the
 /// file's `preset:`, else `EXPHIL_DEFAULT_PRESET`), then the file, then the environment
 /// (`EXPHIL_CHECKPOINTS_DIR` -> `checkpoint.dir`; `EXPHIL_REPLAYS_DIR` -> `data.replays` unless
@@ -1311,20 +1336,7 @@ fn names_replays(overlay: &Value) -> bool {
 pub fn resolve(layers: &Layers) -> Result<Resolved, ConfigError> {
     let schema = defaults_json();
     let keys = key_schema();
-    let (file, file_preset) = match &layers.file {
-        Some(path) => read_config_file(path)?,
-        None => (Value::Object(Map::new()), None),
-    };
-    let file_origin = layers
-        .file
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let cli = match &layers.cli {
-        Value::Null => Value::Object(Map::new()),
-        v => v.clone(),
-    };
-    check_keys(&cli, &keys, "", "the command line")?;
+    let (file, file_preset, file_origin, cli) = file_and_cli(layers, &keys, FLAGS)?;
 
     let env_var = |k: &str| {
         layers
