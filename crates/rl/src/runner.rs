@@ -744,7 +744,14 @@ pub fn train(
     };
     let pretrained = match (&opts.pretrained, &resumed) {
         (Some(p), _) => p.clone(),
-        (None, Some(Resumed { rd, parent: Some(parent), .. })) => {
+        (
+            None,
+            Some(Resumed {
+                rd,
+                parent: Some(parent),
+                ..
+            }),
+        ) => {
             say(Line::Note(format!(
                 "{what}: resuming {} from its parent {parent}",
                 rd.display()
@@ -1052,7 +1059,7 @@ pub fn train(
     // from its own record when resumed).
     let base_record = loaded_record(&weights.run_dir);
     let created_at = match &resumed {
-        Some((rd, ..)) => RunDir::new(rd).read().ok().and_then(|f| f.created_at),
+        Some(r) => RunDir::new(&r.rd).read().ok().and_then(|f| f.created_at),
         None => None,
     }
     .unwrap_or_else(|| rfc3339_utc(SystemTime::now()));

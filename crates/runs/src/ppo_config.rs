@@ -8,12 +8,12 @@
 //! ([`crate::rundir::RunFile::ppo_config`]).
 
 use crate::presets::{
-    check_keys, file_and_cli, find_preset, flag_for_key_in, get_path, leaf_keys, locate_value_error, merge,
-    read_config_file_with, valid_device, BadSetting, ConfigError, Flag, Layers, Preset, Resolved,
-    ValueKind, FROM_CLI, FROM_FILE, FROM_PRESET,
+    check_keys, file_and_cli, find_preset, flag_for_key_in, get_path, leaf_keys,
+    locate_value_error, merge, valid_device, BadSetting, ConfigError, Flag, Layers, Preset,
+    Resolved, ValueKind, FROM_CLI, FROM_FILE, FROM_PRESET,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The PPO update: GAE, the clipped objective, the loss weights, epochs and minibatches.
