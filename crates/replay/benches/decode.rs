@@ -1,11 +1,15 @@
-//! Single-thread decode throughput of exphil against peppi 2.1.2 on the shared complete games.
+//! Single-thread decode throughput of exphil against peppi 2.1.2 per Slippi version class
+//! (0.x-1.x, 2.x, 3.0-3.11, 3.12+) and over everything.
 //!
-//! `cargo bench -p exphil-replay --bench decode`. Reads every file of `games/` under the replay
-//! folder (`$EXPHIL_REPLAYS`, else `../shared/replays` beside the workspace) into memory once,
-//! then decodes the whole set with each decoder for several rounds (`$EXPHIL_BENCH_ROUNDS`,
-//! default 9), alternating which one goes first, and reports the best and the median round.
-//! Frames per second count exphil's frame rows (one per frame id) for both decoders.
+//! `cargo bench -p exphil-replay --bench decode`. Reads every file of `games/` and `edge/` under
+//! the replay folder (`$EXPHIL_REPLAYS`, else `../shared/replays` beside the workspace) into
+//! memory once; keeps those both decoders read whole (no exphil warning, no peppi error: the
+//! others are listed as left out), then decodes each class with each decoder for several rounds
+//! (`$EXPHIL_BENCH_ROUNDS`, default 9), alternating which one goes first. It reports MB/s and
+//! frames/s of the best round and the speed ratio of the best and of the median rounds. Frames
+//! per second count exphil's frame rows (one per frame id) for both decoders.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -21,25 +25,31 @@ fn replays_dir() -> PathBuf {
         })
 }
 
-fn load_games() -> Vec<(String, Vec<u8>)> {
-    let dir = replays_dir().join("games");
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}); set EXPHIL_REPLAYS to the shared replay folder",
-            dir.display()
-        )
-    });
-    let mut files: Vec<(String, Vec<u8>)> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "slp"))
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (p.file_name().unwrap().to_string_lossy().into_owned(), bytes)
-        })
-        .collect();
+/// Every `.slp` file of the shared folder's `games/` and `edge/`, by name.
+fn load_files() -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for sub in ["games", "edge"] {
+        let dir = replays_dir().join(sub);
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "cannot read {} ({e}); set EXPHIL_REPLAYS to the shared replay folder",
+                dir.display()
+            )
+        });
+        for p in entries.filter_map(Result::ok).map(|e| e.path()) {
+            if p.extension().is_some_and(|x| x == "slp") {
+                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let name = format!("{sub}/{}", p.file_name().unwrap().to_string_lossy());
+                files.push((name, bytes));
+            }
+        }
+    }
     files.sort();
-    assert!(!files.is_empty(), "no .slp files in {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no .slp files under {}",
+        replays_dir().display()
+    );
     files
 }
 
@@ -80,63 +90,107 @@ fn stats(mut rounds: Vec<Duration>) -> Stats {
     }
 }
 
-fn report(name: &str, s: &Stats, bytes: usize, frames: usize) {
-    let mb = bytes as f64 / 1e6;
-    for (which, d) in [("best", s.best), ("median", s.median)] {
-        let secs = d.as_secs_f64();
-        println!(
-            "{name:<7} {which:<6} {mb:8.1} MB  {secs:8.4} s  {:8.1} MB/s  {:10.0} frames/s",
-            mb / secs,
-            frames as f64 / secs
-        );
+/// A Slippi version class: old recordings behave differently (no bookends, shorter payloads).
+fn class_of(v: exphil_replay::Version) -> &'static str {
+    match (v.0, v.1) {
+        (0 | 1, _) => "0.x-1.x",
+        (2, _) => "2.x",
+        (3, 0..=11) => "3.0-3.11",
+        _ => "3.12+",
     }
+}
+
+/// The order classes are reported in.
+const CLASSES: [&str; 4] = ["0.x-1.x", "2.x", "3.0-3.11", "3.12+"];
+
+/// Alternating rounds of both decoders over `files`: exphil's and peppi's statistics.
+fn race(files: &[(String, Vec<u8>)], rounds: usize) -> (Stats, Stats) {
+    let mut ours = Vec::with_capacity(rounds);
+    let mut theirs = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        if r % 2 == 0 {
+            ours.push(round_exphil(files));
+            theirs.push(round_peppi(files));
+        } else {
+            theirs.push(round_peppi(files));
+            ours.push(round_exphil(files));
+        }
+    }
+    (stats(ours), stats(theirs))
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported, so ignore arguments.
-    let files = load_games();
-    let bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
     let rounds: usize = std::env::var("EXPHIL_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .filter(|&r| r > 0)
         .unwrap_or(9);
-
-    // Warm-up round (also counts frames and checks both decoders accept every file).
-    let frames: usize = files
-        .iter()
-        .map(|(name, b)| {
-            exphil_replay::read(b, OPTS)
-                .unwrap_or_else(|e| panic!("exphil: {name}: {e}"))
-                .frames
-                .len()
+    // Every shared replay both decoders read whole (warm-up: also counts frames), by class.
+    let mut by_class: BTreeMap<&str, (Vec<(String, Vec<u8>)>, usize)> = BTreeMap::new();
+    let mut left_out = Vec::new();
+    // peppi panics on some files (10-Man, Home-Run Contest): quietly, those are left out.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for (name, bytes) in load_files() {
+        let ours = exphil_replay::read(&bytes, OPTS);
+        let theirs = std::panic::catch_unwind(|| {
+            peppi::io::slippi::read(Cursor::new(bytes.as_slice()), None)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
-        .sum();
-    round_peppi(&files);
-
-    let mut ours = Vec::with_capacity(rounds);
-    let mut theirs = Vec::with_capacity(rounds);
-    for r in 0..rounds {
-        if r % 2 == 0 {
-            ours.push(round_exphil(&files));
-            theirs.push(round_peppi(&files));
-        } else {
-            theirs.push(round_peppi(&files));
-            ours.push(round_exphil(&files));
+        .unwrap_or_else(|_| Err("panicked".to_string()));
+        match (ours, theirs) {
+            (Ok(g), Ok(_)) if g.warnings.is_empty() => {
+                let e = by_class.entry(class_of(g.start.version)).or_default();
+                e.1 += g.frames.len();
+                e.0.push((name, bytes));
+            }
+            (Ok(g), Ok(_)) => left_out.push(format!("{name} (exphil: {})", g.warnings[0])),
+            (Err(e), _) => left_out.push(format!("{name} (exphil: {e})")),
+            (_, Err(e)) => left_out.push(format!("{name} (peppi: {e})")),
         }
     }
-    let (ours, theirs) = (stats(ours), stats(theirs));
-
+    std::panic::set_hook(hook);
+    let all: Vec<(String, Vec<u8>)> = by_class.values().flat_map(|c| c.0.clone()).collect();
+    let all_frames: usize = by_class.values().map(|c| c.1).sum();
     println!(
-        "decode, one thread: {} games, {:.1} MB, {frames} frames, {rounds} rounds",
-        files.len(),
-        bytes as f64 / 1e6
+        "decode, one thread, exphil against peppi 2.1.2, {rounds} alternating rounds (best, median)"
     );
-    report("exphil", &ours, bytes, frames);
-    report("peppi", &theirs, bytes, frames);
     println!(
-        "exphil/peppi speed ratio: best {:.2}x, median {:.2}x",
-        theirs.best.as_secs_f64() / ours.best.as_secs_f64(),
-        theirs.median.as_secs_f64() / ours.median.as_secs_f64()
+        "{:<10} {:>5} {:>8} {:>9}  {:>10} {:>10}  {:>12} {:>12}  {:>13}",
+        "class",
+        "files",
+        "MB",
+        "frames",
+        "exphil MB/s",
+        "peppi MB/s",
+        "exphil fr/s",
+        "peppi fr/s",
+        "ratio"
     );
+    let mut rows: Vec<(&str, &[(String, Vec<u8>)], usize)> = CLASSES
+        .iter()
+        .filter_map(|c| by_class.get(c).map(|(f, n)| (*c, f.as_slice(), *n)))
+        .collect();
+    rows.push(("all", &all, all_frames));
+    for (class, files, frames) in rows {
+        let (ours, theirs) = race(files, rounds);
+        let bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+        let mb = bytes as f64 / 1e6;
+        let (o, t) = (ours.best.as_secs_f64(), theirs.best.as_secs_f64());
+        println!(
+            "{class:<10} {:>5} {mb:>8.1} {frames:>9}  {:>10.1} {:>10.1}  {:>12.0} {:>12.0}  {:>5.2}x {:>5.2}x",
+            files.len(),
+            mb / o,
+            mb / t,
+            frames as f64 / o,
+            frames as f64 / t,
+            t / o,
+            theirs.median.as_secs_f64() / ours.median.as_secs_f64(),
+        );
+    }
+    for f in &left_out {
+        println!("left out: {f}");
+    }
 }

@@ -78,6 +78,7 @@ pub fn read(bytes: &[u8], opts: DecodeOptions) -> Result<Game, DecodeError> {
         (&bytes[RAW_START..end.min(bytes.len())], Some(end))
     };
     let mut decoder = Decoder::new(opts, RAW_START as u64);
+    decoder.size_hint(raw.len());
     decoder.feed(raw)?;
     let metadata_at = match declared_end {
         Some(end) => (end <= bytes.len()).then_some(end),

@@ -552,6 +552,19 @@ pub struct Frames {
 }
 
 impl Frames {
+    /// Room for `rows` more frame rows in every column (the follower columns stay empty until a
+    /// follower appears), so that decoding does not regrow and copy the columns as it goes.
+    pub fn reserve(&mut self, rows: usize) {
+        self.id.reserve(rows);
+        self.start.reserve(rows);
+        self.bookend.reserve(rows);
+        self.item_spans.reserve(rows);
+        self.stage_spans.reserve(rows);
+        for p in &mut self.ports {
+            p.leader.reserve(rows);
+        }
+    }
+
     /// Number of frame rows.
     pub fn len(&self) -> usize {
         self.id.len()

@@ -111,6 +111,8 @@ pub struct Decoder {
     committed: Vec<usize>,
     warnings_dropped: u64,
     early_warnings: Vec<Warning>,
+    /// The raw stream's length when known (a file), to size the frame columns once.
+    size_hint: usize,
 }
 
 impl Decoder {
@@ -145,7 +147,31 @@ impl Decoder {
             committed: Vec::new(),
             warnings_dropped: 0,
             early_warnings: Vec::new(),
+            size_hint: 0,
         }
+    }
+
+    /// Tells the decoder how many bytes the raw stream holds (a file's), so that Game Start
+    /// sizes the frame columns for the frames that many bytes can hold at most, instead of
+    /// growing them by copying as frames arrive. A wrong hint costs memory or a regrow, never
+    /// correctness.
+    pub fn size_hint(&mut self, raw_bytes: usize) {
+        self.size_hint = raw_bytes;
+    }
+
+    /// The most frames `size_hint` bytes can hold: every frame has a Pre- and a Post-Frame
+    /// Update per player and, where the file declares them, a Frame Start and a Frame Bookend.
+    fn frames_hinted(&self, players: usize) -> usize {
+        /// Frames reserved at most, whatever the hint (about 5 hours of play).
+        const MAX_RESERVED: usize = 1 << 20;
+        let bytes_of = |code: u8| match self.sizes[code as usize] {
+            UNDECLARED => 0,
+            size => size as usize + 1,
+        };
+        let per_frame = players.max(1) * (bytes_of(event::PRE_FRAME) + bytes_of(event::POST_FRAME))
+            + bytes_of(event::FRAME_START)
+            + bytes_of(event::FRAME_BOOKEND);
+        (self.size_hint / per_frame.max(1)).min(MAX_RESERVED)
     }
 
     /// The game decoded so far (`None` until Game Start has been read).
@@ -401,7 +427,10 @@ impl Decoder {
             self.port_column[player.port.index()] = Some(column);
         }
         self.pending.chars = vec![Default::default(); start.players.len()];
-        self.game = Some(Game::new(start));
+        let rows = self.frames_hinted(start.players.len());
+        let mut game = Game::new(start);
+        game.frames.reserve(rows);
+        self.game = Some(game);
         self.phase = Phase::Frames;
     }
 
