@@ -78,3 +78,23 @@ fn every_edge_file_decodes_or_fails_clearly() {
         }
     }
 }
+
+/// A file's frame columns are sized from its length before the frames arrive (the speed is the
+/// decode bench's to show); the memory this reserves stays within twice the frames the file
+/// holds: the estimate counts a frame's character events, and items, stage events and rollback
+/// re-sends only make real frames longer.
+#[test]
+fn frame_columns_reserved_from_the_file_stay_within_twice_its_frames() {
+    for e in common::manifest().into_iter().filter(|e| e.is_game()) {
+        let game = read_file(&e.path, DecodeOptions::default()).unwrap();
+        let rows = game.frames.len();
+        for port in &game.frames.ports {
+            let reserved = port.leader.capacity();
+            assert!(
+                reserved >= rows && reserved <= 2 * rows,
+                "{}: {rows} frames, {reserved} reserved",
+                e.file
+            );
+        }
+    }
+}
