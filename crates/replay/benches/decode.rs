@@ -90,6 +90,9 @@ fn stats(mut rounds: Vec<Duration>) -> Stats {
     }
 }
 
+/// Files by name, with their bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
 /// A Slippi version class: old recordings behave differently (no bookends, shorter payloads).
 fn class_of(v: exphil_replay::Version) -> &'static str {
     match (v.0, v.1) {
@@ -127,7 +130,7 @@ fn main() {
         .filter(|&r| r > 0)
         .unwrap_or(9);
     // Every shared replay both decoders read whole (warm-up: also counts frames), by class.
-    let mut by_class: BTreeMap<&str, (Vec<(String, Vec<u8>)>, usize)> = BTreeMap::new();
+    let mut by_class: BTreeMap<&str, (Files, usize)> = BTreeMap::new();
     let mut left_out = Vec::new();
     // peppi panics on some files (10-Man, Home-Run Contest): quietly, those are left out.
     let hook = std::panic::take_hook();
@@ -152,7 +155,7 @@ fn main() {
         }
     }
     std::panic::set_hook(hook);
-    let all: Vec<(String, Vec<u8>)> = by_class.values().flat_map(|c| c.0.clone()).collect();
+    let all: Files = by_class.values().flat_map(|c| c.0.clone()).collect();
     let all_frames: usize = by_class.values().map(|c| c.1).sum();
     println!(
         "decode, one thread, exphil against peppi 2.1.2, {rounds} alternating rounds (best, median)"
@@ -169,9 +172,9 @@ fn main() {
         "peppi fr/s",
         "ratio"
     );
-    let mut rows: Vec<(&str, &[(String, Vec<u8>)], usize)> = CLASSES
+    let mut rows: Vec<(&str, &Files, usize)> = CLASSES
         .iter()
-        .filter_map(|c| by_class.get(c).map(|(f, n)| (*c, f.as_slice(), *n)))
+        .filter_map(|c| by_class.get(c).map(|(f, n)| (*c, f, *n)))
         .collect();
     rows.push(("all", &all, all_frames));
     for (class, files, frames) in rows {
