@@ -555,13 +555,13 @@ impl Frames {
     /// Room for `rows` more frame rows in every column (the follower columns stay empty until a
     /// follower appears), so that decoding does not regrow and copy the columns as it goes.
     pub fn reserve(&mut self, rows: usize) {
-        self.id.reserve(rows);
-        self.start.reserve(rows);
-        self.bookend.reserve(rows);
-        self.item_spans.reserve(rows);
-        self.stage_spans.reserve(rows);
+        self.id.reserve_exact(rows);
+        self.start.reserve_exact(rows);
+        self.bookend.reserve_exact(rows);
+        self.item_spans.reserve_exact(rows);
+        self.stage_spans.reserve_exact(rows);
         for p in &mut self.ports {
-            p.leader.reserve(rows);
+            p.leader.reserve_exact(rows);
         }
     }
 

@@ -113,6 +113,8 @@ pub struct Decoder {
     early_warnings: Vec<Warning>,
     /// The raw stream's length when known (a file), to size the frame columns once.
     size_hint: usize,
+    /// The absolute offset of the stream's first byte.
+    base: u64,
 }
 
 impl Decoder {
@@ -148,21 +150,26 @@ impl Decoder {
             warnings_dropped: 0,
             early_warnings: Vec::new(),
             size_hint: 0,
+            base,
         }
     }
 
-    /// Tells the decoder how many bytes the raw stream holds (a file's), so that Game Start
-    /// sizes the frame columns for the frames that many bytes can hold at most, instead of
-    /// growing them by copying as frames arrive. A wrong hint costs memory or a regrow, never
-    /// correctness.
+    /// Tells the decoder how many bytes the raw stream holds (a file's), so that the frame
+    /// columns are sized for the frames the rest of the stream can hold when the first frame
+    /// comes, instead of growing by copying as frames arrive. A wrong hint costs memory or a
+    /// regrow, never correctness.
     pub fn size_hint(&mut self, raw_bytes: usize) {
         self.size_hint = raw_bytes;
     }
 
-    /// The most frames `size_hint` bytes can hold: every frame has a Pre- and a Post-Frame
-    /// Update per player and, where the file declares them, a Frame Start and a Frame Bookend.
-    fn frames_hinted(&self, players: usize) -> usize {
-        /// Frames reserved at most, whatever the hint (about 5 hours of play).
+    /// Room for the frames still to come, when the frame columns are full: as many as the
+    /// rest of the stream (from `offset`) can hold at most (every frame has a Pre- and a
+    /// Post-Frame Update per player and, where the file declares them, a Frame Start and a
+    /// Frame Bookend), and at least an eighth more rows, so a low estimate never makes growth
+    /// quadratic. Reserving when the frames come, not at Game Start, keeps a file that is
+    /// mostly something else from reserving memory for frames it does not hold.
+    fn rows_to_reserve(&self, players: usize, rows: usize, offset: u64) -> usize {
+        /// Rows reserved at most at once, whatever the hint (about 5 hours of play).
         const MAX_RESERVED: usize = 1 << 20;
         let bytes_of = |code: u8| match self.sizes[code as usize] {
             UNDECLARED => 0,
@@ -171,7 +178,11 @@ impl Decoder {
         let per_frame = players.max(1) * (bytes_of(event::PRE_FRAME) + bytes_of(event::POST_FRAME))
             + bytes_of(event::FRAME_START)
             + bytes_of(event::FRAME_BOOKEND);
-        (self.size_hint / per_frame.max(1)).min(MAX_RESERVED)
+        let end = self.base.saturating_add(self.size_hint as u64);
+        let left = end.saturating_sub(offset) as usize;
+        (left / per_frame.max(1) + 1)
+            .max(rows / 8)
+            .min(MAX_RESERVED)
     }
 
     /// The game decoded so far (`None` until Game Start has been read).
@@ -427,10 +438,7 @@ impl Decoder {
             self.port_column[player.port.index()] = Some(column);
         }
         self.pending.chars = vec![Default::default(); start.players.len()];
-        let rows = self.frames_hinted(start.players.len());
-        let mut game = Game::new(start);
-        game.frames.reserve(rows);
-        self.game = Some(game);
+        self.game = Some(Game::new(start));
         self.phase = Phase::Frames;
     }
 
@@ -614,6 +622,13 @@ impl Decoder {
     }
 
     fn commit(&mut self) {
+        // Full frame columns grow once for the frames the rest of the stream can hold.
+        let reserve = match self.game.as_ref() {
+            Some(g) if self.size_hint > 0 && g.frames.id.len() == g.frames.id.capacity() => Some(
+                self.rows_to_reserve(g.frames.ports.len(), g.frames.id.len(), self.pending.offset),
+            ),
+            _ => None,
+        };
         let Some(game) = self.game.as_mut() else {
             return;
         };
@@ -691,6 +706,9 @@ impl Decoder {
         frames.stage_events.extend_from_slice(&pending.stage);
 
         let old_len = frames.id.len();
+        if let Some(rows) = reserve.filter(|_| !replace) {
+            frames.reserve(rows);
+        }
         if replace {
             frames.start[row] = pending.start;
             frames.bookend[row] = pending.bookend;
