@@ -48,6 +48,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         Some(path) => resumed(path, &args)?,
         None => (fresh(&args, quiet)?, None, None),
     };
+    // A device this build lacks is refused now, before any data work (a dry run too).
+    exphil_policy::device::device_of(&config.device)?;
     let (seed, drawn) = resolve_seed(&mut config);
     if drawn && args.dry_run {
         // The seed decides the split and the shuffles: the real run draws another.

@@ -710,3 +710,46 @@ fn oversized_or_ambiguous_configs_are_refused_before_anything_runs() {
     refused(&["--config", "/dev/zero"], "not a regular file");
     assert!(!t.0.join("ck").exists(), "nothing was created");
 }
+
+/// A device this build does not have is refused before any data work, a dry run too: the
+/// message names the device and the ones there are, and no dataset is built.
+#[test]
+fn a_device_this_build_lacks_is_refused_before_any_data_work() {
+    let t = Tmp::new("nodevice");
+    for extra in [
+        &["--preset", "gpu"][..],
+        &["--device", "cuda:0", "--dry-run"][..],
+    ] {
+        let mut args = vec![
+            "--replays".to_string(),
+            games(),
+            "--cache-dir".into(),
+            t.s("cache"),
+            "--checkpoints".into(),
+            t.s("ck"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = run(&t.0, &refs(&args));
+        let out = text(&o);
+        assert!(!o.status.success(), "{extra:?}: {out}");
+        assert!(
+            out.contains("device \"cuda:0\"") && out.contains("its devices: cpu"),
+            "{extra:?}: {out}"
+        );
+        assert!(
+            !t.0.join("cache").exists(),
+            "{extra:?}: a dataset was built"
+        );
+    }
+    // PPO too, before it looks for the policy to start from.
+    let o = Command::new(env!("CARGO_BIN_EXE_exphil"))
+        .args(["ppo", "--device", "cuda:0", "--dry-run"])
+        .env("HOME", &t.0)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("its devices: cpu"),
+        "{out}"
+    );
+}

@@ -8,7 +8,18 @@ use burn::tensor::Device;
 #[error("{0}")]
 pub struct DeviceError(pub String);
 
+/// The devices this build can run on, as `--device` takes them.
+pub fn devices_here() -> &'static str {
+    if cfg!(feature = "cuda") {
+        "cpu, cuda:N"
+    } else {
+        "cpu"
+    }
+}
+
 /// The device of a `--device` string: `cpu`, or `cuda:N` in a build with the `cuda` feature.
+/// An unusable one is an error naming it and the devices this build has; it is cheap, so
+/// commands check their device before any data work.
 pub fn device_of(name: &str) -> Result<Device, DeviceError> {
     let name = name.trim();
     if name.is_empty() || name == "cpu" {
@@ -29,13 +40,15 @@ pub fn device_of(name: &str) -> Result<Device, DeviceError> {
         {
             let _ = i;
             return Err(DeviceError(format!(
-                "device {name:?}: this exphil was built without CUDA; rebuild with \
-                 `cargo build --release --features cuda` or use --device cpu"
+                "device {name:?}: this exphil was built without CUDA (its devices: {}); rebuild \
+                 with `cargo build --release --features cuda` or use --device cpu",
+                devices_here()
             )));
         }
     }
     Err(DeviceError(format!(
-        "unknown device {name:?}: use cpu or cuda:N"
+        "unknown device {name:?}: use cpu or cuda:N (this build's devices: {})",
+        devices_here()
     )))
 }
 

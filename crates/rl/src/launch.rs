@@ -59,6 +59,8 @@ pub fn run(args: PpoArgs, league: Option<LeagueArgs>, say: Say<'_>) -> Result<Ex
     };
     let config = resolved.config.clone();
     config.validate()?;
+    // A device this build lacks is refused before anything is loaded (a dry run too).
+    exphil_policy::device::device_of(&config.device)?;
     // What one command sets and the other does not read.
     if selfplay {
         if let Some(k) = chosen_in(&resolved.sources, "rollout.opponent").first() {
