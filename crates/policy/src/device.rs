@@ -1,5 +1,6 @@
-//! Where a policy runs: the device of a `--device` string (`cpu`, or `cuda:N` in a build with
-//! the `cuda` feature).
+//! Where a policy runs: the device of a `--device` string (`cpu`; `cuda:N` in a build with the
+//! `cuda` feature; `vulkan` (the first adapter), `vulkan:N` (the N-th discrete GPU) or
+//! `vulkan:cpu` (a software adapter such as Mesa's lavapipe) in a build with `vulkan`).
 
 use burn::tensor::Device;
 
@@ -10,10 +11,11 @@ pub struct DeviceError(pub String);
 
 /// The devices this build can run on, as `--device` takes them.
 pub fn devices_here() -> &'static str {
-    if cfg!(feature = "cuda") {
-        "cpu, cuda:N"
-    } else {
-        "cpu"
+    match (cfg!(feature = "cuda"), cfg!(feature = "vulkan")) {
+        (true, true) => "cpu, cuda:N, vulkan, vulkan:N, vulkan:cpu",
+        (true, false) => "cpu, cuda:N",
+        (false, true) => "cpu, vulkan, vulkan:N, vulkan:cpu",
+        (false, false) => "cpu",
     }
 }
 
@@ -46,8 +48,36 @@ pub fn device_of(name: &str) -> Result<Device, DeviceError> {
             )));
         }
     }
+    if let Some(which) =
+        name.strip_prefix("vulkan:")
+            .or(if name == "vulkan" { Some("") } else { None })
+    {
+        #[cfg(feature = "vulkan")]
+        {
+            use burn::tensor::DeviceKind;
+            let kind = match which {
+                "" => DeviceKind::DefaultDevice,
+                "cpu" => DeviceKind::Cpu,
+                n => DeviceKind::DiscreteGpu(n.parse().map_err(|_| {
+                    DeviceError(format!(
+                        "device {name:?}: expected vulkan, vulkan:N or vulkan:cpu"
+                    ))
+                })?),
+            };
+            return Ok(Device::vulkan(kind));
+        }
+        #[cfg(not(feature = "vulkan"))]
+        {
+            let _ = which;
+            return Err(DeviceError(format!(
+                "device {name:?}: this exphil was built without Vulkan (its devices: {}); \
+                 rebuild with `cargo build --release -p exphil --features vulkan` or use --device cpu",
+                devices_here()
+            )));
+        }
+    }
     Err(DeviceError(format!(
-        "unknown device {name:?}: use cpu or cuda:N (this build's devices: {})",
+        "unknown device {name:?}: use cpu, cuda:N or vulkan[:N] (this build's devices: {})",
         devices_here()
     )))
 }
@@ -61,8 +91,18 @@ mod tests {
         assert!(device_of("cpu").is_ok());
         assert!(device_of("").is_ok());
         let e = device_of("tpu:0").unwrap_err().to_string();
-        assert!(e.contains("tpu:0") && e.contains("cpu or cuda:N"), "{e}");
+        assert!(
+            e.contains("tpu:0") && e.contains("cpu, cuda:N or vulkan"),
+            "{e}"
+        );
         let e = device_of("cuda:x").unwrap_err().to_string();
         assert!(e.contains("expected cuda:N"), "{e}");
+        if !cfg!(feature = "vulkan") {
+            let e = device_of("vulkan:0").unwrap_err().to_string();
+            assert!(
+                e.contains("without Vulkan") && e.contains("--features vulkan"),
+                "{e}"
+            );
+        }
     }
 }

@@ -586,7 +586,10 @@ impl PpoRunConfig {
         if !valid_device(&self.device) {
             refuse(
                 "device",
-                format!("must be `cpu` or `cuda:N`, not `{}`", self.device),
+                format!(
+                    "must be `cpu`, `cuda:N`, `vulkan`, `vulkan:N` or `vulkan:cpu`, not `{}`",
+                    self.device
+                ),
             );
         }
         let p = &self.ppo;

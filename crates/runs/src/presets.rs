@@ -1546,10 +1546,13 @@ fn backbone_hint(key: &str, probe: &Value) -> String {
 
 /// Whether a device name is `cpu` or `cuda:N`.
 pub fn valid_device(device: &str) -> bool {
+    let index = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit());
     device == "cpu"
+        || device == "vulkan"
+        || device.strip_prefix("cuda:").is_some_and(index)
         || device
-            .strip_prefix("cuda:")
-            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            .strip_prefix("vulkan:")
+            .is_some_and(|n| n == "cpu" || index(n))
 }
 
 /// The checks of a temporal backbone's settings.
@@ -1697,7 +1700,7 @@ pub fn validate(c: &TrainConfig) -> Result<Vec<String>, ConfigError> {
 
     if !valid_device(&c.device) {
         bad.push(format!(
-            "{} must be `cpu` or `cuda:N` (N a GPU index), not `{}`",
+            "{} must be `cpu`, `cuda:N`, `vulkan`, `vulkan:N` (N a GPU index) or `vulkan:cpu`, not `{}`",
             s("device"),
             c.device
         ));

@@ -1101,7 +1101,7 @@ fn each_rule_refuses_with_a_reason() {
         (
             "device",
             |c| c.device = "gpu".into(),
-            "--device (device) must be `cpu` or `cuda:N`",
+            "--device (device) must be `cpu`, `cuda:N`, `vulkan`",
         ),
         ("device empty", |c| c.device = String::new(), "--device"),
         (
