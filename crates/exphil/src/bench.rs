@@ -85,7 +85,7 @@ pub struct ArchArgs {
     /// Dataset cache directory [default: ~/.cache/exphil/datasets].
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// `cpu` or `cuda:N`.
+    /// `cpu`, `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`, `vulkan:cpu` (a `vulkan` build).
     #[arg(long, default_value = "cpu", value_name = "DEV")]
     pub device: String,
 }
@@ -396,7 +396,7 @@ pub struct SimArgs {
     /// Where run names are looked up [default: $EXPHIL_CHECKPOINTS_DIR, else checkpoints].
     #[arg(long, value_name = "DIR")]
     pub checkpoints: Option<PathBuf>,
-    /// `cpu` or `cuda:N`.
+    /// `cpu`, `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`, `vulkan:cpu` (a `vulkan` build).
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,
 }

@@ -40,7 +40,7 @@ pub struct DemoArgs {
     /// Seed for the games, training and evaluation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// `cpu` or `cuda:N`.
+    /// `cpu`, `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`, `vulkan:cpu` (a `vulkan` build).
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,
 }

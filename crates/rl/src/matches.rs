@@ -72,7 +72,7 @@ impl Agent for PolicyAgent {
 pub struct SeatOpts<'a> {
     /// Where run names are looked up.
     pub checkpoints: &'a Option<PathBuf>,
-    /// `cpu` or `cuda:N`.
+    /// `cpu`, `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`, `vulkan:cpu` (a `vulkan` build).
     pub device: &'a str,
     /// Policies play their most likely controller.
     pub deterministic: bool,

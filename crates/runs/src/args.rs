@@ -84,7 +84,7 @@ pub struct TrainArgs {
         help_heading = "Config"
     )]
     pub pretrained: Option<String>,
-    /// `cpu` or `cuda:N`.
+    /// `cpu`, `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`, `vulkan:cpu` (a `vulkan` build).
     #[arg(long, value_name = "DEVICE", help_heading = "Config")]
     pub device: Option<String>,
 

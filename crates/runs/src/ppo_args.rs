@@ -62,7 +62,7 @@ pub struct PpoArgs {
     /// Where runs live [default: $EXPHIL_CHECKPOINTS_DIR, else checkpoints].
     #[arg(long, value_name = "DIR", help_heading = "Config")]
     pub checkpoints: Option<PathBuf>,
-    /// `cpu` or `cuda:N` [default: cpu].
+    /// `cpu`, `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`, `vulkan:cpu` (a `vulkan` build).[default: cpu].
     #[arg(long, value_name = "DEVICE", help_heading = "Config")]
     pub device: Option<String>,
     /// Seed [default: 0].
