@@ -9,8 +9,8 @@
 
 use crate::presets::{
     check_keys, file_and_cli, find_preset, flag_for_key_in, get_path, leaf_keys,
-    locate_value_error, merge, valid_device, BadSetting, ConfigError, Flag, Layers, Preset,
-    Resolved, ValueKind, FROM_CLI, FROM_FILE, FROM_PRESET,
+    locate_value_error, merge, preset_layer, valid_device, BadSetting, ConfigError, Flag, Layers,
+    Preset, Resolved, ValueKind, FROM_CLI, FROM_FILE, FROM_PRESET,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -375,15 +375,9 @@ pub fn resolve_ppo(layers: &Layers) -> Result<Resolved<PpoRunConfig>, ConfigErro
         }
         (None, None) => (None, FROM_PRESET),
     };
-    let mut layered: Vec<(&str, String, Value)> = Vec::new();
-    if let Some(p) = &preset {
-        check_keys(&p.overlay, &schema, "", &format!("preset `{}`", p.name))?;
-        layered.push((
-            FROM_PRESET,
-            format!("preset `{}`", p.name),
-            p.overlay.clone(),
-        ));
-    }
+    let mut layered: Vec<(&str, String, Value)> = preset_layer(preset.as_ref(), &schema)?
+        .into_iter()
+        .collect();
     layered.push((FROM_FILE, file_origin, file));
     layered.push((FROM_CLI, "the command line".into(), cli));
     let mut value = schema.clone();

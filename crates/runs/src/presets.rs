@@ -1298,6 +1298,19 @@ fn names_replays(overlay: &Value) -> bool {
     get_path(overlay, "data.replays").is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
 }
 
+/// The layer of a chosen preset (its keys checked against `keys`), tagged as [`FROM_PRESET`].
+pub fn preset_layer(
+    preset: Option<&Preset>,
+    keys: &Value,
+) -> Result<Option<(&'static str, String, Value)>, ConfigError> {
+    let Some(p) = preset else {
+        return Ok(None);
+    };
+    let origin = format!("preset `{}`", p.name);
+    check_keys(&p.overlay, keys, "", &origin)?;
+    Ok(Some((FROM_PRESET, origin, p.overlay.clone())))
+}
+
 /// The file and command-line layers of a command whose keys are `keys` and flags `flags`: the
 /// file's overlay (read and checked), the preset it names, its name for messages, and the
 /// command line's overlay with its keys checked.
@@ -1373,15 +1386,8 @@ pub fn resolve(layers: &Layers) -> Result<Resolved, ConfigError> {
         }
     }
 
-    let mut layered: Vec<(&str, String, Value)> = Vec::new();
-    if let Some(p) = &preset {
-        check_keys(&p.overlay, &keys, "", &format!("preset `{}`", p.name))?;
-        layered.push((
-            FROM_PRESET,
-            format!("preset `{}`", p.name),
-            p.overlay.clone(),
-        ));
-    }
+    let mut layered: Vec<(&str, String, Value)> =
+        preset_layer(preset.as_ref(), &keys)?.into_iter().collect();
     layered.push((FROM_FILE, file_origin, file));
     layered.push((FROM_ENV, "the environment".into(), env));
     layered.push((FROM_CLI, "the command line".into(), cli));
