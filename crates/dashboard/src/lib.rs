@@ -16,6 +16,7 @@
 //! Everything is read from the folder as the runs write it: a run directory being written, a
 //! half-written `config.json` or a truncated event file never breaks a page or an answer (what
 //! could not be read is reported in a `warnings` field).
+#![deny(missing_docs)]
 
 pub mod runs;
 pub mod scalars;

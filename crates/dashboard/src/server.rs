@@ -65,10 +65,14 @@ impl State {
             .into_iter()
             .map(|d| (d.name(), d.path().to_path_buf()))
             .collect();
-        let new = lock(&self.store).refresh(&runs);
+        // Sent under the store's lock, so that streams get the points in the order read (a
+        // client drops the points after an earlier step, as the store does for a resumed run).
+        let mut store = lock(&self.store);
+        let new = store.refresh(&runs);
         for batch in new.chunks(BATCH) {
             self.broadcast("scalars", batch);
         }
+        drop(store);
     }
 
     /// The run list, with steps and losses from the event files.

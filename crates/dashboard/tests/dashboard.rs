@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -295,4 +295,237 @@ fn the_event_stream_delivers_new_points_and_status_changes() {
     let list: Vec<Value> = serde_json::from_str(list).unwrap();
     assert_eq!(list[1]["status"], "completed");
     assert_eq!(list[1]["latest_step"], 2048);
+}
+
+/// A Chromium binary: `EXPHIL_CHROMIUM`, else `chromium`, `chromium-browser` or
+/// `google-chrome` on `PATH`.
+fn find_chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("EXPHIL_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// Headless Chromium driven over the DevTools protocol on `--remote-debugging-pipe`: it reads
+/// NUL-terminated JSON commands on its fd 3 and writes answers and events on its fd 4, which a
+/// shell maps to the pipes of its stdin and stdout (std alone cannot hand a child other fds).
+struct Browser {
+    child: Child,
+    input: ChildStdin,
+    output: mpsc::Receiver<Value>,
+    next_id: u64,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts Chromium and opens a blank page.
+    fn start(bin: &Path) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" 3<&0 4>&1 </dev/null >/dev/null")
+            .arg(bin)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-pipe",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        let input = child.stdin.take().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, output) = mpsc::channel();
+        std::thread::spawn(move || loop {
+            let mut msg = Vec::new();
+            match out.read_until(0, &mut msg) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            msg.pop();
+            let Ok(v) = serde_json::from_slice::<Value>(&msg) else {
+                continue;
+            };
+            if tx.send(v).is_err() {
+                return;
+            }
+        });
+        let mut b = Browser {
+            child,
+            input,
+            output,
+            next_id: 0,
+            session: String::new(),
+            _profile: profile,
+        };
+        let target = b.call("Target.createTarget", json!({"url": "about:blank"}));
+        let target = target["targetId"].as_str().unwrap().to_string();
+        let attached = b.call(
+            "Target.attachToTarget",
+            json!({"targetId": target, "flatten": true}),
+        );
+        b.session = attached["sessionId"].as_str().unwrap().to_string();
+        b
+    }
+
+    /// Sends a command (to the page once attached) and waits 20 s at most for its result.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if !self.session.is_empty() {
+            msg["sessionId"] = json!(self.session);
+        }
+        let mut bytes = serde_json::to_vec(&msg).unwrap();
+        bytes.push(0);
+        self.input.write_all(&bytes).unwrap();
+        self.input.flush().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self
+                .output
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("{method}: no answer from chromium ({e})"));
+            if v["id"] == id {
+                assert!(v["error"].is_null(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// The value of the JavaScript expression `js` in the page.
+    fn eval(&mut self, js: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": js, "returnByValue": true}),
+        );
+        r["result"]["value"].clone()
+    }
+
+    /// Waits (30 s at most) until `js` is true in the page.
+    fn wait_for(&mut self, js: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.eval(js) != json!(true) {
+            assert!(Instant::now() < deadline, "{what}: not in 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The number of points the page's chart line of `tag` holds (its `data-points`), -1 if none.
+fn points_js(tag: &str) -> String {
+    format!(
+        "(() => {{ const l = document.querySelector('polyline[data-tag=\"{tag}\"]'); \
+         return l ? +l.getAttribute('data-points') : -1; }})()"
+    )
+}
+
+#[test]
+fn the_page_shows_the_runs_and_their_charts_and_takes_live_points() {
+    let Some(bin) = find_chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI must install chromium (or set EXPHIL_CHROMIUM)");
+        }
+        eprintln!("note: no chromium found (set EXPHIL_CHROMIUM); the browser check is skipped");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    checkpoints(tmp.path());
+    let addr = start(tmp.path());
+    let mut browser = Browser::start(&bin);
+    browser.call("Page.enable", json!({}));
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1400, "height": 1100, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    browser.call(
+        "Page.navigate",
+        json!({"url": format!("http://{addr}/#run=base")}),
+    );
+    let loss = points_js("train/loss");
+    browser.wait_for(&format!("{loss} === 10"), "the base run's 10 loss points");
+    browser.wait_for(
+        "document.body.dataset.live === 'open'",
+        "the event stream open",
+    );
+    let dom = browser
+        .eval("document.documentElement.outerHTML")
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(dom.contains("data-run=\"base\"") && dom.contains("data-run=\"ppo\""));
+    assert!(dom.contains(">└ ppo<"), "ppo shown as base's child");
+    let line = dom
+        .split("<polyline")
+        .nth(1)
+        .and_then(|s| s.split('>').next())
+        .unwrap_or("");
+    assert!(
+        line.contains("points=\"") && line.matches(',').count() >= 2,
+        "{line}"
+    );
+    assert_eq!(browser.eval(&points_js("val/loss")), json!(2));
+    assert!(
+        dom.contains("data-run=\"ppo\"") && dom.contains(">learner<"),
+        "Elo table"
+    );
+    assert!(dom.contains("abc123"), "the evaluation");
+
+    // Points written after the page loaded reach its chart through the event stream.
+    let mut w = EventWriter::create(&tmp.path().join("base/tensorboard")).unwrap();
+    for step in 11..=15 {
+        w.scalar("train/loss", step, 0.1).unwrap();
+    }
+    w.flush().unwrap();
+    browser.wait_for(&format!("{loss} === 15"), "5 live points in the chart");
+    assert_eq!(browser.eval("+document.body.dataset.livePoints"), json!(5));
+    let step = browser.eval("document.querySelector('tr[data-run=\"base\"] td.num').textContent");
+    assert_eq!(step, json!("15"), "the run list's latest step");
+
+    // A screenshot for a person to look at; best effort, not checked.
+    let shot = browser.call("Page.captureScreenshot", json!({"format": "png"}));
+    if let Some(png) = shot["data"].as_str().and_then(base64_decode) {
+        let dir = Path::new("/tmp/exphil-dashboard-check");
+        if std::fs::create_dir_all(dir).is_ok() {
+            let _ = std::fs::write(dir.join("dashboard.png"), png);
+        }
+    }
+}
+
+/// Standard base64 (for the screenshot); `None` on a character outside its alphabet.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter(|&c| c != b'=') {
+        acc = (acc << 6) | ALPHABET.iter().position(|&a| a == c)? as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
