@@ -230,4 +230,41 @@ mod tests {
         assert_eq!(s.last(), Some(&(3, 2.0, 31.0)));
         assert_eq!(s.len(), 3);
     }
+
+    #[test]
+    fn league_learners_are_prefixed_and_a_torn_record_waits() {
+        use exphil_report::tensorboard::EventWriter;
+        use std::io::Write;
+        let tmp = tempfile::tempdir().unwrap();
+        let tb = tmp.path().join(TENSORBOARD_DIR);
+        let mut main = EventWriter::create(&tb).unwrap();
+        main.scalar("ppo/entropy", 10, 1.0).unwrap();
+        main.flush().unwrap();
+        let mut exploiter = EventWriter::create(&tb.join("exploiter")).unwrap();
+        exploiter.scalar("ppo/entropy", 20, 2.0).unwrap();
+        exploiter.flush().unwrap();
+        let runs = [("sp".to_string(), tmp.path().to_path_buf())];
+        let mut store = Store::new();
+        let new = store.refresh(&runs);
+        let tags: Vec<&str> = new.iter().map(|p| p.tag.as_str()).collect();
+        assert_eq!(tags, ["ppo/entropy", "exploiter/ppo/entropy"]);
+        assert_eq!(store.latest_step("sp"), Some(20));
+        assert!(store.refresh(&runs).is_empty(), "nothing new");
+        // A live writer mid-record: the complete records count, the rest waits.
+        main.scalar("ppo/entropy", 11, 0.9).unwrap();
+        main.flush().unwrap();
+        let mut raw = std::fs::OpenOptions::new()
+            .append(true)
+            .open(main.path())
+            .unwrap();
+        raw.write_all(&[7, 0, 0]).unwrap();
+        let new = store.refresh(&runs);
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].step, 11);
+        assert!(store.warnings("sp").is_empty());
+        assert_eq!(
+            store.scalars("sp", Some(10))["ppo/entropy"],
+            [new[0].clone()].map(|p| (p.step, p.wall_time, p.value))
+        );
+    }
 }
