@@ -33,6 +33,39 @@ pub fn progress(len: usize, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// The time of day in UTC, `20:35:56Z`: the stamp of epoch and progress lines.
+pub fn clock() -> String {
+    let t = exphil_runs::checkpoint::rfc3339_utc(std::time::SystemTime::now());
+    t.split_once('T')
+        .map_or(t.clone(), |(_, time)| time.to_string())
+}
+
+/// How [`paint`] marks text.
+#[derive(Clone, Copy, Debug)]
+pub enum Paint {
+    /// Headings (the epoch).
+    Bold,
+    /// Good news (a new best model).
+    Good,
+}
+
+/// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty (no-color.org).
+pub fn colour_on() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// `text` in ANSI colour when stdout is a colour terminal ([`colour_on`]), else as it is.
+pub fn paint(text: &str, how: Paint) -> String {
+    if !colour_on() {
+        return text.to_string();
+    }
+    let code = match how {
+        Paint::Bold => "1",
+        Paint::Good => "32",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
 /// Finds the files, failing when none of the paths exist.
 pub fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let (files, errors) = discover(paths);

@@ -4,6 +4,7 @@
 mod bench;
 mod charts;
 mod cli;
+mod dashboard;
 mod dataset;
 mod demo;
 mod eval;
@@ -14,6 +15,7 @@ mod play;
 mod replays;
 mod selfplay;
 mod serve;
+mod setup;
 mod sim;
 mod train;
 
@@ -61,6 +63,12 @@ enum Command {
     /// The whole pipeline with no replays: bots play simulator games saved as replays, a quick
     /// imitation model learns from them, PPO improves it, and the result is evaluated.
     Demo(Box<demo::DemoArgs>),
+    /// A local web dashboard over a checkpoints folder: runs, lineage, live curves,
+    /// evaluations, the league's Elo table, configs.
+    Dashboard(dashboard::DashboardArgs),
+    /// The setup wizard: what to train, on which hardware and replays; prints the `exphil
+    /// train` command and runs it if asked.
+    Setup(setup::SetupArgs),
     /// Benchmarks: compare backbones on the same replays.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -71,23 +79,45 @@ enum Command {
 fn parse() -> Result<Cli, ExitCode> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     Cli::try_parse().map_err(|e| {
-        if e.kind() == ErrorKind::UnknownArgument {
-            let arg = match e.get(ContextKind::InvalidArg) {
-                Some(ContextValue::String(a)) => a.clone(),
-                _ => String::new(),
-            };
-            if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
-                let s = s.split_whitespace().next().unwrap_or(s);
-                eprintln!(
-                    "error: unknown flag `{arg}`; did you mean `{s}`?\n\nFor more information, try '--help'."
-                );
-                return ExitCode::from(2);
-            }
+        let arg = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(a)) => a.clone(),
+            _ => String::new(),
+        };
+        if e.kind() == ErrorKind::UnknownArgument && arg.starts_with("--") {
+            // clap's own suggestion is loose (`--fail-fast` -> `--val-games`): the hint is
+            // the command's visible flag within a small edit distance, or none.
+            let args: Vec<String> = std::env::args().collect();
+            let hint = flag_hint(&args, &arg)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            eprintln!("error: unknown flag `{arg}`{hint}\n\nFor more information, try '--help'.");
+            return ExitCode::from(2);
         }
         // Help, version and other errors print as clap formats them.
         let _ = e.print();
         ExitCode::from(if e.use_stderr() { 2 } else { 0 })
     })
+}
+
+/// The visible long flag of the (sub)command named in `args` closest to the unknown `arg`
+/// (its `=value` dropped), when it is close enough to be the one meant.
+fn flag_hint(args: &[String], arg: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    for a in args.iter().skip(1).filter(|a| !a.starts_with('-')) {
+        match cmd.find_subcommand(a) {
+            Some(sub) => cmd = sub.clone(),
+            None => break,
+        }
+    }
+    let longs: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long())
+        .map(|l| format!("--{l}"))
+        .collect();
+    let bad = arg.split('=').next().unwrap_or(arg);
+    exphil_runs::presets::did_you_mean(bad, longs.iter().map(String::as_str)).map(str::to_string)
 }
 
 /// Runs one command.
@@ -105,6 +135,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Ppo(args) => Ok(exphil_rl::launch::run(*args, None, &cli::say)?),
         Command::Selfplay(cmd) => selfplay::run(*cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Dashboard(args) => dashboard::run(args),
+        Command::Setup(args) => setup::run(args, &run_line),
         Command::Demo(args) => demo::run(*args, &run_line),
     }
 }

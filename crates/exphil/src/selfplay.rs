@@ -33,8 +33,10 @@ enum SelfplaySub {
     Eval(EvalArgs),
 }
 
-/// `exphil selfplay` (training) arguments: PPO's, plus the population's.
+/// `exphil selfplay` (training) arguments: PPO's, plus the population's. PPO's `--opponent`
+/// is hidden here (the population chooses the opponents; given, it is refused with that reason).
 #[derive(Args, Debug)]
+#[command(mut_arg("opponent", |a| a.hide(true)))]
 pub struct SelfplayArgs {
     #[command(flatten)]
     ppo: PpoArgs,

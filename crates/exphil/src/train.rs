@@ -1,7 +1,7 @@
 //! `exphil train`: behavioural cloning from replays (or a prepared dataset) with presets,
 //! a config file and environment defaults, checkpoints, resumption and the run registry.
 
-use crate::cli::progress;
+use crate::cli::{clock, paint, progress, Paint};
 use anyhow::Result;
 use exphil_dataset::Progress;
 use exphil_policy::COMPONENTS;
@@ -12,7 +12,7 @@ use exphil_runs::presets::{diff_from_defaults, resolve, validate};
 use exphil_runs::resume::resume_point;
 use exphil_train::data::{prepare, PreparedData};
 use exphil_train::run::{
-    check_memory, dry_run_plan, load_pretrained, open_run_dir, resolve_seed, resumed_config,
+    check_memory, dry_run_plan, load_pretrained, mib, open_run_dir, resolve_seed, resumed_config,
     train_recorded, RunMeta,
 };
 use exphil_train::state::EpochMetrics;
@@ -109,22 +109,27 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         println!("  Resume with: exphil train --resume {}", run_dir.display());
         return Ok(ExitCode::from(130));
     }
-    if !quiet {
-        println!(
-            "Done in {:.1}s: {} epochs{}, best validation loss {}, model {}",
-            t0.elapsed().as_secs_f64(),
-            st.epochs,
-            if st.early_stopped {
-                " (early stop)"
-            } else {
-                ""
-            },
-            st.best_val_loss.map_or("-".to_string(), |v| format!(
-                "{v:.4} (epoch {})",
-                st.best_epoch.unwrap_or(0)
-            )),
-            summary.model.display()
-        );
+    // The one line a --quiet run prints.
+    println!(
+        "Done in {:.1}s: run {name}, {} epochs{}, best validation loss {}, model {}",
+        t0.elapsed().as_secs_f64(),
+        st.epochs,
+        if st.early_stopped {
+            " (early stop)"
+        } else {
+            ""
+        },
+        st.best_val_loss.map_or("-".to_string(), |v| format!(
+            "{v:.4} (epoch {})",
+            st.best_epoch.unwrap_or(0)
+        )),
+        summary.model.display()
+    );
+    let board = exphil_runs::rundir::RunDir::new(&run_dir).board_path();
+    let env_project = std::env::var("EXPHIL_WANDB_PROJECT").ok();
+    if let Some(sync) = args.wandb_sync(&board, &name, env_project.as_deref()) {
+        println!("W&B: exphil makes no network call; upload this run's TensorBoard events with");
+        println!("  {sync}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -208,6 +213,8 @@ struct Printer {
     verbosity: u8,
     bar: Option<ProgressBar>,
     losses: Vec<f64>,
+    /// The largest device memory in use seen at a progress point.
+    device_peak: u64,
 }
 
 impl Printer {
@@ -216,6 +223,7 @@ impl Printer {
             verbosity,
             bar: None,
             losses: Vec::new(),
+            device_peak: 0,
         }
     }
 
@@ -256,6 +264,9 @@ impl Printer {
                 loss,
                 scored_per_sec,
                 lr,
+                grad_norm,
+                memory,
+                ..
             } if !quiet => {
                 let pb = self.bar.get_or_insert_with(|| {
                     let pb = progress(batches, false);
@@ -268,15 +279,33 @@ impl Printer {
                     pb
                 });
                 pb.set_position(batch);
+                // Device memory on a GPU always; grad norm and resident memory with --verbose.
+                let mut extra = String::new();
+                if let (Some(used), Some(held)) = (memory.device_in_use, memory.device_reserved) {
+                    self.device_peak = self.device_peak.max(used);
+                    extra += &format!(
+                        ", device memory {} (peak {}, reserved {})",
+                        mib(used as f64),
+                        mib(self.device_peak as f64),
+                        mib(held as f64)
+                    );
+                }
+                if self.verbosity >= 2 {
+                    if let Some(g) = grad_norm {
+                        extra += &format!(", grad norm {g:.3}");
+                    }
+                    if let Some(r) = memory.resident {
+                        extra += &format!(", resident {}", mib(r as f64));
+                    }
+                }
                 let line = format!(
-                    "epoch {} loss {loss:.4} nats/frame, {scored_per_sec:.0} scored frames/s, lr {lr:.2e}",
-                    epoch + 1
+                    "loss {loss:.4} nats/frame, {scored_per_sec:.0} scored frames/s, lr {lr:.2e}{extra}"
                 );
-                pb.set_message(line);
+                pb.set_message(format!("epoch {} {line}", epoch + 1));
                 if self.verbosity >= 2 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                     eprintln!(
-                        "  epoch {} batch {batch}/{batches} loss {loss:.4} nats/frame, \
-                         {scored_per_sec:.0} scored frames/s, lr {lr:.2e}",
+                        "  {} epoch {} batch {batch}/{batches} {line}",
+                        clock(),
                         epoch + 1
                     );
                 }
@@ -308,6 +337,8 @@ impl Printer {
 /// An epoch's lines: training loss per component, validation loss and accuracy, and the
 /// sparkline of `losses`.
 fn print_epoch(m: &EpochMetrics, losses: &[f64]) {
+    // The clock's width and a space: the lines under the epoch's line up with it.
+    let pad = " ".repeat(clock().len() + 9);
     let comps = |v: &[f64]| {
         COMPONENTS
             .iter()
@@ -317,8 +348,9 @@ fn print_epoch(m: &EpochMetrics, losses: &[f64]) {
             .join(", ")
     };
     println!(
-        "Epoch {}: train loss {:.4} [{}] ({:.1}s, lr {:.2e})",
-        m.epoch,
+        "{} {}: train loss {:.4} [{}] ({:.1}s, lr {:.2e})",
+        clock(),
+        paint(&format!("Epoch {}", m.epoch), Paint::Bold),
         m.train.loss,
         comps(&m.train.components),
         m.seconds,
@@ -326,16 +358,23 @@ fn print_epoch(m: &EpochMetrics, losses: &[f64]) {
     );
     if let Some(v) = &m.val {
         println!(
-            "         val loss {:.4}{} [{}]",
+            "{pad}val loss {:.4}{} [{}]",
             v.loss,
-            if m.improved { " (best)" } else { "" },
+            if m.improved {
+                paint(" (best)", Paint::Good)
+            } else {
+                String::new()
+            },
             comps(&v.components)
         );
         println!(
-            "         val accuracy [{}], button baseline {:.3}",
+            "{pad}val accuracy [{}], button baseline {:.3}",
             comps(&v.accuracy),
             v.button_baseline.unwrap_or(0.0)
         );
     }
-    println!("         {}", exphil_report::plot::sparkline(losses, 40));
+    if let Some(b) = m.peak_memory.device_in_use {
+        println!("{pad}peak device memory {}", mib(b as f64));
+    }
+    println!("{pad}{}", exphil_report::plot::sparkline(losses, 40));
 }

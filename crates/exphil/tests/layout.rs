@@ -19,6 +19,8 @@ const LEVELS: &[(&str, u32)] = &[
     ("exphil-sim", 2),
     ("exphil-dataset", 3),
     ("exphil-runs", 3),
+    ("exphil-dashboard", 4),
+    ("exphil-setup", 4),
     ("exphil-policy", 4),
     ("exphil-train", 5),
     ("exphil-rl", 6),
@@ -39,6 +41,8 @@ const FRAMEWORK_FREE: &[&str] = &[
     "exphil-dataset",
     "exphil-runs",
     "exphil-report",
+    "exphil-dashboard",
+    "exphil-setup",
 ];
 
 #[test]

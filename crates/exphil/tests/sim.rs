@@ -206,6 +206,29 @@ fn ppo_learns_in_the_simulator_survives_failing_games_and_saves_a_run() {
         assert!(s["approx_kl"].as_f64().unwrap().abs() < 0.5, "{h}");
         assert!(s["entropy"].as_f64().unwrap() > 0.0);
     }
+    // Its TensorBoard record has each update's losses at its frame count.
+    let board: Vec<_> = std::fs::read_dir(root.join("ck/ppo_t/tensorboard"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(board.len(), 1, "{board:?}");
+    let events = exphil_report::tensorboard::read_events(&board[0])
+        .unwrap()
+        .events;
+    let kl: Vec<(i64, f64)> = events
+        .iter()
+        .flat_map(|e| {
+            e.scalars
+                .iter()
+                .filter(|(t, _)| t == "ppo/approx_kl")
+                .map(move |(_, v)| (e.step, *v))
+        })
+        .collect();
+    assert_eq!(kl.len(), 4, "{kl:?}");
+    for ((step, v), h) in kl.iter().zip(history) {
+        assert_eq!(*step as u64, h["timesteps"].as_u64().unwrap());
+        assert!((v - h["stats"]["approx_kl"].as_f64().unwrap()).abs() < 1e-6);
+    }
     // The weights moved, and the new run plays.
     let (ok, out, err) = sim(&[
         "--p1",
@@ -714,6 +737,24 @@ fn ppo_and_selfplay_dry_runs_print_the_resolved_config_and_plan_and_train_nothin
             "Learners:          4 (main, main_exploiter_1, main_exploiter_2, league_exploiter)"
         ),
         "{out}"
+    );
+    // Self-play's opponents come from its population: --opponent is not in its help, and
+    // given anyway it is refused with that reason.
+    let help = isolated(&dir)
+        .args(["selfplay", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(
+        help.contains("--league") && !help.contains("--opponent <"),
+        "{help}"
+    );
+    let o = run(&["selfplay", "--opponent", "bot:rule"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("self-play draws its opponents from the population"),
+        "{}",
+        text(&o)
     );
     let o = run(&["ppo", "--minibatch", "100000", "--gamma", "0"]);
     let out = text(&o);

@@ -1,6 +1,7 @@
 //! Where a policy runs: the device of a `--device` string (`cpu`; `cuda:N` in a build with the
 //! `cuda` feature; `vulkan` (the first adapter), `vulkan:N` (the N-th discrete GPU) or
-//! `vulkan:cpu` (a software adapter such as Mesa's lavapipe) in a build with `vulkan`).
+//! `vulkan:cpu` (a software adapter such as Mesa's lavapipe) in a build with `vulkan`: burn's
+//! wgpu backend pinned to Vulkan, kernels compiled from WGSL).
 
 use burn::tensor::Device;
 
@@ -12,9 +13,9 @@ pub struct DeviceError(pub String);
 /// The devices this build can run on, as `--device` takes them.
 pub fn devices_here() -> &'static str {
     match (cfg!(feature = "cuda"), cfg!(feature = "vulkan")) {
-        (true, true) => "cpu, cuda:N, vulkan, vulkan:N, vulkan:cpu",
-        (true, false) => "cpu, cuda:N",
-        (false, true) => "cpu, vulkan, vulkan:N, vulkan:cpu",
+        (true, true) => "cpu, gpu, cuda:N, vulkan, vulkan:N, vulkan:cpu",
+        (true, false) => "cpu, gpu, cuda:N",
+        (false, true) => "cpu, gpu, vulkan, vulkan:N, vulkan:cpu",
         (false, false) => "cpu",
     }
 }
@@ -26,6 +27,26 @@ pub fn device_of(name: &str) -> Result<Device, DeviceError> {
     let name = name.trim();
     if name.is_empty() || name == "cpu" {
         return Ok(Device::flex());
+    }
+    // The GPU presets' device: the first GPU of whichever GPU backend this build has.
+    if name == "gpu" {
+        #[cfg(feature = "cuda")]
+        {
+            return Ok(Device::cuda(0));
+        }
+        #[cfg(all(feature = "vulkan", not(feature = "cuda")))]
+        {
+            return vulkan("vulkan:0", burn::tensor::DeviceKind::DiscreteGpu(0));
+        }
+        #[cfg(not(any(feature = "cuda", feature = "vulkan")))]
+        {
+            return Err(DeviceError(format!(
+                "device \"gpu\" (the GPU presets' device, the first GPU of the build): this \
+                 exphil was built without a GPU backend (its devices: {}); rebuild with \
+                 `cargo build --release -p exphil --features vulkan` (or `cuda`) or use --device cpu",
+                devices_here()
+            )));
+        }
     }
     if let Some(idx) = name
         .strip_prefix("cuda:")
@@ -64,7 +85,7 @@ pub fn device_of(name: &str) -> Result<Device, DeviceError> {
                     ))
                 })?),
             };
-            return Ok(Device::vulkan(kind));
+            return vulkan(name, kind);
         }
         #[cfg(not(feature = "vulkan"))]
         {
@@ -77,9 +98,41 @@ pub fn device_of(name: &str) -> Result<Device, DeviceError> {
         }
     }
     Err(DeviceError(format!(
-        "unknown device {name:?}: use cpu, cuda:N or vulkan[:N] (this build's devices: {})",
+        "unknown device {name:?}: use cpu, gpu, cuda:N or vulkan[:N] (this build's devices: {})",
         devices_here()
     )))
+}
+
+/// The Vulkan device of `kind`, opened once per process (burn's runtime is set up on first
+/// use and cannot be set up twice) and kept: wgpu pinned to Vulkan, with kernels compiled from
+/// WGSL (burn's `wgpu` backend; its direct SPIR-V compiler crashes Mesa's lavapipe). An
+/// adapter that is not there is an error naming it and what the loader found.
+#[cfg(feature = "vulkan")]
+fn vulkan(name: &str, kind: burn::tensor::DeviceKind) -> Result<Device, DeviceError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static OPENED: OnceLock<Mutex<HashMap<String, Device>>> = OnceLock::new();
+    let mut opened = OPENED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = opened.get(name) {
+        return Ok(d.clone());
+    }
+    let device = Device::wgpu_options()
+        .device_kind(kind)
+        .graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan)
+        .init()
+        .map_err(|e| {
+            DeviceError(format!(
+                "device {name:?}: no usable Vulkan adapter ({e}); vulkan takes the first \
+                 adapter, vulkan:N the N-th discrete GPU, vulkan:cpu a software one (Mesa's \
+                 lavapipe, Debian package mesa-vulkan-drivers); `vulkaninfo --summary` lists \
+                 what this machine has, or use --device cpu"
+            ))
+        })?;
+    opened.insert(name.to_string(), device.clone());
+    Ok(device)
 }
 
 #[cfg(test)]
@@ -92,7 +145,7 @@ mod tests {
         assert!(device_of("").is_ok());
         let e = device_of("tpu:0").unwrap_err().to_string();
         assert!(
-            e.contains("tpu:0") && e.contains("cpu, cuda:N or vulkan"),
+            e.contains("tpu:0") && e.contains("cpu, gpu, cuda:N or vulkan"),
             "{e}"
         );
         let e = device_of("cuda:x").unwrap_err().to_string();

@@ -17,6 +17,7 @@ use exphil_policy::agent::BatchedPolicy;
 use exphil_policy::device::device_of;
 use exphil_policy::file::{load_for_play, read_weights};
 use exphil_policy::{params, BackboneState, PolicyInput, Sampling, TargetBatch};
+use exphil_report::tensorboard::EventWriter;
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
 use exphil_runs::models::{checkpoints_dir, policy_path};
@@ -372,12 +373,59 @@ struct Learner {
     episode_return: Vec<f32>,
     returns_done: Vec<f32>,
     history: Vec<serde_json::Value>,
+    /// Its TensorBoard record (`<run>/tensorboard`, `<run>/tensorboard/NAME` in a league).
+    board: Option<EventWriter>,
     /// Recent scores against the main agent (main exploiters' reset rule).
     recent: std::collections::VecDeque<f64>,
     resets: u32,
 }
 
 impl Learner {
+    /// An update's scalars in the learner's TensorBoard record (step: frames so far); a write
+    /// failure is said once and the record stops.
+    fn record_board(
+        &mut self,
+        stats: &UpdateStats,
+        mean_return: f32,
+        secs: f64,
+        ratings: &Ratings,
+        say: Say<'_>,
+    ) {
+        let Some(b) = self.board.as_mut() else {
+            return;
+        };
+        let mut v: Vec<(String, f64)> = vec![
+            ("ppo/policy_loss".into(), stats.policy_loss),
+            ("ppo/value_loss".into(), stats.value_loss),
+            ("ppo/entropy".into(), stats.entropy),
+            ("ppo/teacher_kl".into(), stats.teacher_kl),
+            ("ppo/approx_kl".into(), stats.approx_kl),
+            ("ppo/clip_fraction".into(), stats.clip_fraction),
+            ("ppo/skipped_minibatches".into(), stats.skipped as f64),
+            (
+                "rollout/frames_per_sec".into(),
+                (self.steps - self.steps0) as f64 / secs.max(1e-9),
+            ),
+            ("rollout/episodes".into(), self.episodes as f64),
+            ("rollout/wins".into(), self.wins as f64),
+            ("rollout/losses".into(), self.losses as f64),
+        ];
+        if mean_return.is_finite() {
+            v.push(("rollout/mean_return".into(), f64::from(mean_return)));
+        }
+        for r in ratings.leaderboard() {
+            v.push((format!("elo/{}", r.name), r.rating));
+        }
+        let v: Vec<(&str, f64)> = v.iter().map(|(k, x)| (k.as_str(), *x)).collect();
+        if let Err(e) = b.scalars(self.steps as i64, &v).and_then(|()| b.flush()) {
+            say(Line::Note(format!(
+                "TensorBoard events stop: {}: {e}",
+                b.path().display()
+            )));
+            self.board = None;
+        }
+    }
+
     fn policy(&self) -> &exphil_policy::Policy {
         self.policy
             .as_ref()
@@ -612,6 +660,7 @@ impl Learner {
             "elo": ratings.leaderboard().iter().map(|r| serde_json::json!({"name": r.name, "rating": r.rating, "games": r.games})).collect::<Vec<_>>(),
             "stats": stats,
         }));
+        self.record_board(&stats, mean_return, secs, ratings, ctx.say);
         self.returns_done.clear();
     }
 }
@@ -941,6 +990,7 @@ pub fn train(
             episode_return: vec![0.0; n],
             returns_done: Vec::new(),
             history: Vec::new(),
+            board: None,
             recent: Default::default(),
             resets: 0,
         };
@@ -952,6 +1002,19 @@ pub fn train(
         learners.push(learner);
     }
     std::fs::create_dir_all(&run_dir).doing(|| format!("creating {}", run_dir.display()))?;
+    for l in &mut learners {
+        let mut dir = RunDir::new(&run_dir).board_path();
+        if is_league {
+            dir.push(&l.name);
+        }
+        match EventWriter::create(&dir) {
+            Ok(w) => l.board = Some(w),
+            Err(e) => say(Line::Note(format!(
+                "{what}: TensorBoard events are not written: {}: {e}",
+                dir.display()
+            ))),
+        }
+    }
     say(Line::Note(format!(
         "{what}: {} ({}) as {} against {} ({}), {} games × {} frames per rollout, {} timesteps{} → {}",
         pretrained,

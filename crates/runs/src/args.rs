@@ -84,6 +84,17 @@ pub struct TrainArgs {
         help_heading = "Config"
     )]
     pub pretrained: Option<String>,
+    /// Print the command that uploads this run's TensorBoard events to Weights & Biases
+    /// (`wandb sync --sync-tensorboard`); exphil itself makes no network call.
+    #[arg(long, help_heading = "Config")]
+    pub wandb: bool,
+    /// The W&B project of that command (implies --wandb) [default: $EXPHIL_WANDB_PROJECT,
+    /// else exphil].
+    #[arg(long, value_name = "NAME", help_heading = "Config")]
+    pub wandb_project: Option<String>,
+    /// The W&B run id of that command (implies --wandb) [default: the run's name].
+    #[arg(long, value_name = "NAME", help_heading = "Config")]
+    pub wandb_name: Option<String>,
     /// `cpu`, `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`, `vulkan:cpu` (a `vulkan` build).
     #[arg(long, value_name = "DEVICE", help_heading = "Config")]
     pub device: Option<String>,
@@ -157,6 +168,12 @@ pub struct TrainArgs {
         help_heading = "Data"
     )]
     pub min_quality: Option<u32>,
+    /// Keep only games where every player is human (no CPUs).
+    #[arg(long, help_heading = "Data")]
+    pub human_only: bool,
+    /// Keep only games with exactly two players.
+    #[arg(long = "one-v-one", help_heading = "Data")]
+    pub one_v_one: bool,
     /// Skip duplicate replays (same content hash) [default].
     #[arg(long, overrides_with = "no_skip_duplicates", help_heading = "Data")]
     pub skip_duplicates: bool,
@@ -627,6 +644,31 @@ impl TrainArgs {
         })
     }
 
+    /// The `wandb sync` command that uploads the TensorBoard events in `board` (a run's
+    /// `tensorboard/` folder) of the run `name`, when --wandb (or its project or name) is given;
+    /// the project is --wandb-project, else `env_project` (`$EXPHIL_WANDB_PROJECT`), else
+    /// `exphil`.
+    pub fn wandb_sync(
+        &self,
+        board: &std::path::Path,
+        name: &str,
+        env_project: Option<&str>,
+    ) -> Option<String> {
+        if !self.wandb && self.wandb_project.is_none() && self.wandb_name.is_none() {
+            return None;
+        }
+        let project = self
+            .wandb_project
+            .as_deref()
+            .or(env_project.filter(|p| !p.is_empty()))
+            .unwrap_or("exphil");
+        let id = self.wandb_name.as_deref().unwrap_or(name);
+        Some(format!(
+            "wandb sync --sync-tensorboard --project {project} --id {id} {}",
+            board.display()
+        ))
+    }
+
     /// 0 with `--quiet`, 2 with `--verbose`, else 1.
     pub fn verbosity(&self) -> u8 {
         if self.quiet {
@@ -662,7 +704,10 @@ mod tests {
     }
 
     /// Flags that are not config settings.
-    const NOT_SETTINGS: [&str; 8] = [
+    const NOT_SETTINGS: [&str; 11] = [
+        "wandb",
+        "wandb-project",
+        "wandb-name",
         "preset",
         "config",
         "dry-run",

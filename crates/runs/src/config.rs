@@ -930,6 +930,10 @@ pub struct DataConfig {
     pub min_frames: Option<u32>,
     /// Keep games with a quality score of at least this.
     pub min_quality: Option<u32>,
+    /// Keep only games where every player is human.
+    pub human_only: bool,
+    /// Keep only games with exactly two players.
+    pub one_v_one: bool,
     /// Skip byte-identical duplicate replays.
     pub skip_duplicates: bool,
     /// Map at most this many games at once (bounded memory for huge datasets).
@@ -962,6 +966,8 @@ impl Default for DataConfig {
             stages: Vec::new(),
             min_frames: None,
             min_quality: None,
+            human_only: false,
+            one_v_one: false,
             skip_duplicates: true,
             stream: false,
             threads: None,

@@ -340,11 +340,11 @@ pub fn ppo_presets() -> Vec<Preset> {
         },
         Preset {
             name: "gpu",
-            description: "Large-scale on the first CUDA GPU (cuda:0): 10,000,000 frames of 256 \
+            description: "Large-scale on the first GPU of the build (`gpu`: cuda:0 in a `cuda` build, else vulkan:0): 10,000,000 frames of 256 \
                 games × 128-frame rollouts (32,768 frames per update), minibatches of 4096, a \
                 checkpoint every 20 updates, the Elo table printed after every update.",
             overlay: json!({
-                "device": "cuda:0",
+                "device": "gpu",
                 "checkpoint_every": 20,
                 "ppo": {"minibatch": 4096},
                 "rollout": {"timesteps": 10_000_000, "num_games": 256},
@@ -581,7 +581,7 @@ impl PpoRunConfig {
             refuse(
                 "device",
                 format!(
-                    "must be `cpu`, `cuda:N`, `vulkan`, `vulkan:N` or `vulkan:cpu`, not `{}`",
+                    "must be `cpu`, `gpu`, `cuda:N`, `vulkan`, `vulkan:N` or `vulkan:cpu`, not `{}`",
                     self.device
                 ),
             );

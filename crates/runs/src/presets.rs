@@ -407,6 +407,8 @@ pub const FLAGS: &[Flag] = &[
     flag("stages", "data.stages", List),
     flag("min-frames", "data.min_frames", Plain),
     flag("min-quality", "data.min_quality", Plain),
+    flag("human-only", "data.human_only", Plain),
+    flag("one-v-one", "data.one_v_one", Plain),
     flag("skip-duplicates", "data.skip_duplicates", Plain),
     flag("stream", "data.stream", Plain),
     flag("threads", "data.threads", Plain),
@@ -630,12 +632,12 @@ pub fn presets() -> Vec<Preset> {
     let mut gpu = full_overlay(&[512, 512], 50);
     merge(
         &mut gpu,
-        &json!({"device": "cuda:0", "loop": {"batch_size": 512}}),
+        &json!({"device": "gpu", "loop": {"batch_size": 512}}),
     );
     let mut gpu_large = full_overlay(&[1024, 1024, 512], 50);
     merge(
         &mut gpu_large,
-        &json!({"device": "cuda:0", "loop": {"batch_size": 1024}}),
+        &json!({"device": "gpu", "loop": {"batch_size": 1024}}),
     );
     vec![
         Preset {
@@ -687,14 +689,14 @@ pub fn presets() -> Vec<Preset> {
         },
         Preset {
             name: "gpu",
-            description: "The `full` training recipe on the first CUDA GPU (cuda:0) with batch \
+            description: "The `full` training recipe on the first GPU of the build (`gpu`: cuda:0 in a `cuda` build, else vulkan:0) with batch \
                 512 on a single-frame MLP [512, 512] with residual connections and layer norm: \
                 larger batches use the GPU better.",
             overlay: gpu,
         },
         Preset {
             name: "gpu-large",
-            description: "The `full` training recipe on the first CUDA GPU (cuda:0) for large \
+            description: "The `full` training recipe on the first GPU of the build (`gpu`) for large \
                 cards (24 GB+) and large datasets: batch 1024, single-frame MLP [1024, 1024, 512].",
             overlay: gpu_large,
         },
@@ -1550,10 +1552,12 @@ fn backbone_hint(key: &str, probe: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-/// Whether a device name is `cpu` or `cuda:N`.
+/// Whether a device name is `cpu`, `gpu` (the first GPU of the build: what the GPU presets
+/// use), `cuda:N`, `vulkan`, `vulkan:N` or `vulkan:cpu`.
 pub fn valid_device(device: &str) -> bool {
     let index = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit());
     device == "cpu"
+        || device == "gpu"
         || device == "vulkan"
         || device.strip_prefix("cuda:").is_some_and(index)
         || device
@@ -1706,7 +1710,7 @@ pub fn validate(c: &TrainConfig) -> Result<Vec<String>, ConfigError> {
 
     if !valid_device(&c.device) {
         bad.push(format!(
-            "{} must be `cpu`, `cuda:N`, `vulkan`, `vulkan:N` (N a GPU index) or `vulkan:cpu`, not `{}`",
+            "{} must be `cpu`, `gpu`, `cuda:N`, `vulkan`, `vulkan:N` (N a GPU index) or `vulkan:cpu`, not `{}`",
             s("device"),
             c.device
         ));

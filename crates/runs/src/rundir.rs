@@ -157,6 +157,9 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const LOSS_CURVE_FILE: &str = "loss_curve.png";
 /// The folder of a run's checkpoints.
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
+/// The folder of a run's TensorBoard event files (`tensorboard --logdir`, `wandb sync
+/// --sync-tensorboard`).
+pub const BOARD_DIR: &str = "tensorboard";
 
 /// The directory of one run, and every path in it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -221,6 +224,11 @@ impl RunDir {
     /// `loss_curve.png`.
     pub fn loss_curve_path(&self) -> PathBuf {
         self.root.join(LOSS_CURVE_FILE)
+    }
+
+    /// `tensorboard/`.
+    pub fn board_path(&self) -> PathBuf {
+        self.root.join(BOARD_DIR)
     }
 
     /// `checkpoints/`.

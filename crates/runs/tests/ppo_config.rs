@@ -45,7 +45,7 @@ fn validate_names_each_bad_key_and_why() {
         ("rollout.opponent", |c| c.rollout.opponent = "human".into()),
         ("reward.win", |c| c.reward.win = f32::NAN),
         ("league.weights", |c| c.league.weights.current = -1.0),
-        ("device", |c| c.device = "gpu".into()),
+        ("device", |c| c.device = "tpu".into()),
     ];
     for (key, break_it) in cases {
         let mut c = PpoRunConfig::default();
@@ -114,7 +114,7 @@ fn presets_file_and_flags_layer_in_that_order() {
     })
     .unwrap();
     assert_eq!(r.config.preset.as_deref(), Some("gpu"));
-    assert_eq!((r.config.device.as_str(), r.config.seed), ("cuda:0", 7));
+    assert_eq!((r.config.device.as_str(), r.config.seed), ("gpu", 7));
     assert_eq!(r.source("preset"), FROM_FILE);
 }
 

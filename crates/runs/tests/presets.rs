@@ -291,7 +291,7 @@ fn preset_table_matches_the_seeds() {
 
     for gpu in ["gpu", "gpu-large"] {
         let g = get(gpu);
-        assert_eq!(g.device, "cuda:0");
+        assert_eq!(g.device, "gpu");
         assert!(g.train.batch_size >= 512);
         assert!(mlp(&g).hidden.iter().sum::<usize>() > 512);
     }
@@ -915,10 +915,11 @@ fn defaults_are_valid_and_on_cpu() {
     assert_eq!(c.device, "cpu");
     assert_eq!(validate(&c).unwrap(), Vec::<String>::new());
     assert!(valid_device("cpu") && valid_device("cuda:0") && valid_device("cuda:12"));
+    assert!(valid_device("gpu") && valid_device("vulkan:cpu") && !valid_device("gpu:0"));
     assert!(
         !valid_device("cuda")
             && !valid_device("cuda:")
-            && !valid_device("gpu")
+            && !valid_device("tpu")
             && !valid_device("cuda:x")
     );
 }
@@ -1100,8 +1101,8 @@ fn each_rule_refuses_with_a_reason() {
         ),
         (
             "device",
-            |c| c.device = "gpu".into(),
-            "--device (device) must be `cpu`, `cuda:N`, `vulkan`",
+            |c| c.device = "tpu".into(),
+            "--device (device) must be `cpu`, `gpu`, `cuda:N`, `vulkan`",
         ),
         ("device empty", |c| c.device = String::new(), "--device"),
         (

@@ -65,9 +65,10 @@ pub fn build_config(d: &DataConfig, seed: u64) -> Result<BuildConfig, DataError>
             characters: d.characters.clone(),
             stages: d.stages.clone(),
             min_frames: d.min_frames.map(|f| f as usize),
+            human_only: d.human_only,
+            one_v_one: d.one_v_one,
             min_quality: d.min_quality,
             dedupe: d.skip_duplicates,
-            ..FilterSettings::default()
         },
         threads: d.threads,
         ..BuildSettings::default()

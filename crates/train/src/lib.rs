@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod allocator;
+pub mod board;
 pub mod data;
 pub mod ema;
 pub mod error;

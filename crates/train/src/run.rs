@@ -127,12 +127,6 @@ pub fn dry_run_plan(config: &TrainConfig, data: &PreparedData) -> Vec<String> {
 /// the process's peak resident set).
 pub fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, usize), RunError> {
     const STEPS: usize = 3;
-    let status = |key: &str| -> Option<u64> {
-        let text = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = text.lines().find(|l| l.starts_with(key))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
-    };
     // Writing 5 to clear_refs resets the peak (VmHWM) to the current resident set.
     std::fs::write("/proc/self/clear_refs", "5").map_err(|source| RunError::Io {
         what: "this system cannot reset the peak memory counter".into(),
@@ -171,7 +165,7 @@ pub fn probe_memory(config: &TrainConfig, data: &PreparedData) -> Result<(u64, u
             steps += 1;
         }
     })?;
-    let peak = status("VmHWM:")
+    let peak = crate::state::proc_status_bytes("VmHWM:")
         .ok_or_else(|| RunError::Refused("no peak memory in /proc/self/status".into()))?;
     Ok((peak, steps.max(1)))
 }

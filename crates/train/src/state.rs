@@ -48,6 +48,49 @@ pub struct PassMetrics {
     pub examples: u64,
 }
 
+/// Memory of the training process at one moment, or the peaks of several moments (bytes),
+/// where the system says: `None` where it does not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryUse {
+    /// Resident memory of the process (Linux: `VmRSS` of `/proc/self/status`).
+    pub resident: Option<u64>,
+    /// Device memory held by live tensors (GPU backends; `None` on the CPU backend).
+    pub device_in_use: Option<u64>,
+    /// Device memory the allocator holds: in use plus pages kept for reuse.
+    pub device_reserved: Option<u64>,
+}
+
+impl MemoryUse {
+    /// The memory now: the process's resident set and `device`'s pools.
+    pub fn now(device: &burn::tensor::Device) -> MemoryUse {
+        let pools = device.memory_pool_usage();
+        MemoryUse {
+            resident: proc_status_bytes("VmRSS:"),
+            device_in_use: pools.as_ref().map(|u| u.bytes_in_use),
+            device_reserved: pools.as_ref().map(|u| u.bytes_reserved),
+        }
+    }
+
+    /// The larger of each figure (peaks over samples).
+    pub fn max(self, other: MemoryUse) -> MemoryUse {
+        let m = |a: Option<u64>, b: Option<u64>| a.max(b);
+        MemoryUse {
+            resident: m(self.resident, other.resident),
+            device_in_use: m(self.device_in_use, other.device_in_use),
+            device_reserved: m(self.device_reserved, other.device_reserved),
+        }
+    }
+}
+
+/// A memory figure of this process in bytes (`VmRSS:`, `VmHWM:` of `/proc/self/status`);
+/// `None` off Linux.
+pub fn proc_status_bytes(key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// One epoch's record (a line of `metrics.jsonl`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -67,6 +110,9 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Whether the validation loss is the lowest so far (the best model).
     pub improved: bool,
+    /// The peaks of memory sampled at each progress point of the epoch and at its end.
+    #[serde(default)]
+    pub peak_memory: MemoryUse,
 }
 
 /// Running sums of the current epoch's training losses.

@@ -9,13 +9,14 @@
 //! `exphil eval --mode step` scores it. With `sequence.enabled = false` it trains on windows
 //! with the loss on each window's last frame, and validates the same way.
 
+use crate::board::Board;
 use crate::data::PreparedData;
 use crate::ema::Ema;
 use crate::error::{ck, TrainError};
 use crate::grads::GradStore;
 use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
-use crate::state::{EpochMetrics, LossSums, PassMetrics, TrainState, STATE_VERSION};
+use crate::state::{EpochMetrics, LossSums, MemoryUse, PassMetrics, TrainState, STATE_VERSION};
 use burn::module::Module;
 use burn::tensor::Device;
 use exphil_dataset::{Batch, Loader, LoaderError, StreamBatch, StreamLoader};
@@ -69,6 +70,14 @@ pub enum Event {
         scored_per_sec: f64,
         /// Current learning rate.
         lr: f64,
+        /// The global gradient norm (before clipping) of the latest optimiser step of the
+        /// epoch; `None` before its first step.
+        grad_norm: Option<f64>,
+        /// Memory now.
+        memory: MemoryUse,
+        /// Batches trained in the run so far, resumed ones included (the step of its
+        /// TensorBoard scalars).
+        step: u64,
     },
     /// Validation is running.
     Validating,
@@ -644,6 +653,40 @@ pub fn train(
     let seed = cfg.train.seed.ok_or_else(|| {
         TrainError::Config("the run's seed must be resolved before training".into())
     })?;
+    // Every event also goes to the run's TensorBoard record.
+    let config_json = serde_json::to_string_pretty(cfg).unwrap_or_default();
+    let (mut board, warning) = Board::open(&RunDir::new(&opts.run_dir).board_path(), &config_json);
+    let caller = events;
+    if let Some(w) = warning {
+        caller(Event::Notice(w));
+    }
+    let mut with_board = |e: Event| {
+        let failed = match &e {
+            Event::Progress {
+                step,
+                loss,
+                scored_per_sec,
+                lr,
+                grad_norm,
+                memory,
+                ..
+            } => board.progress(&crate::board::Progress {
+                step: *step,
+                loss: *loss,
+                lr: *lr,
+                scored_per_sec: *scored_per_sec,
+                grad_norm: *grad_norm,
+                memory: *memory,
+            }),
+            Event::Epoch(m) => board.epoch(m),
+            _ => None,
+        };
+        if let Some(w) = failed {
+            caller(Event::Notice(w));
+        }
+        caller(e);
+    };
+    let events: &mut dyn FnMut(Event) = &mut with_board;
     // What interrupted saves left behind (partial checkpoints, swapped-out old ones) goes at
     // every start and resume, so it never accumulates.
     let report = exphil_runs::checkpoint::cleanup(&RunDir::new(&opts.run_dir).checkpoints_path())
@@ -783,6 +826,8 @@ pub fn train(
         let start_batch = run.state.batch;
         let max_batches = epoch_batches(epoch);
         let mut seen = 0u64;
+        let mut grad_norm = None;
+        let mut peak_memory = MemoryUse::default();
         for (i, b) in train_source.epoch(u64::from(epoch)).enumerate() {
             let i = i as u64;
             if i < start_batch {
@@ -823,6 +868,7 @@ pub fn train(
                 seen += scored;
                 if boundary {
                     let norm = grads.clip_global_norm(cfg.train.max_grad_norm);
+                    grad_norm = Some(norm);
                     if !norm.is_finite() {
                         grads.clear();
                         run.fault(&mut bad_in_row, "gradient", events)?;
@@ -840,6 +886,8 @@ pub fn train(
             }
             let log = cfg.train.log_interval.max(1) as u64;
             if (i + 1).is_multiple_of(log) || i + 1 == max_batches {
+                let memory = MemoryUse::now(&run.device);
+                peak_memory = peak_memory.max(memory);
                 events(Event::Progress {
                     epoch,
                     batch: i + 1,
@@ -847,6 +895,9 @@ pub fn train(
                     loss: run.state.sums.mean().loss,
                     scored_per_sec: seen as f64 / t0.elapsed().as_secs_f64().max(1e-9),
                     lr: run.lr(),
+                    grad_norm,
+                    memory,
+                    step: run.state.micro_steps,
                 });
             }
             if boundary {
@@ -912,6 +963,7 @@ pub fn train(
             skipped_steps: run.state.skipped_steps,
             seconds,
             improved,
+            peak_memory: peak_memory.max(MemoryUse::now(&run.device)),
         };
         run.state.history.push(record.clone());
         run.state.epoch += 1;
