@@ -297,19 +297,6 @@ fn the_event_stream_delivers_new_points_and_status_changes() {
     assert_eq!(list[1]["latest_step"], 2048);
 }
 
-/// A Chromium binary: `EXPHIL_CHROMIUM`, else `chromium`, `chromium-browser` or
-/// `google-chrome` on `PATH`.
-fn find_chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("EXPHIL_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|p| p.is_file())
-}
-
 /// Headless Chromium driven over the DevTools protocol on `--remote-debugging-pipe`: it reads
 /// NUL-terminated JSON commands on its fd 3 and writes answers and events on its fd 4, which a
 /// shell maps to the pipes of its stdin and stdout (std alone cannot hand a child other fds).
@@ -444,11 +431,7 @@ fn points_js(tag: &str) -> String {
 
 #[test]
 fn the_page_shows_the_runs_and_their_charts_and_takes_live_points() {
-    let Some(bin) = find_chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI must install chromium (or set EXPHIL_CHROMIUM)");
-        }
-        eprintln!("note: no chromium found (set EXPHIL_CHROMIUM); the browser check is skipped");
+    let Some(bin) = exphil_testdata::chromium() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

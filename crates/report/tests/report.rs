@@ -3,7 +3,7 @@
 
 use exphil_report::bench::{ArchResult, BenchReport, CurvePoint, Latency, MachineInfo};
 use exphil_report::report::{console_table, render_html};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -276,19 +276,6 @@ fn edge_cases_render() {
     assert!(html.contains("<dd>unknown</dd>"), "memory 0: unknown");
 }
 
-/// A Chromium binary: `EXPHIL_CHROMIUM`, else `chromium`, `chromium-browser` or
-/// `google-chrome` on `PATH`.
-fn find_chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("EXPHIL_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|p| p.is_file())
-}
-
 /// Runs Chromium headless on `page` with `args`, killed after 60 s; returns its stdout.
 fn chromium(bin: &Path, dir: &Path, args: &[String], page: &Path) -> String {
     let profile = tempfile::tempdir_in(dir).unwrap();
@@ -355,11 +342,7 @@ fn assert_charts_drawn(dom: &str, what: &str) {
 
 #[test]
 fn the_charts_render_in_a_browser() {
-    let Some(bin) = find_chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI must install chromium (or set EXPHIL_CHROMIUM)");
-        }
-        eprintln!("note: no chromium found (set EXPHIL_CHROMIUM); the browser check is skipped");
+    let Some(bin) = exphil_testdata::chromium() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -24,6 +24,29 @@ pub fn replays_dir() -> PathBuf {
     dir
 }
 
+/// Headless Chromium for the page tests: `$EXPHIL_CHROMIUM`, else `chromium`,
+/// `chromium-browser` or `google-chrome` on the `PATH`. `None` (with a note) where there is
+/// none; under CI (`$CI` set) a missing browser panics instead, so the checks never skip there.
+pub fn chromium() -> Option<PathBuf> {
+    let found = std::env::var_os("EXPHIL_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            ["chromium", "chromium-browser", "google-chrome"]
+                .iter()
+                .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+                .find(|p| p.is_file())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium (or set EXPHIL_CHROMIUM)"
+        );
+        eprintln!("note: no chromium found (set EXPHIL_CHROMIUM); the browser check is skipped");
+    }
+    found
+}
+
 /// One row of `MANIFEST.tsv`.
 #[derive(Clone, Debug)]
 pub struct Entry {
