@@ -78,10 +78,45 @@ pub fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Prints a library's line: the record on stdout, notes on stderr.
+/// Prints a library's line: the record on stdout, notes on stderr, progress as a bar of frames
+/// on a terminal (the notes print above it).
 pub fn say(line: exphil_rl::error::Line) {
+    use exphil_rl::error::Line;
+    static BAR: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+    let mut bar = BAR.lock().unwrap_or_else(|e| e.into_inner());
     match line {
-        exphil_rl::error::Line::Out(s) => println!("{s}"),
-        exphil_rl::error::Line::Note(s) => eprintln!("{s}"),
+        Line::Out(s) => match bar.as_ref() {
+            Some(b) => b.suspend(|| println!("{s}")),
+            None => println!("{s}"),
+        },
+        Line::Note(s) => match bar.as_ref() {
+            Some(b) => b.suspend(|| eprintln!("{s}")),
+            None => eprintln!("{s}"),
+        },
+        Line::Progress {
+            done,
+            total,
+            message,
+        } => {
+            if !std::io::stderr().is_terminal() {
+                return;
+            }
+            let b = bar.get_or_insert_with(|| {
+                let b = ProgressBar::new(total);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:30} {pos}/{len} frames {elapsed} (eta {eta}) {msg}",
+                    )
+                    .expect("static template is valid"),
+                );
+                b
+            });
+            b.set_position(done.min(total));
+            b.set_message(message);
+            if done >= total {
+                b.finish_and_clear();
+                *bar = None;
+            }
+        }
     }
 }

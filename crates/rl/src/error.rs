@@ -93,6 +93,16 @@ pub enum Line {
     Out(String),
     /// For standard error.
     Note(String),
+    /// How far the run is: `done` of `total` frames, with a short status (a progress bar on a
+    /// terminal; nothing elsewhere, where the `Note` lines say the same).
+    Progress {
+        /// Frames done.
+        done: u64,
+        /// Frames in all.
+        total: u64,
+        /// The latest update's figures, in a few words.
+        message: String,
+    },
 }
 
 /// Where a run's lines go.

@@ -661,6 +661,16 @@ impl Learner {
             "stats": stats,
         }));
         self.record_board(&stats, mean_return, secs, ratings, ctx.say);
+        (ctx.say)(Line::Progress {
+            done: self.steps,
+            total: a.timesteps,
+            message: format!(
+                "{who}update {}: return/episode {mean_return:.2}, policy {policy_loss:.3}, \
+                 {:.0} frames/s",
+                self.updates,
+                (self.steps - self.steps0) as f64 / secs.max(1e-9)
+            ),
+        });
         self.returns_done.clear();
     }
 }
