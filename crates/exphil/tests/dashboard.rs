@@ -1,8 +1,8 @@
 //! `exphil dashboard` over a real training: the command serves the checkpoints folder, and a
-//! training started while it runs reaches the page's event stream point by point before the
-//! training ends, then shows as completed with its curves. (The page itself, drawing the runs
-//! and a chart and taking live points from the stream in headless Chromium, is tested in
-//! crates/dashboard/tests/dashboard.rs.)
+//! training started while it runs reaches the event stream point by point, and the page open in
+//! headless Chromium lists it and moves its latest step, before the training ends; it then
+//! shows as completed with its curves, and its chart draws them. (The page against written
+//! event files, in more detail, is tested in crates/dashboard/tests/dashboard.rs.)
 
 mod common;
 
@@ -69,6 +69,21 @@ fn a_training_started_under_the_dashboard_streams_its_points_live() {
         .unwrap_or_else(|| panic!("no address in {first:?}"));
     assert_eq!(json(addr, "/api/runs"), Value::Array(vec![]));
 
+    // The page, open before the training starts (no run selected).
+    let chromium = exphil_testdata::chromium();
+    let mut browser = chromium.as_ref().map(|bin| {
+        let mut b = exphil_testdata::browser::Browser::start(bin);
+        b.call("Page.enable", serde_json::json!({}));
+        b.call(
+            "Page.navigate",
+            serde_json::json!({"url": format!("http://{addr}/")}),
+        );
+        b.wait_for(
+            "document.body.dataset.live === 'open'",
+            "the page's stream open",
+        );
+        b
+    });
     // The event stream the page listens to, opened before the training starts.
     let mut events = TcpStream::connect(addr).unwrap();
     events
@@ -89,7 +104,7 @@ fn a_training_started_under_the_dashboard_streams_its_points_live() {
             "cache",
         ])
         .args(["--name", "live", "--seed", "3", "--quiet"])
-        .args(["--epochs", "20", "--log-interval", "100"])
+        .args(["--epochs", "40", "--log-interval", "100"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -121,6 +136,21 @@ fn a_training_started_under_the_dashboard_streams_its_points_live() {
         );
     }
     assert!(live_points >= 2, "no live points: {streamed}");
+    // The page lists the running training and moves its latest step as the points come.
+    if let Some(b) = browser.as_mut() {
+        let step = "(() => { const c = document.querySelector('tr[data-run=\"live\"] td.num'); \
+                    return c ? +c.textContent : -1; })()";
+        b.wait_for(
+            &format!("{step} > 0"),
+            "the running training in the run list",
+        );
+        let first = b.eval(step).as_f64().unwrap();
+        b.wait_for(&format!("{step} > {first}"), "its latest step moving");
+        assert!(
+            train.try_wait().unwrap().is_none(),
+            "the page moved only after the training ended"
+        );
+    }
     let out = train.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
 
@@ -146,8 +176,19 @@ fn a_training_started_under_the_dashboard_streams_its_points_live() {
     assert_eq!(run["latest_step"].as_i64(), Some(last), "{run}");
     let steps: Vec<i64> = loss.iter().map(|p| p[0].as_i64().unwrap()).collect();
     assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
-    assert!(steps.len() >= 20 * 2, "{steps:?}");
-    assert_eq!(scalars["val/loss"].as_array().unwrap().len(), 20);
+    assert!(steps.len() >= 40 * 2, "{steps:?}");
+    assert_eq!(scalars["val/loss"].as_array().unwrap().len(), 40);
+    // Its chart, once selected, draws every loss point.
+    if let Some(b) = browser.as_mut() {
+        b.call(
+            "Page.navigate",
+            serde_json::json!({"url": format!("http://{addr}/#run=live")}),
+        );
+        let points =
+            "(() => { const l = document.querySelector('polyline[data-tag=\"train/loss\"]'); \
+                      return l ? +l.getAttribute('data-points') : -1; })()";
+        b.wait_for(&format!("{points} === {}", loss.len()), "the loss chart");
+    }
     let page = get(addr, "/").1;
     assert!(
         page.contains("<script") && !page.contains("http://cdn"),

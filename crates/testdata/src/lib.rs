@@ -4,6 +4,7 @@
 //! only; tests that need real replays fail loudly when they are missing, never skip.
 #![deny(missing_docs)]
 
+pub mod browser;
 pub mod spectator;
 
 use std::path::PathBuf;
