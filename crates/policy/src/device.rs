@@ -20,7 +20,8 @@ pub fn devices_here() -> &'static str {
     }
 }
 
-/// The device of a `--device` string: `cpu`, or `cuda:N` in a build with the `cuda` feature.
+/// The device of a `--device` string: `cpu`; `gpu` (the build's first GPU); `cuda:N` in a
+/// build with `cuda`; `vulkan`, `vulkan:N`, `vulkan:cpu` in a build with `vulkan`.
 /// An unusable one is an error naming it and the devices this build has; it is cheap, so
 /// commands check their device before any data work.
 pub fn device_of(name: &str) -> Result<Device, DeviceError> {

@@ -17,7 +17,6 @@ use exphil_policy::agent::BatchedPolicy;
 use exphil_policy::device::device_of;
 use exphil_policy::file::{load_for_play, read_weights};
 use exphil_policy::{params, BackboneState, PolicyInput, Sampling, TargetBatch};
-use exphil_report::tensorboard::EventWriter;
 use exphil_runs::checkpoint::{load_checkpoint, rfc3339_utc, save_checkpoint};
 use exphil_runs::config::OptimConfig;
 use exphil_runs::models::{checkpoints_dir, policy_path};
@@ -26,6 +25,7 @@ use exphil_runs::rundir::{RunDir, RunFile, RunProcess, MODEL_FILE};
 use exphil_runs::tensors::{decode_tensors, encode_tensors, NamedTensor};
 use exphil_sim::{bot, Agent, Batch, Bots, Fighter, Game, Stage, BOT_NAMES, STAGES};
 use exphil_state::{Controller, GameState};
+use exphil_train::board::Board;
 use exphil_train::optim::Optimizer;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -374,7 +374,7 @@ struct Learner {
     returns_done: Vec<f32>,
     history: Vec<serde_json::Value>,
     /// Its TensorBoard record (`<run>/tensorboard`, `<run>/tensorboard/NAME` in a league).
-    board: Option<EventWriter>,
+    board: Option<Board>,
     /// Recent scores against the main agent (main exploiters' reset rule).
     recent: std::collections::VecDeque<f64>,
     resets: u32,
@@ -417,12 +417,8 @@ impl Learner {
             v.push((format!("elo/{}", r.name), r.rating));
         }
         let v: Vec<(&str, f64)> = v.iter().map(|(k, x)| (k.as_str(), *x)).collect();
-        if let Err(e) = b.scalars(self.steps as i64, &v).and_then(|()| b.flush()) {
-            say(Line::Note(format!(
-                "TensorBoard events stop: {}: {e}",
-                b.path().display()
-            )));
-            self.board = None;
+        if let Some(stop) = b.write(self.steps as i64, &v) {
+            say(Line::Note(stop));
         }
     }
 
@@ -1017,13 +1013,11 @@ pub fn train(
         if is_league {
             dir.push(&l.name);
         }
-        match EventWriter::create(&dir) {
-            Ok(w) => l.board = Some(w),
-            Err(e) => say(Line::Note(format!(
-                "{what}: TensorBoard events are not written: {}: {e}",
-                dir.display()
-            ))),
+        let (board, warning) = Board::open(&dir, None);
+        if let Some(w) = warning {
+            say(Line::Note(format!("{what}: {w}")));
         }
+        l.board = Some(board);
     }
     say(Line::Note(format!(
         "{what}: {} ({}) as {} against {} ({}), {} games × {} frames per rollout, {} timesteps{} → {}",

@@ -95,7 +95,8 @@ pub struct TrainArgs {
     /// The W&B run id of that command (implies --wandb) [default: the run's name].
     #[arg(long, value_name = "NAME", help_heading = "Config")]
     pub wandb_name: Option<String>,
-    /// `cpu`, `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`, `vulkan:cpu` (a `vulkan` build).
+    /// `cpu`, `gpu` (the build's first GPU), `cuda:N` (a `cuda` build) or `vulkan`, `vulkan:N`,
+    /// `vulkan:cpu` (a `vulkan` build).
     #[arg(long, value_name = "DEVICE", help_heading = "Config")]
     pub device: Option<String>,
 

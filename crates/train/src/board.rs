@@ -1,4 +1,5 @@
-//! The TensorBoard record of a training run: `<run>/tensorboard/events.out.tfevents.*`, written
+//! The TensorBoard record of a run (imitation here; PPO's learners write theirs through
+//! [`Board::write`]). For imitation: `<run>/tensorboard/events.out.tfevents.*`, written
 //! from the loop's events as they come and flushed at each progress point, so `tensorboard
 //! --logdir` (or `wandb sync --sync-tensorboard`) follows a running training.
 //!
@@ -9,6 +10,7 @@
 //! `val/accuracy/COMPONENT`, `val/button_baseline`, `epoch/seconds` and
 //! `epoch/skipped_steps` at each epoch's end. The resolved config is the text `config`.
 
+use crate::event::Event;
 use crate::state::{EpochMetrics, MemoryUse};
 use exphil_policy::COMPONENTS;
 use exphil_report::tensorboard::EventWriter;
@@ -28,86 +30,72 @@ fn mib(bytes: u64) -> f64 {
 }
 
 impl Board {
-    /// A new event file in `dir` with `config` (the run's resolved config, as JSON) as its
-    /// first text; the warning when it cannot be created.
-    pub fn open(dir: &Path, config: &str) -> (Board, Option<String>) {
+    /// A new event file in `dir`, with `config` (a run's resolved config, as JSON) as its first
+    /// text when given; the warning when it cannot be created (the board then stays quiet).
+    pub fn open(dir: &Path, config: Option<&str>) -> (Board, Option<String>) {
         let opened = EventWriter::create(dir).and_then(|mut w| {
-            w.text("config", 0, &format!("```json\n{config}\n```"))?;
+            if let Some(c) = config {
+                w.text("config", 0, &format!("```json\n{c}\n```"))?;
+            }
             w.flush()?;
             Ok(w)
         });
-        match opened {
-            Ok(w) => (
-                Board {
-                    writer: Some(w),
-                    step: 0,
-                },
-                None,
-            ),
-            Err(e) => (
-                Board {
-                    writer: None,
-                    step: 0,
-                },
-                Some(format!(
-                    "TensorBoard events are not written: {}: {e}",
-                    dir.display()
-                )),
-            ),
+        let warning = opened
+            .as_ref()
+            .err()
+            .map(|e| format!("TensorBoard events are not written: {}: {e}", dir.display()));
+        (
+            Board {
+                writer: opened.ok(),
+                step: 0,
+            },
+            warning,
+        )
+    }
+
+    /// Records one event of the training loop: a progress point's scalars at its step, an
+    /// epoch's at the latest progress point's step; a write failure is returned once.
+    pub fn record(&mut self, event: &Event) -> Option<String> {
+        match event {
+            Event::Progress {
+                step,
+                loss,
+                scored_per_sec,
+                lr,
+                grad_norm,
+                memory,
+                ..
+            } => {
+                let mut v: Vec<(&str, f64)> = vec![
+                    ("train/loss", *loss),
+                    ("train/lr", *lr),
+                    ("train/scored_frames_per_sec", *scored_per_sec),
+                ];
+                if let Some(g) = grad_norm {
+                    v.push(("train/grad_norm", *g));
+                }
+                v.extend(memory_scalars(memory));
+                self.write(*step as i64, &v)
+            }
+            Event::Epoch(m) => {
+                let v = epoch_scalars(m, &epoch_names());
+                let v: Vec<(&str, f64)> = v.iter().map(|(k, x)| (k.as_str(), *x)).collect();
+                self.write(self.step, &v)
+            }
+            _ => None,
         }
     }
 
-    /// Records a progress point (see [`crate::trainer::Event::Progress`]); a write failure is
-    /// returned once.
-    pub fn progress(&mut self, p: &Progress) -> Option<String> {
-        self.step = p.step as i64;
-        let mut v: Vec<(&str, f64)> = vec![
-            ("train/loss", p.loss),
-            ("train/lr", p.lr),
-            ("train/scored_frames_per_sec", p.scored_per_sec),
-        ];
-        if let Some(g) = p.grad_norm {
-            v.push(("train/grad_norm", g));
-        }
-        v.extend(memory_scalars(&p.memory));
-        self.write(&v)
-    }
-
-    /// Records an epoch's end at the latest progress point's step; a write failure is returned
-    /// once.
-    pub fn epoch(&mut self, m: &EpochMetrics) -> Option<String> {
-        let v = epoch_scalars(m, &epoch_names());
-        let v: Vec<(&str, f64)> = v.iter().map(|(k, x)| (k.as_str(), *x)).collect();
-        self.write(&v)
-    }
-
-    /// Writes scalars at the current step and flushes; the first failure stops the board.
-    fn write(&mut self, values: &[(&str, f64)]) -> Option<String> {
+    /// Writes `values` at `step` and flushes; the first failure stops the board and is
+    /// returned.
+    pub fn write(&mut self, step: i64, values: &[(&str, f64)]) -> Option<String> {
+        self.step = step;
         let w = self.writer.as_mut()?;
-        let e = w
-            .scalars(self.step, values)
-            .and_then(|()| w.flush())
-            .err()?;
+        let e = w.scalars(step, values).and_then(|()| w.flush()).err()?;
         let path = w.path().display().to_string();
         self.writer = None;
         Some(format!("TensorBoard events stop: {path}: {e}"))
     }
-}
-
-/// A progress point's figures, as the board records them.
-pub struct Progress {
-    /// Batches trained in the run so far (the scalars' step).
-    pub step: u64,
-    /// Running mean training loss.
-    pub loss: f64,
-    /// Learning rate.
-    pub lr: f64,
-    /// Scored frames per second.
-    pub scored_per_sec: f64,
-    /// Gradient norm of the latest step.
-    pub grad_norm: Option<f64>,
-    /// Memory now.
-    pub memory: MemoryUse,
 }
 
 /// The memory scalars of a sample (only the figures the system gave).

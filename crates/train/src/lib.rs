@@ -11,6 +11,7 @@ pub mod ema;
 pub mod error;
 pub mod eval;
 pub mod evaluate;
+pub mod event;
 pub mod grads;
 pub mod optim;
 pub mod run;
