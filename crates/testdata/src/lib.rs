@@ -1,6 +1,7 @@
 //! Test support for every exphil crate: locating the shared real replays (`../shared/replays`
 //! beside the checkout, or `$EXPHIL_REPLAYS`) and reading their `MANIFEST.tsv`; and a fake Slippi
-//! Dolphin spectator server ([`spectator`]) for the live-play tests. A dev-dependency
+//! Dolphin spectator server ([`spectator`]) for the live-play tests; the browser and Python
+//! used by the reference checks ([`chromium`], [`python`]). A dev-dependency
 //! only; tests that need real replays fail loudly when they are missing, never skip.
 #![deny(missing_docs)]
 
@@ -46,6 +47,38 @@ pub fn chromium() -> Option<PathBuf> {
         eprintln!("note: no chromium found (set EXPHIL_CHROMIUM); the browser check is skipped");
     }
     found
+}
+
+/// A Python that imports every module of `modules` (such as `"onnxruntime, numpy"`), for the
+/// reference checks: `$EXPHIL_PYTHON`, else `python3`. `None` (with a note) where it cannot import
+/// them; under CI (`$CI` set) that panics instead, so the checks never skip there.
+pub fn python(modules: &str) -> Option<PathBuf> {
+    let python = std::env::var_os("EXPHIL_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let probe = std::process::Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output();
+    let why = match probe {
+        Ok(o) if o.status.success() => return Some(python),
+        // The traceback's last line names the missing module.
+        Ok(o) => String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must provide a Python with {modules} (EXPHIL_PYTHON={}): {why}",
+        python.display()
+    );
+    eprintln!(
+        "note: {} cannot import {modules} (set EXPHIL_PYTHON); the Python check is skipped: {why}",
+        python.display()
+    );
+    None
 }
 
 /// One row of `MANIFEST.tsv`.
