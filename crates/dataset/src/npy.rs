@@ -9,6 +9,9 @@
 //! padded with spaces and ended by `\n` so that the data starts at a multiple of 64 bytes; then the
 //! raw array bytes, little-endian, row-major. Version 2.0 (a `u32` header length) is read too.
 //! `numpy.load(path, mmap_mode="r")` reads these files.
+//!
+//! [`write_npz`] bundles several arrays into one `.npz`: a zip archive of `name.npy` entries,
+//! stored uncompressed, which `numpy.load(path)` opens as a mapping from `name` to array.
 
 use memmap2::Mmap;
 use std::fs::File;
@@ -30,6 +33,8 @@ pub enum Dtype {
     I32,
     /// `|u1`.
     U8,
+    /// `<i8` (ONNX's index type).
+    I64,
 }
 
 impl Dtype {
@@ -42,6 +47,7 @@ impl Dtype {
             Dtype::U16 => "<u2",
             Dtype::I32 => "<i4",
             Dtype::U8 => "|u1",
+            Dtype::I64 => "<i8",
         }
     }
 
@@ -51,6 +57,7 @@ impl Dtype {
             Dtype::F32 | Dtype::U32 | Dtype::I32 => 4,
             Dtype::F16 | Dtype::U16 => 2,
             Dtype::U8 => 1,
+            Dtype::I64 => 8,
         }
     }
 
@@ -62,6 +69,7 @@ impl Dtype {
             "<u2" => Dtype::U16,
             "<i4" => Dtype::I32,
             "|u1" | "<u1" => Dtype::U8,
+            "<i8" => Dtype::I64,
             _ => return None,
         })
     }
@@ -140,6 +148,124 @@ pub fn write(path: &Path, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<
     let f = f.into_inner().map_err(|e| io(e.into_error()))?;
     f.sync_all().map_err(io)?;
     Ok(())
+}
+
+/// One array of a `.npz`: name (without `.npy`), element type, shape, little-endian row-major
+/// bytes.
+pub type NpzArray<'a> = (&'a str, Dtype, &'a [usize], &'a [u8]);
+
+/// Writes the arrays `(name, dtype, shape, little-endian bytes)` as a `.npz` file: a zip archive
+/// (no compression) of `name.npy` entries, which `numpy.load(path)` reads as `{name: array}`.
+/// The file is replaced atomically ([`exphil_io::write_atomic`]).
+///
+/// Errors: an empty or repeated name, data that does not fill its shape, or an archive past the
+/// classic zip limits (4 GiB, 65 535 entries; zip64 is not written) are [`NpyError::Format`];
+/// writing failures are [`NpyError::Io`].
+pub fn write_npz(path: &Path, arrays: &[(&str, Dtype, &[usize], &[u8])]) -> Result<(), NpyError> {
+    let bytes = npz_bytes(arrays).map_err(|reason| NpyError::Format {
+        path: path.to_owned(),
+        reason,
+    })?;
+    exphil_io::write_atomic(path, &bytes).map_err(|source| NpyError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The zip archive of [`write_npz`], in memory.
+///
+/// # Format
+///
+/// Per entry a local file header (signature `PK\x03\x04`, version 2.0, method 0 = stored,
+/// CRC-32, sizes, name) and the `.npy` bytes; then a central directory header per entry
+/// (`PK\x01\x02`, the same fields plus the local header's offset); then the end of central
+/// directory record (`PK\x05\x06`: entry count, directory size and offset). All integers are
+/// little-endian. Times are 1980-01-01 00:00, so that equal arrays give equal files.
+fn npz_bytes(arrays: &[(&str, Dtype, &[usize], &[u8])]) -> Result<Vec<u8>, String> {
+    /// DOS date 1980-01-01 (day 1, month 1, year 0); time 00:00:00 is 0.
+    const DOS_DATE: u16 = 1 << 5 | 1;
+    /// Bit 11: the name is UTF-8.
+    const UTF8_NAME: u16 = 1 << 11;
+    let too_big = || "the archive passes 4 GiB, which needs zip64 (not supported)".to_string();
+    let u32_of = |n: usize| u32::try_from(n).map_err(|_| too_big());
+    let entries = u16::try_from(arrays.len())
+        .map_err(|_| format!("{} arrays: a zip holds at most 65535", arrays.len()))?;
+
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for &(name, dtype, shape, data) in arrays {
+        if name.is_empty() {
+            return Err("an array has an empty name".into());
+        }
+        if !seen.insert(name) {
+            return Err(format!("array name {name:?} is repeated"));
+        }
+        let want = shape
+            .iter()
+            .try_fold(dtype.size(), |a, &d| a.checked_mul(d))
+            .ok_or_else(|| format!("array {name:?}: shape {shape:?} overflows"))?;
+        if data.len() != want {
+            return Err(format!(
+                "array {name:?}: shape {shape:?} of {} needs {want} bytes, got {}",
+                dtype.descr(),
+                data.len()
+            ));
+        }
+        let file_name = format!("{name}.npy");
+        let name_len = u16::try_from(file_name.len())
+            .map_err(|_| format!("array name {name:?} is too long"))?;
+        let flags = if file_name.is_ascii() { 0 } else { UTF8_NAME };
+        let head = header(dtype, shape);
+        let size = u32_of(head.len() + data.len())?;
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&head);
+        crc.update(data);
+        let crc = crc.finalize();
+        let offset = u32_of(out.len())?;
+
+        // Fields shared by both headers: version needed, flags, method, time, date, CRC, sizes,
+        // name length.
+        let mut common = Vec::with_capacity(26);
+        for v in [20u16, flags, 0, 0, DOS_DATE] {
+            common.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [crc, size, size] {
+            common.extend_from_slice(&v.to_le_bytes());
+        }
+        common.extend_from_slice(&name_len.to_le_bytes());
+
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&common);
+        out.extend_from_slice(&0u16.to_le_bytes()); // extra field length
+        out.extend_from_slice(file_name.as_bytes());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(data);
+
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes()); // version made by: 2.0, MS-DOS
+        central.extend_from_slice(&common);
+        // Extra field length, comment length, disk number, internal and external attributes.
+        for v in [0u16, 0, 0, 0] {
+            central.extend_from_slice(&v.to_le_bytes());
+        }
+        central.extend_from_slice(&0u32.to_le_bytes());
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(file_name.as_bytes());
+    }
+    let central_offset = u32_of(out.len())?;
+    let central_size = u32_of(central.len())?;
+    out.extend_from_slice(&central);
+    u32_of(out.len())?;
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    // This disk, the directory's disk, entries on this disk, entries in all.
+    for v in [0u16, 0, entries, entries] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&central_size.to_le_bytes());
+    out.extend_from_slice(&central_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes()); // comment length
+    Ok(out)
 }
 
 /// A memory-mapped `.npy` array.
@@ -279,6 +405,82 @@ mod tests {
         b.extend_from_slice(header_text.as_bytes());
         b.extend_from_slice(data);
         b
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> usize {
+        u16::from_le_bytes([b[at], b[at + 1]]) as usize
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> usize {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize
+    }
+
+    #[test]
+    fn npz_is_a_stored_zip_of_npy_files() {
+        let ids: Vec<u8> = [1i64, -2, 3].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let xs: Vec<u8> = [0.5f32, 1.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let arrays: &[(&str, Dtype, &[usize], &[u8])] = &[
+            ("ids", Dtype::I64, &[3], &ids),
+            ("x", Dtype::F32, &[1, 2], &xs),
+        ];
+        let z = npz_bytes(arrays).unwrap();
+        // End of central directory: 22 bytes at the end.
+        let eocd = z.len() - 22;
+        assert_eq!(&z[eocd..eocd + 4], b"PK\x05\x06");
+        assert_eq!((u16_at(&z, eocd + 8), u16_at(&z, eocd + 10)), (2, 2));
+        let (cd_size, cd_offset) = (u32_at(&z, eocd + 12), u32_at(&z, eocd + 16));
+        assert_eq!(cd_offset + cd_size, eocd);
+        // Walk the central directory and check each entry against its local header and data.
+        let mut at = cd_offset;
+        for (name, dtype, shape, data) in arrays {
+            assert_eq!(&z[at..at + 4], b"PK\x01\x02");
+            assert_eq!(u16_at(&z, at + 10), 0, "stored, not compressed");
+            let (crc, size, name_len) = (
+                u32_at(&z, at + 16),
+                u32_at(&z, at + 20),
+                u16_at(&z, at + 28),
+            );
+            assert_eq!(u32_at(&z, at + 24), size);
+            let file_name = &z[at + 46..at + 46 + name_len];
+            assert_eq!(file_name, format!("{name}.npy").as_bytes());
+            let local = u32_at(&z, at + 42);
+            assert_eq!(&z[local..local + 4], b"PK\x03\x04");
+            assert_eq!(z[local + 6..local + 30], z[at + 8..at + 32], "same fields");
+            let body = &z[local + 30 + name_len..local + 30 + name_len + size];
+            assert_eq!(crc32fast::hash(body) as usize, crc);
+            let (d, s, off) = parse_header(body).unwrap();
+            assert_eq!((d, s.as_slice()), (*dtype, *shape));
+            assert_eq!(&body[off..], *data);
+            at += 46 + name_len;
+        }
+        assert_eq!(at, eocd);
+    }
+
+    #[test]
+    fn npz_rejects_bad_arrays() {
+        let four = [0u8; 4];
+        let cases: Vec<Vec<NpzArray>> = vec![
+            vec![("", Dtype::F32, &[1], &four)],
+            vec![
+                ("a", Dtype::F32, &[1], &four),
+                ("a", Dtype::F32, &[1], &four),
+            ],
+            vec![("a", Dtype::F32, &[2], &four)],
+            vec![("a", Dtype::I64, &[1], &four)],
+            vec![("a", Dtype::F32, &[usize::MAX, 2], &four)],
+        ];
+        for (i, c) in cases.iter().enumerate() {
+            assert!(npz_bytes(c).is_err(), "case {i} accepted");
+        }
+        assert!(npz_bytes(&[]).is_ok(), "an empty archive is valid");
+    }
+
+    #[test]
+    fn i64_round_trips_through_the_header() {
+        let mut b = header(Dtype::I64, &[2]);
+        assert!(String::from_utf8_lossy(&b).contains("'<i8'"));
+        b.extend_from_slice(&[0; 16]);
+        assert_eq!(parse_header(&b).unwrap().0, Dtype::I64);
     }
 
     #[test]
