@@ -8,6 +8,7 @@ mod dashboard;
 mod dataset;
 mod demo;
 mod eval;
+mod export;
 mod filters;
 mod kmeans;
 mod models;
@@ -44,6 +45,9 @@ enum Command {
     Train(Box<exphil_runs::args::TrainArgs>),
     /// Evaluate a trained policy on replays it did not train on, against baselines.
     Eval(Box<eval::EvalArgs>),
+    /// A trained policy as an ONNX model (opset 17) for ONNX Runtime, with an optional sample
+    /// of real rows and exphil's outputs.
+    Export(Box<export::ExportArgs>),
     /// Trained models: list, info, compare, tag, lineage, leaderboard, prune, reindex.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -128,6 +132,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dataset(cmd) => dataset::run(cmd),
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(*args),
+        Command::Export(args) => export::run(*args),
         Command::Models(cmd) => models::run(cmd),
         Command::Serve(args) => serve::run(*args),
         Command::Play(args) => play::run(*args),

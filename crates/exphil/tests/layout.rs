@@ -10,6 +10,7 @@ const LEVELS: &[(&str, u32)] = &[
     ("exphil-io", 0),
     ("exphil-replay", 0),
     ("exphil-testdata", 0),
+    ("exphil-onnx", 0),
     ("exphil-corpus", 1),
     ("exphil-state", 1),
     ("exphil-report", 1),
@@ -31,6 +32,7 @@ const LEVELS: &[(&str, u32)] = &[
 /// Crates that must not depend on burn, directly or through another workspace crate.
 const FRAMEWORK_FREE: &[&str] = &[
     "exphil-io",
+    "exphil-onnx",
     "exphil-replay",
     "exphil-corpus",
     "exphil-state",

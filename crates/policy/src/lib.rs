@@ -12,6 +12,7 @@ pub mod fused;
 pub mod input;
 pub mod loss;
 pub mod model;
+pub mod onnx;
 pub mod params;
 pub use crate::input::{id_kind, IdGroup, InputSpec, PolicyInput};
 pub use crate::loss::{bc_loss, correct_counts, LossOutput, LossSpec, COMPONENTS};

@@ -12,6 +12,7 @@ pub mod error;
 pub mod eval;
 pub mod evaluate;
 pub mod event;
+pub mod export;
 pub mod grads;
 pub mod optim;
 pub mod run;
