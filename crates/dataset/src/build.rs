@@ -22,7 +22,7 @@ use crate::examples::PAIRING_VERSION;
 use crate::examples::{game_examples_named, ExampleConfig, SkipReason};
 use crate::names::{PlayerRegistry, RegistryError, REGISTRY_FILE};
 use crate::parquet::{read_footer, FrameTable, TableError, TABLE_FORMAT_VERSION};
-use crate::shard::{Precision, Shard, ShardError, SHARD_FORMAT_VERSION};
+use crate::shard::{Compression, Precision, Shard, ShardError, SHARD_FORMAT_VERSION};
 use crate::split::{split_games, Split};
 use exphil_corpus::{discover, inspect_bytes, Depth, Filter, ReplayInfo};
 use exphil_embed::{
@@ -83,6 +83,8 @@ pub struct BuildConfig {
     pub filter: Filter,
     /// Storage precision of the features.
     pub precision: Precision,
+    /// How the shards' arrays are stored.
+    pub compression: Compression,
     /// Fraction of games held out for validation (by whole games).
     pub validation_fraction: f64,
     /// Seed of the split.
@@ -229,6 +231,10 @@ pub struct SkippedFile {
     pub failed: bool,
 }
 
+fn uncompressed() -> Compression {
+    Compression::None
+}
+
 /// `dataset.json`: what a dataset directory holds and how it was built.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetManifest {
@@ -246,6 +252,9 @@ pub struct DatasetManifest {
     pub filter: Filter,
     /// Feature precision in the shards.
     pub precision: Precision,
+    /// How the shards' arrays are stored (`none` in manifests written before compression).
+    #[serde(default = "uncompressed")]
+    pub compression: Compression,
     /// Fraction of games asked for validation.
     pub validation_fraction: f64,
     /// Seed of the split.
@@ -485,6 +494,7 @@ pub fn build(
         json(&config.targets),
         json(&config.examples),
         json(&config.precision),
+        json(&config.compression),
         registry
             .as_ref()
             .map(PlayerRegistry::to_json)
@@ -586,6 +596,7 @@ pub fn build(
         examples: config.examples.clone(),
         filter: config.filter.clone(),
         precision: config.precision,
+        compression: config.compression,
         validation_fraction: config.validation_fraction,
         split_seed: config.split_seed,
         games,
@@ -687,7 +698,7 @@ impl GameContext<'_> {
         let text = std::fs::read_to_string(key_dir.join("entry.json")).ok()?;
         let entry: KeyEntry = serde_json::from_str(&text).ok()?;
         for s in &entry.shards {
-            let shard = Shard::open(&self.out_dir.join(&s.dir)).ok()?;
+            let shard = Shard::open_index(&self.out_dir.join(&s.dir)).ok()?;
             if shard.len() != s.examples {
                 return None;
             }
@@ -842,8 +853,13 @@ impl GameContext<'_> {
                 for ex in &mut per_port {
                     ex.source = info.content_hash.clone();
                     let rel = format!("shards/{shard_key}/p{}", ex.port);
-                    let written = Shard::write(&self.out_dir.join(&rel), ex, self.config.precision)
-                        .map_err(|e: ShardError| e.to_string())?;
+                    let written = Shard::write_as(
+                        &self.out_dir.join(&rel),
+                        ex,
+                        self.config.precision,
+                        self.config.compression,
+                    )
+                    .map_err(|e: ShardError| e.to_string())?;
                     for (k, v) in &ex.anomalies {
                         *anomalies.entry(k.clone()).or_insert(0) += v;
                     }

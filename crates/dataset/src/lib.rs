@@ -1,7 +1,7 @@
 //! Training datasets for exphil: decoded replays become examples (what a live bot has seen
 //! after frame `t`, and its input for frame `t + 1 + delay` as the target) for one or both players of each game, written per game
 //! as a Parquet frame table (raw fields and targets, readable without exphil) and as
-//! memory-mappable `.npy` shards (features, ids, targets), keyed by a cache key so that a rebuild
+//! compressed (or memory-mappable `.npy`) shards (features, ids, targets), keyed by a cache key so that a rebuild
 //! redoes exactly what changed. The loader serves shuffled minibatches of frames or windows that
 //! never cross a game, split into training and validation by whole games.
 #![deny(missing_docs)]
@@ -9,6 +9,7 @@
 mod examples;
 mod loader;
 pub mod npy;
+pub mod packed;
 mod shard;
 mod split;
 mod streams;
@@ -24,8 +25,8 @@ pub use crate::names::{
     normalize, player_key, PlayerRegistry, RegistryError, REGISTRY_FILE, REGISTRY_VERSION,
 };
 pub use crate::shard::{
-    target_row, targets_of, Precision, Shard, ShardError, ShardInfo, ARRAYS, SHARD_FORMAT_VERSION,
-    TARGET_COLUMNS,
+    target_row, targets_of, Compression, Precision, Shard, ShardError, ShardInfo, ARRAYS,
+    OLDEST_SHARD_FORMAT, PACKED_FILE, SHARD_FORMAT_VERSION, TARGET_COLUMNS,
 };
 pub use crate::split::{split_games, Split};
 

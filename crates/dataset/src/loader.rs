@@ -264,7 +264,7 @@ impl Loader {
             Some(_) => {
                 let infos = dirs
                     .iter()
-                    .map(|d| Ok((d.as_path(), Shard::open(d)?.info().clone())))
+                    .map(|d| Ok((d.as_path(), Shard::read_info(d)?)))
                     .collect::<Result<Vec<_>, LoaderError>>()?;
                 let refs: Vec<(&Path, &ShardInfo)> = infos.iter().map(|(d, i)| (*d, i)).collect();
                 kept_by_split(&refs, &cfg)?
@@ -276,7 +276,12 @@ impl Loader {
             if keep.as_ref().is_some_and(|keep| !keep[k]) {
                 continue;
             }
-            let shard = Shard::open(dir)?;
+            // Streaming opens a shard fully only when its turn comes.
+            let shard = if cfg.streaming {
+                Shard::open_index(dir)?
+            } else {
+                Shard::open(dir)?
+            };
             let info = shard.info().clone();
             let starts = units_of(&shard, &cfg);
             let units = starts.len();

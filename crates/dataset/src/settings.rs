@@ -6,7 +6,7 @@
 use crate::build::{BuildConfig, PlayerNames};
 use crate::examples::{ExampleConfig, NoiseConfig, Perspective};
 use crate::names::{PlayerRegistry, RegistryError};
-use crate::shard::Precision;
+use crate::shard::{Compression, Precision};
 use exphil_corpus::Filter;
 use exphil_embed::{EmbedConfig, StickDiscretization, TargetConfig};
 use exphil_replay::{ExternalCharacter, ExternalStage};
@@ -148,6 +148,8 @@ pub struct BuildSettings {
     pub filter: FilterSettings,
     /// Storage precision of the features.
     pub precision: Precision,
+    /// How the shards' arrays are stored.
+    pub compression: Compression,
     /// Fraction of games held out for validation.
     pub validation_fraction: f64,
     /// Seed of the split.
@@ -174,6 +176,7 @@ impl Default for BuildSettings {
                 ..FilterSettings::default()
             },
             precision: Precision::F32,
+            compression: Compression::Zstd,
             validation_fraction: 0.0,
             split_seed: 0,
             threads: None,
@@ -246,6 +249,7 @@ impl BuildSettings {
             examples,
             filter: self.filter.resolve()?,
             precision: self.precision,
+            compression: self.compression,
             validation_fraction: self.validation_fraction,
             split_seed: self.split_seed,
             threads: self.threads,

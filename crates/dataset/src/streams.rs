@@ -149,6 +149,8 @@ struct Chunk {
     start: u32,
     len: u32,
     reset: bool,
+    /// The segment it belongs to (its first row and length): what is opened of the shard.
+    segment: (u32, u32),
 }
 
 /// The runs of a shard's rows, keeping only `variants`.
@@ -197,7 +199,7 @@ impl StreamLoader {
         let mut runs = Vec::new();
         let mut widths: Option<(usize, usize)> = None;
         for (i, dir) in dirs.iter().enumerate() {
-            let shard = Shard::open(dir)?;
+            let shard = Shard::open_index(dir)?;
             let w = (shard.feature_width(), shard.id_width());
             match widths {
                 None => widths = Some(w),
@@ -314,6 +316,7 @@ impl StreamInner {
                     start: s.start + a,
                     len: l,
                     reset: a == 0,
+                    segment: (s.start, s.len),
                 });
                 a += l;
             }
@@ -326,8 +329,9 @@ struct StreamProducer {
     inner: Arc<StreamInner>,
     plan: Vec<Vec<Chunk>>,
     step: usize,
-    /// Shards referenced by the current step, by index.
-    open: HashMap<u32, Arc<Shard>>,
+    /// The segments of shards the current step reads, by shard index and segment: only their
+    /// blocks are decompressed.
+    open: HashMap<(u32, (u32, u32)), Arc<Shard>>,
     done: bool,
 }
 
@@ -348,11 +352,16 @@ impl Produce<StreamBatch> for StreamProducer {
         let (nf, ni) = (inner.features, inner.ids);
         let chunks: Vec<Option<Chunk>> = self.plan.iter().map(|s| s.get(step).copied()).collect();
         // Open what this step needs, close what it no longer does.
-        let needed: Vec<u32> = chunks.iter().flatten().map(|c| c.shard).collect();
+        let needed: Vec<(u32, (u32, u32))> = chunks
+            .iter()
+            .flatten()
+            .map(|c| (c.shard, c.segment))
+            .collect();
         self.open.retain(|k, _| needed.contains(k));
         for &k in &needed {
             if let std::collections::hash_map::Entry::Vacant(e) = self.open.entry(k) {
-                match Shard::open(&inner.dirs[k as usize]) {
+                let (first, len) = (k.1 .0 as usize, k.1 .1 as usize);
+                match Shard::open_rows(&inner.dirs[k.0 as usize], first..first + len) {
                     Ok(s) => {
                         e.insert(Arc::new(s));
                     }
@@ -376,7 +385,7 @@ impl Produce<StreamBatch> for StreamProducer {
         };
         for (s, c) in chunks.iter().enumerate() {
             let Some(c) = c else { continue };
-            let Some(shard) = self.open.get(&c.shard) else {
+            let Some(shard) = self.open.get(&(c.shard, c.segment)) else {
                 // Every needed shard was opened above.
                 unreachable!("shard {} is open", c.shard)
             };

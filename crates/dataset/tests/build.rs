@@ -1,8 +1,9 @@
 //! Tests of building a dataset from real replays: Parquet frame tables, the cache, the split.
 
 use exphil_dataset::{
-    build, read_footer, split_games, table_columns, BuildConfig, BuildError, DatasetManifest,
-    FrameTable, NoiseConfig, PlayerNames, PlayerRegistry, Progress, Shard, Split, REGISTRY_FILE,
+    build, read_footer, split_games, table_columns, BuildConfig, BuildError, Compression,
+    DatasetManifest, FrameTable, NoiseConfig, PlayerNames, PlayerRegistry, Progress, Shard, Split,
+    REGISTRY_FILE,
 };
 use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
 use exphil_replay::{read_file, DecodeOptions};
@@ -47,6 +48,44 @@ fn tables_of_every_game_are_small_and_read_back() {
     std::fs::remove_dir_all(&out).unwrap();
     assert!(games >= 30, "only {games} two-player games");
     assert!(ratio <= 0.1, "tables are {ratio:.3} of the .slp size");
+}
+
+/// The training store of every shared game (the default embedding, both perspectives,
+/// compressed shards) is at most a quarter of the `.slp` bytes (an issue target), and the
+/// uncompressed `.npy` store more than ten times that.
+#[test]
+fn the_compressed_store_is_at_most_a_quarter_of_the_replays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let games = exphil_testdata::replays_dir().join("games");
+    let mut sizes = Vec::new();
+    for compression in [Compression::Zstd, Compression::None] {
+        let out = tmp.path().join(format!("{compression:?}"));
+        let cfg = BuildConfig {
+            compression,
+            ..BuildConfig::default()
+        };
+        build(std::slice::from_ref(&games), &out, &cfg, false, &|_| {}).unwrap();
+        let m = DatasetManifest::read(&out).unwrap();
+        let slp: u64 = m.games.iter().map(|g| g.slp_bytes).sum();
+        let shards: u64 = m
+            .games
+            .iter()
+            .flat_map(|g| &g.shards)
+            .map(|s| s.bytes)
+            .sum();
+        assert!(m.games.len() >= 30, "{} games", m.games.len());
+        sizes.push(shards as f64 / slp as f64);
+    }
+    println!(
+        "shards / .slp bytes: zstd {:.3}, npy {:.3}",
+        sizes[0], sizes[1]
+    );
+    assert!(
+        sizes[0] <= 0.25,
+        "the compressed store is {:.3}x the replays",
+        sizes[0]
+    );
+    assert!(sizes[1] > 10.0 * sizes[0], "{sizes:?}");
 }
 
 /// A temporary folder of `n` real games plus a file that is not a replay.
@@ -207,7 +246,14 @@ fn pyarrow_reads_the_tables() {
     };
     let (tmp, replays) = replay_folder(3);
     let out = tmp.path().join("ds");
-    build(&[replays], &out, &config("compact"), false, &|_| {}).unwrap();
+    build(std::slice::from_ref(&replays), &out, &config("compact"), false, &|_| {}).unwrap();
+    // The same games with `.npy` shards: both stores must read as exphil reads them.
+    let out_npy = tmp.path().join("ds-npy");
+    let npy = BuildConfig {
+        compression: Compression::None,
+        ..config("compact")
+    };
+    build(&[replays], &out_npy, &npy, false, &|_| {}).unwrap();
     let m = DatasetManifest::read(&out).unwrap();
     let tables: Vec<_> = m
         .games
@@ -222,12 +268,18 @@ fn pyarrow_reads_the_tables() {
         .collect();
     assert_eq!(tables.len(), 3);
     // The feature shards: numpy must read the same values exphil memory-maps.
-    let shards: Vec<_> = m
-        .games
-        .iter()
-        .flat_map(|g| g.shards.iter())
-        .map(|e| {
-            let dir = out.join(&e.dir);
+    let m_npy = DatasetManifest::read(&out_npy).unwrap();
+    assert_eq!(m_npy.compression, Compression::None);
+    assert_eq!(m.compression, Compression::Zstd);
+    let shards: Vec<_> = [(&out, &m), (&out_npy, &m_npy)]
+        .into_iter()
+        .flat_map(|(root, m)| {
+            m.games
+                .iter()
+                .flat_map(|g| g.shards.iter())
+                .map(move |e| root.join(&e.dir))
+        })
+        .map(|dir| {
             let shard = exphil_dataset::Shard::open(&dir).unwrap();
             let last = shard.len() - 1;
             serde_json::json!({
@@ -236,10 +288,13 @@ fn pyarrow_reads_the_tables() {
                 "first": shard.features(0).to_vec(),
                 "last": shard.features(last).to_vec(),
                 "ids_first": shard.ids(0),
+                "sum": (0..shard.len())
+                    .map(|r| shard.features(r).iter().map(|&x| f64::from(x)).sum::<f64>())
+                    .sum::<f64>(),
             })
         })
         .collect();
-    assert_eq!(shards.len(), 6, "two perspectives per game");
+    assert_eq!(shards.len(), 12, "two perspectives per game, two stores");
     let expect = tmp.path().join("expect.json");
     std::fs::write(
         &expect,

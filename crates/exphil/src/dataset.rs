@@ -6,8 +6,8 @@ use crate::filters::FilterArgs;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_dataset::{
-    build, summarize, BuildSettings, DatasetSummary, EmbedSource, NamesSource, NoiseConfig,
-    Precision, Progress,
+    build, summarize, BuildSettings, Compression, DatasetSummary, EmbedSource, NamesSource,
+    NoiseConfig, Precision, Progress,
 };
 use exphil_embed::{EmbedConfig, Embedder};
 use indicatif::ProgressBar;
@@ -91,6 +91,11 @@ pub struct BuildArgs {
     /// Feature precision in the shards.
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     precision: String,
+    /// How the shards' arrays are stored: `zstd` (byte-shuffled zstd, about 0.19× the replays'
+    /// bytes in f32, decompressed when a game is loaded) or `none` (`.npy` files that NumPy
+    /// memory-maps, about 3.5× the replays).
+    #[arg(long, default_value = "zstd", value_parser = ["zstd", "none"])]
+    compression: String,
     /// Fraction of games (whole games) held out for validation.
     #[arg(long, default_value_t = 0.1, value_name = "F")]
     val_fraction: f64,
@@ -168,6 +173,11 @@ fn settings_of(a: &BuildArgs) -> Result<BuildSettings> {
             Precision::F16
         } else {
             Precision::F32
+        },
+        compression: if a.compression == "none" {
+            Compression::None
+        } else {
+            Compression::Zstd
         },
         validation_fraction: a.val_fraction,
         split_seed: a.seed,

@@ -176,3 +176,102 @@ fn an_error_prints_each_cause_once() {
     assert!(err.contains("dataset.json"), "{err}");
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
+
+/// Entries of games already built under `out` (one `entry.json` per game).
+fn built_entries(out: &std::path::Path) -> usize {
+    std::fs::read_dir(out.join("shards"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("entry.json").is_file())
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A build killed outright keeps the games it finished: the next build reuses them and builds
+/// the rest. Replays added later are built alone, the others reused.
+#[test]
+fn a_killed_build_resumes_and_added_replays_build_incrementally() {
+    let root = std::env::temp_dir().join(format!("exphil-dataset-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let replays_dir = root.join("replays");
+    std::fs::create_dir_all(&replays_dir).unwrap();
+    let mut games: Vec<_> = std::fs::read_dir(replays().join("games"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slp"))
+        .collect();
+    games.sort();
+    let (first, later) = games.split_at(games.len() - 4);
+    for g in first {
+        std::fs::copy(g, replays_dir.join(g.file_name().unwrap())).unwrap();
+    }
+    let out = root.join("ds");
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_exphil"))
+            .args([
+                "dataset",
+                "build",
+                "--replays",
+                s(&replays_dir),
+                "--out",
+                s(&out),
+            ])
+            .args(["--threads", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Killed (SIGKILL) once a few games are done and before the build ends.
+    let mut child = start();
+    let t = std::time::Instant::now();
+    while built_entries(&out) < 3 && t.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = built_entries(&out);
+    assert!(done >= 3, "{done} games built before the kill");
+    assert!(
+        done < first.len() && !out.join("dataset.json").exists(),
+        "the build finished before it was killed ({done} of {} games)",
+        first.len()
+    );
+    let o = start().wait_with_output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    // "shards: B built, R reused": every game finished before the kill is reused.
+    let reused: usize = stdout
+        .split("shards: ")
+        .nth(1)
+        .and_then(|x| x.split("built, ").nth(1))
+        .and_then(|x| x.split(' ').next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    assert!(reused >= done, "{done} built before the kill: {stdout}");
+    assert!(
+        stdout.contains(&format!("{} games in the dataset", first.len())),
+        "{stdout}"
+    );
+    // Replays added: only they are built.
+    for g in later {
+        std::fs::copy(g, replays_dir.join(g.file_name().unwrap())).unwrap();
+    }
+    let o = start().wait_with_output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "shards: {} built, {} reused",
+            later.len(),
+            first.len()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{} games in the dataset", games.len())),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -275,7 +275,7 @@ pub fn open(dir: &Path, cfg: &TrainConfig, split_seed: u64) -> Result<PreparedDa
             match side {
                 Split::Train => {
                     prov.training_frames += s.examples;
-                    let shard = Shard::open(&sdir)
+                    let shard = Shard::open_index(&sdir)
                         .map_err(|e| e.to_string())
                         .map_err(ds_err(format!("opening {}", sdir.display())))?;
                     let t = shard.targets_range(0, shard.len());

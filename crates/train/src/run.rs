@@ -98,10 +98,8 @@ pub fn dry_run_plan(config: &TrainConfig, data: &PreparedData) -> Vec<String> {
             let shards: u64 = data
                 .train_dirs
                 .iter()
-                .filter_map(|d| std::fs::read_dir(d).ok())
-                .flatten()
-                .filter_map(|e| e.ok()?.metadata().ok())
-                .map(|m| m.len())
+                .filter_map(|d| exphil_dataset::Shard::read_info(d).ok())
+                .map(|i| i.open_bytes())
                 .sum();
             out.push(format!(
                 "Memory:         peak {} over {batches} real training steps of this config",
@@ -109,8 +107,9 @@ pub fn dry_run_plan(config: &TrainConfig, data: &PreparedData) -> Vec<String> {
             ));
             if !config.data.stream {
                 out.push(format!(
-                    "                the training shards ({}) are memory-mapped and become \
-                     resident as an epoch reads them: up to {} in all (--stream bounds it)",
+                    "                the training shards hold {} open (compressed ones are \
+                     decompressed into memory, .npy ones become resident as an epoch reads them): \
+                     up to {} in all (--stream bounds it)",
                     mib(shards as f64),
                     mib((peak + shards) as f64)
                 ));
