@@ -56,13 +56,19 @@ impl Table {
         name: impl Into<String>,
         rows: impl ExactSizeIterator<Item = Option<T>>,
     ) {
-        let mut values = Vec::with_capacity(rows.len());
-        let mut mask = Vec::with_capacity(rows.len());
-        for v in rows {
-            mask.push(v.is_none());
-            values.push(v.unwrap_or_default());
+        let n = rows.len();
+        let mut values = Vec::with_capacity(n);
+        // Allocated at the first null only: most columns have none.
+        let mut mask: Option<Vec<bool>> = None;
+        for (i, v) in rows.enumerate() {
+            match v {
+                Some(v) => values.push(v),
+                None => {
+                    mask.get_or_insert_with(|| vec![false; n])[i] = true;
+                    values.push(T::default());
+                }
+            }
         }
-        let mask = mask.iter().any(|&m| m).then_some(mask);
         self.columns.push(Column {
             name: name.into(),
             data: T::wrap(values),
