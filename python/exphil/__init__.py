@@ -9,9 +9,12 @@ module ``exphil._native``); this package turns their columns into ``pyarrow`` ta
   line's filters (``exphil replays scan``).
 - :func:`build_dataset` builds a training dataset (``exphil dataset build``) and
   :class:`Dataset` serves its minibatches as dicts of NumPy arrays.
+- :class:`Policy` steps a trained policy on UMI v1 frames (:mod:`exphil.umi`), as
+  ``exphil serve`` does, and answers controllers.
 
 Errors are exceptions naming the file and the problem: :class:`ReplayError` for a replay that
-cannot be read, :class:`DatasetError` for a dataset (both subclass ``ValueError``).
+cannot be read, :class:`DatasetError` for a dataset, :class:`PolicyError` for a policy (all
+subclass ``ValueError``).
 """
 
 from __future__ import annotations
@@ -23,17 +26,29 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 import numpy as np
 import pyarrow as pa
 
-from . import _native
+from . import _native, umi
 from ._native import DatasetError, ReplayError
+
+try:
+    from ._native import PolicyError
+except ImportError:  # a build without the `policy` feature
+
+    class PolicyError(ValueError):  # type: ignore[no-redef]
+        """A policy that cannot be loaded or stepped (this build has no policy support)."""
+
 
 __all__ = [
     "Dataset",
     "DatasetError",
     "Game",
+    "Policy",
+    "PolicyError",
     "ReplayError",
     "build_dataset",
     "read_replay",
     "scan",
+    "umi",
+    "write_untrained_policy",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -145,6 +160,21 @@ class Game:
         without one (see :attr:`followers`). A port with no player raises ``ValueError``.
         """
         return _table(self._native.frame_columns(int(port), bool(follower)))
+
+    def umi_frames(self, port: int, opponent: Optional[int] = None) -> np.ndarray:
+        """The game as UMI v1 frames seen by ``port`` against ``opponent`` (default: the other
+        player of a two-player game): a structured array of :data:`exphil.umi.FRAME` records
+        (``players[0]`` is ``port``), one per frame where both players are present, built by
+        exphil's own replay-to-state conversion (what training and ``exphil serve`` see).
+        Feed them to :meth:`Policy.step`. The frame rows they came from are
+        ``umi_frame_rows(...)``."""
+        frames, _ = self._native.umi_frames(int(port), opponent)
+        return frames.view(umi.FRAME).reshape(-1)
+
+    def umi_frame_rows(self, port: int, opponent: Optional[int] = None) -> np.ndarray:
+        """The frame row (index into :meth:`frames`) of each of :meth:`umi_frames`' frames."""
+        _, rows = self._native.umi_frames(int(port), opponent)
+        return rows
 
     def items(self) -> pa.Table:
         """The item records (projectiles, thrown items; Slippi 3.0+), one row per item per
@@ -430,3 +460,102 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"<exphil.Dataset {self._native.dir}: {self.num_examples} examples>"
+
+
+def _frame_bytes(frame: Any) -> bytes:
+    """The 770 packed bytes of one UMI v1 frame given as a record, array or bytes."""
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        data = bytes(frame)
+    else:
+        a = np.asarray(frame)
+        if a.dtype.names is not None and a.size == 1:
+            if a.dtype != umi.FRAME:
+                raise ValueError(
+                    f"a UMI v1 frame has dtype exphil.umi.FRAME (umi.frame.FRAME), not {a.dtype}")
+            data = a.tobytes()
+        elif a.dtype == np.uint8 and a.size == umi.FRAME_BYTES:
+            data = a.tobytes()
+        else:
+            raise ValueError(
+                "a UMI v1 frame is one record of exphil.umi.FRAME (umi.frame.FRAME) or its "
+                f"{umi.FRAME_BYTES} bytes, not an array of dtype {a.dtype} and shape {a.shape}")
+    if len(data) != umi.FRAME_BYTES:
+        raise ValueError(f"a UMI v1 frame is {umi.FRAME_BYTES} bytes, not {len(data)}")
+    return data
+
+
+class Policy:
+    """A trained exphil policy playing one seat, frame by frame, as ``exphil serve`` plays it.
+
+    ``run``: a run directory (the latest weights), a checkpoint directory or a weights file.
+    ``deterministic`` takes the most likely controller; otherwise the policy samples with
+    ``temperature`` (seeded by ``seed``). ``delay``: the frames between the state seen and the
+    input played that the policy is told (default: the delay it was trained with). ``device``:
+    ``"cpu"`` (or a GPU in a build with one).
+
+    Each :meth:`step` takes one UMI v1 frame (a record of :data:`exphil.umi.FRAME`, e.g. from
+    ``umi-melee``'s arena or :meth:`Game.umi_frames`, or its 770 bytes) and returns the
+    controller: ``main_x``, ``main_y``, ``c_x``, ``c_y``, ``shoulder`` (0..1, 0.5 neutral
+    stick), ``buttons`` (``{"A": bool, ...}``), ``row`` (the UMI controller row, float32 [13])
+    and ``anomalous`` (the frame had out-of-range values: the previous controller is repeated,
+    as the UMI session does). Before "GO" (negative frame ids) the controller is neutral. A
+    frame id not after the previous one starts a new game (memory reset), as does
+    :meth:`reset`.
+
+    Raises :class:`PolicyError` naming the file when the policy cannot be loaded.
+    """
+
+    def __init__(
+        self,
+        run: PathLike,
+        *,
+        deterministic: bool = False,
+        temperature: float = 1.0,
+        delay: Optional[int] = None,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        """Loads the policy (see the class docs)."""
+        if not hasattr(_native, "Policy"):
+            raise PolicyError("this build of exphil has no policy support (built without the "
+                              "`policy` feature)")
+        self._native = _native.Policy(os.fspath(run), deterministic=deterministic,
+                                      temperature=temperature, delay=delay, seed=seed,
+                                      device=device)
+        self._info: Optional[Dict[str, Any]] = None
+
+    @property
+    def info(self) -> Dict[str, Any]:
+        """What the policy is: ``name``, ``path``, ``run_dir``, ``backbone``, ``params``,
+        ``trained_characters``, ``trained_frame_delay``, ``delay``, ``deterministic``,
+        ``temperature`` and the architecture (``policy``)."""
+        if self._info is None:
+            self._info = json.loads(self._native.info_json())
+        return self._info
+
+    @property
+    def delay(self) -> int:
+        """The delay (frames) the policy is told it plays with."""
+        return int(self._native.delay)
+
+    def step(self, frame: Any) -> Dict[str, Any]:
+        """The controller for one UMI v1 frame (see the class docs)."""
+        out = self._native.step(_frame_bytes(frame))
+        out["row"] = np.asarray(out["row"], dtype=np.float32)
+        return out
+
+    def reset(self) -> None:
+        """Starts a new game at the next step (the policy's memory is cleared)."""
+        self._native.reset()
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+def write_untrained_policy(path: PathLike, hidden: int = 16, frame_delay: int = 0) -> None:
+    """Writes an untrained policy (a tiny MLP with random weights, the default embedding) as a
+    weights file ``exphil train`` could have written: for tests and examples that need a
+    :class:`Policy` without training one. Its controllers are meaningless."""
+    if not hasattr(_native, "write_untrained_policy"):
+        raise PolicyError("this build of exphil has no policy support")
+    _native.write_untrained_policy(os.fspath(path), hidden=hidden, frame_delay=frame_delay)

@@ -6,16 +6,22 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 import numpy as np
 import pyarrow as pa
 
+from . import umi as umi
+
 PathLike = Union[str, os.PathLike[str]]
 
 __all__ = [
     "Dataset",
     "DatasetError",
     "Game",
+    "Policy",
+    "PolicyError",
     "ReplayError",
     "build_dataset",
     "read_replay",
     "scan",
+    "umi",
+    "write_untrained_policy",
 ]
 
 class ReplayError(ValueError):
@@ -23,6 +29,9 @@ class ReplayError(ValueError):
 
 class DatasetError(ValueError):
     """A dataset that cannot be opened, built or loaded; the message names it."""
+
+class PolicyError(ValueError):
+    """A policy that cannot be loaded or stepped; the message names the file."""
 
 class Game:
     """One decoded replay."""
@@ -40,6 +49,8 @@ class Game:
     def __len__(self) -> int: ...
     def frames(self, port: int, follower: bool = False) -> pa.Table: ...
     def items(self) -> pa.Table: ...
+    def umi_frames(self, port: int, opponent: Optional[int] = None) -> np.ndarray: ...
+    def umi_frame_rows(self, port: int, opponent: Optional[int] = None) -> np.ndarray: ...
 
 def read_replay(path: PathLike, rollback: str = "last") -> Game: ...
 def scan(
@@ -109,3 +120,25 @@ class Dataset:
     def __len__(self) -> int: ...
     def epoch(self, epoch: int) -> Iterator[Dict[str, np.ndarray]]: ...
     def __iter__(self) -> Iterator[Dict[str, np.ndarray]]: ...
+
+class Policy:
+    """A trained policy playing one seat on UMI v1 frames."""
+
+    def __init__(
+        self,
+        run: PathLike,
+        *,
+        deterministic: bool = False,
+        temperature: float = 1.0,
+        delay: Optional[int] = None,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None: ...
+    @property
+    def info(self) -> Dict[str, Any]: ...
+    @property
+    def delay(self) -> int: ...
+    def step(self, frame: Union[np.ndarray, np.void, bytes, bytearray, memoryview]) -> Dict[str, Any]: ...
+    def reset(self) -> None: ...
+
+def write_untrained_policy(path: PathLike, hidden: int = 16, frame_delay: int = 0) -> None: ...

@@ -5,6 +5,7 @@
 use crate::columns::Table;
 use crate::{guarded, ReplayError};
 use exphil_replay::{CharFrame, DecodeOptions, Port, RollbackMode};
+use numpy::IntoPyArray;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -187,6 +188,65 @@ impl Game {
             |msg| replay_error(&self.path, msg),
         )?;
         table.into_py(py)
+    }
+
+    /// The game as UMI v1 frames seen by `port` against `opponent` (default: the other player
+    /// of a two-player game): a `uint8` array `[n, 770]` of packed frames (the layout of
+    /// `umi.frame.FRAME`), one per frame where both players are present, built by the
+    /// workspace's own replay-to-state conversion, and the frame row of each.
+    #[pyo3(signature = (port, opponent = None))]
+    fn umi_frames<'py>(
+        &self,
+        py: Python<'py>,
+        port: u8,
+        opponent: Option<u8>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let ports = self.ports();
+        let named = |n: u8| {
+            Port::from_number(n)
+                .filter(|_| ports.contains(&n))
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "{}: port {n} has no player in this game (ports: {ports:?})",
+                        self.path.display()
+                    ))
+                })
+        };
+        let me = named(port)?;
+        let them = match opponent {
+            Some(o) => named(o)?,
+            None => match ports.iter().filter(|&&p| p != port).collect::<Vec<_>>()[..] {
+                [&o] => named(o)?,
+                _ => {
+                    return Err(PyValueError::new_err(format!(
+                        "{}: {} players; name the opponent",
+                        self.path.display(),
+                        ports.len()
+                    )))
+                }
+            },
+        };
+        let (bytes, rows) = guarded(
+            py,
+            || {
+                let states = exphil_state::states(&self.game, me, them);
+                let mut bytes = Vec::with_capacity(states.len() * exphil_state::FRAME_BYTES);
+                let mut rows = Vec::with_capacity(states.len());
+                for (row, s) in &states {
+                    bytes.extend_from_slice(&s.to_umi());
+                    rows.push(*row as u32);
+                }
+                Ok((bytes, rows))
+            },
+            |msg| replay_error(&self.path, msg),
+        )?;
+        let n = rows.len();
+        let frames = numpy::ndarray::Array2::from_shape_vec((n, exphil_state::FRAME_BYTES), bytes)
+            .map_err(|e| replay_error(&self.path, e))?;
+        Ok((
+            frames.into_pyarray(py).into_any(),
+            rows.into_pyarray(py).into_any(),
+        ))
     }
 
     fn __repr__(&self) -> String {

@@ -11,6 +11,8 @@
 mod columns;
 mod dataset;
 mod game;
+#[cfg(feature = "policy")]
+mod policy;
 mod scan;
 
 use pyo3::create_exception;
@@ -53,6 +55,18 @@ pub(crate) fn guarded<T: Send>(
     })
 }
 
+/// Panics inside [`guarded`] on purpose, for the test that no panic crosses into Python: it must
+/// raise `ReplayError` naming `path`.
+#[pyfunction]
+fn panic_selftest(py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+    let p = path.clone();
+    guarded(
+        py,
+        move || -> PyResult<()> { panic!("deliberate panic while reading {}", path.display()) },
+        |msg| ReplayError::new_err(format!("{}: {msg}", p.display())),
+    )
+}
+
 /// The native module of the `exphil` package (use `exphil`, which re-exports it with docs).
 #[pymodule(name = "_native")]
 mod native {
@@ -70,4 +84,11 @@ mod native {
 
     #[pymodule_export]
     use super::game::decode_only;
+
+    #[pymodule_export]
+    use super::panic_selftest;
+
+    #[cfg(feature = "policy")]
+    #[pymodule_export]
+    use super::policy::{write_untrained_policy, Policy, PolicyError};
 }

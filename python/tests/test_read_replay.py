@@ -264,3 +264,10 @@ def test_edge_frame_counts_match_the_cli(row, exphil_bin):
     show = json.loads(out.stdout)
     assert show["summary"]["frames"] == len(game)
     assert show["summary"]["warnings"] == game.warnings
+
+
+def test_a_rust_panic_becomes_the_packages_exception():
+    with pytest.raises(exphil.ReplayError, match=r"x\.slp: internal error .*deliberate panic"):
+        exphil._native.panic_selftest("x.slp")
+    # The interpreter and the module still work afterwards.
+    assert len(exphil.read_replay(GAMES[0]["path"])) == int(GAMES[0]["frames"])
