@@ -10,6 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The error of a replay that cannot be read, naming the file.
 fn replay_error(path: &Path, problem: impl std::fmt::Display) -> PyErr {
@@ -21,8 +22,13 @@ fn replay_error(path: &Path, problem: impl std::fmt::Display) -> PyErr {
 pub struct Game {
     path: PathBuf,
     game: exphil_replay::Game,
-    /// The summary as JSON, in the shape of `exphil replays show --json`.
-    summary: String,
+    /// Bytes of the file.
+    file_bytes: u64,
+    /// [`exphil_corpus::content_hash`] of the file.
+    content_hash: String,
+    /// The summary as JSON, in the shape of `exphil replays show --json`: made when first asked
+    /// for, so that reading a game costs its decoding and little more.
+    summary: OnceLock<String>,
 }
 
 /// What `exphil replays show --json` prints about a game (without `--frames`).
@@ -56,20 +62,12 @@ pub fn read_replay(py: Python<'_>, path: PathBuf, rollback: &str) -> PyResult<Ga
             let bytes = exphil_replay::read_bytes(&path).map_err(|e| replay_error(&path, e))?;
             let game = exphil_replay::read(&bytes, DecodeOptions { rollback })
                 .map_err(|e| replay_error(&path, e))?;
-            let info = exphil_corpus::summarize_game(&path, &bytes, &game);
-            let summary = serde_json::to_string(&ShowJson {
-                summary: &info,
-                start: &game.start,
-                end: &game.end,
-                metadata: game.metadata.as_ref().map(|m| &m.raw),
-                rollback_resends: game.rollback_resends,
-                warnings: &game.warnings,
-            })
-            .map_err(|e| replay_error(&path, format!("summary not serialisable: {e}")))?;
             Ok(Game {
                 path,
                 game,
-                summary,
+                file_bytes: bytes.len() as u64,
+                content_hash: exphil_corpus::content_hash(&bytes),
+                summary: OnceLock::new(),
             })
         },
         |msg| replay_error(&p, msg),
@@ -102,8 +100,32 @@ impl Game {
     }
 
     /// The summary as JSON (`exphil replays show --json`'s shape).
-    fn summary_json(&self) -> &str {
-        &self.summary
+    fn summary_json(&self, py: Python<'_>) -> PyResult<String> {
+        if let Some(s) = self.summary.get() {
+            return Ok(s.clone());
+        }
+        let json = guarded(
+            py,
+            || {
+                let info = exphil_corpus::summarize_decoded(
+                    &self.path,
+                    self.file_bytes,
+                    self.content_hash.clone(),
+                    &self.game,
+                );
+                serde_json::to_string(&ShowJson {
+                    summary: &info,
+                    start: &self.game.start,
+                    end: &self.game.end,
+                    metadata: self.game.metadata.as_ref().map(|m| &m.raw),
+                    rollback_resends: self.game.rollback_resends,
+                    warnings: &self.game.warnings,
+                })
+                .map_err(|e| replay_error(&self.path, format!("summary not serialisable: {e}")))
+            },
+            |msg| replay_error(&self.path, msg),
+        )?;
+        Ok(self.summary.get_or_init(|| json).clone())
     }
 
     /// Port numbers (1-4) of the players, in order.
