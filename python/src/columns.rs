@@ -18,6 +18,8 @@ pub(crate) enum Data {
 /// A value type a column can hold.
 pub(crate) trait Value: Copy + Default + Element {
     fn wrap(values: Vec<Self>) -> Data;
+    /// The values, when `data` holds this type.
+    fn values(data: &mut Data) -> Option<&mut Vec<Self>>;
 }
 
 macro_rules! value {
@@ -25,6 +27,12 @@ macro_rules! value {
         impl Value for $t {
             fn wrap(values: Vec<Self>) -> Data {
                 Data::$v(values)
+            }
+            fn values(data: &mut Data) -> Option<&mut Vec<Self>> {
+                match data {
+                    Data::$v(v) => Some(v),
+                    _ => None,
+                }
             }
         }
     };
@@ -43,37 +51,70 @@ pub(crate) struct Column {
     mask: Option<Vec<bool>>,
 }
 
-/// Columns of equal length.
-#[derive(Default)]
+/// Columns of equal length, filled a block of rows at a time: each block pushes the same
+/// columns in the same order ([`Table::next_block`] between blocks), so that a block of source
+/// rows stays in cache while every column reads it.
 pub(crate) struct Table {
     columns: Vec<Column>,
+    /// Rows in all (the columns' capacity and the masks' length).
+    rows: usize,
+    /// The column the next push fills.
+    next: usize,
 }
 
 impl Table {
-    /// Adds a column from one optional value per row (a null where `None`).
+    /// A table of `rows` rows in all.
+    pub(crate) fn with_rows(rows: usize) -> Table {
+        Table {
+            columns: Vec::new(),
+            rows,
+            next: 0,
+        }
+    }
+
+    /// The next block of rows starts: pushes fill the columns from the first again.
+    pub(crate) fn next_block(&mut self) {
+        self.next = 0;
+    }
+
+    /// Appends one optional value per row of the block to the next column (a null where `None`),
+    /// creating the column in the first block.
     pub(crate) fn push<T: Value>(
         &mut self,
-        name: impl Into<String>,
+        name: &str,
         rows: impl ExactSizeIterator<Item = Option<T>>,
     ) {
-        let n = rows.len();
-        let mut values = Vec::with_capacity(n);
-        // Allocated at the first null only: most columns have none.
-        let mut mask: Option<Vec<bool>> = None;
-        for (i, v) in rows.enumerate() {
+        let i = self.next;
+        self.next += 1;
+        if i == self.columns.len() {
+            self.columns.push(Column {
+                name: name.to_string(),
+                data: T::wrap(Vec::with_capacity(self.rows)),
+                mask: None,
+            });
+        }
+        let total = self.rows;
+        let Column { data, mask, .. } = &mut self.columns[i];
+        let Some(values) = T::values(data) else {
+            // Invariant: every block pushes the same columns with the same types in the same
+            // order (the table builders are straight-line code); a panic here is a bug, and
+            // `guarded` turns it into an exception.
+            panic!("column {name}: pushed with another type than in the first block");
+        };
+        let base = values.len();
+        for (k, v) in rows.enumerate() {
             match v {
                 Some(v) => values.push(v),
                 None => {
-                    mask.get_or_insert_with(|| vec![false; n])[i] = true;
+                    // Allocated at the first null only: most columns have none.
+                    let m = mask.get_or_insert_with(|| vec![false; total.max(base + k + 1)]);
+                    if let Some(slot) = m.get_mut(base + k) {
+                        *slot = true;
+                    }
                     values.push(T::default());
                 }
             }
         }
-        self.columns.push(Column {
-            name: name.into(),
-            data: T::wrap(values),
-            mask,
-        });
     }
 
     /// The columns as a Python list of `(name, values, mask or None)`.

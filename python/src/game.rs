@@ -297,9 +297,27 @@ macro_rules! field {
 /// The frame columns of one character (`rows`, possibly empty: a port with no follower gives
 /// `n` null rows), with the frame ids.
 fn char_table(ids: &[i32], rows: &[Option<CharFrame>], n: usize) -> Table {
+    /// Rows per block: a block of character frames (about 200 bytes each) stays in cache while
+    /// every column reads it.
+    const BLOCK: usize = 1024;
     let none = vec![None; n];
     let rows = if rows.len() == n { rows } else { &none[..] };
-    let mut t = Table::default();
+    let mut t = Table::with_rows(n);
+    // At least one block, so that an empty game still has every column.
+    for start in (0..n.max(1)).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        t.next_block();
+        char_block(
+            &mut t,
+            &ids[start.min(end)..end],
+            &rows[start.min(end)..end],
+        );
+    }
+    t
+}
+
+/// Pushes one block of rows of every column of [`char_table`].
+fn char_block(t: &mut Table, ids: &[i32], rows: &[Option<CharFrame>]) {
     t.push("frame", ids.iter().map(|&i| Some(i)));
     // Pre-Frame Update: inputs and state before the frame.
     field!(t, rows, "pre_random_seed", |c| Some(c.pre.random_seed));
@@ -394,7 +412,6 @@ fn char_table(ids: &[i32], rows: &[Option<CharFrame>], n: usize) -> Table {
     field!(t, rows, "post_instance_id", |c| c.post.instance_id);
     // Derived: hitstun frames remaining (the misc value while the hitstun flag is set).
     field!(t, rows, "hitstun_remaining", |c| c.post.hitstun_remaining());
-    t
 }
 
 /// One row per item record, with its frame id.
@@ -407,7 +424,7 @@ fn item_table(frames: &exphil_replay::Frames) -> Table {
             items.push(*item);
         }
     }
-    let mut t = Table::default();
+    let mut t = Table::with_rows(items.len());
     t.push("frame", frame.iter().map(|&i| Some(i)));
     t.push("slot", items.iter().map(|i| Some(i.slot)));
     t.push("type", items.iter().map(|i| Some(i.kind)));
