@@ -159,7 +159,9 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8], depth: Depth) -> Result<ReplayIn
     }
 }
 
-fn content_hash(bytes: &[u8]) -> String {
+/// xxh3-64 of a replay file's raw event stream (the game itself, not the metadata), as hex: the
+/// [`ReplayInfo::content_hash`] duplicates and the split are keyed by.
+pub fn content_hash(bytes: &[u8]) -> String {
     let raw_len = exphil_replay::header(bytes).unwrap_or(0) as usize;
     let end = if raw_len == 0 {
         bytes.len()
@@ -173,10 +175,13 @@ fn content_hash(bytes: &[u8]) -> String {
 /// Summarises a game already decoded from `bytes` (so a caller that needs the frames too decodes
 /// once).
 pub fn summarize_game(path: &Path, bytes: &[u8], game: &Game) -> ReplayInfo {
-    from_game(path, bytes.len() as u64, content_hash(bytes), game)
+    summarize_decoded(path, bytes.len() as u64, content_hash(bytes), game)
 }
 
-fn from_game(path: &Path, bytes: u64, content_hash: String, game: &Game) -> ReplayInfo {
+/// Summarises a game decoded from a file of `bytes` bytes whose [`content_hash`] is
+/// `content_hash`, when the file's bytes are no longer at hand (the Python package summarises a
+/// game only when its metadata is asked for).
+pub fn summarize_decoded(path: &Path, bytes: u64, content_hash: String, game: &Game) -> ReplayInfo {
     let frames = game.frames.len();
     let players = players(
         &game.start,

@@ -13,6 +13,9 @@ mod report;
 
 pub use discover::discover;
 pub use filter::{Filter, Rejection};
-pub use info::{inspect, inspect_bytes, summarize_game, Depth, FileError, PlayerInfo, ReplayInfo};
+pub use info::{
+    content_hash, inspect, inspect_bytes, summarize_decoded, summarize_game, Depth, FileError,
+    PlayerInfo, ReplayInfo,
+};
 pub use quality::{quality, Quality, QUALITY_RULES};
 pub use report::{Outcome, ScanReport};

@@ -246,7 +246,14 @@ fn pyarrow_reads_the_tables() {
     };
     let (tmp, replays) = replay_folder(3);
     let out = tmp.path().join("ds");
-    build(std::slice::from_ref(&replays), &out, &config("compact"), false, &|_| {}).unwrap();
+    build(
+        std::slice::from_ref(&replays),
+        &out,
+        &config("compact"),
+        false,
+        &|_| {},
+    )
+    .unwrap();
     // The same games with `.npy` shards: both stores must read as exphil reads them.
     let out_npy = tmp.path().join("ds-npy");
     let npy = BuildConfig {

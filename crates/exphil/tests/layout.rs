@@ -24,6 +24,7 @@ const LEVELS: &[(&str, u32)] = &[
     ("exphil-setup", 4),
     ("exphil-policy", 4),
     ("exphil-train", 5),
+    ("exphil-python", 5),
     ("exphil-rl", 6),
     ("exphil-serve", 7),
     ("exphil", 8),
