@@ -334,7 +334,7 @@ def build_dataset(
     state seen and the input learned. ``mirror`` adds a mirrored copy of each example.
     ``player_port`` / ``train_characters``: whose inputs are learned (default: both players).
     ``precision``: ``"f32"`` or ``"f16"`` features. ``compression``: ``"zstd"`` (the compact
-    store, about 0.19× the replays) or ``"none"`` (``.npy`` files NumPy can memory-map).
+    store, about 0.21× the replays) or ``"none"`` (``.npy`` files NumPy can memory-map).
     Filters as in :func:`scan`.
 
     Returns the build report (files, games, examples per split, files that failed or were

@@ -5,9 +5,10 @@
 //! For an array of `n` rows, `k` columns and `w`-byte little-endian elements, byte `b` of element
 //! `(r, c)` sits at offset `b·n·k + c·n + r` of the frame's content (`n·k·w` bytes). A column of
 //! game features changes slowly from frame to frame and its high bytes barely at all, so this
-//! order puts long runs of equal bytes side by side: the default embedding's features of real
-//! games compress to about 0.19× their `.slp` bytes this way, 0.22× column-major alone and 0.41×
-//! row by row (zstd level 3, `crates/dataset/benches/store.rs`). In Python:
+//! order puts long runs of equal bytes side by side: the default embedding's arrays of the shared
+//! games compress to 0.19× their `.slp` bytes this way as one frame per array (0.21× in the
+//! shards' blocks of 4,096 rows), 0.22× column-major alone and 0.41× row by row (zstd level 3;
+//! `cargo bench -p exphil-train --bench store`). In Python:
 //! `np.frombuffer(zstandard.decompress(data), np.uint8).reshape(w, k, n).transpose(2, 1, 0)`
 //! gives the array's bytes row-major (`.copy().view(dtype).reshape(n, k)`).
 

@@ -48,7 +48,7 @@ pub const OLDEST_SHARD_FORMAT: u32 = 2;
 pub enum Compression {
     /// `.npy` files, memory-mapped (about 3.5× the `.slp` bytes in f32).
     None,
-    /// Byte-shuffled zstd (`.zst`, [`crate::packed`]; about 0.19× the `.slp` bytes in f32),
+    /// Byte-shuffled zstd (`.zst`, [`crate::packed`]; about 0.21× the `.slp` bytes in f32),
     /// decompressed into memory when a shard is opened.
     #[default]
     Zstd,

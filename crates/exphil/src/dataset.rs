@@ -91,7 +91,7 @@ pub struct BuildArgs {
     /// Feature precision in the shards.
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     precision: String,
-    /// How the shards' arrays are stored: `zstd` (byte-shuffled zstd, about 0.19× the replays'
+    /// How the shards' arrays are stored: `zstd` (byte-shuffled zstd, about 0.21× the replays'
     /// bytes in f32, decompressed when a game is loaded) or `none` (`.npy` files that NumPy
     /// memory-maps, about 3.5× the replays).
     #[arg(long, default_value = "zstd", value_parser = ["zstd", "none"])]

@@ -9,18 +9,23 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
 
-/// Three real games and a file that is not a replay, copied into a temporary directory.
-fn tempdir_with_games() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("exphil-dataset-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(d.join("replays")).unwrap();
+/// The shared complete games, in path order.
+fn shared_games() -> Vec<PathBuf> {
     let mut games: Vec<_> = std::fs::read_dir(replays().join("games"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "slp"))
         .collect();
     games.sort();
-    for g in games.iter().take(3) {
+    games
+}
+
+/// Three real games and a file that is not a replay, copied into a temporary directory.
+fn tempdir_with_games() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("exphil-dataset-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("replays")).unwrap();
+    for g in shared_games().iter().take(3) {
         std::fs::copy(g, d.join("replays").join(g.file_name().unwrap())).unwrap();
     }
     std::fs::write(
@@ -196,12 +201,7 @@ fn a_killed_build_resumes_and_added_replays_build_incrementally() {
     let _ = std::fs::remove_dir_all(&root);
     let replays_dir = root.join("replays");
     std::fs::create_dir_all(&replays_dir).unwrap();
-    let mut games: Vec<_> = std::fs::read_dir(replays().join("games"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "slp"))
-        .collect();
-    games.sort();
+    let games = shared_games();
     let (first, later) = games.split_at(games.len() - 4);
     for g in first {
         std::fs::copy(g, replays_dir.join(g.file_name().unwrap())).unwrap();
