@@ -3,39 +3,19 @@
 //! attention's key/value cache slides; batched stepping with per-row resets equals stepping
 //! each game alone; training windows learn; the analytic parameter count is exact.
 
+#[path = "common/frames.rs"]
+mod frames;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use exphil_dataset::{game_examples, ExampleConfig, GameExamples, Perspective};
-use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig};
+use exphil_dataset::GameExamples;
 use exphil_policy::{BackboneState, InputSpec, Policy, PolicyInput};
-use exphil_replay::{read_file, DecodeOptions};
 use exphil_runs::config::{
     AttentionConfig, BackboneConfig, JambaConfig, MambaConfig, PolicyConfig, Pooling,
     RecurrentConfig,
 };
+use frames::real_frames;
 
-const GAME: &str = "py-slippi__ACID_441_Peach_vs_NUT_356_Marth_on_FD_-_12-15-22_01.42am.slp";
 const TOL: f32 = 1e-4;
-
-/// The real examples of one port of a game and the spec they fit.
-fn real_frames() -> (InputSpec, GameExamples) {
-    let embedder = Embedder::new(EmbedConfig::default()).unwrap();
-    let coder = TargetCoder::new(TargetConfig::default()).unwrap();
-    let spec = InputSpec::new(embedder.layout(), coder.num_classes());
-    let game = read_file(
-        &exphil_testdata::replays_dir().join("games").join(GAME),
-        DecodeOptions::default(),
-    )
-    .unwrap();
-    let cfg = ExampleConfig {
-        perspective: Perspective::Port(1),
-        ..ExampleConfig::default()
-    };
-    let ex = game_examples(&game, &embedder, &coder, &cfg)
-        .unwrap()
-        .remove(0);
-    (spec, ex)
-}
 
 /// Rows `start..start + len` of the examples (consecutive frames).
 fn rows(spec: &InputSpec, ex: &GameExamples, start: usize, len: usize) -> (Vec<f32>, Vec<u32>) {

@@ -8,20 +8,21 @@
 //! the learning rate (measured: 3e-5 on Jamba, under 1e-6 on the others).
 #![cfg(feature = "vulkan")]
 
+#[path = "../../policy/tests/common/frames.rs"]
+mod frames;
 use burn::tensor::Device;
-use exphil_dataset::{game_examples, target_row, ExampleConfig, GameExamples, Perspective};
-use exphil_embed::{EmbedConfig, Embedder, TargetCoder, TargetConfig, TARGET_COLUMNS};
+use exphil_dataset::{target_row, GameExamples};
+use exphil_embed::TARGET_COLUMNS;
 use exphil_policy::loss::{bc_loss, LossSpec};
 use exphil_policy::{params, InputSpec, Policy, PolicyInput, TargetBatch};
-use exphil_replay::{read_file, DecodeOptions};
 use exphil_runs::config::{
     AttentionConfig, BackboneConfig, JambaConfig, LossConfig, MambaConfig, MlpConfig, OptimConfig,
     OptimizerKind, PolicyConfig, RecurrentConfig,
 };
 use exphil_train::grads::GradStore;
 use exphil_train::optim::Optimizer;
+use frames::real_frames;
 
-const GAME: &str = "py-slippi__ACID_441_Peach_vs_NUT_356_Marth_on_FD_-_12-15-22_01.42am.slp";
 const LOGIT_TOL: f32 = 1e-4;
 const GRAD_TOL: f64 = 1e-4;
 const STEP_TOL: f32 = 5e-5;
@@ -32,26 +33,6 @@ fn vulkan() -> Device {
     exphil_policy::device::device_of(&name).unwrap_or_else(|e| {
         panic!("a --features vulkan build tests on Vulkan, and there is none here: {e}")
     })
-}
-
-/// One port's examples of a real game and the spec they fit.
-fn examples() -> (InputSpec, GameExamples) {
-    let embedder = Embedder::new(EmbedConfig::default()).unwrap();
-    let coder = TargetCoder::new(TargetConfig::default()).unwrap();
-    let spec = InputSpec::new(embedder.layout(), coder.num_classes());
-    let game = read_file(
-        &exphil_testdata::replays_dir().join("games").join(GAME),
-        DecodeOptions::default(),
-    )
-    .unwrap();
-    let cfg = ExampleConfig {
-        perspective: Perspective::Port(1),
-        ..ExampleConfig::default()
-    };
-    let ex = game_examples(&game, &embedder, &coder, &cfg)
-        .unwrap()
-        .remove(0);
-    (spec, ex)
 }
 
 /// Every backbone, tiny, window 6 for the temporal ones.
@@ -168,7 +149,7 @@ fn worst(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn every_backbone_agrees_with_the_cpu_forward_and_after_one_adam_step() {
-    let (spec, ex) = examples();
+    let (spec, ex) = real_frames();
     let cpu = Device::flex().autodiff();
     let vk = vulkan().autodiff();
     for (name, mut backbone) in backbones() {
