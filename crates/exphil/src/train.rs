@@ -48,8 +48,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         Some(path) => resumed(path, &args)?,
         None => (fresh(&args, quiet)?, None, None),
     };
-    // A device this build lacks is refused now, before any data work (a dry run too).
-    exphil_policy::device::device_of(&config.device)?;
+    // A device this build lacks, or a precision it cannot compute in, is refused now, before
+    // any data work (a dry run too); `half` is resolved to the type the device has.
+    let device = exphil_policy::device::device_of(&config.device)?;
+    config.train.precision =
+        exphil_policy::precision::resolve(config.train.precision, &device, &config.device)
+            .map_err(|e| anyhow::anyhow!(e))?;
     let (seed, drawn) = resolve_seed(&mut config);
     if drawn && args.dry_run {
         // The seed decides the split and the shuffles: the real run draws another.
@@ -284,10 +288,13 @@ impl Printer {
                 if let (Some(used), Some(held)) = (memory.device_in_use, memory.device_reserved) {
                     self.device_peak = self.device_peak.max(used);
                     extra += &format!(
-                        ", device memory {} (peak {}, reserved {})",
+                        ", device memory {} (peak {}, reserved {}{})",
                         mib(used as f64),
                         mib(self.device_peak as f64),
-                        mib(held as f64)
+                        mib(held as f64),
+                        memory
+                            .device_capacity
+                            .map_or(String::new(), |c| format!(" of {}", mib(c as f64)))
                     );
                 }
                 if self.verbosity >= 2 {
@@ -312,6 +319,10 @@ impl Printer {
             }
             Event::Progress { .. } | Event::Validating => {}
             Event::Fault { step, message } => eprintln!("warning: step {step}: {message}"),
+            Event::Warning(message) => {
+                self.finish();
+                eprintln!("warning: {message}");
+            }
             Event::Notice(message) => {
                 if !quiet {
                     eprintln!("note: {message}");
@@ -375,6 +386,12 @@ fn print_epoch(m: &EpochMetrics, losses: &[f64]) {
     }
     if let Some(b) = m.peak_memory.device_in_use {
         println!("{pad}peak device memory {}", mib(b as f64));
+    }
+    if let Some(l) = &m.loss_scale {
+        println!(
+            "{pad}loss scale {} ({} overflowing steps skipped so far)",
+            l.scale, l.overflows
+        );
     }
     println!("{pad}{}", exphil_report::plot::sparkline(losses, 40));
 }

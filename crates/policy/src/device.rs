@@ -136,6 +136,120 @@ fn vulkan(name: &str, kind: burn::tensor::DeviceKind) -> Result<Device, DeviceEr
     Ok(device)
 }
 
+/// The memory a device has for this process, in bytes, and where the figure comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceMemory {
+    /// Bytes.
+    pub bytes: u64,
+    /// `VK_EXT_memory_budget` (what the driver says this process may use now) or `heap size`
+    /// (the device-local heap; other processes' use not subtracted).
+    pub source: &'static str,
+    /// The adapter's name.
+    pub adapter: String,
+}
+
+/// The memory of the device a `--device` string names, where the build and the driver report
+/// it: Vulkan devices (the largest device-local heap, or its budget with `VK_EXT_memory_budget`),
+/// found the way burn picks them (`vulkan:N` the N-th discrete GPU, `vulkan:cpu` a software
+/// one, `vulkan`/`gpu` the first discrete, else integrated, virtual or software adapter).
+/// `None` for the CPU, CUDA, or where Vulkan cannot be loaded.
+pub fn memory_capacity(name: &str) -> Option<DeviceMemory> {
+    let name = name.trim();
+    #[cfg(feature = "vulkan")]
+    {
+        let which = if name == "gpu" && !cfg!(feature = "cuda") {
+            Some("0")
+        } else {
+            name.strip_prefix("vulkan:")
+                .or(if name == "vulkan" { Some("") } else { None })
+        };
+        which.and_then(vulkan_memory)
+    }
+    #[cfg(not(feature = "vulkan"))]
+    {
+        let _ = name;
+        None
+    }
+}
+
+#[cfg(feature = "vulkan")]
+fn vulkan_memory(which: &str) -> Option<DeviceMemory> {
+    use ash::vk;
+    // SAFETY: the loader is loaded and the instance created and destroyed here, used in between
+    // only through ash's checked wrappers with the counts the driver returned.
+    unsafe {
+        let entry = ash::Entry::load().ok()?;
+        let app = vk::ApplicationInfo::default().api_version(vk::API_VERSION_1_1);
+        let info = vk::InstanceCreateInfo::default().application_info(&app);
+        let instance = entry.create_instance(&info, None).ok()?;
+        let found = (|| {
+            let devices = instance.enumerate_physical_devices().ok()?;
+            let instance = &instance;
+            let typed = |t: vk::PhysicalDeviceType| -> Vec<vk::PhysicalDevice> {
+                devices
+                    .iter()
+                    .copied()
+                    .filter(|&d| instance.get_physical_device_properties(d).device_type == t)
+                    .collect()
+            };
+            let device = match which {
+                "cpu" => typed(vk::PhysicalDeviceType::CPU).first().copied(),
+                "" => [
+                    vk::PhysicalDeviceType::DISCRETE_GPU,
+                    vk::PhysicalDeviceType::INTEGRATED_GPU,
+                    vk::PhysicalDeviceType::VIRTUAL_GPU,
+                    vk::PhysicalDeviceType::CPU,
+                ]
+                .into_iter()
+                .find_map(|t| typed(t).first().copied()),
+                n => typed(vk::PhysicalDeviceType::DISCRETE_GPU)
+                    .get(n.parse::<usize>().ok()?)
+                    .copied(),
+            }?;
+            let props = instance.get_physical_device_properties(device);
+            let adapter = props
+                .device_name_as_c_str()
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let budget_ext = instance
+                .enumerate_device_extension_properties(device)
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e.extension_name_as_c_str() == Ok(vk::EXT_MEMORY_BUDGET_NAME));
+            let mut budget = vk::PhysicalDeviceMemoryBudgetPropertiesEXT::default();
+            let mut props2 = vk::PhysicalDeviceMemoryProperties2::default();
+            if budget_ext && props.api_version >= vk::API_VERSION_1_1 {
+                props2 = props2.push_next(&mut budget);
+            }
+            instance.get_physical_device_memory_properties2(device, &mut props2);
+            let mem = props2.memory_properties;
+            let heaps =
+                &mem.memory_heaps[..(mem.memory_heap_count as usize).min(vk::MAX_MEMORY_HEAPS)];
+            let (i, heap) = heaps
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.flags.contains(vk::MemoryHeapFlags::DEVICE_LOCAL))
+                .max_by_key(|(_, h)| h.size)?;
+            let with_budget = budget_ext && props.api_version >= vk::API_VERSION_1_1;
+            Some(if with_budget && budget.heap_budget[i] > 0 {
+                DeviceMemory {
+                    bytes: budget.heap_budget[i],
+                    source: "VK_EXT_memory_budget",
+                    adapter,
+                }
+            } else {
+                DeviceMemory {
+                    bytes: heap.size,
+                    source: "heap size",
+                    adapter,
+                }
+            })
+        })();
+        instance.destroy_instance(None);
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::device_of;

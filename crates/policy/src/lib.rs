@@ -14,6 +14,7 @@ pub mod loss;
 pub mod model;
 pub mod onnx;
 pub mod params;
+pub mod precision;
 pub use crate::input::{id_kind, IdGroup, InputSpec, PolicyInput};
 pub use crate::loss::{bc_loss, correct_counts, LossOutput, LossSpec, COMPONENTS};
 pub use crate::model::{Backbone, BackboneState, ControllerHead, HeadLogits, Policy};

@@ -75,8 +75,10 @@ pub fn bc_loss(logits: &HeadLogits, targets: &TargetBatch, spec: &LossSpec) -> L
         Tensor::<1>::from_data(TensorData::new(v.to_vec(), [NUM_BUTTONS]), &device)
             .reshape([1, NUM_BUTTONS])
     };
+    // The losses compute in f32 whatever the logits' type (mixed precision).
+    let f32 = burn::tensor::FloatDType::F32;
     // Buttons: pw * y * softplus(-z) + (1 - y) * softplus(z), per bit, summed over the bits.
-    let z = logits.buttons.clone();
+    let z = logits.buttons.clone().cast(f32);
     let y = targets.buttons.clone();
     let not_y = y.clone().neg().add_scalar(1.0);
     let pos = softplus(z.clone().neg(), 1.0) * y.clone() * row(spec.pos_weight);
@@ -97,7 +99,7 @@ pub fn bc_loss(logits: &HeadLogits, targets: &TargetBatch, spec: &LossSpec) -> L
     let eps = spec.label_smoothing;
     for (k, z) in logits.classes.iter().enumerate() {
         let c = z.dims()[1];
-        let logp = log_softmax(z.clone(), 1);
+        let logp = log_softmax(z.clone().cast(f32), 1);
         let idx = targets.classes[k].clone().reshape([n, 1]);
         let nll = logp.clone().gather(1, idx).reshape([n]).neg();
         plain.push(targets.mean(nll.clone().detach()));

@@ -1,6 +1,7 @@
 //! The network: learned id tables, a backbone, the controller head and the value head.
 
 use crate::input::{InputSpec, PolicyInput};
+use crate::precision::{float_of, NormF32};
 use crate::temporal::{Temporal, TemporalState};
 use burn::module::Module;
 use burn::nn::{
@@ -8,7 +9,7 @@ use burn::nn::{
     LinearConfig,
 };
 use burn::tensor::activation::{gelu, relu, silu};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, FloatDType, Int, Tensor};
 use exphil_embed::NUM_BUTTONS;
 use exphil_runs::config::{Activation, BackboneConfig, HeadKind, MlpConfig, PolicyConfig};
 
@@ -29,7 +30,7 @@ impl MlpLayer {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut h = self.linear.forward(x.clone());
         if let Some(n) = &self.norm {
-            h = n.forward(h);
+            h = n.norm(h);
         }
         let h = match self.activation {
             Activation::Relu => relu(h),
@@ -139,6 +140,14 @@ impl BackboneState {
         match self {
             BackboneState::Stateless(n) => BackboneState::Stateless(*n),
             BackboneState::Temporal(t) => BackboneState::Temporal(t.to_device(device)),
+        }
+    }
+
+    /// The same values in another float type (a no-op in the type they have).
+    pub fn cast(self, dtype: FloatDType) -> BackboneState {
+        match self {
+            BackboneState::Temporal(t) => BackboneState::Temporal(t.cast(dtype)),
+            s => s,
         }
     }
 
@@ -285,7 +294,10 @@ impl ControllerHead {
     /// The stream after adding the chosen buttons (`[n, 8]` of 0/1).
     pub fn add_buttons(&self, h: Tensor<2>, buttons: Tensor<2>) -> Tensor<2> {
         match &self.cond_buttons {
-            Some(c) => h + c.forward(buttons),
+            Some(c) => {
+                let dtype = float_of(h.dtype());
+                h + c.forward(buttons.cast(dtype))
+            }
             None => h,
         }
     }
@@ -420,9 +432,15 @@ impl Policy {
         self.button_log_weight
     }
 
+    /// The float type this policy computes in: its parameters' (f32, or a half type in a
+    /// [`Policy::compute_copy`]).
+    pub fn compute_dtype(&self) -> FloatDType {
+        float_of(self.head.buttons.weight.val().dtype())
+    }
+
     /// The trunk's input for a batch of rows: features and id embeddings, `[rows, input]`.
     fn trunk_input(&self, input: &PolicyInput) -> Tensor<2> {
-        let mut parts = vec![input.features.clone()];
+        let mut parts = vec![input.features.clone().cast(self.compute_dtype())];
         for (table, ids) in self.id_tables.iter().zip(&input.ids) {
             let [n, cols] = ids.dims();
             let e = table.forward(ids.clone());
@@ -488,6 +506,7 @@ impl Policy {
         state: BackboneState,
     ) -> (Tensor<2>, BackboneState) {
         assert_eq!(input.window, 1, "step takes one frame per row");
+        let state = state.cast(self.compute_dtype());
         self.backbone.step(self.trunk_input(input), state)
     }
 
@@ -508,8 +527,10 @@ impl Policy {
         let first = steps.first().expect("an unroll of at least one frame");
         let rows = first.examples();
         let device = first.features.device();
+        let dtype = self.compute_dtype();
+        let state = state.cast(dtype);
         if let (Backbone::Temporal(t), BackboneState::Temporal(s)) = (&self.backbone, &state) {
-            if t.fused_applies(&device, steps.len(), resets, detach_every) {
+            if t.fused_applies(&device, dtype.into(), steps.len(), resets, detach_every) {
                 let cat = |f: &dyn Fn(&PolicyInput) -> Tensor<2>| {
                     Tensor::cat(steps.iter().map(f).collect(), 0)
                 };

@@ -10,10 +10,11 @@
 //! from a fresh state through frames `0..=t` gives the windowed forward pass over those frames.
 //! Attention positions are rotary (relative), so the cache slides without recomputation.
 
+use crate::precision::{float_of, NormF32};
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, sigmoid, silu, softmax, softplus};
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{DType, Device, Distribution, FloatDType, Tensor, TensorData};
 use exphil_runs::config::{AttentionSettings, BackboneConfig, Pooling, SsmSettings};
 
 /// A score that softmax turns into an exact zero weight.
@@ -128,6 +129,15 @@ pub struct RecurrentState {
     c: Option<Tensor<2>>,
 }
 
+impl RecurrentState {
+    fn cast(self, dtype: FloatDType) -> RecurrentState {
+        RecurrentState {
+            h: self.h.cast(dtype),
+            c: self.c.map(|c| c.cast(dtype)),
+        }
+    }
+}
+
 impl Cell {
     fn new(lstm: bool, input: usize, h: usize, device: &Device) -> Cell {
         if lstm {
@@ -222,7 +232,9 @@ impl Cell {
         let Some(first) = xs.first() else {
             return Vec::new();
         };
-        let mut s = self.zero_state(first.dims()[0], &first.device());
+        let mut s = self
+            .zero_state(first.dims()[0], &first.device())
+            .cast(float_of(first.dtype()));
         let mut outs = Vec::with_capacity(xs.len());
         for (t, x) in xs.into_iter().enumerate() {
             if t == cut && t > 0 {
@@ -253,13 +265,13 @@ impl RecurrentLayer {
     fn forward(&self, xs: Vec<Tensor<2>>, cut: usize) -> Vec<Tensor<2>> {
         match (&self.norm, &self.ffn_norm, &self.ffn) {
             (Some(n1), Some(n2), Some(f)) => {
-                let normed = xs.iter().map(|x| n1.forward(x.clone())).collect();
+                let normed = xs.iter().map(|x| n1.norm(x.clone())).collect();
                 let hs = self.cell.sequence(normed, cut);
                 xs.into_iter()
                     .zip(hs)
                     .map(|(x, h)| {
                         let x = x + self.dropout.forward(h);
-                        x.clone() + self.dropout.forward(f.forward(n2.forward(x)))
+                        x.clone() + self.dropout.forward(f.forward(n2.norm(x)))
                     })
                     .collect()
             }
@@ -283,7 +295,7 @@ impl RecurrentLayer {
         let [rows, _] = x.dims();
         let n = rows / t_n.max(1);
         let cell_in = match &self.norm {
-            Some(n1) => n1.forward(x.clone()),
+            Some(n1) => n1.norm(x.clone()),
             None => x.clone(),
         };
         let xg = self.cell.gates(cell_in);
@@ -292,7 +304,8 @@ impl RecurrentLayer {
         let (hs, s) = match &self.cell {
             Cell::Lstm(l) => {
                 let h = g / 4;
-                let c0 = s.c.unwrap_or_else(|| Tensor::zeros([n, h], &xg.device()));
+                let c0 =
+                    s.c.unwrap_or_else(|| Tensor::zeros([n, h], (&xg.device(), xg.dtype())));
                 let out = crate::fused::lstm_unroll(xg, l.hidden.weight.val(), s.h, c0);
                 let last = out.clone().narrow(0, t_n - 1, 1).reshape([n, 2 * h]);
                 let state = RecurrentState {
@@ -305,7 +318,7 @@ impl RecurrentLayer {
                 let h = g / 3;
                 let bias = match &gru.hidden.bias {
                     Some(b) => b.val(),
-                    None => Tensor::zeros([g], &xg.device()),
+                    None => Tensor::zeros([g], (&xg.device(), xg.dtype())),
                 };
                 let out = crate::fused::gru_unroll(xg, gru.hidden.weight.val(), bias, s.h);
                 let last = out.clone().narrow(0, t_n - 1, 1).reshape([n, h]);
@@ -316,7 +329,7 @@ impl RecurrentLayer {
         let out = match (&self.norm, &self.ffn_norm, &self.ffn) {
             (Some(_), Some(n2), Some(f)) => {
                 let x = x + self.dropout.forward(hs);
-                x.clone() + self.dropout.forward(f.forward(n2.forward(x)))
+                x.clone() + self.dropout.forward(f.forward(n2.norm(x)))
             }
             _ => self.dropout.forward(hs),
         };
@@ -328,14 +341,14 @@ impl RecurrentLayer {
     fn unroll(&self, xs: Vec<Tensor<2>>, s: RecurrentState) -> (Vec<Tensor<2>>, RecurrentState) {
         match (&self.norm, &self.ffn_norm, &self.ffn) {
             (Some(n1), Some(n2), Some(f)) => {
-                let normed = xs.iter().map(|x| n1.forward(x.clone())).collect();
+                let normed = xs.iter().map(|x| n1.norm(x.clone())).collect();
                 let (hs, s) = self.cell.unroll(normed, s);
                 let out = xs
                     .into_iter()
                     .zip(hs)
                     .map(|(x, h)| {
                         let x = x + self.dropout.forward(h);
-                        x.clone() + self.dropout.forward(f.forward(n2.forward(x)))
+                        x.clone() + self.dropout.forward(f.forward(n2.norm(x)))
                     })
                     .collect();
                 (out, s)
@@ -350,9 +363,9 @@ impl RecurrentLayer {
     fn step(&self, x: Tensor<2>, s: RecurrentState) -> (Tensor<2>, RecurrentState) {
         match (&self.norm, &self.ffn_norm, &self.ffn) {
             (Some(n1), Some(n2), Some(f)) => {
-                let s = self.cell.cell(self.cell.gates(n1.forward(x.clone())), s);
+                let s = self.cell.cell(self.cell.gates(n1.norm(x.clone())), s);
                 let x = x + s.h.clone();
-                (x.clone() + f.forward(n2.forward(x)), s)
+                (x.clone() + f.forward(n2.norm(x)), s)
             }
             _ => {
                 let s = self.cell.cell(self.cell.gates(x), s);
@@ -467,8 +480,8 @@ impl AttentionBlock {
         };
         let (mut q, mut k, v) = (part(0), part(1), part(2));
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
-            q = qn.forward(q);
-            k = kn.forward(k);
+            q = qn.norm(q);
+            k = kn.norm(k);
         }
         (rotate(q, cos, sin), rotate(k, cos, sin), v)
     }
@@ -480,8 +493,10 @@ impl AttentionBlock {
         let dh = self.head_dim();
         let positions: Vec<u64> = (0..w as u64).collect();
         let (c, s) = rotary_tables(&positions, dh);
-        let table =
-            |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, w, dh / 2]), &device);
+        let dtype = x.dtype();
+        let table = |v: Vec<f32>| {
+            Tensor::<4>::from_data(TensorData::new(v, [1, 1, w, dh / 2]), (&device, dtype))
+        };
         let (cos, sin) = (table(c), table(s));
         let (q, k, v) = self.project(x, &cos, &sin);
         let kt = k.swap_dims(2, 3);
@@ -506,7 +521,7 @@ impl AttentionBlock {
                 .narrow(2, start, len)
                 .matmul(kt.clone())
                 .mul_scalar(scale);
-            let p = softmax(scores + bias, 3);
+            let p = softmax(scores.cast(FloatDType::F32) + bias, 3).cast(float_of(dtype));
             outs.push(p.matmul(v.clone()));
             start += len;
         }
@@ -519,11 +534,11 @@ impl AttentionBlock {
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone() + self.dropout.forward(self.attend(self.norm.forward(x)));
+        let x = x.clone() + self.dropout.forward(self.attend(self.norm.norm(x)));
         x.clone()
             + self
                 .dropout
-                .forward(self.ffn.forward(self.ffn_norm.forward(x)))
+                .forward(self.ffn.forward(self.ffn_norm.norm(x)))
     }
 
     /// Cache slots: the frames a step can attend to.
@@ -552,10 +567,12 @@ impl AttentionBlock {
         let device = x.device();
         let dh = self.head_dim();
         let (c, s) = rotary_tables(pos, dh);
-        let table =
-            |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [n, 1, 1, dh / 2]), &device);
+        let dtype = x.dtype();
+        let table = |v: Vec<f32>| {
+            Tensor::<4>::from_data(TensorData::new(v, [n, 1, 1, dh / 2]), (&device, dtype))
+        };
         let (cos, sin) = (table(c), table(s));
-        let (q, k, v) = self.project(self.norm.forward(x.clone()).reshape([n, 1, h]), &cos, &sin);
+        let (q, k, v) = self.project(self.norm.norm(x.clone()).reshape([n, 1, h]), &cos, &sin);
         let slots = cache.k.dims()[2];
         let push = |old: Tensor<4>, new: Tensor<4>| {
             if slots == 1 {
@@ -579,13 +596,12 @@ impl AttentionBlock {
         let scores = q
             .matmul(cache.k.clone().swap_dims(2, 3))
             .mul_scalar(1.0 / (dh as f64).sqrt());
-        let o = softmax(scores + bias, 3).matmul(cache.v.clone());
+        let o = softmax(scores.cast(FloatDType::F32) + bias, 3)
+            .cast(float_of(dtype))
+            .matmul(cache.v.clone());
         let a = self.out.forward(o.reshape([n, h]));
         let x = x + a;
-        (
-            x.clone() + self.ffn.forward(self.ffn_norm.forward(x)),
-            cache,
-        )
+        (x.clone() + self.ffn.forward(self.ffn_norm.norm(x)), cache)
     }
 }
 
@@ -695,12 +711,15 @@ impl MambaBlock {
         let [bsz, w, _] = x.dims();
         let (k, e, n, _) = self.dims();
         let device = x.device();
-        let xz = self.in_proj.forward(self.norm.forward(x.clone()));
+        let xz = self.in_proj.forward(self.norm.norm(x.clone()));
         let xi = xz.clone().narrow(2, 0, e);
         let z = xz.narrow(2, e, e);
         // Causal depthwise convolution: zeros before the window's first frame.
         let padded = if k > 1 {
-            Tensor::cat(vec![Tensor::zeros([bsz, k - 1, e], &device), xi], 1)
+            Tensor::cat(
+                vec![Tensor::zeros([bsz, k - 1, e], (&device, xi.dtype())), xi],
+                1,
+            )
         } else {
             xi
         };
@@ -719,7 +738,7 @@ impl MambaBlock {
         let u = dt.clone() * xc.clone();
         let rows = Tensor::cat(vec![dt, u, b, c], 2);
         let a = self.a().reshape([1, e, n]);
-        let mut h: Tensor<3> = Tensor::zeros([bsz, e, n], &device);
+        let mut h: Tensor<3> = Tensor::zeros([bsz, e, n], (&device, x.dtype()));
         let mut ys = Vec::with_capacity(w);
         for t in 0..w {
             if t == cut && t > 0 {
@@ -749,7 +768,7 @@ impl MambaBlock {
     fn step(&self, x: Tensor<2>, s: MambaState) -> (Tensor<2>, MambaState) {
         let [rows, _] = x.dims();
         let (k, e, n, _) = self.dims();
-        let xz = self.in_proj.forward(self.norm.forward(x.clone()));
+        let xz = self.in_proj.forward(self.norm.norm(x.clone()));
         let xi = xz.clone().narrow(1, 0, e);
         let z = xz.narrow(1, e, e);
         let window = match &s.conv {
@@ -810,11 +829,11 @@ impl WeightedPool {
             .narrow(0, 0, m)
             .flip([0])
             .reshape([1, m]);
-        let mut s = self.score.forward(o.clone()).reshape([n, m]) + bias;
+        let mut s = (self.score.forward(o.clone()).reshape([n, m]) + bias).cast(FloatDType::F32);
         if let Some(mask) = mask {
             s = s + mask;
         }
-        let a = softmax(s, 1).reshape([n, m, 1]);
+        let a = softmax(s, 1).cast(float_of(o.dtype())).reshape([n, m, 1]);
         (o * a).sum_dim(1).reshape([n, h])
     }
 }
@@ -851,6 +870,11 @@ pub struct Temporal {
     pooling: usize,
     /// Steps of back-propagation through time (`usize::MAX`: all).
     truncate: usize,
+}
+
+/// A function applied to every tensor of a [`TemporalState`].
+trait StateMap {
+    fn map<const D: usize>(&self, t: Tensor<D>) -> Tensor<D>;
 }
 
 /// The per-layer state of a temporal trunk.
@@ -896,7 +920,8 @@ impl TemporalState {
         let Some(device) = self.device() else {
             return;
         };
-        let k2 = Tensor::<2>::from_data(TensorData::new(keep.clone(), [n, 1]), &device);
+        let dtype = self.dtype().unwrap_or(DType::F32);
+        let k2 = Tensor::<2>::from_data(TensorData::new(keep.clone(), [n, 1]), (&device, dtype));
         let k3 = k2.clone().reshape([n, 1, 1]);
         let k4 = k2.clone().reshape([n, 1, 1, 1]);
         for l in &mut self.layers {
@@ -1028,59 +1053,64 @@ impl TemporalState {
             .collect()
     }
 
-    /// A copy on `device` holding the same values, with no autodiff history.
-    pub fn to_device(&self, device: &Device) -> TemporalState {
-        fn copy<const D: usize>(t: &Tensor<D>, device: &Device) -> Tensor<D> {
-            Tensor::from_data(t.to_data(), device)
-        }
-        TemporalState {
-            layers: self
-                .layers
-                .iter()
-                .map(|l| match l {
-                    LayerState::Recurrent(s) => LayerState::Recurrent(RecurrentState {
-                        h: copy(&s.h, device),
-                        c: s.c.as_ref().map(|c| copy(c, device)),
-                    }),
-                    LayerState::Attention(c) => LayerState::Attention(KvCache {
-                        k: copy(&c.k, device),
-                        v: copy(&c.v, device),
-                    }),
-                    LayerState::Mamba(m) => LayerState::Mamba(MambaState {
-                        conv: m.conv.as_ref().map(|c| copy(c, device)),
-                        h: copy(&m.h, device),
-                    }),
-                })
-                .collect(),
-            outputs: self.outputs.as_ref().map(|o| copy(o, device)),
-            seen: self.seen.clone(),
-        }
-    }
-
-    /// The same values with no autodiff history (carried across sequence-training unrolls).
-    pub fn detach(self) -> TemporalState {
+    /// The state with `f` applied to every tensor.
+    fn map_tensors(self, f: &impl StateMap) -> TemporalState {
         TemporalState {
             layers: self
                 .layers
                 .into_iter()
                 .map(|l| match l {
                     LayerState::Recurrent(s) => LayerState::Recurrent(RecurrentState {
-                        h: s.h.detach(),
-                        c: s.c.map(Tensor::detach),
+                        h: f.map(s.h),
+                        c: s.c.map(|c| f.map(c)),
                     }),
                     LayerState::Attention(c) => LayerState::Attention(KvCache {
-                        k: c.k.detach(),
-                        v: c.v.detach(),
+                        k: f.map(c.k),
+                        v: f.map(c.v),
                     }),
                     LayerState::Mamba(m) => LayerState::Mamba(MambaState {
-                        conv: m.conv.map(Tensor::detach),
-                        h: m.h.detach(),
+                        conv: m.conv.map(|c| f.map(c)),
+                        h: f.map(m.h),
                     }),
                 })
                 .collect(),
-            outputs: self.outputs.map(Tensor::detach),
+            outputs: self.outputs.map(|o| f.map(o)),
             seen: self.seen,
         }
+    }
+
+    /// A copy on `device` holding the same values, with no autodiff history.
+    pub fn to_device(&self, device: &Device) -> TemporalState {
+        struct Copy<'a>(&'a Device);
+        impl StateMap for Copy<'_> {
+            fn map<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+                let dtype = t.dtype();
+                Tensor::from_data(t.to_data(), (self.0, dtype))
+            }
+        }
+        self.clone().map_tensors(&Copy(device))
+    }
+
+    /// The same values with no autodiff history (carried across sequence-training unrolls).
+    pub fn detach(self) -> TemporalState {
+        struct Detach;
+        impl StateMap for Detach {
+            fn map<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+                t.detach()
+            }
+        }
+        self.map_tensors(&Detach)
+    }
+
+    /// The same values in another float type (a no-op in the type they have).
+    pub fn cast(self, dtype: FloatDType) -> TemporalState {
+        struct Cast(FloatDType);
+        impl StateMap for Cast {
+            fn map<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+                t.cast(self.0)
+            }
+        }
+        self.map_tensors(&Cast(dtype))
     }
 
     /// Every tensor of the state as `(name, shape, values)` (for a checkpoint), and the frames
@@ -1183,6 +1213,14 @@ impl TemporalState {
             LayerState::Recurrent(s) => s.h.device(),
             LayerState::Attention(c) => c.k.device(),
             LayerState::Mamba(m) => m.h.device(),
+        })
+    }
+
+    fn dtype(&self) -> Option<DType> {
+        self.layers.first().map(|l| match l {
+            LayerState::Recurrent(s) => s.h.dtype(),
+            LayerState::Attention(c) => c.k.dtype(),
+            LayerState::Mamba(m) => m.h.dtype(),
         })
     }
 }
@@ -1297,7 +1335,7 @@ impl Temporal {
             };
         }
         match &self.norm {
-            Some(n) => x.map(|t| n.forward(t), |t| n.forward(t)),
+            Some(n) => x.map(|t| n.norm(t), |t| n.norm(t)),
             None => x,
         }
     }
@@ -1376,17 +1414,21 @@ impl Temporal {
             && self.layers.iter().all(|l| matches!(l, Block::Recurrent(_)))
     }
 
-    /// Whether [`Temporal::unroll_fused`] runs an unroll of `t_n` frames on `device` with these
-    /// resets and detaches: [`Temporal::unroll`]'s layer-by-layer case on a device with the
-    /// fused recurrent layers ([`crate::fused::available`]).
+    /// Whether [`Temporal::unroll_fused`] runs an unroll of `t_n` frames of `dtype` on `device`
+    /// with these resets and detaches: [`Temporal::unroll`]'s layer-by-layer case in f32 on a
+    /// device with the fused recurrent layers ([`crate::fused::available`]).
     pub fn fused_applies(
         &self,
         device: &Device,
+        dtype: DType,
         t_n: usize,
         resets: &[Vec<usize>],
         detach_every: Option<usize>,
     ) -> bool {
-        t_n > 0 && crate::fused::available(device) && self.layered(t_n, resets, detach_every)
+        t_n > 0
+            && dtype == DType::F32
+            && crate::fused::available(device)
+            && self.layered(t_n, resets, detach_every)
     }
 
     /// [`Temporal::unroll`] with the fused recurrent layers: the frames as one `[T * n, input]`
@@ -1416,7 +1458,7 @@ impl Temporal {
             layers.push(LayerState::Recurrent(s));
         }
         if let Some(nm) = &self.norm {
-            x = nm.forward(x);
+            x = nm.norm(x);
         }
         let mut state = TemporalState {
             layers,
@@ -1478,7 +1520,7 @@ impl Temporal {
         }
         let mut out = Tensor::cat(xs, 0);
         if let Some(nm) = &self.norm {
-            out = nm.forward(out);
+            out = nm.norm(out);
         }
         let mut state = TemporalState {
             layers,
@@ -1525,7 +1567,7 @@ impl Temporal {
             layers.push(s);
         }
         let o = match &self.norm {
-            Some(nm) => nm.forward(x),
+            Some(nm) => nm.norm(x),
             None => x,
         };
         let h = o.dims()[1];
@@ -1554,7 +1596,10 @@ impl Temporal {
                     ),
                     None => {
                         // Empty slots hold zeros (fresh or reset rows), so the sum is exact.
-                        let count = Tensor::<2>::from_data(TensorData::new(count, [n, 1]), &device);
+                        let count = Tensor::<2>::from_data(
+                            TensorData::new(count, [n, 1]),
+                            (&device, buf.dtype()),
+                        );
                         buf.clone().sum_dim(1).reshape([n, h]) / count
                     }
                 };

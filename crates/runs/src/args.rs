@@ -30,6 +30,40 @@ pub(crate) fn finite32(text: &str) -> Result<f32, String> {
     }
 }
 
+/// A size in bytes: a number with an optional unit (`B`, `KB`/`KiB`, `MB`/`MiB`, `GB`/`GiB`,
+/// `TB`/`TiB`; case-insensitive, decimal units powers of 1000).
+pub fn byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a size such as 8GiB, 512MB or 1000000"))?;
+    let k: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "kib" => 1024.0,
+        "mb" | "m" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "gb" | "g" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tb" | "t" => 1e12,
+        "tib" => 1024.0f64.powi(4),
+        u => {
+            return Err(format!(
+                "{text:?}: unknown unit {u:?} (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)"
+            ))
+        }
+    };
+    let bytes = n * k;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!("{text:?}: must be at least one byte"));
+    }
+    Ok(bytes.round() as u64)
+}
+
 /// The `--preset` help: every preset with its description.
 fn preset_help() -> String {
     let mut help = String::from(
@@ -506,6 +540,23 @@ pub struct TrainArgs {
     /// Stop each epoch after this many batches (smoke tests, benchmarks).
     #[arg(long, value_name = "N", help_heading = "Training")]
     pub max_batches: Option<usize>,
+    /// What each step computes in: f32, or f16 / bf16 with f32 master weights and optimiser
+    /// state (f16 with a dynamic loss scale); half: bf16 where the device computes in bf16,
+    /// else f16 [default: f32]. Not the dataset's storage type (`dataset build --precision`).
+    #[arg(
+        long,
+        value_name = "TYPE",
+        value_parser = PossibleValuesParser::new(["f32", "f16", "bf16", "half"]),
+        help_heading = "Training"
+    )]
+    pub precision: Option<String>,
+    /// Mixed precision: the same as --precision half.
+    #[arg(long, conflicts_with = "precision", help_heading = "Training")]
+    pub mixed_precision: bool,
+    /// The device memory this run may use (a shared GPU): bytes, or with a unit (512MiB,
+    /// 8GiB, 8GB) [default: what the device reports]. A warning comes at 90% of it.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size, help_heading = "Training")]
+    pub device_memory_limit: Option<u64>,
     /// Temporal backbones: train on unrolls of consecutive frames with the loss on every frame
     /// and the state carried from one unroll of a game to the next, as the policy plays
     /// [default].
@@ -631,7 +682,11 @@ pub(crate) fn given_flags<A: Args + Serialize>(
 impl TrainArgs {
     /// The command-line layer of the config: only the flags given, at their config keys.
     pub fn overlay(&self) -> Result<Value, ConfigError> {
-        overlay_from_flags("the command line", given_flags(self, FLAGS, &[])?)
+        let mut given = given_flags(self, FLAGS, &[])?;
+        if self.mixed_precision {
+            given.push(("precision", Value::String("half".into())));
+        }
+        overlay_from_flags("the command line", given)
     }
 
     /// The config layers of these arguments and an environment (the caller passes
@@ -704,8 +759,10 @@ mod tests {
             .args
     }
 
-    /// Flags that are not config settings.
-    const NOT_SETTINGS: [&str; 11] = [
+    /// Flags that are not config settings (`--mixed-precision` is a shorthand of
+    /// `--precision half`, tested on its own).
+    const NOT_SETTINGS: [&str; 12] = [
+        "mixed-precision",
         "wandb",
         "wandb-project",
         "wandb-name",
@@ -796,6 +853,30 @@ mod tests {
             }
             _ => out.push(prefix.to_string()),
         }
+    }
+
+    #[test]
+    fn mixed_precision_is_precision_half_and_sizes_take_units() {
+        assert_eq!(
+            parse(&["--mixed-precision"]).overlay().unwrap(),
+            json!({"loop": {"precision": "half"}})
+        );
+        assert!(Cli::try_parse_from(["train", "--mixed-precision", "--precision", "f16"]).is_err());
+        assert_eq!(
+            parse(&["--precision", "bf16", "--device-memory-limit", "8GiB"])
+                .overlay()
+                .unwrap(),
+            json!({"loop": {"precision": "bf16", "device_memory_limit": 8u64 << 30}})
+        );
+        assert_eq!(byte_size("512MB"), Ok(512_000_000));
+        assert_eq!(byte_size("1.5 KiB"), Ok(1536));
+        assert_eq!(byte_size("1000"), Ok(1000));
+        let e = byte_size("8 parsecs").unwrap_err();
+        assert!(e.contains("unknown unit") && e.contains("GiB"), "{e}");
+        assert!(byte_size("0").is_err());
+        let a = parse(&["--mixed-precision", "--replays", "/r"]);
+        let c = resolve(&a.layers(BTreeMap::new()).unwrap()).unwrap().config;
+        assert_eq!(c.train.precision, crate::config::Precision::Half);
     }
 
     #[test]

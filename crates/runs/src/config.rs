@@ -644,6 +644,36 @@ impl Default for OptimConfig {
     }
 }
 
+/// What a training step computes in. The master weights and the optimiser state stay f32
+/// whatever it is (mixed precision); this is not how a dataset stores its features (`dataset
+/// build --precision`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    F32,
+    /// Forward and backward in f16, with a dynamic loss scale.
+    F16,
+    /// Forward and backward in bf16 (f32's range: no loss scale).
+    Bf16,
+    /// `--mixed-precision`: bf16 where the device computes in bf16, else f16 (resolved when
+    /// the run starts; the run's `config.json` holds the type chosen).
+    Half,
+}
+
+impl Precision {
+    /// Its name in configs and flags (`f32`, `f16`, `bf16`, `half`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+            Precision::Half => "half",
+        }
+    }
+}
+
 /// The learning-rate schedule's shape after warmup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -773,6 +803,12 @@ pub struct LoopConfig {
     pub recovery_lr_factor: f64,
     /// Stop each epoch after this many batches (for smoke tests and benchmarks).
     pub max_batches: Option<usize>,
+    /// What a training step computes in (mixed precision: f32 master weights).
+    pub precision: Precision,
+    /// The device memory the run may use, in bytes, where it is not the device's own (a
+    /// shared GPU); `None`: the device's (what Vulkan reports). A warning comes when the
+    /// allocator holds 90% of it.
+    pub device_memory_limit: Option<u64>,
     /// How temporal backbones train: unrolls with a loss on every frame (the default), or
     /// windows with a loss on their last frame.
     pub sequence: SequenceConfig,
@@ -833,6 +869,8 @@ impl Default for LoopConfig {
             max_recoveries: 3,
             recovery_lr_factor: 0.5,
             max_batches: None,
+            precision: Precision::F32,
+            device_memory_limit: None,
             sequence: SequenceConfig::default(),
         }
     }

@@ -363,6 +363,8 @@ pub const FLAGS: &[Flag] = &[
     flag("val-games", "loop.val_games", List),
     flag("log-interval", "loop.log_interval", Plain),
     flag("max-batches", "loop.max_batches", Plain),
+    flag("precision", "loop.precision", Name),
+    flag("device-memory-limit", "loop.device_memory_limit", Plain),
     flag("sequence", "loop.sequence.enabled", Plain),
     flag("unroll", "loop.sequence.unroll", Plain),
     flag("segment-frames", "loop.sequence.segment_frames", Plain),

@@ -149,14 +149,18 @@ fn exphil_train(lstm: bool, steps: usize) -> f64 {
         let s = state
             .take()
             .unwrap_or_else(|| net.trunk.initial_state(STREAMS, &device));
-        let (h, next) = if net.trunk.fused_applies(&device, UNROLL, &[], None) {
-            net.trunk.unroll_fused(x, UNROLL, s, &[])
-        } else {
-            let xs = (0..UNROLL)
-                .map(|t| x.clone().narrow(0, t * STREAMS, STREAMS))
-                .collect();
-            net.trunk.unroll(xs, s, &[], None)
-        };
+        let (h, next) =
+            if net
+                .trunk
+                .fused_applies(&device, burn::tensor::DType::F32, UNROLL, &[], None)
+            {
+                net.trunk.unroll_fused(x, UNROLL, s, &[])
+            } else {
+                let xs = (0..UNROLL)
+                    .map(|t| x.clone().narrow(0, t * STREAMS, STREAMS))
+                    .collect();
+                net.trunk.unroll(xs, s, &[], None)
+            };
         state = Some(next.detach());
         let out = net.head.forward(h);
         let n = UNROLL * STREAMS;

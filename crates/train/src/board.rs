@@ -104,6 +104,7 @@ fn memory_scalars(m: &MemoryUse) -> Vec<(&'static str, f64)> {
         ("memory/resident_mib", m.resident),
         ("memory/device_in_use_mib", m.device_in_use),
         ("memory/device_reserved_mib", m.device_reserved),
+        ("memory/device_capacity_mib", m.device_capacity),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|b| (k, mib(b))))
@@ -145,6 +146,10 @@ fn epoch_scalars(m: &EpochMetrics, names: &[[String; 3]]) -> Vec<(String, f64)> 
         if let Some(b) = val.button_baseline {
             v.push(("val/button_baseline".to_string(), b));
         }
+    }
+    if let Some(l) = &m.loss_scale {
+        v.push(("epoch/loss_scale".to_string(), l.scale));
+        v.push(("epoch/overflow_steps".to_string(), l.overflows as f64));
     }
     v
 }

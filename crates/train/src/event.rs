@@ -54,6 +54,9 @@ pub enum Event {
     Notice(String),
     /// A finished epoch.
     Epoch(EpochMetrics),
+    /// Something the user should act on that does not stop the run (device memory near its
+    /// limit).
+    Warning(String),
     /// A non-finite loss or gradient.
     Fault {
         /// The optimiser step.

@@ -79,6 +79,17 @@ pub fn dry_run_plan(config: &TrainConfig, data: &PreparedData) -> Vec<String> {
         ));
     }
     out.push(format!("Parameters:     {params}"));
+    let memory = match config.train.device_memory_limit {
+        Some(b) => Some(format!("{} (--device-memory-limit)", mib(b as f64))),
+        None => exphil_policy::device::memory_capacity(&config.device)
+            .map(|m| format!("{} ({}, {})", mib(m.bytes as f64), m.adapter, m.source)),
+    };
+    out.push(format!(
+        "Device:         {}, computing in {}{}",
+        config.device,
+        config.train.precision.name(),
+        memory.map_or(String::new(), |m| format!(", memory {m}"))
+    ));
     let seed = config.train.seed.unwrap_or(0);
     let batches = if sequence {
         data.train_streams(config, seed)

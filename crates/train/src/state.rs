@@ -58,6 +58,10 @@ pub struct MemoryUse {
     pub device_in_use: Option<u64>,
     /// Device memory the allocator holds: in use plus pages kept for reuse.
     pub device_reserved: Option<u64>,
+    /// The device memory the run may use (`--device-memory-limit`, else what the device
+    /// reports; `None` where neither says).
+    #[serde(default)]
+    pub device_capacity: Option<u64>,
 }
 
 impl MemoryUse {
@@ -68,6 +72,7 @@ impl MemoryUse {
             resident: proc_status_bytes("VmRSS:"),
             device_in_use: pools.as_ref().map(|u| u.bytes_in_use),
             device_reserved: pools.as_ref().map(|u| u.bytes_reserved),
+            device_capacity: None,
         }
     }
 
@@ -78,6 +83,7 @@ impl MemoryUse {
             resident: m(self.resident, other.resident),
             device_in_use: m(self.device_in_use, other.device_in_use),
             device_reserved: m(self.device_reserved, other.device_reserved),
+            device_capacity: m(self.device_capacity, other.device_capacity),
         }
     }
 }
@@ -113,6 +119,64 @@ pub struct EpochMetrics {
     /// The peaks of memory sampled at each progress point of the epoch and at its end.
     #[serde(default)]
     pub peak_memory: MemoryUse,
+    /// f16 training: the loss scale at the end of the epoch and the steps it skipped so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<LossScale>,
+}
+
+/// The dynamic loss scale of f16 training: the loss is multiplied by `scale` before the
+/// backward pass, so small gradients survive f16, and the gradients divided by it after. A
+/// step whose gradients overflow is skipped and the scale halved; after
+/// [`LossScale::GROWTH_INTERVAL`] good steps in a row it doubles (PyTorch's `GradScaler`
+/// defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossScale {
+    /// The factor.
+    pub scale: f64,
+    /// Good steps since it last changed.
+    pub good_steps: u64,
+    /// Steps skipped for overflowing gradients over the run.
+    pub overflows: u64,
+}
+
+impl Default for LossScale {
+    fn default() -> LossScale {
+        LossScale {
+            scale: LossScale::INITIAL,
+            good_steps: 0,
+            overflows: 0,
+        }
+    }
+}
+
+impl LossScale {
+    /// The first scale (2^16).
+    pub const INITIAL: f64 = 65536.0;
+    /// Good steps in a row before the scale doubles.
+    pub const GROWTH_INTERVAL: u64 = 2000;
+    /// The largest scale (2^24).
+    pub const MAX: f64 = 16_777_216.0;
+
+    /// A step with finite gradients was taken.
+    pub fn good_step(&mut self) {
+        self.good_steps += 1;
+        if self.good_steps >= LossScale::GROWTH_INTERVAL {
+            self.scale = (self.scale * 2.0).min(LossScale::MAX);
+            self.good_steps = 0;
+        }
+    }
+
+    /// A step's gradients overflowed: it is skipped and the scale halved. `false` when the
+    /// scale is already 1 (the overflow is not the scale's: a real fault).
+    pub fn overflowed(&mut self) -> bool {
+        self.good_steps = 0;
+        if self.scale <= 1.0 {
+            return false;
+        }
+        self.scale = (self.scale / 2.0).max(1.0);
+        self.overflows += 1;
+        true
+    }
 }
 
 /// Running sums of the current epoch's training losses.
@@ -194,6 +258,9 @@ pub struct TrainState {
     /// are in the checkpoint's `streams.safetensors`); empty when no state is carried.
     #[serde(default)]
     pub stream_seen: Vec<u64>,
+    /// f16 training: the dynamic loss scale.
+    #[serde(default)]
+    pub loss_scale: Option<LossScale>,
 }
 
 impl TrainState {

@@ -16,12 +16,15 @@ use crate::error::{ck, TrainError};
 use crate::grads::GradStore;
 use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
-use crate::state::{EpochMetrics, LossSums, MemoryUse, PassMetrics, TrainState, STATE_VERSION};
+use crate::state::{
+    EpochMetrics, LossScale, LossSums, MemoryUse, PassMetrics, TrainState, STATE_VERSION,
+};
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, FloatDType};
 use exphil_dataset::{Batch, Loader, LoaderError, StreamBatch, StreamLoader};
 use exphil_embed::TARGET_COLUMNS;
-use exphil_policy::device::device_of;
+use exphil_policy::device::{device_of, memory_capacity};
+use exphil_policy::precision::Precision;
 use exphil_policy::{
     bc_loss, correct_counts, file, params, BackboneState, HeadLogits, LossOutput, LossSpec, Policy,
     PolicyInput, TargetBatch, COMPONENTS,
@@ -264,6 +267,12 @@ struct Run<'a> {
     carried: Option<BackboneState>,
     /// Sequence training: detach the state every this many frames (`--truncate-bptt`).
     detach_every: Option<usize>,
+    /// What each step computes in (resolved: never `half`).
+    precision: Precision,
+    /// The device memory the run may use (see [`MemoryUse::device_capacity`]).
+    memory_limit: Option<u64>,
+    /// Whether the warning that the device memory is nearly full was given.
+    warned_memory: bool,
 }
 
 /// The checkpoint file of the streams' carried state.
@@ -315,18 +324,20 @@ impl Run<'_> {
     /// the streams' state to the next).
     fn forward(&mut self, work: &Work) -> (LossOutput, u64) {
         let spec = &self.data.spec;
+        // Mixed precision: the step runs on a half copy linked to the f32 weights.
+        let policy = self.policy.compute_copy(self.precision);
         match work {
             Work::Units(b) => {
                 let h = host_of(b);
                 let input = h.input(spec, &self.device);
                 let targets = TargetBatch::new(h.rows, &h.targets, &self.device);
-                let logits = self.policy.forward(&input, &targets);
+                let logits = policy.forward(&input, &targets);
                 (bc_loss(&logits, &targets, &self.loss), h.rows as u64)
             }
             Work::Stream(b) => {
                 let (steps, targets) = stream_inputs(b, spec, &self.device);
                 let (logits, next) = stream_logits(
-                    &self.policy,
+                    &policy,
                     b,
                     self.carried.take(),
                     &targets,
@@ -334,7 +345,8 @@ impl Run<'_> {
                     self.detach_every,
                     &self.device,
                 );
-                self.carried = Some(next.detach());
+                // Carried (and checkpointed) in f32 whatever the step computes in.
+                self.carried = Some(next.detach().cast(FloatDType::F32));
                 (
                     bc_loss(&logits, &targets, &self.loss),
                     targets.counted as u64,
@@ -471,6 +483,28 @@ impl Run<'_> {
 
     /// Handles a non-finite step: counts it, and after `max_bad_steps` in a row reloads the
     /// last good state with a lower learning rate; stops after `max_recoveries` reloads.
+    /// The memory now, with the device's capacity; warns once a run when the device's
+    /// allocator holds 90% of it.
+    fn memory_now(&mut self, events: &mut dyn FnMut(Event)) -> MemoryUse {
+        let mut m = MemoryUse::now(&self.device);
+        m.device_capacity = self.memory_limit.filter(|_| m.device_reserved.is_some());
+        if let (Some(held), Some(cap)) = (m.device_reserved, m.device_capacity) {
+            if !self.warned_memory && held as f64 >= 0.9 * cap as f64 {
+                self.warned_memory = true;
+                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+                events(Event::Warning(format!(
+                    "device memory nearly full: the allocator holds {:.2} GiB of the {:.2} GiB \
+                     this run may use ({:.0}%); a larger batch or a longer validation batch may \
+                     not fit: lower --batch-size (or --streams), or train in --precision f16",
+                    gib(held),
+                    gib(cap),
+                    100.0 * held as f64 / cap as f64
+                )));
+            }
+        }
+        m
+    }
+
     fn fault(
         &mut self,
         bad_in_row: &mut u32,
@@ -626,6 +660,8 @@ pub fn train(
         .map_err(|e| TrainError::Config(e.to_string()))?
         .autodiff();
     device.seed(seed);
+    let precision = exphil_policy::precision::resolve(cfg.train.precision, &device, &cfg.device)
+        .map_err(TrainError::Config)?;
     let (pos, rows) = data.button_positives;
     let loss = LossSpec::new(&cfg.loss, &pos, rows);
     let policy =
@@ -676,6 +712,12 @@ pub fn train(
         detach_every: cfg.policy.backbone.truncate_bptt(),
         policy,
         device,
+        precision,
+        memory_limit: cfg
+            .train
+            .device_memory_limit
+            .or_else(|| memory_capacity(&cfg.device).map(|m| m.bytes)),
+        warned_memory: false,
     };
     if let (None, Some(w)) = (&opts.resume, &opts.init) {
         run.policy = params::import(run.policy.clone(), w)
@@ -698,6 +740,12 @@ pub fn train(
                 run.best_weights = Some(t);
             }
         }
+    }
+    // f16 steps scale the loss (a resumed run keeps its scale); other types need none.
+    if run.precision == Precision::F16 {
+        run.state.loss_scale.get_or_insert_with(LossScale::default);
+    } else {
+        run.state.loss_scale = None;
     }
     run.snapshot = run.take_snapshot();
     let params: usize = params::shapes(&run.policy)
@@ -779,17 +827,36 @@ pub fn train(
                 grads.clear();
                 run.fault(&mut bad_in_row, "loss", events)?;
             } else {
-                let g = out.total.backward();
-                grads.accumulate(&run.policy, &g, 1.0 / accum as f64);
+                // f16: the backward pass runs on the scaled loss, the gradients come back
+                // divided by the scale (in f32, on the master weights).
+                let scale = run.state.loss_scale.map_or(1.0, |l| l.scale);
+                let g = if scale == 1.0 {
+                    out.total.backward()
+                } else {
+                    out.total.mul_scalar(scale).backward()
+                };
+                grads.accumulate(&run.policy, &g, 1.0 / (accum as f64 * scale));
                 run.state.sums.add(&host6(&out.components), scored);
                 seen += scored;
                 if boundary {
                     let norm = grads.clip_global_norm(cfg.train.max_grad_norm);
                     grad_norm = Some(norm);
-                    if !norm.is_finite() {
+                    let rescaled = !norm.is_finite()
+                        && run
+                            .state
+                            .loss_scale
+                            .as_mut()
+                            .is_some_and(LossScale::overflowed);
+                    if rescaled {
+                        // An overflow of the scaled gradients: skipped, the scale halved.
+                        grads.clear();
+                    } else if !norm.is_finite() {
                         grads.clear();
                         run.fault(&mut bad_in_row, "gradient", events)?;
                     } else {
+                        if let Some(l) = run.state.loss_scale.as_mut() {
+                            l.good_step();
+                        }
                         let lr = run.lr();
                         run.policy = run.optim.step(run.policy.clone(), &grads, lr);
                         grads.clear();
@@ -803,7 +870,7 @@ pub fn train(
             }
             let log = cfg.train.log_interval.max(1) as u64;
             if (i + 1).is_multiple_of(log) || i + 1 == max_batches {
-                let memory = MemoryUse::now(&run.device);
+                let memory = run.memory_now(events);
                 peak_memory = peak_memory.max(memory);
                 events(Event::Progress {
                     epoch,
@@ -880,7 +947,8 @@ pub fn train(
             skipped_steps: run.state.skipped_steps,
             seconds,
             improved,
-            peak_memory: peak_memory.max(MemoryUse::now(&run.device)),
+            peak_memory: peak_memory.max(run.memory_now(events)),
+            loss_scale: run.state.loss_scale,
         };
         run.state.history.push(record.clone());
         run.state.epoch += 1;
