@@ -988,8 +988,71 @@ fn typo_hints_are_close_or_absent() {
     );
 }
 
+/// Mixed precision on the CPU: an f16 run keeps f32 weights, scales its loss (the epoch line
+/// and `metrics.jsonl` give the scale) and ends within 5% of the same run in f32;
+/// `--mixed-precision` resolves to the type the device computes in (bf16 on the CPU) and the
+/// dry run says which.
+#[test]
+fn f16_training_scales_its_loss_and_lands_near_f32() {
+    let t = Tmp::new("precision");
+    let train = |name: &str, extra: &[&str]| {
+        let mut args = quick(
+            &t,
+            "3",
+            &["--name", name, "--seed", "5", "--max-batches", "40"],
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = run(&t.0, &refs(&args));
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    let out = train("half", &["--precision", "f16"]);
+    train("full", &[]);
+    let m = metrics(&t.0.join("ck/half"));
+    let last = m.last().unwrap();
+    let scale = last["loss_scale"]["scale"].as_f64().unwrap();
+    assert!(scale >= 1.0 && scale <= 65536.0, "{last}");
+    assert!(
+        out.contains(&format!("loss scale {scale} (")),
+        "the epoch line gives the scale {scale}: {out}"
+    );
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.0.join("ck/half/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["config"]["loop"]["precision"], "f16");
+    let weights = exphil_runs::tensors::read_tensors(&t.0.join("ck/half/model.safetensors"))
+        .unwrap()
+        .0;
+    assert!(!weights.is_empty());
+    let val = |run: &str| {
+        metrics(&t.0.join("ck").join(run)).last().unwrap()["val"]["loss"]
+            .as_f64()
+            .unwrap()
+    };
+    let (half, full) = (val("half"), val("full"));
+    assert!(
+        half.is_finite() && (half - full).abs() <= 0.05 * full,
+        "f16 validation loss {half} vs f32 {full}"
+    );
+    assert!(metrics(&t.0.join("ck/full"))
+        .last()
+        .unwrap()
+        .get("loss_scale")
+        .is_none());
+    let o = run(
+        &t.0,
+        &refs(&quick(&t, "2", &["--mixed-precision", "--dry-run"])),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Device:         cpu, computing in bf16"),
+        "{}",
+        text(&o)
+    );
+}
+
 /// A `--features vulkan` build (CI: on Mesa's lavapipe): `train --device vulkan` trains,
-/// reports the device's memory, and `eval` of its weights gives the same NLL on Vulkan as on
+/// reports the device's memory against the limit given and warns near it, and `eval` of its weights gives the same NLL on Vulkan as on
 /// the CPU (within 1e-3).
 #[cfg(feature = "vulkan")]
 #[test]
@@ -1009,12 +1072,22 @@ fn a_vulkan_training_evaluates_the_same_on_vulkan_and_cpu() {
                 "vulkan",
                 "--max-batches",
                 "60",
+                "--device-memory-limit",
+                "1MiB",
             ],
         )),
     );
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("device memory"), "{out}");
+    // The limit given: in the progress line, and the warning at 90% of it, once.
+    assert!(out.contains(" of 1.0 MiB)"), "{out}");
+    assert_eq!(
+        out.matches("warning: device memory nearly full").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("of the 1.0 MiB this run may use"), "{out}");
     let m = metrics(&t.0.join("ck/vk"));
     assert!(
         m[0]["peak_memory"]["device_in_use"].as_u64().unwrap() > 0,

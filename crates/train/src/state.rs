@@ -311,3 +311,40 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod loss_scale_tests {
+    use super::LossScale;
+
+    #[test]
+    fn overflows_halve_the_scale_and_good_runs_double_it() {
+        let mut l = LossScale::default();
+        assert_eq!(l.scale, 65536.0);
+        assert!(l.overflowed());
+        assert_eq!((l.scale, l.overflows), (32768.0, 1));
+        for _ in 0..LossScale::GROWTH_INTERVAL - 1 {
+            l.good_step();
+        }
+        assert_eq!(l.scale, 32768.0);
+        l.good_step();
+        assert_eq!((l.scale, l.good_steps), (65536.0, 0));
+        // An overflow resets the count of good steps.
+        l.good_step();
+        assert!(l.overflowed());
+        assert_eq!((l.scale, l.good_steps), (32768.0, 0));
+        // Down to 1, where an overflow is no longer the scale's.
+        while l.scale > 1.0 {
+            assert!(l.overflowed());
+        }
+        assert!(!l.overflowed());
+        assert_eq!(l.scale, 1.0);
+        let mut big = LossScale {
+            scale: LossScale::MAX,
+            ..LossScale::default()
+        };
+        for _ in 0..LossScale::GROWTH_INTERVAL {
+            big.good_step();
+        }
+        assert_eq!(big.scale, LossScale::MAX);
+    }
+}

@@ -491,13 +491,12 @@ impl Run<'_> {
         if let (Some(held), Some(cap)) = (m.device_reserved, m.device_capacity) {
             if !self.warned_memory && held as f64 >= 0.9 * cap as f64 {
                 self.warned_memory = true;
-                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
                 events(Event::Warning(format!(
-                    "device memory nearly full: the allocator holds {:.2} GiB of the {:.2} GiB \
-                     this run may use ({:.0}%); a larger batch or a longer validation batch may \
-                     not fit: lower --batch-size (or --streams), or train in --precision f16",
-                    gib(held),
-                    gib(cap),
+                    "device memory nearly full: the allocator holds {} of the {} this run may \
+                     use ({:.0}%); a larger batch or a longer validation batch may not fit: \
+                     lower --batch-size (or --streams), or train in --precision f16",
+                    crate::run::mib(held as f64),
+                    crate::run::mib(cap as f64),
                     100.0 * held as f64 / cap as f64
                 )));
             }
