@@ -69,7 +69,7 @@ pub enum Act {
     Run,
     /// Jump squat (jumps when it ends; a short hop when the button was released).
     JumpSquat,
-    /// Airborne and actionable (`aerial_jump`: showing an aerial jump).
+    /// Airborne and actionable (rising, it shows the jump it took: `Player::jump_action`).
     Air,
     /// Landing lag.
     Landing(u16),
@@ -93,7 +93,7 @@ pub enum Act {
     Holding,
     /// Held by the opponent.
     Held,
-    /// Airdodge.
+    /// Airdodge (EscapeAir): glides along the stick, then falls; helpless when it ends airborne.
     Airdodge,
     /// Hanging on a ledge (side −1 left, 1 right).
     Ledge,
@@ -703,6 +703,7 @@ impl Game {
                     p.vy = f.jump_v_initial_velocity;
                     p.grounded = false;
                     p.set(Act::Air);
+                    p.jump_action = action::JUMP_F;
                 } else if sy > 0.5 || sx * side < -0.5 || p.fresh(A) {
                     p.set(Act::Climb);
                 }
