@@ -773,10 +773,14 @@ impl Game {
                 p.vx *= AIRDODGE_DECAY;
                 p.vy *= AIRDODGE_DECAY;
             } else {
+                // Past the glide, Melee's EscapeAir physics (ft_80084DB0) falls: gravity and
+                // air friction, no drift (taken as such; not checked frame by frame).
                 p.vx = toward_zero(p.vx, f.air_friction);
                 p.vy = (p.vy - f.gravity).max(-f.terminal);
             }
         } else if !takeoff {
+            // Helpless fall drifts as a normal fall: Melee scales its drift by a common
+            // mobility factor (x340) whose value we do not have, so 1 is assumed.
             let drift = matches!(
                 p.act,
                 Act::Air | Act::Attack(_) | Act::Hitstun | Act::FallSpecial
