@@ -82,7 +82,8 @@ pub struct Move {
     pub sleep_after: u16,
 }
 
-/// Physics and moves of one character.
+/// Physics and moves of one character. Field names follow Melee's character attribute table
+/// (`ftCo_DatAttrs`); each fighter's values say where they come from.
 #[derive(Debug, PartialEq)]
 pub struct Fighter {
     /// The character (external id).
@@ -91,38 +92,65 @@ pub struct Fighter {
     pub archetype: &'static str,
     /// Weight.
     pub weight: f32,
-    /// Gravity per frame.
+    /// Gravity: vertical speed lost per airborne frame.
     pub gravity: f32,
-    /// Terminal falling speed.
+    /// Terminal (maximum) falling speed.
     pub terminal: f32,
     /// Fast-fall speed.
     pub fast_fall: f32,
-    /// Walk speed.
-    pub walk: f32,
-    /// Run (dash) speed.
-    pub run: f32,
-    /// Ground acceleration per frame.
-    pub ground_accel: f32,
-    /// Ground friction per frame.
-    pub friction: f32,
-    /// Air speed.
-    pub air_speed: f32,
-    /// Air acceleration per frame.
-    pub air_accel: f32,
-    /// Air friction per frame.
-    pub air_friction: f32,
+    /// Walk initial velocity: the stick-proportional part of the walk acceleration.
+    pub walk_init_vel: f32,
+    /// Walk acceleration: the constant part of the walk acceleration.
+    pub walk_accel: f32,
+    /// Walk maximum velocity (at full stick; the cap is proportional to the stick).
+    pub walk_max_vel: f32,
+    /// Ground friction (traction) per frame.
+    pub ground_friction: f32,
+    /// Dash initial velocity: the ground speed on a dash's first frame from standing.
+    pub dash_initial_velocity: f32,
+    /// Dash/run acceleration A (times the stick).
+    pub dash_run_accel_a: f32,
+    /// Dash/run acceleration B (constant).
+    pub dash_run_accel_b: f32,
+    /// Run terminal velocity (at full stick; the cap is proportional to the stick).
+    pub run_terminal_velocity: f32,
+    /// The dash frame after which a held stick turns the dash into a run.
+    pub dash_run_frame: u16,
+    /// Frames of the dash animation (it ends in standing when not run out of).
+    pub dash_frames: u16,
     /// Jump squat frames.
     pub jump_squat: u16,
-    /// Full-hop initial vertical speed.
-    pub full_hop: f32,
-    /// Short-hop initial vertical speed.
-    pub short_hop: f32,
-    /// Double-jump initial vertical speed.
-    pub double_jump: f32,
+    /// Jump H initial velocity (times the stick) added at takeoff.
+    pub jump_h_initial_velocity: f32,
+    /// Jump V initial velocity: a full hop's takeoff speed.
+    pub jump_v_initial_velocity: f32,
+    /// Hop V initial velocity: a short hop's takeoff speed.
+    pub hop_v_initial_velocity: f32,
+    /// Ground-to-air jump momentum multiplier: the share of ground speed kept at takeoff.
+    pub ground_to_air_multiplier: f32,
+    /// Jump H maximum velocity: the cap on the takeoff's horizontal speed.
+    pub jump_h_max_velocity: f32,
+    /// Air jump V multiplier (times the jump V initial velocity).
+    pub air_jump_v_multiplier: f32,
+    /// Air jump H multiplier (times the jump H initial velocity and the stick).
+    pub air_jump_h_multiplier: f32,
+    /// Multi-jumpers' per-jump vertical speeds, first aerial jump first (each lower); empty
+    /// for everyone else, who use the air jump V multiplier.
+    pub air_jump_v: &'static [f32],
     /// Aerial jumps.
     pub air_jumps: u8,
-    /// Normal landing lag.
+    /// Air mobility A: air acceleration times the stick.
+    pub air_mobility_a: f32,
+    /// Air mobility B: constant air acceleration.
+    pub air_mobility_b: f32,
+    /// Maximum aerial horizontal velocity (at full stick; the cap is proportional to the stick).
+    pub air_max_h: f32,
+    /// Air friction per frame.
+    pub air_friction: f32,
+    /// Normal landing lag (frames in Landing).
     pub landing_lag: u16,
+    /// Frames of an airdodge (EscapeAir) that stays airborne, before helpless fall.
+    pub airdodge_frames: u16,
     /// Hurtbox half-width and height.
     pub size: (f32, f32),
     /// Moves.
@@ -216,14 +244,24 @@ pub mod action {
     pub const RUN: u16 = 21;
     /// Jump squat.
     pub const KNEE_BEND: u16 = 24;
-    /// First jump.
+    /// First jump, forward (or straight up).
     pub const JUMP_F: u16 = 25;
-    /// Aerial jump.
-    pub const JUMP_AERIAL: u16 = 27;
+    /// First jump, backward.
+    pub const JUMP_B: u16 = 26;
+    /// Aerial jump, forward (or straight up).
+    pub const JUMP_AERIAL_F: u16 = 27;
+    /// Aerial jump, backward.
+    pub const JUMP_AERIAL_B: u16 = 28;
     /// Falling.
     pub const FALL: u16 = 29;
+    /// Helpless fall (after an airdodge that stays airborne).
+    pub const FALL_SPECIAL: u16 = 35;
     /// Landing.
     pub const LANDING: u16 = 42;
+    /// Landing helpless, or out of an airdodge (a wavedash's slide).
+    pub const LANDING_FALL_SPECIAL: u16 = 43;
+    /// An aerial's landing: LandingAirN; F, B, Hi and Lw follow (71–74).
+    pub const LANDING_AIR_N: u16 = 70;
     /// Hitstun.
     pub const DAMAGE: u16 = 75;
     /// Tumble (hitstun with high knockback).
@@ -621,8 +659,17 @@ static BOWSER_MOVES: [Move; 16] = [
     ),
 ];
 
+/// Jigglypuff's five aerial jumps' vertical speeds. Derived, not read from Melee's table: the
+/// first and last are the speeds whose apexes (gravity applied on the jump's first frame, as
+/// for every aerial jump) are the real replays' 20.45 and 11.59; the three between are spaced
+/// evenly.
+static PUFF_AIR_JUMPS: [f32; 5] = [1.65, 1.55, 1.45, 1.35, 1.25];
+
 /// The fighters the simulator has.
 pub static FIGHTERS: [Fighter; 3] = [
+    // Fox: Melee's attribute values (as in meleelight's table of Melee's data, whose "dash turn
+    // initial velocity" 1.9 is the dash initial velocity the real replays show), except where
+    // a comment says a value was derived from real replays.
     Fighter {
         character: ExternalCharacter(2),
         archetype: "fast faller",
@@ -630,22 +677,40 @@ pub static FIGHTERS: [Fighter; 3] = [
         gravity: 0.23,
         terminal: 2.8,
         fast_fall: 3.4,
-        walk: 1.6,
-        run: 2.2,
-        ground_accel: 0.2,
-        friction: 0.08,
-        air_speed: 0.83,
-        air_accel: 0.08,
-        air_friction: 0.02,
+        walk_init_vel: 0.16,
+        walk_accel: 0.2,
+        walk_max_vel: 1.6,
+        ground_friction: 0.08,
+        dash_initial_velocity: 1.9,
+        dash_run_accel_a: 0.1,
+        dash_run_accel_b: 0.02,
+        run_terminal_velocity: 2.2,
+        dash_run_frame: 11,
+        dash_frames: 21,
         jump_squat: 3,
-        full_hop: 3.68,
-        short_hop: 2.1,
-        double_jump: 4.42,
+        jump_h_initial_velocity: 0.72,
+        jump_v_initial_velocity: 3.68,
+        hop_v_initial_velocity: 2.1,
+        // Derived from the real replays (takeoff speed = ground speed x 0.8, capped);
+        // meleelight's table has 0.83. Out of a full run both give the 1.7 cap.
+        ground_to_air_multiplier: 0.8,
+        jump_h_max_velocity: 1.7,
+        air_jump_v_multiplier: 1.2,
+        air_jump_h_multiplier: 0.9,
+        air_jump_v: &[],
         air_jumps: 1,
+        air_mobility_a: 0.06,
+        air_mobility_b: 0.02,
+        air_max_h: 0.83,
+        air_friction: 0.02,
         landing_lag: 4,
+        // The real replays: 49 frames of EscapeAir, then FallSpecial.
+        airdodge_frames: 49,
         size: (4.0, 13.0),
         moves: &FOX_MOVES,
     },
+    // Jigglypuff: Melee's attribute values (meleelight's table), except the aerial jumps
+    // (derived, see PUFF_AIR_JUMPS) and the three marked as assumed.
     Fighter {
         character: ExternalCharacter(15),
         archetype: "floaty",
@@ -653,22 +718,45 @@ pub static FIGHTERS: [Fighter; 3] = [
         gravity: 0.064,
         terminal: 1.3,
         fast_fall: 1.6,
-        walk: 0.7,
-        run: 1.1,
-        ground_accel: 0.1,
-        friction: 0.09,
-        air_speed: 1.35,
-        air_accel: 0.28,
-        air_friction: 0.05,
+        walk_init_vel: 0.16,
+        walk_accel: 0.1,
+        walk_max_vel: 0.7,
+        ground_friction: 0.09,
+        dash_initial_velocity: 1.4,
+        dash_run_accel_a: 0.065,
+        dash_run_accel_b: 0.02,
+        run_terminal_velocity: 1.1,
+        dash_run_frame: 12,
+        dash_frames: 23,
         jump_squat: 5,
-        full_hop: 1.6,
-        short_hop: 1.2,
-        double_jump: 1.5,
+        jump_h_initial_velocity: 0.7,
+        jump_v_initial_velocity: 1.6,
+        hop_v_initial_velocity: 1.05,
+        ground_to_air_multiplier: 1.0,
+        jump_h_max_velocity: 1.35,
+        air_jump_v_multiplier: 1.0,
+        // Assumed (not in the tables we have): the aerial jumps' drift is the jump H initial
+        // velocity times the stick.
+        air_jump_h_multiplier: 1.0,
+        air_jump_v: &PUFF_AIR_JUMPS,
         air_jumps: 5,
+        air_mobility_a: 0.09,
+        air_mobility_b: 0.19,
+        air_max_h: 1.35,
+        air_friction: 0.05,
+        // Assumed: the common normal landing lag.
         landing_lag: 4,
+        // Assumed: Fox's airdodge length (Jigglypuff's own was not measured).
+        airdodge_frames: 49,
         size: (5.0, 10.0),
         moves: &PUFF_MOVES,
     },
+    // Bowser: weight, gravity, terminal and fast-fall speeds and jump squat are Melee's. The
+    // rest are the simulator's earlier values renamed into Melee's attributes (walk 1.0, run
+    // 1.5, ground acceleration 0.1, friction 0.06, air speed 0.8, air acceleration 0.05, air
+    // friction 0.01, full/short hop 3.0/1.8, double jump 2.7 = 0.9 x 3.0, landing lag 6) and,
+    // where the old model had no such attribute, Fox's value; none of these were checked
+    // against Melee's table.
     Fighter {
         character: ExternalCharacter(5),
         archetype: "heavy",
@@ -676,19 +764,32 @@ pub static FIGHTERS: [Fighter; 3] = [
         gravity: 0.13,
         terminal: 1.9,
         fast_fall: 2.4,
-        walk: 1.0,
-        run: 1.5,
-        ground_accel: 0.1,
-        friction: 0.06,
-        air_speed: 0.8,
-        air_accel: 0.05,
-        air_friction: 0.01,
+        walk_init_vel: 0.0,
+        walk_accel: 0.1,
+        walk_max_vel: 1.0,
+        ground_friction: 0.06,
+        dash_initial_velocity: 1.5,
+        dash_run_accel_a: 0.1,
+        dash_run_accel_b: 0.0,
+        run_terminal_velocity: 1.5,
+        dash_run_frame: 11,
+        dash_frames: 21,
         jump_squat: 8,
-        full_hop: 3.0,
-        short_hop: 1.8,
-        double_jump: 2.7,
+        jump_h_initial_velocity: 0.72,
+        jump_v_initial_velocity: 3.0,
+        hop_v_initial_velocity: 1.8,
+        ground_to_air_multiplier: 0.8,
+        jump_h_max_velocity: 1.7,
+        air_jump_v_multiplier: 0.9,
+        air_jump_h_multiplier: 0.9,
+        air_jump_v: &[],
         air_jumps: 1,
+        air_mobility_a: 0.05,
+        air_mobility_b: 0.0,
+        air_max_h: 0.8,
+        air_friction: 0.01,
         landing_lag: 6,
+        airdodge_frames: 49,
         size: (7.0, 20.0),
         moves: &BOWSER_MOVES,
     },

@@ -23,6 +23,38 @@ const KB_DECAY: f32 = 0.051;
 const RESPAWN_INVULN: u16 = 120;
 /// Frames of invincibility on grabbing a ledge.
 const LEDGE_INVULN: u16 = 30;
+/// Ground friction is multiplied by this while faster than the walk maximum, in the states
+/// that only slow down (standing, landing, attacks): Melee's friction_when_above_walk_speed.
+const FRICTION_ABOVE_WALK: f32 = 2.0;
+/// Walk acceleration taper: `accel *= (1 - v/target) * this` below the target (Melee's
+/// walk_accel_taper_gain, PlCo.dat).
+const WALK_TAPER: f32 = 0.5;
+/// Run acceleration taper, as the walk's (Melee's run_accel_taper_gain, PlCo.dat).
+const RUN_TAPER: f32 = 0.4;
+/// Ground speed cap (Melee's ground max horizontal velocity, the same for the whole cast).
+const GROUND_MAX_VEL: f32 = 3.0;
+/// Air speed cap however it was reached (Melee's air max horizontal velocity).
+const AIR_MAX_VEL: f32 = 3.0;
+/// Stick deadzone Melee applies before the air drift sees the stick.
+const STICK_DEADZONE: f32 = 0.28;
+/// A stick x at or past this, crossed this frame, is a dash (Melee's dash/smash threshold).
+const DASH_STICK: f32 = 0.8;
+/// A stick x held at or past this (forward) keeps a dash going into a run, and a run running.
+const RUN_STICK: f32 = 0.625;
+/// Airdodge (EscapeAir) speed on entry, along the stick (Melee's escapeair_force).
+const AIRDODGE_FORCE: f32 = 3.1;
+/// Airdodge speed kept per frame while it glides (Melee's escapeair_decay).
+const AIRDODGE_DECAY: f32 = 0.9;
+/// Stick deflection (either axis) below which an airdodge is in place.
+const AIRDODGE_DEADZONE: f32 = 0.25;
+/// Frames an airdodge glides (its decay applies) before gravity takes over. Melee stops the
+/// decay from EscapeAir's animation script; the frame is not in the attribute tables, so this
+/// is assumed: the end of its intangibility (frame 29), as the simulator had before.
+const AIRDODGE_GLIDE_FRAMES: u16 = 30;
+/// Landing lag out of an airdodge or a helpless fall (LandingFallSpecial; Melee's x344).
+const LANDING_SPECIAL_LAG: u16 = 10;
+/// Frames before landing in which an L, R or Z press halves an aerial's landing lag.
+const LCANCEL_WINDOW: u8 = 7;
 
 /// What a player is doing.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,14 +63,22 @@ pub enum Act {
     Idle,
     /// Walking.
     Walk,
+    /// Dashing (the first frames of a run).
+    Dash,
     /// Running.
     Run,
     /// Jump squat (jumps when it ends; a short hop when the button was released).
     JumpSquat,
-    /// Airborne and actionable (`aerial_jump`: showing an aerial jump).
+    /// Airborne and actionable (rising, it shows the jump it took: `Player::jump_action`).
     Air,
     /// Landing lag.
     Landing(u16),
+    /// Landing lag out of an airdodge or a helpless fall (a wavedash slides in it).
+    LandingSpecial(u16),
+    /// An aerial's landing lag (halved when L-cancelled) and its Melee action id.
+    LandingAir(u16, u16),
+    /// Helpless fall: drifts and falls, nothing else, until it lands.
+    FallSpecial,
     /// A move.
     Attack(MoveKind),
     /// Shielding.
@@ -53,7 +93,7 @@ pub enum Act {
     Holding,
     /// Held by the opponent.
     Held,
-    /// Airdodge.
+    /// Airdodge (EscapeAir): glides along the stick, then falls; helpless when it ends airborne.
     Airdodge,
     /// Hanging on a ledge (side −1 left, 1 right).
     Ledge,
@@ -120,6 +160,10 @@ pub struct Player {
     pub prev: Controller,
     /// Whether the jump button is still held in jump squat.
     pub jump_held: bool,
+    /// The action shown while rising in `Act::Air` (JumpF/B, JumpAerialF/B or Fall).
+    pub jump_action: u16,
+    /// Frames left in which a landing aerial is L-cancelled.
+    pub lcancel: u8,
 }
 
 impl Player {
@@ -150,14 +194,18 @@ impl Player {
             input: Controller::NEUTRAL,
             prev: Controller::NEUTRAL,
             jump_held: false,
+            jump_action: action::FALL,
+            lcancel: 0,
         }
     }
 
     fn set(&mut self, act: Act) {
         self.act = act;
         self.frame = 0;
-        if let Act::Attack(_) = act {
-            self.connected = 0;
+        match act {
+            Act::Attack(_) => self.connected = 0,
+            Act::Air => self.jump_action = action::FALL,
+            _ => {}
         }
     }
 
@@ -173,26 +221,20 @@ impl Player {
         match self.act {
             Act::Idle => action::WAIT,
             Act::Walk => action::WALK,
-            Act::Run => {
-                if self.frame < 10 {
-                    action::DASH
-                } else {
-                    action::RUN
-                }
-            }
+            Act::Dash => action::DASH,
+            Act::Run => action::RUN,
             Act::JumpSquat => action::KNEE_BEND,
             Act::Air => {
-                if self.vy > 0.0 && self.frame < 20 {
-                    if self.jumps < self.fighter.air_jumps {
-                        action::JUMP_AERIAL
-                    } else {
-                        action::JUMP_F
-                    }
+                if self.vy > 0.0 {
+                    self.jump_action
                 } else {
                     action::FALL
                 }
             }
             Act::Landing(_) => action::LANDING,
+            Act::LandingSpecial(_) => action::LANDING_FALL_SPECIAL,
+            Act::LandingAir(_, a) => a,
+            Act::FallSpecial => action::FALL_SPECIAL,
             Act::Attack(k) => self.fighter.get(k).action,
             Act::Shield => action::GUARD,
             Act::ShieldStun(_) => action::GUARD_SET_OFF,
@@ -493,6 +535,12 @@ impl Game {
             (p.fresh(L) || p.fresh(R)) || (p.input.shoulder > 0.3 && p.prev.shoulder <= 0.3);
         p.frame = p.frame.saturating_add(1);
         let frame = p.frame;
+        p.lcancel = p.lcancel.saturating_sub(1);
+        if !p.grounded && (p.fresh(L) || p.fresh(R) || p.fresh(Z)) {
+            p.lcancel = LCANCEL_WINDOW;
+        }
+        // A ground jump's first airborne frame has no gravity and no drift (as in Melee).
+        let mut takeoff = false;
         match p.act {
             Act::Dead => return,
             Act::Respawn => {
@@ -504,7 +552,7 @@ impl Game {
                 }
                 return;
             }
-            Act::Idle | Act::Walk | Act::Run => {
+            Act::Idle | Act::Walk | Act::Dash | Act::Run => {
                 if jump {
                     p.jump_held = true;
                     p.set(Act::JumpSquat);
@@ -529,18 +577,8 @@ impl Game {
                     p.grounded = false;
                     p.drop_through = 10;
                     p.set(Act::Air);
-                } else if sx.abs() > 0.8 {
-                    if p.act != Act::Run || p.facing != sx.signum() {
-                        p.facing = sx.signum();
-                        p.set(Act::Run);
-                    }
-                } else if sx.abs() > 0.25 {
-                    p.facing = sx.signum();
-                    if p.act != Act::Walk {
-                        p.set(Act::Walk);
-                    }
-                } else if p.act != Act::Idle {
-                    p.set(Act::Idle);
+                } else {
+                    locomotion(p, sx, psx);
                 }
             }
             Act::JumpSquat => {
@@ -548,28 +586,54 @@ impl Game {
                     p.jump_held = false;
                 }
                 if frame >= f.jump_squat {
-                    p.vy = if p.jump_held { f.full_hop } else { f.short_hop };
-                    p.vx = sx * f.air_speed;
+                    // Melee's jump: vertical speed by hop or full jump; horizontal, the ground
+                    // speed times the ground-to-air multiplier plus the stick's share, capped.
+                    p.vy = if p.jump_held {
+                        f.jump_v_initial_velocity
+                    } else {
+                        f.hop_v_initial_velocity
+                    };
+                    p.vx = (p.vx * f.ground_to_air_multiplier + sx * f.jump_h_initial_velocity)
+                        .clamp(-f.jump_h_max_velocity, f.jump_h_max_velocity);
                     p.grounded = false;
                     p.set(Act::Air);
+                    p.jump_action = if sx * p.facing < -0.3 {
+                        action::JUMP_B
+                    } else {
+                        action::JUMP_F
+                    };
+                    takeoff = true;
                 }
             }
             Act::Air => {
                 if jump && p.jumps > 0 {
+                    // Aerial jumps: multi-jumpers' each lower, everyone else's the jump
+                    // speed times the air jump multiplier; gravity applies on the first frame.
+                    let nth = (f.air_jumps - p.jumps) as usize;
                     p.jumps -= 1;
-                    p.vy = f.double_jump;
-                    p.vx = sx * f.air_speed;
+                    p.vy = f
+                        .air_jump_v
+                        .get(nth)
+                        .copied()
+                        .unwrap_or(f.jump_v_initial_velocity * f.air_jump_v_multiplier);
+                    p.vx = sx * f.air_jump_h_multiplier;
                     p.fast_fall = false;
                     p.set(Act::Air);
+                    p.jump_action = if sx * p.facing < -0.3 {
+                        action::JUMP_AERIAL_B
+                    } else {
+                        action::JUMP_AERIAL_F
+                    };
                 } else if shield_fresh {
                     p.set(Act::Airdodge);
-                    let m = sx.hypot(sy);
-                    if m > 0.3 {
-                        p.vx = sx / m * 3.1;
-                        p.vy = sy / m * 3.1;
-                    } else {
+                    p.fast_fall = false;
+                    if sx.abs() < AIRDODGE_DEADZONE && sy.abs() < AIRDODGE_DEADZONE {
                         p.vx = 0.0;
                         p.vy = 0.0;
+                    } else {
+                        let a = sy.atan2(sx);
+                        p.vx = AIRDODGE_FORCE * a.cos();
+                        p.vy = AIRDODGE_FORCE * a.sin();
                     }
                 } else if p.fresh(B) {
                     p.set(Act::Attack(MoveKind::Special));
@@ -578,7 +642,12 @@ impl Game {
                     p.set(Act::Attack(air_move(dx * p.facing, dy)));
                 }
             }
-            Act::Landing(lag) | Act::ShieldStun(lag) | Act::Dizzy(lag) | Act::Asleep(lag) => {
+            Act::Landing(lag)
+            | Act::LandingSpecial(lag)
+            | Act::LandingAir(lag, _)
+            | Act::ShieldStun(lag)
+            | Act::Dizzy(lag)
+            | Act::Asleep(lag) => {
                 if frame >= lag {
                     p.set(if matches!(p.act, Act::ShieldStun(_)) && shield_held {
                         Act::Shield
@@ -619,13 +688,11 @@ impl Game {
             }
             Act::Holding | Act::Held => {}
             Act::Airdodge => {
-                p.vx *= 0.9;
-                p.vy *= 0.9;
-                if frame >= 30 {
-                    p.set(Act::Air);
-                    p.jumps = 0;
+                if frame >= f.airdodge_frames {
+                    p.set(Act::FallSpecial);
                 }
             }
+            Act::FallSpecial => {}
             Act::Ledge => {
                 let side = p.x.signum();
                 if frame > 300 || sy < -0.5 || sx * side > 0.5 {
@@ -633,9 +700,10 @@ impl Game {
                     p.grounded = false;
                     p.set(Act::Air);
                 } else if jump {
-                    p.vy = f.full_hop;
+                    p.vy = f.jump_v_initial_velocity;
                     p.grounded = false;
                     p.set(Act::Air);
+                    p.jump_action = action::JUMP_F;
                 } else if sy > 0.5 || sx * side < -0.5 || p.fresh(A) {
                     p.set(Act::Climb);
                 }
@@ -657,25 +725,71 @@ impl Game {
         // Movement.
         let f = p.fighter;
         if p.grounded {
-            let target = match p.act {
-                Act::Walk => sx * f.walk,
-                Act::Run => p.facing * f.run,
-                _ => 0.0,
+            p.vx = match p.act {
+                Act::Walk => {
+                    // Melee's walk: a stick-scaled plus a constant acceleration, tapered
+                    // below a target proportional to the stick.
+                    let accel = sx * f.walk_init_vel + f.walk_accel.copysign(sx);
+                    let target = sx * f.walk_max_vel;
+                    approach(
+                        p.vx,
+                        taper(accel, p.vx, target, WALK_TAPER),
+                        target,
+                        f.ground_friction,
+                        GROUND_MAX_VEL,
+                    )
+                }
+                // The dash's first frame is its initial velocity alone.
+                Act::Dash if p.frame == 0 => p.vx,
+                Act::Dash | Act::Run => {
+                    let accel = sx * f.dash_run_accel_a + f.dash_run_accel_b.copysign(sx);
+                    let target = sx * f.run_terminal_velocity;
+                    let accel = if p.act == Act::Run {
+                        taper(accel, p.vx, target, RUN_TAPER)
+                    } else {
+                        accel
+                    };
+                    if sx.abs() < STICK_DEADZONE {
+                        toward_zero(p.vx, f.ground_friction)
+                    } else {
+                        approach(p.vx, accel, target, f.ground_friction, GROUND_MAX_VEL)
+                    }
+                }
+                // Jump squat keeps the ground speed for the takeoff (the real replays' 1.70
+                // out of a 2.2 run needs all of it).
+                Act::JumpSquat => p.vx,
+                _ => {
+                    let k = if p.vx.abs() > f.walk_max_vel {
+                        FRICTION_ABOVE_WALK
+                    } else {
+                        1.0
+                    };
+                    toward_zero(p.vx, f.ground_friction * k)
+                }
             };
-            let moving = matches!(p.act, Act::Walk | Act::Run);
-            if moving {
-                p.vx += (target - p.vx).clamp(-f.ground_accel, f.ground_accel);
-            } else {
-                p.vx -= p.vx.clamp(-f.friction, f.friction);
-            }
             p.vy = 0.0;
-        } else if p.act != Act::Airdodge {
-            let drift = matches!(p.act, Act::Air | Act::Attack(_) | Act::Hitstun);
-            if drift && sx.abs() > 0.2 {
-                p.vx = (p.vx + sx * f.air_accel).clamp(-f.air_speed, f.air_speed);
+        } else if p.act == Act::Airdodge {
+            if p.frame < AIRDODGE_GLIDE_FRAMES {
+                p.vx *= AIRDODGE_DECAY;
+                p.vy *= AIRDODGE_DECAY;
             } else {
-                p.vx -= p.vx.clamp(-f.air_friction, f.air_friction);
+                // Past the glide, Melee's EscapeAir physics (ft_80084DB0) falls: gravity and
+                // air friction, no drift (taken as such; not checked frame by frame).
+                p.vx = toward_zero(p.vx, f.air_friction);
+                p.vy = (p.vy - f.gravity).max(-f.terminal);
             }
+        } else if !takeoff {
+            // Helpless fall drifts as a normal fall: Melee scales its drift by a common
+            // mobility factor (x340) whose value we do not have, so 1 is assumed.
+            let drift = matches!(
+                p.act,
+                Act::Air | Act::Attack(_) | Act::Hitstun | Act::FallSpecial
+            );
+            p.vx = if drift {
+                air_drift(f, p.vx, sx)
+            } else {
+                toward_zero(p.vx, f.air_friction)
+            };
             if p.vy < 0.0 && sy < -0.7 && psy > -0.3 && matches!(p.act, Act::Air | Act::Attack(_)) {
                 p.fast_fall = true;
             }
@@ -706,9 +820,13 @@ impl Game {
                     p.act,
                     Act::Idle
                         | Act::Walk
+                        | Act::Dash
                         | Act::Run
+                        | Act::JumpSquat
                         | Act::Attack(_)
                         | Act::Landing(_)
+                        | Act::LandingSpecial(_)
+                        | Act::LandingAir(..)
                         | Act::Shield
                 ) {
                     p.set(Act::Air);
@@ -735,17 +853,26 @@ impl Game {
                     p.ky = 0.0;
                     p.fast_fall = false;
                     p.jumps = f.air_jumps;
-                    let lag = match p.act {
-                        Act::Attack(k) if !matches!(k, MoveKind::Special) => {
-                            f.get(k).landing_lag.max(f.landing_lag)
+                    let landed = match p.act {
+                        Act::Hitstun | Act::Attack(MoveKind::Special) => None,
+                        Act::Airdodge | Act::FallSpecial => {
+                            Some(Act::LandingSpecial(LANDING_SPECIAL_LAG))
                         }
-                        Act::Airdodge => 10,
-                        Act::Hitstun => 0,
-                        _ => f.landing_lag,
+                        Act::Attack(k) => match landing_air_action(k) {
+                            Some(a) => {
+                                let lag = f.get(k).landing_lag.max(f.landing_lag);
+                                // L-cancelled: half the lag.
+                                let lag = if p.lcancel > 0 { lag / 2 } else { lag };
+                                Some(Act::LandingAir(lag, a))
+                            }
+                            None => Some(Act::Landing(f.landing_lag)),
+                        },
+                        _ => Some(Act::Landing(f.landing_lag)),
                     };
-                    if p.act != Act::Hitstun && !matches!(p.act, Act::Attack(MoveKind::Special)) {
-                        p.set(Act::Landing(lag));
+                    if let Some(act) = landed {
+                        p.set(act);
                     }
+                    p.lcancel = 0;
                 }
                 None => {
                     p.y = y1;
@@ -762,7 +889,7 @@ impl Game {
                         && (-4.0..=14.0).contains(&dx)
                         && (-25.0..=4.0).contains(&p.y)
                         && p.ledge_cooldown == 0
-                        && matches!(p.act, Act::Air | Act::Airdodge)
+                        && matches!(p.act, Act::Air | Act::Airdodge | Act::FallSpecial)
                         && (ox.abs() < stage.edge
                             || ox.signum() != side
                             || (ox.abs() - stage.edge) > 14.0)
@@ -1004,6 +1131,121 @@ impl Game {
             }
         }
     }
+}
+
+/// Standing, walking, dashing and running on the stick (no button pressed): a flick past
+/// the dash threshold dashes (the dash's initial velocity, added when moving the other way,
+/// as in Melee's Dash_Enter), a dash held forward becomes a run after its first frames, a run
+/// ends when the stick lets go, and a lighter stick walks.
+fn locomotion(p: &mut Player, sx: f32, psx: f32) {
+    let f = p.fighter;
+    let flick = sx.abs() >= DASH_STICK && psx.abs() < DASH_STICK;
+    let dash = |p: &mut Player| {
+        p.facing = sx.signum();
+        let init = p.facing * f.dash_initial_velocity;
+        p.vx = if p.vx * p.facing < 0.0 {
+            p.vx + init
+        } else {
+            init
+        };
+        p.set(Act::Dash);
+    };
+    match p.act {
+        Act::Dash => {
+            if flick && sx.signum() != p.facing {
+                dash(p); // a dash dance
+            } else if p.frame > f.dash_run_frame && sx * p.facing >= RUN_STICK {
+                p.set(Act::Run);
+            } else if p.frame >= f.dash_frames {
+                p.set(Act::Idle);
+            }
+        }
+        Act::Run => {
+            if sx * p.facing < RUN_STICK {
+                p.set(Act::Idle);
+            }
+        }
+        _ => {
+            if flick {
+                dash(p);
+            } else if sx.abs() > 0.25 {
+                p.facing = sx.signum();
+                if p.act != Act::Walk {
+                    p.set(Act::Walk);
+                }
+            } else if p.act != Act::Idle {
+                p.set(Act::Idle);
+            }
+        }
+    }
+}
+
+/// Melee's acceleration taper: below the target (same sign, slower) the acceleration shrinks
+/// by `(1 - v/target) * gain`.
+fn taper(accel: f32, v: f32, target: f32, gain: f32) -> f32 {
+    if target != 0.0 {
+        let frac = v / target;
+        if frac > 0.0 && frac < 1.0 {
+            return accel * (1.0 - frac) * gain;
+        }
+    }
+    accel
+}
+
+/// One step of friction toward zero that stops at zero.
+fn toward_zero(v: f32, friction: f32) -> f32 {
+    if friction >= v.abs() {
+        0.0
+    } else {
+        v - friction.copysign(v)
+    }
+}
+
+/// Melee's accelerate-toward-target step (ftCommon_8007C98C on the ground, 8007D174 in the
+/// air): accelerate until the target; past it, slow by `friction` but not below it; against
+/// the current motion, the full acceleration. Then the hard cap `max`.
+fn approach(v: f32, accel: f32, target: f32, friction: f32, max: f32) -> f32 {
+    let mut a = accel;
+    if v * a >= 0.0 {
+        if a > 0.0 {
+            if v + a > target {
+                a = -friction;
+                if v + a < target {
+                    a = target - v;
+                }
+            }
+        } else if v + a < target {
+            a = friction;
+            if v + a > target {
+                a = target - v;
+            }
+        }
+    }
+    (v + a).clamp(-max, max)
+}
+
+/// Melee's air drift: air mobility A times the stick plus B, toward the maximum aerial speed
+/// times the stick; with the stick in its deadzone, air friction.
+fn air_drift(f: &Fighter, v: f32, sx: f32) -> f32 {
+    if sx.abs() < STICK_DEADZONE {
+        return toward_zero(v, f.air_friction);
+    }
+    let accel = sx * f.air_mobility_a + f.air_mobility_b.copysign(sx);
+    approach(v, accel, sx * f.air_max_h, f.air_friction, AIR_MAX_VEL)
+}
+
+/// The aerial landing action (LandingAirN..LandingAirLw) of an aerial, if it is one.
+fn landing_air_action(k: MoveKind) -> Option<u16> {
+    use MoveKind::*;
+    let n = match k {
+        Nair => 0,
+        Fair => 1,
+        Bair => 2,
+        Uair => 3,
+        Dair => 4,
+        _ => return None,
+    };
+    Some(action::LANDING_AIR_N + n)
 }
 
 /// The ground move for a stick (or C-stick) direction.
