@@ -86,3 +86,72 @@ fn architectures_bench_writes_results_and_report() {
         "{err}"
     );
 }
+
+/// `exphil bench sim-fidelity` on a few shared replays (a Fox game, a Jigglypuff game and a
+/// file that is not a replay): the table compares Fox's and Jigglypuff's movement with the
+/// simulator's (gravity is Melee's on both sides), gives each one's action coverage, lists the
+/// bad file with its problem, and the JSON holds the same figures.
+#[test]
+fn sim_fidelity_bench_compares_real_and_simulated_movement() {
+    let out = std::env::temp_dir().join(format!("exphil-fidelity-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let r = replays_dir();
+    let o = exphil()
+        .args(["bench", "sim-fidelity", "--replays"])
+        .arg(r.join("games/py-slippi__ERIC_431_Fox_vs_NUT_356_Falcon_on_YS_-_12-09-22_02.42am.slp"))
+        .arg(
+            r.join("games/py-slippi__ZAZZ_299_Puff_vs_NUT_356_Falcon_on_PS_-_12-14-22_12.54am.slp"),
+        )
+        .arg(r.join("edge/libmelee__corrupt_game_1.slp"))
+        .arg("--json")
+        .arg(out.join("fidelity.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("2 replays (1 failed)"), "{text}");
+    assert!(
+        text.contains("libmelee__corrupt_game_1.slp: not a Slippi replay"),
+        "{text}"
+    );
+    let gravity = |name: &str| {
+        let block = text
+            .split(&format!("\n{name} (id"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name}: {text}"));
+        block
+            .lines()
+            .find(|l| l.trim_start().starts_with("gravity"))
+            .unwrap_or_else(|| panic!("{name} gravity: {text}"))
+            .to_string()
+    };
+    assert!(
+        gravity("Fox").contains("0.230") && gravity("Fox").ends_with("+0.0%"),
+        "{text}"
+    );
+    assert!(gravity("Jigglypuff").contains("0.064"), "{text}");
+    assert!(
+        text.contains("Captain Falcon ("),
+        "the other characters are named: {text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fidelity.json")).unwrap()).unwrap();
+    let fox = v["characters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Fox")
+        .unwrap();
+    let cov = fox["coverage"].as_f64().unwrap();
+    assert!(cov > 0.3 && cov <= 1.0, "{fox}");
+    assert!(
+        text.contains(&format!("coverage {:.1}%", cov * 100.0)),
+        "the summary gives the JSON's coverage {cov}: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
