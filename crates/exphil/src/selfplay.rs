@@ -53,16 +53,11 @@ pub struct EvalArgs {
     /// Its imitation base [default: the run's parent, when it has one].
     #[arg(long, value_name = "RUN")]
     base: Option<String>,
-    /// Scripted opponents.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "rule,random",
-        value_name = "BOT,BOT"
-    )]
+    /// Scripted opponents [default: every scripted bot: idle, random, rule].
+    #[arg(long, value_delimiter = ',', value_name = "BOT,BOT")]
     bots: Vec<String>,
     /// Games against each opponent (spread over the six stages).
-    #[arg(long, default_value_t = 12, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N")]
     games: u32,
     /// The policy's character (fox, puff, bowser); opponents play the same [default: the one
     /// it learned as in PPO, else the one it trained on when the simulator has it, else fox].
@@ -169,7 +164,15 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
     if let Some(b) = &base {
         opponents.push(format!("policy:{b}"));
     }
-    for b in &a.bots {
+    let bots: Vec<String> = if a.bots.is_empty() {
+        exphil_sim::BOT_NAMES
+            .iter()
+            .map(|b| b.to_string())
+            .collect()
+    } else {
+        a.bots.clone()
+    };
+    for b in &bots {
         opponents.push(format!("bot:{b}"));
     }
     if opponents.is_empty() {

@@ -544,7 +544,8 @@ fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots()
     let elo = last["elo"].as_array().unwrap();
     assert!(elo.iter().any(|r| r["name"] == "learner"), "{last}");
     assert!(last["episodes"].as_u64().unwrap() > 0, "{last}");
-    // The evaluation: its parent (the imitation base) and both bots, on all six stages.
+    // The evaluation: its parent (the imitation base) and every scripted bot by default, on all
+    // six stages.
     let o = isolated(root)
         .current_dir(root)
         .args([
@@ -569,15 +570,15 @@ fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots()
     let opps = v["opponents"].as_object().unwrap();
     let mut keys: Vec<&String> = opps.keys().collect();
     keys.sort();
-    assert_eq!(keys, ["bot:random", "bot:rule", "policy:mlp"]);
+    assert_eq!(keys, ["bot:idle", "bot:random", "bot:rule", "policy:mlp"]);
     for r in opps.values() {
         assert_eq!(r["games"], 6);
         assert_eq!(r["by_stage"].as_object().unwrap().len(), 6, "{r}");
     }
     let table = v["elo"].as_array().unwrap();
-    assert_eq!(table.len(), 4);
+    assert_eq!(table.len(), 5);
     let games: u64 = table.iter().map(|r| r["games"].as_u64().unwrap()).sum();
-    assert_eq!(games, 36, "18 games, two players each");
+    assert_eq!(games, 48, "24 games, two players each");
     // Bad population settings are refused.
     let o = isolated(root)
         .current_dir(root)
