@@ -133,12 +133,14 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
         &cache,
     ]));
     train.extend(words(&["--device", &a.device]));
+    // A mix of opponents: the learner itself, its snapshots and every scripted bot, so it
+    // learns the game rather than one bot.
     let mut ppo = words(&[
-        "ppo",
+        "selfplay",
         "--pretrained",
         "demo-imitation",
-        "--opponent",
-        "bot:rule",
+        "--scripted",
+        "rule,random,idle",
     ]);
     ppo.extend(words(&[
         "--timesteps",
@@ -187,7 +189,8 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
             args: train,
         },
         Stage {
-            title: "Reinforcement learning: PPO in the simulator against the rule-based bot",
+            title: "Reinforcement learning: self-play PPO in the simulator against itself, its \
+                    snapshots and the scripted bots",
             args: ppo,
         },
         Stage {

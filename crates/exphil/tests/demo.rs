@@ -42,6 +42,14 @@ fn the_demo_runs_every_stage_from_no_replays() {
     assert!(t.contains("$ exphil train --preset quick"), "{t}");
     assert!(t.contains("Kept 4 replays"), "{t}");
     assert!(t.contains("against policy:demo-imitation: won"), "{t}");
+    // Reinforcement learning against a mix, evaluated against every bot.
+    assert!(
+        t.contains("$ exphil selfplay --pretrained demo-imitation --scripted rule,random,idle"),
+        "{t}"
+    );
+    for bot in ["idle", "random", "rule"] {
+        assert!(t.contains(&format!("against bot:{bot}: won")), "{bot}: {t}");
+    }
 
     // The simulated games are complete Slippi replays of Jigglypuff on port 1.
     let mut replays = Vec::new();
