@@ -86,6 +86,11 @@ const FLY_ROLL_PERCENT: f32 = 100.0;
 /// The chance it does (Melee's x240). Measured: 84 of the 320 non-Top tumbles at 100% or more
 /// in the shared replays spin (0.26).
 const FLY_ROLL_CHANCE: f32 = 0.25;
+/// The share of missed techs that land face down (DownBoundD), out of DamageFlyHi, N, Lw,
+/// Top, Roll and DamageFall. Melee picks the face from the tumble animation's pose, which the
+/// simulator does not have; these are the shares measured in the shared replays (out of 47,
+/// 114, 34, 54, 9 and 8 missed techs), drawn by a deterministic coin.
+pub const FACE_DOWN_SHARE: [f32; 6] = [0.17, 0.37, 0.53, 0.19, 0.44, 0.6];
 /// The most DI turns a launch: Melee's x1A8, 18°, with the stick perpendicular to it.
 const DI_MAX_DEG: f32 = 18.0;
 /// Melee zeroes each stick axis below this before DI reads it.
@@ -232,8 +237,7 @@ pub fn track_tech(p: &mut Player) {
 /// The state a player in hitstun or DamageFall lands in: out of a weak hit, a plain landing
 /// (Melee ends non-tumble hitstun on landing); out of a tumble, a tech when L or R was pressed
 /// in the window (in place, or a roll with the stick past half toward a side), else a missed
-/// tech's bounce. Which face a missed tech lands on is not modelled: face down out of
-/// DamageFlyLw and DamageFlyRoll, else face up (assumed).
+/// tech's bounce, face down by chance at [`FACE_DOWN_SHARE`].
 pub fn land(p: &mut Player, landing_lag: u16) -> Act {
     if !tumbling(p) {
         p.hitstun = 0;
@@ -252,9 +256,13 @@ pub fn land(p: &mut Player, landing_lag: u16) -> Act {
             Act::Passive
         };
     }
-    let face_up = !(p.act == Act::Hitstun
-        && matches!(p.damage_action, id::DAMAGE_FLY_LW | id::DAMAGE_FLY_ROLL));
-    Act::DownBound(face_up)
+    let face_down_share = if p.act == Act::DamageFall {
+        FACE_DOWN_SHARE[5]
+    } else {
+        FACE_DOWN_SHARE[usize::from(p.damage_action.saturating_sub(id::DAMAGE_FLY_HI)).min(4)]
+    };
+    let seed = p.x.to_bits() ^ p.percent.to_bits().rotate_left(16);
+    Act::DownBound(coin(seed) >= face_down_share)
 }
 
 /// The getup a downed player's input asks for: up or a jump button stands, a side rolls that
@@ -358,11 +366,12 @@ pub fn action(p: &Player) -> u16 {
 }
 
 /// The death a player outside the blast zones shows: by the side it left through; through the
-/// top, the star KO when it was launched (in hitstun or tumbling), else DeadUp.
+/// top, the star KO when it was launched (in hitstun, tumbling or still carried up by
+/// knockback), else DeadUp (real replays show no DeadUp at all).
 pub fn dead_action(p: &Player, stage: &Stage) -> u16 {
     let [left, right, top, _] = stage.blast;
     if p.y > top {
-        if matches!(p.act, Act::Hitstun | Act::DamageFall) {
+        if p.ky > 0.0 || matches!(p.act, Act::Hitstun | Act::DamageFall) {
             id::DEAD_UP_STAR
         } else {
             id::DEAD_UP
