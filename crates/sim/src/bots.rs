@@ -44,11 +44,14 @@ impl Bot for Idle {
     }
 }
 
-/// Random sticks and buttons, each held for a few frames.
+/// Random sticks and buttons, each held for a few frames; off the stage it mostly heads back,
+/// and tumbling onto a surface it sometimes presses L.
 pub struct Random {
     rng: Rng,
     held: Controller,
     left: u32,
+    /// Whether this tumble's landing has had its chance of a tech press.
+    teching: bool,
 }
 
 impl Random {
@@ -58,17 +61,43 @@ impl Random {
             rng: Rng::new(seed),
             held: Controller::NEUTRAL,
             left: 0,
+            teching: false,
         }
     }
 }
 
 impl Bot for Random {
-    fn act(&mut self, _: &GameState) -> Controller {
+    fn act(&mut self, state: &GameState) -> Controller {
+        let me = &state.players[0];
+        let stage = stage_of(state);
+        // Tumbling down onto a surface: now and then a tech press, with any stick.
+        let tumbling = (87..=91).contains(&me.action) && me.hitstun_left > 0;
+        if tumbling && !me.on_ground && height_above_surface(stage, me) < 10.0 {
+            if !self.teching {
+                self.teching = true;
+                if self.rng.unit() < 0.4 {
+                    let mut c = stick(self.rng.unit() * 2.0 - 1.0, 0.0);
+                    c.buttons.set(5, true); // L
+                    self.held = c;
+                    self.left = 12;
+                }
+            }
+        } else {
+            self.teching = false;
+        }
         if self.left == 0 {
             let r = &mut self.rng;
             let mut c = Controller::NEUTRAL;
             c.main_x = r.unit();
             c.main_y = r.unit();
+            // Off the stage, it mostly heads back (random play would otherwise lose most of
+            // its stocks by falling, before any knockback could).
+            let offstage = me.x.abs() > stage.edge || me.y < -4.0;
+            let recover = offstage && !me.on_ground && r.unit() < 0.7;
+            if recover {
+                c.main_x = 0.5 - me.x.signum() * 0.5;
+                c.main_y = 0.5;
+            }
             if r.unit() < 0.15 {
                 c.c_x = r.unit();
                 c.c_y = r.unit();
@@ -77,6 +106,14 @@ impl Bot for Random {
             for i in 0..8 {
                 if r.unit() < 0.08 {
                     b |= 1 << i;
+                }
+            }
+            if recover {
+                // Jump back when falling low with a jump left (X, pressed afresh: the last
+                // controller held none when it recovered too).
+                b = 0;
+                if me.speed_y_self <= 0.0 && me.y < 10.0 && me.jumps_left > 0 {
+                    b = 1 << 2;
                 }
             }
             c.buttons = Buttons(b);
@@ -95,6 +132,36 @@ pub struct Rule {
     shield_for: u32,
     /// Frames left holding the jump button (a full hop).
     jump_for: u32,
+    /// What to do on landing in the current tumble.
+    tech: Tech,
+}
+
+/// The rule bot's plan for landing in tumble.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tech {
+    /// Not tumbling toward a surface yet.
+    Undecided,
+    /// Let it bounce (a missed tech).
+    Miss,
+    /// Tech in place.
+    InPlace,
+    /// Tech roll this way (stick x).
+    Roll(f32),
+}
+
+/// Height above the surface under `me` (the main platform or a pass-through one); infinite
+/// over the void.
+fn height_above_surface(stage: &Stage, me: &exphil_state::Fighter) -> f32 {
+    let mut best = f32::INFINITY;
+    if me.x.abs() <= stage.edge && me.y >= 0.0 {
+        best = me.y;
+    }
+    for p in stage.platforms {
+        if me.x >= p.left && me.x <= p.right && me.y >= p.y {
+            best = best.min(me.y - p.y);
+        }
+    }
+    best
 }
 
 impl Rule {
@@ -105,6 +172,7 @@ impl Rule {
             t: 0,
             shield_for: 0,
             jump_for: 0,
+            tech: Tech::Undecided,
         }
     }
 }
@@ -134,6 +202,7 @@ impl Bot for Rule {
         self.t = 0;
         self.shield_for = 0;
         self.jump_for = 0;
+        self.tech = Tech::Undecided;
     }
 
     fn act(&mut self, s: &GameState) -> Controller {
@@ -153,10 +222,34 @@ impl Bot for Rule {
                 Controller::NEUTRAL
             };
         }
-        // In hitstun: drift toward the stage.
+        // In hitstun: DI and drift toward the stage; tumbling down onto a surface, tech (most
+        // of the time: in place, or rolling either way).
         if me.hitstun_left > 0 {
+            let tumbling = (87..=91).contains(&me.action);
+            let falling = me.speed_y_self + me.speed_y_attack < 0.0;
+            if tumbling && falling && !me.on_ground && height_above_surface(stage, me) < 10.0 {
+                if self.tech == Tech::Undecided {
+                    let r = self.rng.unit();
+                    self.tech = if r < 0.2 {
+                        Tech::Miss
+                    } else if r < 0.6 {
+                        Tech::InPlace
+                    } else if r < 0.8 {
+                        Tech::Roll(toward_centre)
+                    } else {
+                        Tech::Roll(-toward_centre)
+                    };
+                }
+                return match self.tech {
+                    Tech::InPlace => with(Controller::NEUTRAL, 6),
+                    Tech::Roll(dir) => with(stick(dir, 0.0), 6),
+                    _ => stick(toward_centre, 0.3),
+                };
+            }
+            self.tech = Tech::Undecided;
             return stick(toward_centre, 0.3);
         }
+        self.tech = Tech::Undecided;
         if offstage && !me.on_ground {
             // Recover: drift in, jump when falling below the stage top.
             let mut c = stick(toward_centre, 0.0);
@@ -211,6 +304,25 @@ impl Bot for Rule {
                 return Controller::NEUTRAL;
             }
             let r = self.rng.unit();
+            if them.percent >= 80 && r < 0.6 {
+                // A kill move: a forward, up or down smash.
+                return if r < 0.25 {
+                    Controller {
+                        c_x: 0.5 + dx.signum() * 0.5,
+                        ..Controller::NEUTRAL
+                    }
+                } else if r < 0.45 {
+                    Controller {
+                        c_y: 1.0,
+                        ..Controller::NEUTRAL
+                    }
+                } else {
+                    Controller {
+                        c_y: 0.0,
+                        ..Controller::NEUTRAL
+                    }
+                };
+            }
             return if r < 0.25 {
                 with(Controller::NEUTRAL, 0) // jab
             } else if r < 0.45 {

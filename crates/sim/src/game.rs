@@ -4,6 +4,7 @@
 //! respawns, stocks and the timer. Everything is plain f32 arithmetic with no randomness: the
 //! same inputs give the same game.
 
+use crate::damage;
 use crate::fighter::{action, Fighter, Hitbox, Move, MoveKind};
 use crate::stage::Stage;
 use exphil_replay::InternalCharacter;
@@ -105,6 +106,25 @@ pub enum Act {
     Dead,
     /// On the respawn platform.
     Respawn,
+    /// Tumbling after a strong hit's hitstun ended (DamageFall): acts as `Air`, techs on
+    /// landing.
+    DamageFall,
+    /// Teched in place (Passive).
+    Passive,
+    /// Tech roll (PassiveStandF/B); true forward.
+    PassiveStand(bool),
+    /// A missed tech's bounce (DownBoundU/D); true face up.
+    DownBound(bool),
+    /// Lying down until an input (DownWaitU/D); true face up.
+    DownWait(bool),
+    /// Getting up in place (DownStandU/D); true face up.
+    DownStand(bool),
+    /// Getup roll (DownFowardU/D, DownBackU/D): face up, forward.
+    DownRoll(bool, bool),
+    /// Getup attack (DownAttackU/D); true face up.
+    DownAttack(bool),
+    /// The respawn platform coming down (Rebirth), before `Respawn`.
+    Rebirth,
 }
 
 /// One player's state.
@@ -164,6 +184,14 @@ pub struct Player {
     pub jump_action: u16,
     /// Frames left in which a landing aerial is L-cancelled.
     pub lcancel: u8,
+    /// The Melee action shown in `Act::Hitstun` (chosen by [`damage::react`] on the hit).
+    pub damage_action: u16,
+    /// The Melee action shown in `Act::Dead` (by the blast zone left through).
+    pub dead_action: u16,
+    /// Frames left in which landing in tumble techs (an L or R press opens it).
+    pub tech_window: u8,
+    /// Frames before another L or R press may open a tech window.
+    pub tech_lockout: u8,
 }
 
 impl Player {
@@ -196,10 +224,14 @@ impl Player {
             jump_held: false,
             jump_action: action::FALL,
             lcancel: 0,
+            damage_action: damage::id::DAMAGE_FLY_N,
+            dead_action: damage::id::DEAD_DOWN,
+            tech_window: 0,
+            tech_lockout: 0,
         }
     }
 
-    fn set(&mut self, act: Act) {
+    pub(crate) fn set(&mut self, act: Act) {
         self.act = act;
         self.frame = 0;
         match act {
@@ -239,21 +271,24 @@ impl Player {
             Act::Shield => action::GUARD,
             Act::ShieldStun(_) => action::GUARD_SET_OFF,
             Act::Dizzy(_) => action::FURA_FURA,
-            Act::Hitstun => {
-                if (self.kx * self.kx + self.ky * self.ky).sqrt() > 2.4 {
-                    action::DAMAGE_FLY
-                } else {
-                    action::DAMAGE
-                }
-            }
+            Act::Hitstun => damage::action(self),
             Act::Holding => action::CATCH_WAIT,
             Act::Held => action::CAPTURE_WAIT,
             Act::Airdodge => action::ESCAPE_AIR,
             Act::Ledge => action::CLIFF_WAIT,
             Act::Climb => action::CLIFF_CLIMB,
             Act::Asleep(_) => action::SLEEP,
-            Act::Dead => action::DEAD,
+            Act::Dead => damage::action(self),
             Act::Respawn => action::REBIRTH_WAIT,
+            Act::DamageFall
+            | Act::Passive
+            | Act::PassiveStand(_)
+            | Act::DownBound(_)
+            | Act::DownWait(_)
+            | Act::DownStand(_)
+            | Act::DownRoll(..)
+            | Act::DownAttack(_)
+            | Act::Rebirth => damage::action(self),
         }
     }
 
@@ -517,6 +552,9 @@ impl Game {
         p.ledge_cooldown = p.ledge_cooldown.saturating_sub(1);
         if p.hitlag > 0 {
             p.hitlag -= 1;
+            if p.hitlag == 0 && p.act == Act::Hitstun {
+                damage::di(p);
+            }
             return;
         }
         if !matches!(p.act, Act::Shield | Act::ShieldStun(_)) {
@@ -539,10 +577,22 @@ impl Game {
         if !p.grounded && (p.fresh(L) || p.fresh(R) || p.fresh(Z)) {
             p.lcancel = LCANCEL_WINDOW;
         }
+        damage::track_tech(p);
         // A ground jump's first airborne frame has no gravity and no drift (as in Melee).
         let mut takeoff = false;
         match p.act {
             Act::Dead => return,
+            Act::Rebirth => {
+                damage::update_rebirth(p);
+                return;
+            }
+            Act::Passive
+            | Act::PassiveStand(_)
+            | Act::DownBound(_)
+            | Act::DownWait(_)
+            | Act::DownStand(_)
+            | Act::DownRoll(..)
+            | Act::DownAttack(_) => damage::update_down(p, stage),
             Act::Respawn => {
                 p.vx = 0.0;
                 p.vy = 0.0;
@@ -605,7 +655,7 @@ impl Game {
                     takeoff = true;
                 }
             }
-            Act::Air => {
+            Act::Air | Act::DamageFall => {
                 if jump && p.jumps > 0 {
                     // Aerial jumps: multi-jumpers' each lower, everyone else's the jump
                     // speed times the air jump multiplier; gravity applies on the first frame.
@@ -683,7 +733,13 @@ impl Game {
             Act::Hitstun => {
                 p.hitstun = p.hitstun.saturating_sub(1);
                 if p.hitstun == 0 {
-                    p.set(if p.grounded { Act::Idle } else { Act::Air });
+                    p.set(if p.grounded {
+                        Act::Idle
+                    } else if damage::tumbling(p) {
+                        Act::DamageFall
+                    } else {
+                        Act::Air
+                    });
                 }
             }
             Act::Holding | Act::Held => {}
@@ -783,7 +839,7 @@ impl Game {
             // mobility factor (x340) whose value we do not have, so 1 is assumed.
             let drift = matches!(
                 p.act,
-                Act::Air | Act::Attack(_) | Act::Hitstun | Act::FallSpecial
+                Act::Air | Act::Attack(_) | Act::Hitstun | Act::FallSpecial | Act::DamageFall
             );
             p.vx = if drift {
                 air_drift(f, p.vx, sx)
@@ -854,7 +910,8 @@ impl Game {
                     p.fast_fall = false;
                     p.jumps = f.air_jumps;
                     let landed = match p.act {
-                        Act::Hitstun | Act::Attack(MoveKind::Special) => None,
+                        Act::Hitstun | Act::DamageFall => Some(damage::land(p, f.landing_lag)),
+                        Act::Attack(MoveKind::Special) => None,
                         Act::Airdodge | Act::FallSpecial => {
                             Some(Act::LandingSpecial(LANDING_SPECIAL_LAG))
                         }
@@ -889,7 +946,10 @@ impl Game {
                         && (-4.0..=14.0).contains(&dx)
                         && (-25.0..=4.0).contains(&p.y)
                         && p.ledge_cooldown == 0
-                        && matches!(p.act, Act::Air | Act::Airdodge | Act::FallSpecial)
+                        && matches!(
+                            p.act,
+                            Act::Air | Act::Airdodge | Act::FallSpecial | Act::DamageFall
+                        )
                         && (ox.abs() < stage.edge
                             || ox.signum() != side
                             || (ox.abs() - stage.edge) > 14.0)
@@ -1011,9 +1071,12 @@ impl Game {
                     other.set(Act::Idle);
                 }
             }
+            let hit_y = self.players[a].y + h.y;
+            let seed = self.frame as u32 ^ ((d as u32) << 24);
             let def = &mut self.players[d];
             if def.hitstun > 0 {
                 def.set(Act::Hitstun);
+                damage::react(def, kb, angle, hit_y, seed);
             }
         }
     }
@@ -1093,6 +1156,14 @@ impl Game {
         def.grounded = false;
         def.hitstun = (kb * 0.4).floor() as u16;
         def.set(Act::Hitstun);
+        let mid = def.y + def.fighter.size.1 * 0.5;
+        damage::react(
+            def,
+            kb,
+            h.angle,
+            mid,
+            self.frame as u32 ^ ((d as u32) << 24),
+        );
     }
 
     /// Blast zones: a stock lost, then a respawn.
@@ -1109,11 +1180,13 @@ impl Game {
                 p.stocks = stocks;
                 p.grounded = false;
                 p.invuln = RESPAWN_INVULN;
-                p.set(Act::Respawn);
+                damage::start_rebirth(p);
             }
             return;
         }
         if stage.outside(p.x, p.y) {
+            let dead = damage::dead_action(p, stage);
+            p.dead_action = dead;
             p.stocks = p.stocks.saturating_sub(1);
             info.stock_lost[i] = true;
             p.set(Act::Dead);
@@ -1123,7 +1196,7 @@ impl Game {
             p.ky = 0.0;
             p.hitstun = 0;
             p.hitlag = 0;
-            self.dead_for[i] = 60;
+            self.dead_for[i] = damage::dead_frames(dead);
             // Whoever held or was held by the dead player is let go.
             let o = &mut self.players[1 - i];
             if matches!(o.act, Act::Holding | Act::Held) {

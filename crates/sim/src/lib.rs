@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod batch;
 pub mod bots;
+pub mod damage;
 pub mod fidelity;
 pub mod fighter;
 pub mod game;

@@ -114,6 +114,12 @@ fn walking_off_the_stage_loses_a_stock_then_respawns_invincible() {
     for _ in 0..61 {
         g.step([N, N]);
     }
+    // The platform comes down (Rebirth) for 60 frames, then waits (RebirthWait).
+    assert_eq!(g.players[0].act, Act::Rebirth);
+    assert!(g.players[0].intangible());
+    for _ in 0..60 {
+        g.step([N, N]);
+    }
     assert_eq!(g.players[0].act, Act::Respawn);
     assert!(g.players[0].intangible());
     g.step([stick(0.5, 0.0), N]);
