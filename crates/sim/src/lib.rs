@@ -12,6 +12,7 @@ pub mod bots;
 pub mod fidelity;
 pub mod fighter;
 pub mod game;
+pub mod options;
 pub mod record;
 pub mod slp;
 pub mod stage;
