@@ -132,6 +132,10 @@ pub struct Rule {
     shield_for: u32,
     /// Frames left holding the jump button (a full hop).
     jump_for: u32,
+    /// Frames left of a wavedash in progress (jumped; airdodge down-forward once airborne).
+    wavedash_for: u32,
+    /// The direction of that wavedash.
+    wavedash_dir: f32,
     /// What to do on landing in the current tumble.
     tech: Tech,
 }
@@ -173,6 +177,8 @@ impl Rule {
             shield_for: 0,
             jump_for: 0,
             tech: Tech::Undecided,
+            wavedash_for: 0,
+            wavedash_dir: 0.0,
         }
     }
 }
@@ -203,6 +209,7 @@ impl Bot for Rule {
         self.shield_for = 0;
         self.jump_for = 0;
         self.tech = Tech::Undecided;
+        self.wavedash_for = 0;
     }
 
     fn act(&mut self, s: &GameState) -> Controller {
@@ -214,13 +221,45 @@ impl Bot for Rule {
         let stage = stage_of(s);
         let toward_centre = -me.x.signum();
         let offstage = me.x.abs() > stage.edge + 2.0 || me.y < -4.0;
-        // Hanging on a ledge: climb.
+        // Hanging on a ledge: climb mostly, else jump, roll or attack (slow above 100%).
         if me.action == action::CLIFF_WAIT {
-            return if even {
+            if !even {
+                return Controller::NEUTRAL;
+            }
+            let r = self.rng.unit();
+            return if r < 0.5 {
                 stick(toward_centre, 0.0)
+            } else if r < 0.7 {
+                with(Controller::NEUTRAL, 2) // X: ledge jump
+            } else if r < 0.85 {
+                with(Controller::NEUTRAL, 6) // R: ledge roll
             } else {
-                Controller::NEUTRAL
+                with(Controller::NEUTRAL, 0) // A: ledge attack
             };
+        }
+        // Holding the opponent: throw it, up mostly (a launcher), else down, or toward the
+        // stage's centre.
+        if me.action == action::CATCH_WAIT {
+            if !even {
+                return Controller::NEUTRAL;
+            }
+            let r = self.rng.unit();
+            return if r < 0.4 {
+                stick(0.0, 1.0)
+            } else if r < 0.6 {
+                stick(0.0, -1.0)
+            } else {
+                stick(-toward_centre, 0.0)
+            };
+        }
+        // A wavedash in progress: the jump is pressed; airdodge down-forward once airborne.
+        if self.wavedash_for > 0 {
+            self.wavedash_for -= 1;
+            if !me.on_ground {
+                self.wavedash_for = 0;
+                return with(stick(self.wavedash_dir * 0.7, -0.7), 6);
+            }
+            return Controller::NEUTRAL;
         }
         // In hitstun: DI and drift toward the stage; tumbling down onto a surface, tech (most
         // of the time: in place, or rolling either way).
@@ -269,6 +308,15 @@ impl Bot for Rule {
         // Shield what comes at it.
         if self.shield_for > 0 {
             self.shield_for -= 1;
+            // Sometimes leaves the shield with a roll away or a spot dodge.
+            if self.shield_for == 0 && self.rng.unit() < 0.3 {
+                let c = if self.rng.unit() < 0.5 {
+                    stick(-dx.signum(), 0.0)
+                } else {
+                    stick(0.0, -1.0)
+                };
+                return with(c, 6);
+            }
             return with(Controller::NEUTRAL, 6); // R
         }
         if me.on_ground && attacking && dx.abs() < 22.0 && dy.abs() < 20.0 && self.rng.unit() < 0.35
@@ -347,6 +395,15 @@ impl Bot for Rule {
             // A full hop up to it (a platform): hold the button through the jump squat.
             self.jump_for = 12;
             return with(stick(dx.signum() * 0.3, 0.0), 2);
+        }
+        // Approach, now and then with a wavedash (a jump, then an airdodge down-forward).
+        if dx.abs() > 40.0 && me.y == 0.0 && me.action != action::KNEE_BEND && even {
+            let wd_end = me.x + dx.signum() * 20.0;
+            if wd_end.abs() < stage.edge - 10.0 && self.rng.unit() < 0.04 {
+                self.wavedash_for = 12;
+                self.wavedash_dir = dx.signum();
+                return with(Controller::NEUTRAL, 2);
+            }
         }
         // Approach, not running off the stage.
         let next = me.x + dx.signum() * 6.0;

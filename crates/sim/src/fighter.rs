@@ -38,6 +38,10 @@ pub enum MoveKind {
     Fthrow,
     /// Back throw.
     Bthrow,
+    /// Up throw.
+    Uthrow,
+    /// Down throw.
+    Dthrow,
 }
 
 /// One hitbox of a move, relative to the fighter (x forward).
@@ -288,7 +292,7 @@ pub mod action {
 
 const GRAB: Move = mv(Grab, 30, &[], 0, 212);
 
-static FOX_MOVES: [Move; 16] = [
+static FOX_MOVES: [Move; 18] = [
     mv(
         Jab,
         16,
@@ -423,9 +427,26 @@ static FOX_MOVES: [Move; 16] = [
         0,
         220,
     ),
+    // Up and down throws: the lengths are the real replays' (up throw's median 33 frames);
+    // damage, angle and knockback are assumed (Melee-like: up throw straight up with high
+    // growth, down throw low and behind).
+    mv(
+        Uthrow,
+        33,
+        &[hb(1, 1, 0.0, 14.0, 6.0, 2.0, 90.0, 70.0, 110.0)],
+        0,
+        221,
+    ),
+    mv(
+        Dthrow,
+        40,
+        &[hb(1, 1, 0.0, 0.0, 6.0, 2.0, 100.0, 60.0, 40.0)],
+        0,
+        222,
+    ),
 ];
 
-static PUFF_MOVES: [Move; 16] = [
+static PUFF_MOVES: [Move; 18] = [
     mv(
         Jab,
         17,
@@ -540,9 +561,25 @@ static PUFF_MOVES: [Move; 16] = [
         0,
         220,
     ),
+    // Up and down throws: lengths from the real replays (32 and the one down throw seen, 94);
+    // damage and knockback assumed.
+    mv(
+        Uthrow,
+        32,
+        &[hb(1, 1, 0.0, 12.0, 6.0, 10.0, 90.0, 60.0, 60.0)],
+        0,
+        221,
+    ),
+    mv(
+        Dthrow,
+        94,
+        &[hb(1, 1, 0.0, 0.0, 6.0, 10.0, 80.0, 60.0, 50.0)],
+        0,
+        222,
+    ),
 ];
 
-static BOWSER_MOVES: [Move; 16] = [
+static BOWSER_MOVES: [Move; 18] = [
     mv(
         Jab,
         24,
@@ -656,6 +693,21 @@ static BOWSER_MOVES: [Move; 16] = [
         &[hb(1, 1, -10.0, 10.0, 8.0, 10.0, 135.0, 70.0, 70.0)],
         0,
         220,
+    ),
+    // Up and down throws: assumed.
+    mv(
+        Uthrow,
+        40,
+        &[hb(1, 1, 0.0, 20.0, 8.0, 8.0, 90.0, 70.0, 70.0)],
+        0,
+        221,
+    ),
+    mv(
+        Dthrow,
+        40,
+        &[hb(1, 1, 0.0, 0.0, 8.0, 8.0, 80.0, 70.0, 60.0)],
+        0,
+        222,
     ),
 ];
 

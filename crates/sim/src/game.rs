@@ -6,6 +6,7 @@
 
 use crate::damage;
 use crate::fighter::{action, Fighter, Hitbox, Move, MoveKind};
+use crate::options::{self, Opt};
 use crate::stage::Stage;
 use exphil_replay::InternalCharacter;
 use exphil_state::{Buttons, Controller, Fighter as View, GameState, ItemState, MAX_ITEMS};
@@ -125,6 +126,9 @@ pub enum Act {
     DownAttack(bool),
     /// The respawn platform coming down (Rebirth), before `Respawn`.
     Rebirth,
+    /// A ground, defensive or ledge option (turns, crouch, shield start and release, rolls,
+    /// ledge getups, being thrown): see [`crate::options`].
+    Opt(Opt),
 }
 
 /// One player's state.
@@ -246,23 +250,18 @@ impl Player {
         self.invuln > 0
             || matches!(self.act, Act::Dead | Act::Ledge | Act::Climb | Act::Respawn)
             || (self.act == Act::Airdodge && (4..=29).contains(&self.frame))
+            || options::intangible(self)
     }
 
     /// The Melee action id shown for this state.
     pub fn action(&self) -> u16 {
         match self.act {
             Act::Idle => action::WAIT,
-            Act::Walk => action::WALK,
+            Act::Walk => options::walk_action(self, action::WALK),
             Act::Dash => action::DASH,
             Act::Run => action::RUN,
             Act::JumpSquat => action::KNEE_BEND,
-            Act::Air => {
-                if self.vy > 0.0 {
-                    self.jump_action
-                } else {
-                    action::FALL
-                }
-            }
+            Act::Air => options::air_action(self, action::FALL),
             Act::Landing(_) => action::LANDING,
             Act::LandingSpecial(_) => action::LANDING_FALL_SPECIAL,
             Act::LandingAir(_, a) => a,
@@ -272,8 +271,8 @@ impl Player {
             Act::ShieldStun(_) => action::GUARD_SET_OFF,
             Act::Dizzy(_) => action::FURA_FURA,
             Act::Hitstun => damage::action(self),
-            Act::Holding => action::CATCH_WAIT,
-            Act::Held => action::CAPTURE_WAIT,
+            Act::Holding => options::hold_action(self, true, action::CATCH_WAIT),
+            Act::Held => options::hold_action(self, false, action::CAPTURE_WAIT),
             Act::Airdodge => action::ESCAPE_AIR,
             Act::Ledge => action::CLIFF_WAIT,
             Act::Climb => action::CLIFF_CLIMB,
@@ -289,6 +288,7 @@ impl Player {
             | Act::DownRoll(..)
             | Act::DownAttack(_)
             | Act::Rebirth => damage::action(self),
+            Act::Opt(o) => options::action_of(o),
         }
     }
 
@@ -578,6 +578,18 @@ impl Game {
             p.lcancel = LCANCEL_WINDOW;
         }
         damage::track_tech(p);
+        let inputs = options::Inputs {
+            sx,
+            sy,
+            psx,
+            psy,
+            jump,
+            shield_held,
+            shield_fresh,
+            attack: p.fresh(A),
+            special: p.fresh(B),
+            grab: p.fresh(Z),
+        };
         // A ground jump's first airborne frame has no gravity and no drift (as in Melee).
         let mut takeoff = false;
         match p.act {
@@ -602,12 +614,18 @@ impl Game {
                 }
                 return;
             }
-            Act::Idle | Act::Walk | Act::Dash | Act::Run => {
+            Act::Idle
+            | Act::Walk
+            | Act::Dash
+            | Act::Run
+            | Act::Opt(
+                Opt::Turn { .. } | Opt::RunBrake | Opt::Squat | Opt::SquatWait | Opt::SquatRv,
+            ) => {
                 if jump {
                     p.jump_held = true;
                     p.set(Act::JumpSquat);
                 } else if shield_held {
-                    p.set(Act::Shield);
+                    p.set(Act::Opt(Opt::GuardOn));
                 } else if p.fresh(Z) {
                     p.set(Act::Attack(MoveKind::Grab));
                 } else if p.fresh(B) {
@@ -624,10 +642,8 @@ impl Game {
                     p.set(Act::Attack(ground_move(dx, dy, smash)));
                 } else if sy < -0.7 && psy > -0.3 && p.y > 0.0 {
                     // Down through a platform.
-                    p.grounded = false;
-                    p.drop_through = 10;
-                    p.set(Act::Air);
-                } else {
+                    options::pass(p);
+                } else if !options::ground(p, &inputs) {
                     locomotion(p, sx, psx);
                 }
             }
@@ -726,8 +742,9 @@ impl Game {
                     p.set(Act::JumpSquat);
                 } else if p.fresh(A) || p.fresh(Z) {
                     p.set(Act::Attack(MoveKind::Grab));
+                } else if options::out_of_shield(p, &inputs) {
                 } else if !shield_held {
-                    p.set(Act::Idle);
+                    p.set(Act::Opt(Opt::GuardOff));
                 }
             }
             Act::Hitstun => {
@@ -750,20 +767,7 @@ impl Game {
             }
             Act::FallSpecial => {}
             Act::Ledge => {
-                let side = p.x.signum();
-                if frame > 300 || sy < -0.5 || sx * side > 0.5 {
-                    p.ledge_cooldown = 30;
-                    p.grounded = false;
-                    p.set(Act::Air);
-                } else if jump {
-                    p.vy = f.jump_v_initial_velocity;
-                    p.grounded = false;
-                    p.set(Act::Air);
-                    p.jump_action = action::JUMP_F;
-                } else if sy > 0.5 || sx * side < -0.5 || p.fresh(A) {
-                    p.set(Act::Climb);
-                }
-                if p.act == Act::Ledge {
+                if options::ledge(p, &inputs, stage) {
                     return;
                 }
             }
@@ -776,6 +780,11 @@ impl Game {
                     p.set(Act::Idle);
                 }
                 return;
+            }
+            Act::Opt(o) => {
+                if options::update(p, o, &inputs, stage) {
+                    return;
+                }
             }
         }
         // Movement.
@@ -884,6 +893,7 @@ impl Game {
                         | Act::LandingSpecial(_)
                         | Act::LandingAir(..)
                         | Act::Shield
+                        | Act::Opt(_)
                 ) {
                     p.set(Act::Air);
                     p.jumps = p.jumps.min(f.air_jumps);
@@ -964,7 +974,7 @@ impl Game {
                         p.jumps = f.air_jumps;
                         p.fast_fall = false;
                         p.invuln = LEDGE_INVULN;
-                        p.set(Act::Ledge);
+                        p.set(Act::Opt(Opt::CliffCatch));
                     }
                 }
             }
@@ -978,7 +988,14 @@ impl Game {
             let (att, def) = (&self.players[a], &self.players[1 - a]);
             let Act::Attack(kind) = att.act else { continue };
             if att.hitlag > 0
-                || matches!(kind, MoveKind::Grab | MoveKind::Fthrow | MoveKind::Bthrow)
+                || matches!(
+                    kind,
+                    MoveKind::Grab
+                        | MoveKind::Fthrow
+                        | MoveKind::Bthrow
+                        | MoveKind::Uthrow
+                        | MoveKind::Dthrow
+                )
             {
                 continue;
             }
@@ -1018,7 +1035,7 @@ impl Game {
             let att_hitlag = &mut self.players[a].hitlag;
             *att_hitlag = (*att_hitlag).max(hitlag);
             let def = &mut self.players[d];
-            if matches!(def.act, Act::Shield) {
+            if matches!(def.act, Act::Shield | Act::Opt(Opt::GuardOn)) {
                 def.shield -= h.damage;
                 def.hitlag = hitlag;
                 def.kx = dir * (h.damage * 0.08 + 0.4);
@@ -1112,13 +1129,17 @@ impl Game {
                 }
                 Act::Holding => {
                     let held_for = self.players[a].frame;
-                    let (sx, _) = self.players[a].stick();
+                    let (sx, sy) = self.players[a].stick();
                     let facing = self.players[a].facing;
                     let escape_at = 60 + (self.players[d].percent / 2.0) as u16;
                     let throw = if sx * facing > 0.5 || held_for >= 45 {
                         Some(MoveKind::Fthrow)
                     } else if sx * facing < -0.5 {
                         Some(MoveKind::Bthrow)
+                    } else if sy > 0.5 {
+                        Some(MoveKind::Uthrow)
+                    } else if sy < -0.5 {
+                        Some(MoveKind::Dthrow)
                     } else {
                         None
                     };
@@ -1155,7 +1176,6 @@ impl Game {
         def.ky = rad.sin() * speed;
         def.grounded = false;
         def.hitstun = (kb * 0.4).floor() as u16;
-        def.set(Act::Hitstun);
         let mid = def.y + def.fighter.size.1 * 0.5;
         damage::react(
             def,
@@ -1164,6 +1184,9 @@ impl Game {
             mid,
             self.frame as u32 ^ ((d as u32) << 24),
         );
+        // Held in the throw until its release (Thrown*), then launched.
+        def.set(Act::Opt(Opt::Thrown(kind)));
+        def.hitlag = options::throw_release(kind);
     }
 
     /// Blast zones: a stock lost, then a respawn.
@@ -1227,7 +1250,7 @@ fn locomotion(p: &mut Player, sx: f32, psx: f32) {
         Act::Dash => {
             if flick && sx.signum() != p.facing {
                 dash(p); // a dash dance
-            } else if p.frame > f.dash_run_frame && sx * p.facing >= RUN_STICK {
+            } else if p.frame >= f.dash_run_frame && sx * p.facing >= RUN_STICK {
                 p.set(Act::Run);
             } else if p.frame >= f.dash_frames {
                 p.set(Act::Idle);

@@ -13,6 +13,7 @@ pub mod damage;
 pub mod fidelity;
 pub mod fighter;
 pub mod game;
+pub mod options;
 pub mod record;
 pub mod slp;
 pub mod stage;

@@ -10,7 +10,9 @@
 //! not have). On Fountain of Dreams the side platforms are recorded, with platform events on
 //! the first frame, at the simulator's fixed heights.
 
-use crate::game::{Act, End, Game};
+use crate::fighter::{action, MoveKind};
+use crate::game::{Act, End, Game, Player};
+use crate::options::Opt;
 use exphil_replay::{
     CharFrame, EndMethod, FrameBookend, FrameStart, GameEnd, GameStart, Metadata, MetadataPlayer,
     Netplay, Player as SlpPlayer, PlayerKind, PostFrame, PreFrame, Scene, StageEvent, Stick,
@@ -61,6 +63,31 @@ fn pre_frame(c: &Controller, before: &PostFrame, seed: u32) -> PreFrame {
     }
 }
 
+/// Slippi's post-frame L-cancel status: on an aerial's landing frame 1 when it was
+/// L-cancelled (its lag halved), 2 when not; 0 on every other frame.
+fn l_cancel_status(p: &Player) -> u8 {
+    let Act::LandingAir(lag, id) = p.act else {
+        return 0;
+    };
+    if p.frame != 0 {
+        return 0;
+    }
+    let kind = match id.wrapping_sub(action::LANDING_AIR_N) {
+        0 => MoveKind::Nair,
+        1 => MoveKind::Fair,
+        2 => MoveKind::Bair,
+        3 => MoveKind::Uair,
+        4 => MoveKind::Dair,
+        _ => return 0,
+    };
+    let full = p.fighter.get(kind).landing_lag.max(p.fighter.landing_lag);
+    if lag < full {
+        1
+    } else {
+        2
+    }
+}
+
 fn post_frame(game: &Game, i: usize) -> PostFrame {
     let p = &game.players[i];
     let mut flags = [0u8; 5];
@@ -72,7 +99,10 @@ fn post_frame(game: &Game, i: usize) -> PostFrame {
     set(exphil_replay::FLAG_HITSTUN, p.hitstun > 0);
     set(exphil_replay::FLAG_HITLAG, p.hitlag > 0);
     set(exphil_replay::FLAG_FAST_FALL, p.fast_fall && !p.grounded);
-    set(exphil_replay::FLAG_SHIELD, p.act == Act::Shield);
+    set(
+        exphil_replay::FLAG_SHIELD,
+        matches!(p.act, Act::Shield | Act::Opt(Opt::GuardOn)),
+    );
     set(exphil_replay::FLAG_UNTOUCHABLE, p.intangible());
     set(exphil_replay::FLAG_DEAD, p.act == Act::Dead);
     PostFrame {
@@ -93,7 +123,7 @@ fn post_frame(game: &Game, i: usize) -> PostFrame {
         airborne: Some(!p.grounded as u8),
         ground_id: Some(if p.grounded { 0 } else { u16::MAX }),
         jumps_remaining: Some(p.jumps),
-        l_cancel: Some(0),
+        l_cancel: Some(l_cancel_status(p)),
         hurtbox_state: Some(p.intangible() as u8),
         velocities: Some(Velocities {
             self_x_air: if p.grounded { 0.0 } else { p.vx },

@@ -254,9 +254,17 @@ fn shields_take_the_hit_and_grabs_beat_shields() {
     assert_eq!(g.players[0].act, Act::Holding);
     g.step([stick(-1.0, 0.0), N]);
     assert_eq!(g.players[0].act, Act::Attack(MoveKind::Bthrow));
-    assert_eq!(g.players[1].act, Act::Hitstun);
+    // Held in the throw (ThrownB) until the release, then launched.
+    assert_eq!(
+        g.players[1].act,
+        Act::Opt(exphil_sim::options::Opt::Thrown(MoveKind::Bthrow))
+    );
     assert!(g.players[1].percent > 0.0);
     assert!(g.players[1].kx < 0.0, "thrown backwards");
+    for _ in 0..30 {
+        g.step([N, N]);
+    }
+    assert_eq!(g.players[1].act, Act::Hitstun);
 }
 
 #[test]

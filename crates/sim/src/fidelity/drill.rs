@@ -24,6 +24,7 @@ const STEP_CAP: u32 = 600;
 /// Buttons in the state crate's order.
 const A: usize = 0;
 const X: usize = 2;
+const L: usize = 5;
 const R: usize = 6;
 
 /// One step of a drill.
@@ -41,6 +42,8 @@ enum Step {
     UntilLedge(Controller),
     /// Walking toward an x until within 4 of it.
     GoTo(f32),
+    /// Neutral until falling below a height (airborne).
+    UntilBelow(f32),
 }
 
 fn stick(x: f32, y: f32) -> Controller {
@@ -60,7 +63,7 @@ fn with(mut c: Controller, button: usize) -> Controller {
 /// hops and short hops, aerial jumps down to the last, fast falls, dashes out of standing,
 /// runs at stick 0.5, 0.75 and 1.0, air drift at stick 0.4 to 1.0, running jumps, run-offs
 /// (caught on the ledge and climbed), airborne airdodges, wavedashes and short-hop neutral
-/// airs, each a few times in both directions, with a settle on the ground between them.
+/// airs (plain and L-cancelled), each a few times in both directions, with a settle on the ground between them.
 #[derive(Debug)]
 pub struct Drill {
     steps: Vec<Step>,
@@ -143,9 +146,14 @@ impl Drill {
             ]);
         }
         s.push(GoTo(0.0));
+        // Airborne airdodges in place, from an aerial jump's height so that they end in the
+        // air (from a full hop alone they land first, and then read as a wavedash with no
+        // slide).
         for _ in 0..3 {
             s.extend([
                 Hold(jump, 12),
+                UntilFalling,
+                Hold(jump, 1),
                 Hold(neutral, 3),
                 Hold(with(neutral, R), 1),
                 Settle,
@@ -164,6 +172,17 @@ impl Drill {
                 Hold(jump, 1),
                 UntilAirborne,
                 Hold(with(neutral, A), 1),
+                Settle,
+            ]);
+        }
+        // The same, L-cancelled: L pressed just before the landing.
+        for _ in 0..3 {
+            s.extend([
+                Hold(jump, 1),
+                UntilAirborne,
+                Hold(with(neutral, A), 1),
+                UntilBelow(4.0),
+                Hold(with(neutral, L), 1),
                 Settle,
             ]);
         }
@@ -222,6 +241,10 @@ impl Bot for Drill {
                 Step::UntilFalling => {
                     let falling = !me.on_ground && me.speed_y_self < 0.0;
                     (!falling).then_some(Controller::NEUTRAL)
+                }
+                Step::UntilBelow(y) => {
+                    let above = !me.on_ground && (me.y >= y || me.speed_y_self >= 0.0);
+                    above.then_some(Controller::NEUTRAL)
                 }
                 Step::UntilLedge(c) => (me.action != action::CLIFF_WAIT).then_some(c),
                 Step::GoTo(x) => {
