@@ -4,7 +4,8 @@
 //! respawns, stocks and the timer. Everything is plain f32 arithmetic with no randomness: the
 //! same inputs give the same game.
 
-use crate::fighter::{action, Fighter, Hitbox, Move, MoveKind};
+use crate::fighter::{action, Fighter, Hitbox, MoveKind};
+use crate::specials::{self, Shot, SpecialDir};
 use crate::stage::Stage;
 use exphil_replay::InternalCharacter;
 use exphil_state::{Buttons, Controller, Fighter as View, GameState, ItemState, MAX_ITEMS};
@@ -105,6 +106,8 @@ pub enum Act {
     Dead,
     /// On the respawn platform.
     Respawn,
+    /// A special move's phase (see [`crate::specials`]).
+    Special(SpecialDir, u8),
 }
 
 /// One player's state.
@@ -164,6 +167,12 @@ pub struct Player {
     pub jump_action: u16,
     /// Frames left in which a landing aerial is L-cancelled.
     pub lcancel: u8,
+    /// A special's launch angle (Fire Fox), in radians.
+    pub special_angle: f32,
+    /// Whether B was pressed again during the special's phase.
+    pub special_b: bool,
+    /// Projectiles in flight.
+    pub shots: [Shot; 2],
 }
 
 impl Player {
@@ -196,10 +205,13 @@ impl Player {
             jump_held: false,
             jump_action: action::FALL,
             lcancel: 0,
+            special_angle: 0.0,
+            special_b: false,
+            shots: [Shot::default(); 2],
         }
     }
 
-    fn set(&mut self, act: Act) {
+    pub(crate) fn set(&mut self, act: Act) {
         self.act = act;
         self.frame = 0;
         match act {
@@ -214,6 +226,7 @@ impl Player {
         self.invuln > 0
             || matches!(self.act, Act::Dead | Act::Ledge | Act::Climb | Act::Respawn)
             || (self.act == Act::Airdodge && (4..=29).contains(&self.frame))
+            || specials::intangible(self)
     }
 
     /// The Melee action id shown for this state.
@@ -254,6 +267,7 @@ impl Player {
             Act::Asleep(_) => action::SLEEP,
             Act::Dead => action::DEAD,
             Act::Respawn => action::REBIRTH_WAIT,
+            Act::Special(..) => specials::action(self),
         }
     }
 
@@ -464,6 +478,7 @@ impl Game {
             self.update(i);
         }
         self.hits(&mut info);
+        specials::shots(self, &mut info);
         self.grabs();
         for i in 0..2 {
             self.blast(i, &mut info);
@@ -553,7 +568,8 @@ impl Game {
                 return;
             }
             Act::Idle | Act::Walk | Act::Dash | Act::Run => {
-                if jump {
+                // B with the stick flicked up is an up special, not a tap jump.
+                if jump && !p.fresh(B) {
                     p.jump_held = true;
                     p.set(Act::JumpSquat);
                 } else if shield_held {
@@ -561,7 +577,7 @@ impl Game {
                 } else if p.fresh(Z) {
                     p.set(Act::Attack(MoveKind::Grab));
                 } else if p.fresh(B) {
-                    p.set(Act::Attack(MoveKind::Special));
+                    specials::start(p, sx, sy);
                 } else if p.fresh(A) || c_fresh {
                     let (dx, dy, smash) = if c_fresh {
                         (cx, cy, true)
@@ -606,7 +622,7 @@ impl Game {
                 }
             }
             Act::Air => {
-                if jump && p.jumps > 0 {
+                if jump && p.jumps > 0 && !p.fresh(B) {
                     // Aerial jumps: multi-jumpers' each lower, everyone else's the jump
                     // speed times the air jump multiplier; gravity applies on the first frame.
                     let nth = (f.air_jumps - p.jumps) as usize;
@@ -624,6 +640,10 @@ impl Game {
                     } else {
                         action::JUMP_AERIAL_F
                     };
+                    // Multi-jumpers show each aerial jump's own action (Jigglypuff's Jump2-6).
+                    if let Some(&a) = f.air_jump_actions.get(nth) {
+                        p.jump_action = a;
+                    }
                 } else if shield_fresh {
                     p.set(Act::Airdodge);
                     p.fast_fall = false;
@@ -636,7 +656,7 @@ impl Game {
                         p.vy = AIRDODGE_FORCE * a.sin();
                     }
                 } else if p.fresh(B) {
-                    p.set(Act::Attack(MoveKind::Special));
+                    specials::start(p, sx, sy);
                 } else if p.fresh(A) || c_fresh {
                     let (dx, dy) = if c_fresh { (cx, cy) } else { (sx, sy) };
                     p.set(Act::Attack(air_move(dx * p.facing, dy)));
@@ -687,6 +707,7 @@ impl Game {
                 }
             }
             Act::Holding | Act::Held => {}
+            Act::Special(..) => specials::update(p, frame),
             Act::Airdodge => {
                 if frame >= f.airdodge_frames {
                     p.set(Act::FallSpecial);
@@ -724,7 +745,9 @@ impl Game {
         }
         // Movement.
         let f = p.fighter;
-        if p.grounded {
+        if matches!(p.act, Act::Special(..)) {
+            specials::physics(p, sx, sy, psy, air_drift);
+        } else if p.grounded {
             p.vx = match p.act {
                 Act::Walk => {
                     // Melee's walk: a stick-scaled plus a constant acceleration, tapered
@@ -855,6 +878,7 @@ impl Game {
                     p.jumps = f.air_jumps;
                     let landed = match p.act {
                         Act::Hitstun | Act::Attack(MoveKind::Special) => None,
+                        Act::Special(..) => specials::land(p),
                         Act::Airdodge | Act::FallSpecial => {
                             Some(Act::LandingSpecial(LANDING_SPECIAL_LAG))
                         }
@@ -889,7 +913,8 @@ impl Game {
                         && (-4.0..=14.0).contains(&dx)
                         && (-25.0..=4.0).contains(&p.y)
                         && p.ledge_cooldown == 0
-                        && matches!(p.act, Act::Air | Act::Airdodge | Act::FallSpecial)
+                        && (matches!(p.act, Act::Air | Act::Airdodge | Act::FallSpecial)
+                            || specials::grabs_ledge(p))
                         && (ox.abs() < stage.edge
                             || ox.signum() != side
                             || (ox.abs() - stage.edge) > 14.0)
@@ -916,18 +941,14 @@ impl Game {
         let mut landed: [Option<(usize, Hitbox)>; 2] = [None, None];
         for (a, slot) in landed.iter_mut().enumerate() {
             let (att, def) = (&self.players[a], &self.players[1 - a]);
-            let Act::Attack(kind) = att.act else { continue };
-            if att.hitlag > 0
-                || matches!(kind, MoveKind::Grab | MoveKind::Fthrow | MoveKind::Bthrow)
-            {
+            let Some(hitboxes) = specials::active_hitboxes(att) else {
                 continue;
-            }
+            };
             if def.intangible() {
                 continue;
             }
-            let m: &Move = att.fighter.get(kind);
             let f = att.frame;
-            for (h_i, h) in m.hitboxes.iter().enumerate() {
+            for (h_i, h) in hitboxes.iter().enumerate() {
                 if f < h.start || f > h.end || att.connected >> h_i & 1 == 1 {
                     continue;
                 }

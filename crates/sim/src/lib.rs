@@ -14,6 +14,7 @@ pub mod fighter;
 pub mod game;
 pub mod record;
 pub mod slp;
+pub mod specials;
 pub mod stage;
 
 pub use agent::{Agent, Bots, Delayed, UnknownBot};
