@@ -290,10 +290,25 @@ impl Bot for Rule {
         }
         self.tech = Tech::Undecided;
         if offstage && !me.on_ground {
-            // Recover: drift in, jump when falling below the stage top.
+            // Recover: drift in, jump when falling below the stage top; out of jumps and
+            // below it, the up special toward the ledge (for fighters that have one).
             let mut c = stick(toward_centre, 0.0);
+            if me.action >= 341 {
+                // In the up special: aim at the ledge (Fire Fox launches along the stick).
+                let (lx, ly) = ((me.x.abs() - stage.edge).max(0.0), -me.y + 5.0);
+                let n = lx.hypot(ly).max(1e-3);
+                return stick(toward_centre * lx / n, ly / n);
+            }
             if me.speed_y_self <= 0.0 && me.y < 10.0 && me.jumps_left > 0 && even {
                 c = with(c, 2); // X
+            } else if me.speed_y_self < 0.0
+                && me.y < -10.0
+                && me.jumps_left == 0
+                && me.action != action::FALL_SPECIAL
+                && has_up_special(s)
+                && even
+            {
+                c = with(stick(toward_centre * 0.6, 0.8), 1); // B up
             }
             return c;
         }
@@ -412,6 +427,15 @@ impl Bot for Rule {
         }
         stick(dx.signum(), 0.0)
     }
+}
+
+/// Whether seat 0's fighter has an up special (a recovery).
+fn has_up_special(s: &GameState) -> bool {
+    s.players[0]
+        .character
+        .to_external()
+        .and_then(crate::fighter::Fighter::of)
+        .is_some_and(|f| f.special(crate::specials::SpecialDir::Hi).is_some())
 }
 
 /// A bot by name: `idle`, `random` or `rule`.

@@ -1,6 +1,7 @@
 //! Fighters: per-character physics (values after Melee's character attributes) and a compact
 //! move set per archetype as hitboxes (damage, angle, base and growth knockback, active frames).
 
+use crate::specials::{phase, Chain, Land, Motion, Phase, ShotKind, Special, SpecialDir};
 use exphil_replay::ExternalCharacter;
 
 /// Which move.
@@ -159,6 +160,12 @@ pub struct Fighter {
     pub size: (f32, f32),
     /// Moves.
     pub moves: &'static [Move],
+    /// Special moves by direction (see [`crate::specials`]); a direction without one falls
+    /// back to the down special, else to the `MoveKind::Special` move.
+    pub specials: &'static [Special],
+    /// Multi-jumpers' aerial jump actions, first aerial jump first (Jigglypuff's Jump2–6,
+    /// 341–345); empty for everyone else, who show JumpAerialF/B.
+    pub air_jump_actions: &'static [u16],
 }
 
 /// A character the simulator does not have.
@@ -711,6 +718,626 @@ static BOWSER_MOVES: [Move; 18] = [
     ),
 ];
 
+// Special moves. Action ids are Melee's character motion states, numbered from 341
+// (ftCo_MS_Count) in the order of the decompilation's enums (doldecomp/melee
+// `ft/chara/ftFox/forward.h` `ftFox_MotionState`, shared by Falco; `ftPurin/forward.h`;
+// `ftMars/forward.h`), named below as libmelee / slippi-js name them where they do. Frame counts
+// are the most common run lengths of those ids in the shared replays (their `MANIFEST.tsv`
+// games), unless a comment says otherwise; motion values come from those replays or from
+// meleelight (schmooblidon/meleelight, `src/characters/*/moves`), hitboxes from meleelight's
+// tables (`hitbox(size, damage, angle, growth, base)`) unless marked assumed.
+
+/// Fox's Blaster shot: 3% and no knockback (Melee's laser neither flinches nor launches).
+/// Speed, life and radius are assumed; the launch point is meleelight's (8 ahead, 9 up).
+const FOX_LASER: ShotKind = ShotKind {
+    offset: (8.0, 9.0),
+    speed: 7.0,
+    life: 35,
+    hitbox: hb(0, 0, 0.0, 0.0, 1.5, 3.0, 361.0, 0.0, 0.0),
+};
+
+/// Falco's Blaster shot: 3% with knockback that flinches (growth and base assumed).
+const FALCO_LASER: ShotKind = ShotKind {
+    offset: (8.0, 9.0),
+    speed: 6.0,
+    life: 35,
+    hitbox: hb(0, 0, 0.0, 0.0, 1.5, 3.0, 361.0, 0.0, 100.0),
+};
+
+/// Blaster: SpecialNStart (341, 6 frames) / SpecialAirNStart (344, 4); the loop
+/// SpecialNLoop (342, 10) / SpecialAirNLoop (345, 16), firing on its second frame (assumed)
+/// and played again when B is pressed during it; SpecialNEnd (343, 24) / SpecialAirNEnd
+/// (346, 22). Landing cuts it into a normal landing, as the replays show (345 → 42).
+static FOX_BLASTER: [Phase; 3] = [
+    phase([341, 344], [6, 4], &[]),
+    phase([342, 345], [10, 16], &[])
+        .chain(Chain::RepeatOnB)
+        .fire(1),
+    phase([343, 346], [24, 22], &[]),
+];
+
+/// Falco's Blaster: the same states; his ground loop lasts 24 frames and his end 25.
+static FALCO_BLASTER: [Phase; 3] = [
+    phase([341, 344], [6, 4], &[]),
+    phase([342, 345], [24, 16], &[])
+        .chain(Chain::RepeatOnB)
+        .fire(1),
+    phase([343, 346], [25, 22], &[]),
+];
+
+/// Illusion's dash hitbox, reaching back over the frame's 18.72 units (7%, angle and
+/// knockback assumed).
+static FOX_ILLUSION_HB: [Hitbox; 1] = [hb(1, 3, -9.0, 6.0, 10.0, 7.0, 80.0, 40.0, 50.0)];
+
+/// Fox Illusion: SpecialSStart (347) / SpecialAirSStart (350), 19 frames held still; the
+/// dash SpecialS (348) / SpecialAirS (351), 4 frames, the last three at 18.72 units a frame
+/// (the replays' figure, 56.16 in all); SpecialSEnd (349) / SpecialAirSEnd (352), 39 frames
+/// (meleelight's ground end) sliding from 2.1 (meleelight), then helpless when airborne.
+static FOX_ILLUSION: [Phase; 3] = [
+    phase([347, 350], [19, 19], &[])
+        .motion(Motion::Stall)
+        .land(Land::Stay),
+    phase([348, 351], [4, 4], &FOX_ILLUSION_HB)
+        .motion(Motion::Dash {
+            speed: 18.72,
+            from: 1,
+            to: 3,
+        })
+        .land(Land::Stay),
+    phase([349, 352], [39, 39], &[])
+        .motion(Motion::Slide {
+            speed: 2.1,
+            decel: 0.1,
+        })
+        .land(Land::Helpless),
+];
+
+/// Falco's Phantasm dash hitbox (7%; angle and knockback assumed).
+static FALCO_PHANTASM_HB: [Hitbox; 1] = [hb(1, 3, -8.0, 6.0, 9.0, 7.0, 20.0, 30.0, 50.0)];
+
+/// Falco Phantasm: the same states; 15 frames of startup, 16.5 units a frame in the dash
+/// (the replays' figures) and 40 frames of end (the replays' longest).
+static FALCO_PHANTASM: [Phase; 3] = [
+    phase([347, 350], [15, 15], &[])
+        .motion(Motion::Stall)
+        .land(Land::Stay),
+    phase([348, 351], [4, 4], &FALCO_PHANTASM_HB)
+        .motion(Motion::Dash {
+            speed: 16.5,
+            from: 1,
+            to: 3,
+        })
+        .land(Land::Stay),
+    phase([349, 352], [40, 40], &[])
+        .motion(Motion::Slide {
+            speed: 2.1,
+            decel: 0.1,
+        })
+        .land(Land::Helpless),
+];
+
+/// Fire Fox's charge: 2% hits every other frame (meleelight's frames 20–33: size 8.2,
+/// angle 70, growth 40, base 40).
+static FIREFOX_CHARGE_HB: [Hitbox; 7] = [
+    hb(19, 19, 0.0, 7.5, 8.2, 2.0, 70.0, 40.0, 40.0),
+    hb(21, 21, 0.0, 7.5, 8.2, 2.0, 70.0, 40.0, 40.0),
+    hb(23, 23, 0.0, 7.5, 8.2, 2.0, 70.0, 40.0, 40.0),
+    hb(25, 25, 0.0, 7.5, 8.2, 2.0, 70.0, 40.0, 40.0),
+    hb(27, 27, 0.0, 7.5, 8.2, 2.0, 70.0, 40.0, 40.0),
+    hb(29, 29, 0.0, 7.5, 8.2, 2.0, 70.0, 40.0, 40.0),
+    hb(31, 31, 0.0, 7.5, 8.2, 2.0, 70.0, 40.0, 40.0),
+];
+
+/// Fire Fox's launch: 14%, angle 80, growth 60, base 60 (meleelight), all the way.
+static FIREFOX_LAUNCH_HB: [Hitbox; 1] = [hb(0, 29, 0.0, 8.0, 6.0, 14.0, 80.0, 60.0, 60.0)];
+
+/// Fire Bird's launch hitbox (damage and knockback assumed Fire Fox's).
+static FIREBIRD_LAUNCH_HB: [Hitbox; 1] = [hb(0, 21, 0.0, 8.0, 6.0, 14.0, 80.0, 60.0, 60.0)];
+
+/// Fire Fox: SpecialHiHold (353, libmelee FIREFOX_WAIT_GROUND) / SpecialHiHoldAir (354,
+/// FIREFOX_WAIT_AIR), 42 frames, falling slowly after 15 (meleelight: 0.015 a frame from
+/// frame 16); the launch SpecialHi (355, FIREFOX_GROUND) / SpecialHiAir (356, FIREFOX_AIR),
+/// 30 frames at 3.8 along the stick, slowing by 0.1 a frame from its sixth (meleelight);
+/// then SpecialHiLanding (357) / SpecialHiFall (358), 20 frames, and FallSpecial (35) when
+/// airborne. Touching down in the launch or the fall: SpecialHiLanding for 6 frames.
+static FOX_FIREFOX: [Phase; 3] = [
+    phase([353, 354], [42, 42], &FIREFOX_CHARGE_HB)
+        .motion(Motion::Hover {
+            delay: 15,
+            fall: 0.015,
+        })
+        .land(Land::Stay),
+    phase([355, 356], [30, 30], &FIREFOX_LAUNCH_HB)
+        .motion(Motion::Launch {
+            speed: 3.8,
+            decel_from: 5,
+            decel: 0.1,
+        })
+        .land(Land::Lag {
+            action: 357,
+            frames: 6,
+        }),
+    phase([357, 358], [20, 20], &[])
+        .motion(Motion::Fall)
+        .land(Land::Lag {
+            action: 357,
+            frames: 6,
+        }),
+];
+
+/// Fire Bird: the same states; the launch lasts 22 frames (the replays), its speed is
+/// assumed Fox's 3.8, and it slows from its fourth frame by 0.15 (from the replays' vertical
+/// speeds).
+static FALCO_FIREBIRD: [Phase; 3] = [
+    phase([353, 354], [42, 42], &FIREFOX_CHARGE_HB)
+        .motion(Motion::Hover {
+            delay: 15,
+            fall: 0.015,
+        })
+        .land(Land::Stay),
+    phase([355, 356], [22, 22], &FIREBIRD_LAUNCH_HB)
+        .motion(Motion::Launch {
+            speed: 3.8,
+            decel_from: 3,
+            decel: 0.15,
+        })
+        .land(Land::Lag {
+            action: 357,
+            frames: 6,
+        }),
+    phase([357, 358], [20, 20], &[])
+        .motion(Motion::Fall)
+        .land(Land::Lag {
+            action: 357,
+            frames: 6,
+        }),
+];
+
+static FOX_SPECIALS: [Special; 3] = [
+    Special {
+        dir: SpecialDir::N,
+        phases: &FOX_BLASTER,
+        helpless: false,
+        shot: Some(FOX_LASER),
+    },
+    Special {
+        dir: SpecialDir::S,
+        phases: &FOX_ILLUSION,
+        helpless: true,
+        shot: None,
+    },
+    Special {
+        dir: SpecialDir::Hi,
+        phases: &FOX_FIREFOX,
+        helpless: true,
+        shot: None,
+    },
+];
+
+static FALCO_SPECIALS: [Special; 3] = [
+    Special {
+        dir: SpecialDir::N,
+        phases: &FALCO_BLASTER,
+        helpless: false,
+        shot: Some(FALCO_LASER),
+    },
+    Special {
+        dir: SpecialDir::S,
+        phases: &FALCO_PHANTASM,
+        helpless: true,
+        shot: None,
+    },
+    Special {
+        dir: SpecialDir::Hi,
+        phases: &FALCO_FIREBIRD,
+        helpless: true,
+        shot: None,
+    },
+];
+
+/// Rest's hitbox: Melee's frame 2, tiny and strong.
+static REST_HB: [Hitbox; 1] = [hb(1, 1, 0.0, 5.0, 5.5, 20.0, 80.0, 90.0, 100.0)];
+
+/// Pound's hitbox (12%, angle, knockback and frames assumed; the lunge is the replays').
+static POUND_HB: [Hitbox; 1] = [hb(11, 15, 8.0, 5.0, 6.0, 12.0, 361.0, 20.0, 80.0)];
+
+/// Jigglypuff's Pound: SpecialS (363) / SpecialAirS (364), 45 frames; speed lost by 0.05 a
+/// frame, then on frame 11 a lunge at 1.9 keeping 0.92 of it a frame (the replays).
+static PUFF_POUND: [Phase; 1] = [phase([363, 364], [45, 45], &POUND_HB)
+    .motion(Motion::Lunge {
+        at: 11,
+        slow: 0.05,
+        speed: 1.9,
+        keep: 0.92,
+    })
+    .land(Land::Stay)];
+
+/// Jigglypuff's Rest: SpecialLwR (371) / SpecialAirLwR (372) facing right, SpecialLwL (369)
+/// / SpecialAirLwL (370) facing left. She sleeps in it: the real replays stay in 369/371 up to
+/// 200 frames (taken as its length from the start) and fall in 370/372 until they land.
+static PUFF_REST: [Phase; 1] = [phase([371, 372], [200, 0], &REST_HB)
+    .left_offset(-2)
+    .motion(Motion::Fall)
+    .land(Land::Stay)];
+
+static PUFF_SPECIALS: [Special; 2] = [
+    Special {
+        dir: SpecialDir::S,
+        phases: &PUFF_POUND,
+        helpless: false,
+        shot: None,
+    },
+    Special {
+        dir: SpecialDir::Lw,
+        phases: &PUFF_REST,
+        helpless: false,
+        shot: None,
+    },
+];
+
+/// Shield Breaker, uncharged: 7%, angle 361, growth 100, base 30 (meleelight); frames assumed.
+static SHIELD_BREAKER_HB: [Hitbox; 1] = [hb(4, 7, 16.0, 8.0, 5.0, 7.0, 361.0, 30.0, 100.0)];
+
+/// Marth's Shield Breaker: SpecialNStart (341) / SpecialAirNStart (345), 11 frames; the
+/// charge SpecialNLoop (342) / SpecialAirNLoop (346) while B is held, up to 60; the swing
+/// SpecialNEnd0 (343) / SpecialAirNEnd0 (347), 37 frames (the replays' longest common).
+static MARTH_SHIELD_BREAKER: [Phase; 3] = [
+    phase([341, 345], [11, 11], &[]),
+    phase([342, 346], [60, 60], &[]).chain(Chain::WhileHeld),
+    phase([343, 347], [37, 37], &SHIELD_BREAKER_HB),
+];
+
+/// Dancing Blade's four hits (meleelight: 4% angle 85 growth 25 base 55; 5% angle 90 growth
+/// 40 base 30; 10% angle 361 growth 160; 14% angle 361 growth 120 base 15); frames assumed.
+static DB1_HB: [Hitbox; 1] = [hb(5, 8, 12.0, 10.0, 5.0, 4.0, 85.0, 55.0, 25.0)];
+static DB2_HB: [Hitbox; 1] = [hb(4, 7, 12.0, 12.0, 5.0, 5.0, 90.0, 30.0, 40.0)];
+static DB3_HB: [Hitbox; 1] = [hb(5, 8, 14.0, 9.0, 5.0, 10.0, 361.0, 0.0, 160.0)];
+static DB4_HB: [Hitbox; 1] = [hb(8, 11, 14.0, 9.0, 5.0, 14.0, 361.0, 15.0, 120.0)];
+
+/// Dancing Blade: SpecialS1 (349) / SpecialAirS1 (358), 29 frames (the replays), each next
+/// hit only when B is pressed in the one before: SpecialS2Hi (350 / 359), SpecialS3S (353 /
+/// 362), SpecialS4S (356 / 365); their lengths are assumed 29, 29 and 40. Momentum carries
+/// with air friction and no drift (the replays' air 358 slides at a nearly constant speed).
+static MARTH_DANCING_BLADE: [Phase; 4] = [
+    phase([349, 358], [29, 29], &DB1_HB)
+        .motion(Motion::Fall)
+        .land(Land::Stay)
+        .chain(Chain::NextOnB),
+    phase([350, 359], [29, 29], &DB2_HB)
+        .motion(Motion::Fall)
+        .land(Land::Stay)
+        .chain(Chain::NextOnB),
+    phase([353, 362], [29, 29], &DB3_HB)
+        .motion(Motion::Fall)
+        .land(Land::Stay)
+        .chain(Chain::NextOnB),
+    phase([356, 365], [40, 40], &DB4_HB)
+        .motion(Motion::Fall)
+        .land(Land::Stay),
+];
+
+/// Dolphin Slash: the frame-5 sweet spot and the rising hits (13% and 7%, angle 80; knockback
+/// assumed).
+static DOLPHIN_SLASH_HB: [Hitbox; 2] = [
+    hb(4, 4, 8.0, 10.0, 7.0, 13.0, 80.0, 80.0, 70.0),
+    hb(5, 9, 4.0, 20.0, 7.0, 7.0, 80.0, 60.0, 70.0),
+];
+
+/// Dolphin Slash: SpecialHi (367) / SpecialAirHi (368), 39 frames, then helpless. Its rise is
+/// the replays': five frames still, then 14.12, 15.21 and 8.44 up, then 2.28 up losing about
+/// 0.2 a frame, then falling 0.06 a frame faster.
+static MARTH_DOLPHIN_SLASH: [Phase; 1] = [phase([367, 368], [39, 39], &DOLPHIN_SLASH_HB)
+    .motion(Motion::Rise {
+        from: 5,
+        jump: &[14.12, 15.21, 8.44],
+        vy: 2.28,
+        decel: 0.2,
+        fall: 0.06,
+    })
+    .land(Land::Helpless)];
+
+/// Counter: SpecialLw (369) / SpecialAirLw (371), 59 frames, intangible on frames 4–28 (the
+/// window; the counterattack itself, SpecialLwHit 370 / 372, is not simulated). Assumed.
+static MARTH_COUNTER: [Phase; 1] = [phase([369, 371], [59, 59], &[])
+    .motion(Motion::Fall)
+    .land(Land::Stay)
+    .intangible(4, 28)];
+
+static MARTH_SPECIALS: [Special; 4] = [
+    Special {
+        dir: SpecialDir::N,
+        phases: &MARTH_SHIELD_BREAKER,
+        helpless: false,
+        shot: None,
+    },
+    Special {
+        dir: SpecialDir::S,
+        phases: &MARTH_DANCING_BLADE,
+        helpless: false,
+        shot: None,
+    },
+    Special {
+        dir: SpecialDir::Hi,
+        phases: &MARTH_DOLPHIN_SLASH,
+        helpless: true,
+        shot: None,
+    },
+    Special {
+        dir: SpecialDir::Lw,
+        phases: &MARTH_COUNTER,
+        helpless: false,
+        shot: None,
+    },
+];
+
+// Falco's and Marth's normal moves: action ids are Melee's common ones (as Fox's); landing
+// lags are the real replays' (L-cancelled halves match them too). Marth's smashes and throws
+// and Falco's shine are meleelight's values; the rest are assumed, Fox-like for Falco.
+static FALCO_MOVES: [Move; 18] = [
+    mv(
+        Jab,
+        17,
+        &[hb(2, 3, 8.0, 7.0, 4.0, 4.0, 361.0, 0.0, 100.0)],
+        0,
+        44,
+    ),
+    mv(
+        Ftilt,
+        27,
+        &[hb(5, 8, 10.0, 8.0, 4.5, 9.0, 361.0, 10.0, 100.0)],
+        0,
+        53,
+    ),
+    mv(
+        Utilt,
+        24,
+        &[hb(5, 11, 4.0, 15.0, 5.5, 9.0, 110.0, 18.0, 130.0)],
+        0,
+        56,
+    ),
+    mv(
+        Dtilt,
+        28,
+        &[hb(7, 9, 10.0, 2.0, 4.5, 12.0, 80.0, 30.0, 100.0)],
+        0,
+        57,
+    ),
+    mv(
+        Fsmash,
+        39,
+        &[hb(12, 15, 12.0, 8.0, 5.0, 16.0, 361.0, 20.0, 100.0)],
+        0,
+        60,
+    ),
+    mv(
+        Usmash,
+        41,
+        &[hb(7, 17, 2.0, 18.0, 7.0, 17.0, 80.0, 30.0, 112.0)],
+        0,
+        63,
+    ),
+    mv(
+        Dsmash,
+        49,
+        &[
+            hb(6, 9, 11.0, 2.0, 5.5, 16.0, 25.0, 20.0, 70.0),
+            hb(6, 9, -11.0, 2.0, 5.5, 16.0, 25.0, 20.0, 70.0),
+        ],
+        0,
+        64,
+    ),
+    mv(
+        Nair,
+        42,
+        &[
+            hb(4, 7, 0.0, 7.0, 7.0, 12.0, 361.0, 10.0, 100.0),
+            hb(8, 31, 0.0, 7.0, 6.0, 9.0, 361.0, 0.0, 100.0),
+        ],
+        14,
+        65,
+    ),
+    mv(
+        Fair,
+        59,
+        &[hb(6, 28, 8.0, 7.0, 5.0, 5.0, 361.0, 10.0, 100.0)],
+        22,
+        66,
+    ),
+    mv(
+        Bair,
+        39,
+        &[
+            hb(4, 7, -9.0, 7.0, 5.5, 15.0, 361.0, 10.0, 100.0),
+            hb(8, 19, -9.0, 7.0, 5.0, 9.0, 361.0, 0.0, 100.0),
+        ],
+        20,
+        67,
+    ),
+    mv(
+        Uair,
+        39,
+        &[hb(8, 14, 0.0, 16.0, 6.0, 13.0, 80.0, 30.0, 100.0)],
+        18,
+        68,
+    ),
+    // The spike.
+    mv(
+        Dair,
+        49,
+        &[hb(5, 19, 0.0, 0.0, 5.5, 12.0, 290.0, 10.0, 100.0)],
+        18,
+        69,
+    ),
+    // Shine (Reflector, SpecialLwStart 360): 8%, sends upward (meleelight's values, assumed).
+    mv(
+        Special,
+        22,
+        &[hb(1, 1, 0.0, 7.0, 8.0, 8.0, 84.0, 80.0, 50.0)],
+        0,
+        360,
+    ),
+    GRAB,
+    mv(
+        Fthrow,
+        28,
+        &[hb(1, 1, 8.0, 8.0, 6.0, 7.0, 45.0, 70.0, 60.0)],
+        0,
+        219,
+    ),
+    mv(
+        Bthrow,
+        30,
+        &[hb(1, 1, -8.0, 8.0, 6.0, 6.0, 135.0, 60.0, 50.0)],
+        0,
+        220,
+    ),
+    // Up and down throws: Fox's (a clone's; lengths the replays' Fox ones, knockback assumed).
+    mv(
+        Uthrow,
+        33,
+        &[hb(1, 1, 0.0, 14.0, 6.0, 2.0, 90.0, 70.0, 110.0)],
+        0,
+        221,
+    ),
+    mv(
+        Dthrow,
+        40,
+        &[hb(1, 1, 0.0, 0.0, 6.0, 2.0, 100.0, 60.0, 40.0)],
+        0,
+        222,
+    ),
+];
+
+static MARTH_MOVES: [Move; 18] = [
+    mv(
+        Jab,
+        20,
+        &[hb(4, 7, 14.0, 10.0, 5.0, 8.0, 361.0, 0.0, 100.0)],
+        0,
+        44,
+    ),
+    mv(
+        Ftilt,
+        35,
+        &[hb(7, 10, 16.0, 10.0, 5.0, 12.0, 361.0, 15.0, 75.0)],
+        0,
+        53,
+    ),
+    mv(
+        Utilt,
+        35,
+        &[hb(7, 12, 5.0, 22.0, 7.0, 11.0, 80.0, 30.0, 100.0)],
+        0,
+        56,
+    ),
+    mv(
+        Dtilt,
+        23,
+        &[hb(7, 9, 18.0, 2.0, 4.5, 10.0, 45.0, 20.0, 50.0)],
+        0,
+        57,
+    ),
+    mv(
+        Fsmash,
+        47,
+        &[
+            hb(10, 13, 24.0, 8.0, 4.0, 20.0, 361.0, 80.0, 70.0),
+            hb(10, 13, 14.0, 10.0, 6.0, 14.0, 361.0, 60.0, 70.0),
+        ],
+        0,
+        60,
+    ),
+    mv(
+        Usmash,
+        45,
+        &[hb(13, 16, 0.0, 24.0, 6.0, 18.0, 90.0, 60.0, 80.0)],
+        0,
+        63,
+    ),
+    mv(
+        Dsmash,
+        59,
+        &[
+            hb(6, 8, 18.0, 3.0, 5.0, 16.0, 70.0, 70.0, 100.0),
+            hb(21, 23, -15.0, 3.0, 5.0, 16.0, 75.0, 70.0, 100.0),
+        ],
+        0,
+        64,
+    ),
+    mv(
+        Nair,
+        48,
+        &[
+            hb(6, 8, 10.0, 10.0, 7.0, 8.0, 361.0, 20.0, 90.0),
+            hb(15, 21, 0.0, 12.0, 10.0, 12.0, 361.0, 20.0, 90.0),
+        ],
+        15,
+        65,
+    ),
+    mv(
+        Fair,
+        33,
+        &[hb(4, 7, 12.0, 10.0, 7.0, 13.0, 361.0, 10.0, 80.0)],
+        15,
+        66,
+    ),
+    mv(
+        Bair,
+        39,
+        &[hb(7, 10, -12.0, 10.0, 7.0, 13.0, 361.0, 10.0, 80.0)],
+        24,
+        67,
+    ),
+    mv(
+        Uair,
+        39,
+        &[hb(5, 9, 0.0, 20.0, 8.0, 13.0, 90.0, 10.0, 80.0)],
+        15,
+        68,
+    ),
+    // The sword tip spikes.
+    mv(
+        Dair,
+        49,
+        &[hb(6, 9, 8.0, -2.0, 7.0, 14.0, 290.0, 10.0, 80.0)],
+        32,
+        69,
+    ),
+    // Not reached (Marth has a special for every direction): Shield Breaker's swing.
+    mv(Special, 37, &SHIELD_BREAKER_HB, 0, 343),
+    GRAB,
+    mv(
+        Fthrow,
+        30,
+        &[hb(1, 1, 8.0, 8.0, 6.0, 4.0, 50.0, 70.0, 45.0)],
+        0,
+        219,
+    ),
+    mv(
+        Bthrow,
+        30,
+        &[hb(1, 1, -8.0, 8.0, 6.0, 4.0, 117.0, 70.0, 60.0)],
+        0,
+        220,
+    ),
+    // Up and down throws: lengths and knockback assumed (Fox's lengths; up straight up, down
+    // low and forward).
+    mv(
+        Uthrow,
+        33,
+        &[hb(1, 1, 0.0, 14.0, 6.0, 4.0, 90.0, 70.0, 60.0)],
+        0,
+        221,
+    ),
+    mv(
+        Dthrow,
+        40,
+        &[hb(1, 1, 0.0, 0.0, 6.0, 4.0, 70.0, 70.0, 50.0)],
+        0,
+        222,
+    ),
+];
+
 /// Jigglypuff's five aerial jumps' vertical speeds. Derived, not read from Melee's table: the
 /// first and last are the speeds whose apexes (gravity applied on the jump's first frame, as
 /// for every aerial jump) are the real replays' 20.45 and 11.59; the three between are spaced
@@ -718,7 +1345,7 @@ static BOWSER_MOVES: [Move; 18] = [
 static PUFF_AIR_JUMPS: [f32; 5] = [1.65, 1.55, 1.45, 1.35, 1.25];
 
 /// The fighters the simulator has.
-pub static FIGHTERS: [Fighter; 3] = [
+pub static FIGHTERS: [Fighter; 5] = [
     // Fox: Melee's attribute values (as in meleelight's table of Melee's data, whose "dash turn
     // initial velocity" 1.9 is the dash initial velocity the real replays show), except where
     // a comment says a value was derived from real replays.
@@ -760,6 +1387,8 @@ pub static FIGHTERS: [Fighter; 3] = [
         airdodge_frames: 49,
         size: (4.0, 13.0),
         moves: &FOX_MOVES,
+        specials: &FOX_SPECIALS,
+        air_jump_actions: &[],
     },
     // Jigglypuff: Melee's attribute values (meleelight's table), except the aerial jumps
     // (derived, see PUFF_AIR_JUMPS) and the three marked as assumed.
@@ -802,6 +1431,9 @@ pub static FIGHTERS: [Fighter; 3] = [
         airdodge_frames: 49,
         size: (5.0, 10.0),
         moves: &PUFF_MOVES,
+        specials: &PUFF_SPECIALS,
+        // Melee's ftPurin motion states Jump2..Jump6 (341–345).
+        air_jump_actions: &[341, 342, 343, 344, 345],
     },
     // Bowser: weight, gravity, terminal and fast-fall speeds and jump squat are Melee's. The
     // rest are the simulator's earlier values renamed into Melee's attributes (walk 1.0, run
@@ -844,6 +1476,93 @@ pub static FIGHTERS: [Fighter; 3] = [
         airdodge_frames: 49,
         size: (7.0, 20.0),
         moves: &BOWSER_MOVES,
+        specials: &[],
+        air_jump_actions: &[],
+    },
+    // Falco: Melee's attribute values (meleelight's table of Melee's data, taking its dash
+    // turn initial velocity 1.9 as the dash initial velocity, as for Fox), checked against the
+    // real replays by the fidelity bench; the dash-to-run frame is the replays' 11-frame dash.
+    Fighter {
+        character: ExternalCharacter(20),
+        archetype: "fast faller",
+        weight: 80.0,
+        gravity: 0.17,
+        terminal: 3.1,
+        fast_fall: 3.5,
+        walk_init_vel: 0.2,
+        walk_accel: 0.1,
+        walk_max_vel: 1.4,
+        ground_friction: 0.08,
+        dash_initial_velocity: 1.9,
+        dash_run_accel_a: 0.1,
+        dash_run_accel_b: 0.02,
+        run_terminal_velocity: 1.5,
+        dash_run_frame: 11,
+        dash_frames: 21,
+        jump_squat: 5,
+        jump_h_initial_velocity: 0.7,
+        jump_v_initial_velocity: 4.1,
+        hop_v_initial_velocity: 1.9,
+        ground_to_air_multiplier: 1.0,
+        jump_h_max_velocity: 1.7,
+        air_jump_v_multiplier: 0.94,
+        air_jump_h_multiplier: 0.94,
+        air_jump_v: &[],
+        air_jumps: 1,
+        air_mobility_a: 0.05,
+        air_mobility_b: 0.02,
+        air_max_h: 0.83,
+        air_friction: 0.02,
+        landing_lag: 4,
+        // The real replays: 49 frames, as Fox's.
+        airdodge_frames: 49,
+        // Assumed (a little taller than Fox).
+        size: (4.5, 14.0),
+        moves: &FALCO_MOVES,
+        specials: &FALCO_SPECIALS,
+        air_jump_actions: &[],
+    },
+    // Marth: Melee's attribute values (meleelight's table), checked against the real replays
+    // by the fidelity bench; the dash-to-run frame is the replays' 15-frame dash.
+    Fighter {
+        character: ExternalCharacter(9),
+        archetype: "swordsman",
+        weight: 87.0,
+        gravity: 0.085,
+        terminal: 2.2,
+        fast_fall: 2.5,
+        walk_init_vel: 0.15,
+        walk_accel: 0.0,
+        walk_max_vel: 1.6,
+        ground_friction: 0.06,
+        dash_initial_velocity: 1.5,
+        dash_run_accel_a: 0.06,
+        dash_run_accel_b: 0.0,
+        run_terminal_velocity: 1.8,
+        dash_run_frame: 15,
+        dash_frames: 27,
+        jump_squat: 4,
+        jump_h_initial_velocity: 1.0,
+        jump_v_initial_velocity: 2.4,
+        hop_v_initial_velocity: 1.5,
+        ground_to_air_multiplier: 0.8,
+        jump_h_max_velocity: 1.2,
+        air_jump_v_multiplier: 0.88,
+        air_jump_h_multiplier: 1.0,
+        air_jump_v: &[],
+        air_jumps: 1,
+        air_mobility_a: 0.03,
+        air_mobility_b: 0.02,
+        air_max_h: 0.9,
+        air_friction: 0.005,
+        landing_lag: 4,
+        // The real replays: 49 frames.
+        airdodge_frames: 49,
+        // Assumed.
+        size: (4.5, 17.0),
+        moves: &MARTH_MOVES,
+        specials: &MARTH_SPECIALS,
+        air_jump_actions: &[],
     },
 ];
 

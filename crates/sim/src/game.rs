@@ -5,8 +5,9 @@
 //! same inputs give the same game.
 
 use crate::damage;
-use crate::fighter::{action, Fighter, Hitbox, Move, MoveKind};
+use crate::fighter::{action, Fighter, Hitbox, MoveKind};
 use crate::options::{self, Opt};
+use crate::specials::{self, Shot, SpecialDir};
 use crate::stage::Stage;
 use exphil_replay::InternalCharacter;
 use exphil_state::{Buttons, Controller, Fighter as View, GameState, ItemState, MAX_ITEMS};
@@ -129,6 +130,8 @@ pub enum Act {
     /// A ground, defensive or ledge option (turns, crouch, shield start and release, rolls,
     /// ledge getups, being thrown): see [`crate::options`].
     Opt(Opt),
+    /// A special move's phase (see [`crate::specials`]).
+    Special(SpecialDir, u8),
 }
 
 /// One player's state.
@@ -196,6 +199,12 @@ pub struct Player {
     pub tech_window: u8,
     /// Frames before another L or R press may open a tech window.
     pub tech_lockout: u8,
+    /// A special's launch angle (Fire Fox), in radians.
+    pub special_angle: f32,
+    /// Whether B was pressed again during the special's phase.
+    pub special_b: bool,
+    /// Projectiles in flight.
+    pub shots: [Shot; 2],
 }
 
 impl Player {
@@ -232,6 +241,9 @@ impl Player {
             dead_action: damage::id::DEAD_DOWN,
             tech_window: 0,
             tech_lockout: 0,
+            special_angle: 0.0,
+            special_b: false,
+            shots: [Shot::default(); 2],
         }
     }
 
@@ -251,6 +263,7 @@ impl Player {
             || matches!(self.act, Act::Dead | Act::Ledge | Act::Climb | Act::Respawn)
             || (self.act == Act::Airdodge && (4..=29).contains(&self.frame))
             || options::intangible(self)
+            || specials::intangible(self)
     }
 
     /// The Melee action id shown for this state.
@@ -289,6 +302,7 @@ impl Player {
             | Act::DownAttack(_)
             | Act::Rebirth => damage::action(self),
             Act::Opt(o) => options::action_of(o),
+            Act::Special(..) => specials::action(self),
         }
     }
 
@@ -499,6 +513,7 @@ impl Game {
             self.update(i);
         }
         self.hits(&mut info);
+        specials::shots(self, &mut info);
         self.grabs();
         for i in 0..2 {
             self.blast(i, &mut info);
@@ -621,7 +636,8 @@ impl Game {
             | Act::Opt(
                 Opt::Turn { .. } | Opt::RunBrake | Opt::Squat | Opt::SquatWait | Opt::SquatRv,
             ) => {
-                if jump {
+                // B with the stick flicked up is an up special, not a tap jump.
+                if jump && !p.fresh(B) {
                     p.jump_held = true;
                     p.set(Act::JumpSquat);
                 } else if shield_held {
@@ -629,7 +645,7 @@ impl Game {
                 } else if p.fresh(Z) {
                     p.set(Act::Attack(MoveKind::Grab));
                 } else if p.fresh(B) {
-                    p.set(Act::Attack(MoveKind::Special));
+                    specials::start(p, sx, sy);
                 } else if p.fresh(A) || c_fresh {
                     let (dx, dy, smash) = if c_fresh {
                         (cx, cy, true)
@@ -672,7 +688,7 @@ impl Game {
                 }
             }
             Act::Air | Act::DamageFall => {
-                if jump && p.jumps > 0 {
+                if jump && p.jumps > 0 && !p.fresh(B) {
                     // Aerial jumps: multi-jumpers' each lower, everyone else's the jump
                     // speed times the air jump multiplier; gravity applies on the first frame.
                     let nth = (f.air_jumps - p.jumps) as usize;
@@ -690,6 +706,10 @@ impl Game {
                     } else {
                         action::JUMP_AERIAL_F
                     };
+                    // Multi-jumpers show each aerial jump's own action (Jigglypuff's Jump2-6).
+                    if let Some(&a) = f.air_jump_actions.get(nth) {
+                        p.jump_action = a;
+                    }
                 } else if shield_fresh {
                     p.set(Act::Airdodge);
                     p.fast_fall = false;
@@ -702,7 +722,7 @@ impl Game {
                         p.vy = AIRDODGE_FORCE * a.sin();
                     }
                 } else if p.fresh(B) {
-                    p.set(Act::Attack(MoveKind::Special));
+                    specials::start(p, sx, sy);
                 } else if p.fresh(A) || c_fresh {
                     let (dx, dy) = if c_fresh { (cx, cy) } else { (sx, sy) };
                     p.set(Act::Attack(air_move(dx * p.facing, dy)));
@@ -760,6 +780,7 @@ impl Game {
                 }
             }
             Act::Holding | Act::Held => {}
+            Act::Special(..) => specials::update(p, frame),
             Act::Airdodge => {
                 if frame >= f.airdodge_frames {
                     p.set(Act::FallSpecial);
@@ -789,7 +810,9 @@ impl Game {
         }
         // Movement.
         let f = p.fighter;
-        if p.grounded {
+        if matches!(p.act, Act::Special(..)) {
+            specials::physics(p, sx, sy, psy, air_drift);
+        } else if p.grounded {
             p.vx = match p.act {
                 Act::Walk => {
                     // Melee's walk: a stick-scaled plus a constant acceleration, tapered
@@ -922,6 +945,7 @@ impl Game {
                     let landed = match p.act {
                         Act::Hitstun | Act::DamageFall => Some(damage::land(p, f.landing_lag)),
                         Act::Attack(MoveKind::Special) => None,
+                        Act::Special(..) => specials::land(p),
                         Act::Airdodge | Act::FallSpecial => {
                             Some(Act::LandingSpecial(LANDING_SPECIAL_LAG))
                         }
@@ -956,10 +980,10 @@ impl Game {
                         && (-4.0..=14.0).contains(&dx)
                         && (-25.0..=4.0).contains(&p.y)
                         && p.ledge_cooldown == 0
-                        && matches!(
+                        && (matches!(
                             p.act,
                             Act::Air | Act::Airdodge | Act::FallSpecial | Act::DamageFall
-                        )
+                        ) || specials::grabs_ledge(p))
                         && (ox.abs() < stage.edge
                             || ox.signum() != side
                             || (ox.abs() - stage.edge) > 14.0)
@@ -986,25 +1010,14 @@ impl Game {
         let mut landed: [Option<(usize, Hitbox)>; 2] = [None, None];
         for (a, slot) in landed.iter_mut().enumerate() {
             let (att, def) = (&self.players[a], &self.players[1 - a]);
-            let Act::Attack(kind) = att.act else { continue };
-            if att.hitlag > 0
-                || matches!(
-                    kind,
-                    MoveKind::Grab
-                        | MoveKind::Fthrow
-                        | MoveKind::Bthrow
-                        | MoveKind::Uthrow
-                        | MoveKind::Dthrow
-                )
-            {
+            let Some(hitboxes) = specials::active_hitboxes(att) else {
                 continue;
-            }
+            };
             if def.intangible() {
                 continue;
             }
-            let m: &Move = att.fighter.get(kind);
             let f = att.frame;
-            for (h_i, h) in m.hitboxes.iter().enumerate() {
+            for (h_i, h) in hitboxes.iter().enumerate() {
                 if f < h.start || f > h.end || att.connected >> h_i & 1 == 1 {
                     continue;
                 }

@@ -16,6 +16,7 @@ pub mod game;
 pub mod options;
 pub mod record;
 pub mod slp;
+pub mod specials;
 pub mod stage;
 
 pub use agent::{Agent, Bots, Delayed, UnknownBot};

@@ -187,12 +187,16 @@ fn the_report_compares_real_and_simulated_and_lists_failed_files() {
     let table = report.table();
     println!("{table}");
     assert!(table.contains("libmelee__corrupt_game_1.slp"));
-    // Fox and Jigglypuff are in both; the simulated ones come first.
-    assert!(report.characters.iter().take(2).all(|c| c.simulated));
+    // Fox, Jigglypuff, Falco and Marth are in both; the simulated ones come first.
+    assert!(report.characters.iter().take(4).all(|c| c.simulated));
     assert!(report
         .characters
         .iter()
-        .any(|c| c.name == "Falco" && !c.simulated));
+        .any(|c| c.name == "Falco" && c.simulated));
+    assert!(report
+        .characters
+        .iter()
+        .any(|c| c.name == "Captain Falcon" && !c.simulated));
     let fox = report.characters.iter().find(|c| c.name == "Fox").unwrap();
     let cov = fox.coverage.unwrap();
     assert!(cov > 0.3 && cov < 1.0, "Fox coverage {cov}");

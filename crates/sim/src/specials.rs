@@ -1,0 +1,661 @@
+//! Special moves (B, alone or with a direction) as Melee plays them: each is a short list of
+//! phases, every phase shown with its Melee action id (one for the ground, one for the air),
+//! lasting its Melee frame count, with its own hitboxes and motion — Fox's and Falco's Blaster
+//! (a projectile), Fire Fox / Fire Bird (charge, launch along the stick, helpless fall),
+//! Illusion / Phantasm (startup, dash, end), Jigglypuff's Rest (she sleeps in Rest's own
+//! action) and Pound, Marth's Shield Breaker, Dancing Blade, Dolphin Slash and Counter.
+//!
+//! The game calls in through a few hooks: [`start`] when B is pressed, [`update`] and
+//! [`physics`] each frame of a special, [`land`] on touching down, [`active_hitboxes`] for the
+//! hit check, [`intangible`], [`grabs_ledge`] and [`shots`] for projectiles. Nothing here
+//! allocates. Where a fighter has no special for a direction, B falls back to its down
+//! special, else to its `MoveKind::Special` move.
+
+use crate::fighter::{Fighter, Hitbox, MoveKind};
+use crate::game::{Act, Game, Player, StepInfo};
+
+/// The B button's index in the controller.
+const B: usize = 1;
+/// Stick deflection past which B takes a direction.
+const DIRECTION_STICK: f32 = 0.5;
+/// Below this stick deflection a Fire Fox launches straight up.
+const LAUNCH_DEADZONE: f32 = 0.2;
+/// Landing lag of a helpless landing (LandingFallSpecial), as the game's own.
+const HELPLESS_LANDING: u16 = 10;
+
+/// Which special: B alone or with a direction (Melee's SpecialN, S, Hi and Lw).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SpecialDir {
+    /// Neutral B.
+    N,
+    /// Side B.
+    S,
+    /// Up B.
+    Hi,
+    /// Down B.
+    Lw,
+}
+
+/// How a phase moves the fighter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Motion {
+    /// As an attack: ground friction; in the air drift, gravity and fast fall.
+    Drift,
+    /// Held still: speed kept at zero (Illusion's startup).
+    Stall,
+    /// Fire Fox's charge: horizontal speed lost to friction; in the air no fall for `delay`
+    /// frames, then `fall` more downward speed each frame.
+    Hover {
+        /// Frames without falling.
+        delay: u16,
+        /// Downward speed gained per frame after the delay.
+        fall: f32,
+    },
+    /// A launch along the stick (straight up when neutral) at `speed`, the speed dropping by
+    /// `decel` a frame from frame `decel_from` (0-based) of the phase.
+    Launch {
+        /// Launch speed.
+        speed: f32,
+        /// First frame that slows down.
+        decel_from: u16,
+        /// Speed lost per frame.
+        decel: f32,
+    },
+    /// A dash forward at `speed` on frames `from..=to` (0-based), still on the others.
+    Dash {
+        /// Speed.
+        speed: f32,
+        /// First moving frame.
+        from: u16,
+        /// Last moving frame.
+        to: u16,
+    },
+    /// After a dash: `speed` forward on entry, slowing by `decel` a frame; gravity and air
+    /// friction in the air, no drift.
+    Slide {
+        /// Entry speed.
+        speed: f32,
+        /// Speed lost per frame.
+        decel: f32,
+    },
+    /// Falls without drift (air friction and gravity); ground friction on the ground.
+    Fall,
+    /// Pound: speed lost by `slow` a frame, then on frame `at` a lunge at `speed` kept at the
+    /// rate `keep` per frame; gravity in the air, no drift.
+    Lunge {
+        /// Frame of the lunge (0-based).
+        at: u16,
+        /// Speed lost per frame before it.
+        slow: f32,
+        /// Lunge speed.
+        speed: f32,
+        /// Share of the speed kept each frame after it.
+        keep: f32,
+    },
+    /// Dolphin Slash: still for `from` frames (falling under gravity in the air), then the
+    /// rise: `jump[i]` upward on frame `from + i`, then `vy` upward losing `decel` a frame
+    /// until it falls, then `fall` more downward speed a frame.
+    Rise {
+        /// First rising frame.
+        from: u16,
+        /// Upward speeds of the first rising frames.
+        jump: &'static [f32],
+        /// Upward speed after them.
+        vy: f32,
+        /// Upward speed lost per frame while rising.
+        decel: f32,
+        /// Downward speed gained per frame while falling.
+        fall: f32,
+    },
+}
+
+/// What touching the ground does to a phase.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Land {
+    /// Normal landing lag (Landing).
+    Normal,
+    /// The phase goes on, shown with its ground id.
+    Stay,
+    /// Landing lag `frames` long, shown as `action`.
+    Lag {
+        /// Melee action id.
+        action: u16,
+        /// Frames.
+        frames: u16,
+    },
+    /// A helpless landing (LandingFallSpecial).
+    Helpless,
+}
+
+/// How a phase leads to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chain {
+    /// The next phase follows when this one ends.
+    Always,
+    /// The phase plays again when B was pressed during it, else the next follows (the
+    /// Blaster's loop).
+    RepeatOnB,
+    /// The next phase follows only when B was pressed during this one; otherwise the special
+    /// ends here (Dancing Blade's follow-ups).
+    NextOnB,
+    /// The phase ends early when B is let go (Shield Breaker's charge).
+    WhileHeld,
+}
+
+/// One phase of a special.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Phase {
+    /// Melee action ids on the ground and in the air (facing right where they differ).
+    pub action: [u16; 2],
+    /// Added to the ids when facing left (Rest's L ids are 2 below its R ones), else 0.
+    pub left_offset: i16,
+    /// Frames on the ground and in the air; 0 in the air: until it lands.
+    pub frames: [u16; 2],
+    /// Hitboxes, frames counted from the phase's first frame (0).
+    pub hitboxes: &'static [Hitbox],
+    /// Motion.
+    pub motion: Motion,
+    /// Touching down.
+    pub land: Land,
+    /// How it leads to the next phase.
+    pub chain: Chain,
+    /// The frame (0-based) this phase fires the special's shot, if it has one.
+    pub fire: Option<u16>,
+    /// Frames (0-based, inclusive) in which hitboxes pass through (Counter's window).
+    pub intangible: Option<(u16, u16)>,
+}
+
+/// A projectile's flight and hitbox.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShotKind {
+    /// Launch point ahead of and above the feet.
+    pub offset: (f32, f32),
+    /// Speed (units per frame, forward).
+    pub speed: f32,
+    /// Frames it flies.
+    pub life: u16,
+    /// Its hitbox (position unused; radius, damage and knockback).
+    pub hitbox: Hitbox,
+}
+
+/// A special move.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Special {
+    /// Its input.
+    pub dir: SpecialDir,
+    /// Its phases, in order.
+    pub phases: &'static [Phase],
+    /// Ends in helpless fall (FallSpecial) when airborne, and may grab ledges.
+    pub helpless: bool,
+    /// Its projectile.
+    pub shot: Option<ShotKind>,
+}
+
+/// A projectile in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Shot {
+    /// Position.
+    pub x: f32,
+    /// Position.
+    pub y: f32,
+    /// Speed.
+    pub vx: f32,
+    /// Frames left (0: none).
+    pub life: u16,
+    /// Radius.
+    pub r: f32,
+    /// Damage.
+    pub damage: f32,
+    /// Launch angle (361: Sakurai angle).
+    pub angle: f32,
+    /// Base knockback.
+    pub bkb: f32,
+    /// Knockback growth.
+    pub kbg: f32,
+}
+
+/// A phase with the usual defaults: drift, normal landing, always chained, no shot.
+pub const fn phase(action: [u16; 2], frames: [u16; 2], hitboxes: &'static [Hitbox]) -> Phase {
+    Phase {
+        action,
+        left_offset: 0,
+        frames,
+        hitboxes,
+        motion: Motion::Drift,
+        land: Land::Normal,
+        chain: Chain::Always,
+        fire: None,
+        intangible: None,
+    }
+}
+
+impl Phase {
+    /// With this motion.
+    pub const fn motion(mut self, m: Motion) -> Phase {
+        self.motion = m;
+        self
+    }
+    /// With this landing.
+    pub const fn land(mut self, l: Land) -> Phase {
+        self.land = l;
+        self
+    }
+    /// With this chain.
+    pub const fn chain(mut self, c: Chain) -> Phase {
+        self.chain = c;
+        self
+    }
+    /// Firing the shot on this frame.
+    pub const fn fire(mut self, frame: u16) -> Phase {
+        self.fire = Some(frame);
+        self
+    }
+    /// Intangible on these frames.
+    pub const fn intangible(mut self, from: u16, to: u16) -> Phase {
+        self.intangible = Some((from, to));
+        self
+    }
+    /// Facing left, the ids are offset by this.
+    pub const fn left_offset(mut self, d: i16) -> Phase {
+        self.left_offset = d;
+        self
+    }
+}
+
+impl Fighter {
+    /// The special for a direction, if the fighter has one.
+    pub fn special(&self, dir: SpecialDir) -> Option<&'static Special> {
+        self.specials.iter().find(|s| s.dir == dir)
+    }
+}
+
+fn current(p: &Player) -> Option<(&'static Special, &'static Phase)> {
+    let Act::Special(dir, i) = p.act else {
+        return None;
+    };
+    let s = p.fighter.special(dir)?;
+    Some((s, s.phases.get(i as usize)?))
+}
+
+fn enter(p: &mut Player, dir: SpecialDir, i: u8) {
+    p.set(Act::Special(dir, i));
+    p.connected = 0;
+    p.special_b = false;
+}
+
+/// B pressed while actionable, with the stick at (`sx`, `sy`): starts the special for that
+/// direction (a side special turns to the stick first), or falls back as the module says.
+pub fn start(p: &mut Player, sx: f32, sy: f32) {
+    let dir = if sy.abs() >= sx.abs() && sy > DIRECTION_STICK {
+        SpecialDir::Hi
+    } else if sy.abs() >= sx.abs() && sy < -DIRECTION_STICK {
+        SpecialDir::Lw
+    } else if sx.abs() > DIRECTION_STICK {
+        SpecialDir::S
+    } else {
+        SpecialDir::N
+    };
+    let f = p.fighter;
+    let chosen = f.special(dir).or_else(|| f.special(SpecialDir::Lw));
+    match chosen {
+        Some(s) => {
+            if s.dir == SpecialDir::S {
+                p.facing = sx.signum();
+            }
+            p.fast_fall = false;
+            enter(p, s.dir, 0);
+        }
+        None => p.set(Act::Attack(MoveKind::Special)),
+    }
+}
+
+/// The Melee action id a special shows.
+pub fn action(p: &Player) -> u16 {
+    match current(p) {
+        Some((_, ph)) => {
+            let id = ph.action[usize::from(!p.grounded)];
+            if p.facing < 0.0 {
+                (id as i16 + ph.left_offset) as u16
+            } else {
+                id
+            }
+        }
+        None => crate::fighter::action::WAIT,
+    }
+}
+
+/// Hitboxes of the move or special phase a player is in (none in hitlag, grabs and throws).
+pub fn active_hitboxes(p: &Player) -> Option<&'static [Hitbox]> {
+    if p.hitlag > 0 {
+        return None;
+    }
+    match p.act {
+        Act::Attack(
+            MoveKind::Grab
+            | MoveKind::Fthrow
+            | MoveKind::Bthrow
+            | MoveKind::Uthrow
+            | MoveKind::Dthrow,
+        ) => None,
+        Act::Attack(k) => Some(p.fighter.get(k).hitboxes),
+        Act::Special(..) => current(p).map(|(_, ph)| ph.hitboxes),
+        _ => None,
+    }
+}
+
+/// Whether a special's phase makes the player intangible now.
+pub fn intangible(p: &Player) -> bool {
+    current(p)
+        .and_then(|(_, ph)| ph.intangible)
+        .is_some_and(|(a, b)| (a..=b).contains(&p.frame))
+}
+
+/// Whether a player in a special may grab a ledge (recovery specials, falling).
+pub fn grabs_ledge(p: &Player) -> bool {
+    current(p).is_some_and(|(s, _)| s.helpless)
+}
+
+/// One frame of a special's state machine (`frame` is the frame count already advanced):
+/// a B press is remembered, shots fire, and a phase that is over leads to the next, plays
+/// again, or ends the special.
+pub fn update(p: &mut Player, frame: u16) {
+    let Some((s, ph)) = current(p) else {
+        p.set(if p.grounded { Act::Idle } else { Act::Air });
+        return;
+    };
+    let Act::Special(dir, i) = p.act else { return };
+    let b_held = p.input.buttons.pressed(B);
+    if b_held && !p.prev.buttons.pressed(B) {
+        p.special_b = true;
+    }
+    if let (Some(at), Some(kind)) = (ph.fire, s.shot) {
+        if frame == at {
+            fire(p, &kind);
+        }
+    }
+    let len = ph.frames[usize::from(!p.grounded)];
+    let over = (len > 0 && frame >= len) || (ph.chain == Chain::WhileHeld && !b_held);
+    if !over {
+        return;
+    }
+    let again = p.special_b;
+    let next = match ph.chain {
+        Chain::RepeatOnB if again => Some(i),
+        Chain::NextOnB if !again => None,
+        _ => Some(i + 1),
+    };
+    match next {
+        Some(n) if (n as usize) < s.phases.len() => enter(p, dir, n),
+        _ => {
+            p.set(if p.grounded {
+                Act::Idle
+            } else if s.helpless {
+                Act::FallSpecial
+            } else {
+                Act::Air
+            });
+        }
+    }
+}
+
+fn fire(p: &mut Player, kind: &ShotKind) {
+    let shot = Shot {
+        x: p.x + p.facing * kind.offset.0,
+        y: p.y + kind.offset.1,
+        vx: p.facing * kind.speed,
+        life: kind.life,
+        r: kind.hitbox.r,
+        damage: kind.hitbox.damage,
+        angle: kind.hitbox.angle,
+        bkb: kind.hitbox.bkb,
+        kbg: kind.hitbox.kbg,
+    };
+    // The older of the two slots makes way.
+    let slot = if p.shots[0].life <= p.shots[1].life {
+        0
+    } else {
+        1
+    };
+    p.shots[slot] = shot;
+}
+
+fn toward_zero(v: f32, friction: f32) -> f32 {
+    if friction >= v.abs() {
+        0.0
+    } else {
+        v - friction.copysign(v)
+    }
+}
+
+/// One frame of a special's motion, in place of the game's own (`sx`, `sy` the stick,
+/// `psy` the last frame's stick y, `drift` the game's air drift).
+pub fn physics(p: &mut Player, sx: f32, sy: f32, psy: f32, drift: fn(&Fighter, f32, f32) -> f32) {
+    let Some((_, ph)) = current(p) else { return };
+    let f = p.fighter;
+    let frame = p.frame;
+    let fall = |p: &mut Player| {
+        p.vx = toward_zero(p.vx, f.air_friction);
+        p.vy = (p.vy - f.gravity).max(-f.terminal);
+    };
+    match ph.motion {
+        Motion::Drift => {
+            if p.grounded {
+                p.vx = toward_zero(p.vx, f.ground_friction);
+            } else {
+                p.vx = drift(f, p.vx, sx);
+                if p.vy < 0.0 && sy < -0.7 && psy > -0.3 {
+                    p.fast_fall = true;
+                }
+                p.vy = if p.fast_fall {
+                    -f.fast_fall
+                } else {
+                    (p.vy - f.gravity).max(-f.terminal)
+                };
+            }
+        }
+        Motion::Stall => {
+            p.vx = 0.0;
+            p.vy = 0.0;
+        }
+        Motion::Hover { delay, fall } => {
+            if p.grounded {
+                p.vx = toward_zero(p.vx, f.ground_friction);
+            } else {
+                p.vx = toward_zero(p.vx, f.air_friction);
+                p.vy = if frame == 0 {
+                    0.0
+                } else if frame >= delay {
+                    (p.vy - fall).max(-f.terminal)
+                } else {
+                    p.vy
+                };
+            }
+        }
+        Motion::Launch {
+            speed,
+            decel_from,
+            decel,
+        } => {
+            if frame == 0 {
+                p.special_angle = if sx.hypot(sy) < LAUNCH_DEADZONE {
+                    std::f32::consts::FRAC_PI_2
+                } else {
+                    let a = sy.atan2(sx);
+                    if p.grounded {
+                        a.clamp(0.0, std::f32::consts::PI)
+                    } else {
+                        a
+                    }
+                };
+                if p.special_angle.cos().abs() > 0.05 {
+                    p.facing = p.special_angle.cos().signum();
+                }
+            }
+            let s = if frame < decel_from {
+                speed
+            } else {
+                (speed - decel * (frame - decel_from + 1) as f32).max(0.0)
+            };
+            p.vx = s * p.special_angle.cos();
+            p.vy = s * p.special_angle.sin();
+            if p.grounded && p.vy > 0.0 {
+                p.grounded = false;
+            }
+            if p.grounded {
+                p.vy = 0.0;
+            }
+        }
+        Motion::Dash { speed, from, to } => {
+            p.vx = if (from..=to).contains(&frame) {
+                p.facing * speed
+            } else {
+                0.0
+            };
+            p.vy = 0.0;
+        }
+        Motion::Slide { speed, decel } => {
+            if frame == 0 {
+                p.vx = p.facing * speed;
+            } else {
+                p.vx = toward_zero(p.vx, decel);
+            }
+            if !p.grounded {
+                p.vy = (p.vy - f.gravity).max(-f.terminal);
+            }
+        }
+        Motion::Fall => {
+            if p.grounded {
+                p.vx = toward_zero(p.vx, f.ground_friction);
+            } else {
+                fall(p);
+            }
+        }
+        Motion::Lunge {
+            at,
+            slow,
+            speed,
+            keep,
+        } => {
+            p.vx = if frame < at {
+                toward_zero(p.vx, slow)
+            } else if frame == at {
+                p.facing * speed
+            } else {
+                p.vx * keep
+            };
+            if !p.grounded {
+                p.vy = (p.vy - f.gravity).max(-f.terminal);
+            }
+        }
+        Motion::Rise {
+            from,
+            jump,
+            vy,
+            decel,
+            fall,
+        } => {
+            p.vx = if p.grounded {
+                toward_zero(p.vx, f.ground_friction)
+            } else {
+                toward_zero(p.vx, f.air_friction)
+            };
+            if frame < from {
+                if !p.grounded {
+                    p.vy = (p.vy - f.gravity).max(-f.terminal);
+                }
+            } else if let Some(&up) = jump.get((frame - from) as usize) {
+                p.vy = up;
+                p.grounded = false;
+            } else if frame == from + jump.len() as u16 {
+                p.vy = vy;
+            } else if p.vy > 0.0 {
+                p.vy -= decel;
+            } else {
+                p.vy = (p.vy - fall).max(-f.terminal);
+            }
+        }
+    }
+}
+
+/// Touching down in a special: the act that follows, or `None` to go on (shown with the
+/// phase's ground id).
+pub fn land(p: &Player) -> Option<Act> {
+    let (s, ph) = current(p)?;
+    match ph.land {
+        Land::Stay => None,
+        Land::Normal => Some(Act::Landing(p.fighter.landing_lag)),
+        Land::Lag { action, frames } => Some(Act::LandingAir(frames, action)),
+        Land::Helpless => Some(if s.helpless {
+            Act::LandingSpecial(HELPLESS_LANDING)
+        } else {
+            Act::Landing(p.fighter.landing_lag)
+        }),
+    }
+}
+
+/// Projectiles fly one frame and hit the other player (damage, and Melee's knockback
+/// formula as the game's own hits use it); a shield takes the damage instead. Runs after the
+/// game's hit check.
+pub fn shots(g: &mut Game, info: &mut StepInfo) {
+    for a in 0..2 {
+        for k in 0..2 {
+            let mut s = g.players[a].shots[k];
+            if s.life == 0 {
+                continue;
+            }
+            s.life -= 1;
+            s.x += s.vx;
+            if g.stage.outside(s.x, s.y) {
+                s.life = 0;
+            }
+            let def = &g.players[1 - a];
+            let (w, h) = def.fighter.size;
+            let nx = s.x.clamp(def.x - w, def.x + w);
+            let ny = s.y.clamp(def.y, def.y + h);
+            let touches = (s.x - nx).powi(2) + (s.y - ny).powi(2) <= s.r * s.r;
+            if s.life > 0 && touches && !def.intangible() && def.act != Act::Dead {
+                s.life = 0;
+                hit(g, a, &s, info);
+            }
+            g.players[a].shots[k] = s;
+        }
+    }
+}
+
+fn hit(g: &mut Game, a: usize, s: &Shot, info: &mut StepInfo) {
+    let def = &mut g.players[1 - a];
+    if def.act == Act::Shield {
+        def.shield -= s.damage;
+        return;
+    }
+    def.percent += s.damage;
+    info.damage_dealt[a] += s.damage;
+    let (p, w) = (def.percent, def.fighter.weight);
+    let kb = (((p / 10.0 + p * s.damage / 20.0) * 200.0 / (w + 100.0) * 1.4) + 18.0) * s.kbg
+        / 100.0
+        + s.bkb;
+    if s.kbg == 0.0 && s.bkb == 0.0 {
+        return; // Fox's laser: damage only.
+    }
+    let angle = if s.angle == 361.0 {
+        if def.grounded && kb < 32.0 {
+            0.0
+        } else {
+            44.0
+        }
+    } else {
+        s.angle
+    };
+    let dir = s.vx.signum();
+    let rad = angle.to_radians();
+    def.kx = dir * rad.cos() * kb * 0.03;
+    def.ky = rad.sin() * kb * 0.03;
+    def.vx = 0.0;
+    def.vy = 0.0;
+    def.fast_fall = false;
+    def.hitstun = (kb * 0.4).floor() as u16;
+    def.hitlag = (s.damage / 3.0 + 3.0).floor() as u16;
+    if def.hitstun > 0 && !matches!(def.act, Act::Holding | Act::Held) {
+        def.set(Act::Hitstun);
+    }
+}
