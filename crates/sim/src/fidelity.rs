@@ -133,10 +133,11 @@ pub enum Quantity {
     /// Share of those airborne airdodges followed by a helpless fall (35–37): the mean of 1s
     /// and 0s.
     AirdodgeHelplessShare,
-    /// Wavedash landing: frames of a LandingFallSpecial (43) run right after EscapeAir (236).
+    /// Wavedash landing: frames of a LandingFallSpecial (43) run right after an EscapeAir (236)
+    /// of at most 10 frames (an airdodge into the ground; a later one has lost its speed).
     WavedashLandingFrames,
     /// Wavedash slide: |x| travelled from the last EscapeAir frame to the last frame of that
-    /// LandingFallSpecial run.
+    /// LandingFallSpecial run (the same wavedashes).
     WavedashSlide,
 }
 

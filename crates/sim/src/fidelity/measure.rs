@@ -403,6 +403,9 @@ fn falling(out: &mut CharacterSamples, s: &Stretch) {
     }
 }
 
+/// The longest airdodge (EscapeAir frames) whose landing counts as a wavedash.
+const WAVEDASH_DODGE_FRAMES: usize = 10;
+
 /// The rules on runs of one action: jump squat and hops, dash, landings, airdodges, wavedashes.
 fn action_runs(out: &mut CharacterSamples, s: &Stretch) {
     use Quantity::*;
@@ -453,7 +456,13 @@ fn action_runs(out: &mut CharacterSamples, s: &Stretch) {
                 }
             }
             LANDING_FALL_SPECIAL => {
-                if next.is_some() && prev.action == ESCAPE_AIR {
+                // A wavedash: an airdodge that meets the ground within its first 10 frames
+                // (a late one has lost its speed: a landing, not a wavedash).
+                let dodge = (0..start)
+                    .rev()
+                    .take_while(|&i| f[i].action == ESCAPE_AIR)
+                    .count();
+                if next.is_some() && prev.action == ESCAPE_AIR && dodge <= WAVEDASH_DODGE_FRAMES {
                     out.push(WavedashLandingFrames, len as f64);
                     out.push(WavedashSlide, (f[end].x - prev.x).abs() as f64);
                 }
