@@ -612,6 +612,12 @@ impl Learner {
         } else {
             self.returns_done.iter().sum::<f32>() / self.returns_done.len() as f32
         };
+        // "NaN" would read as a fault: no episode ended in this update.
+        let ret = if mean_return.is_finite() {
+            format!("{mean_return:.2}")
+        } else {
+            "- (none ended)".to_string()
+        };
         let UpdateStats {
             policy_loss,
             value_loss,
@@ -629,7 +635,7 @@ impl Learner {
         };
         (ctx.say)(Line::Note(format!(
             "{who}update {}: {}/{} frames ({:.0}/s; update {:.1} s), episodes {} (won {}, lost {}), \
-             return/episode {mean_return:.2}, policy {policy_loss:.3}, value {value_loss:.3}, \
+             return/episode {ret}, policy {policy_loss:.3}, value {value_loss:.3}, \
              entropy {entropy:.2}, KL teacher {teacher_kl:.3}, approx KL {approx_kl:.4}, clipped \
              {:.0}%{}",
             self.updates,
@@ -661,7 +667,7 @@ impl Learner {
             done: self.steps,
             total: a.timesteps,
             message: format!(
-                "{who}update {}: return/episode {mean_return:.2}, policy {policy_loss:.3}, \
+                "{who}update {}: return/episode {ret}, policy {policy_loss:.3}, \
                  {:.0} frames/s",
                 self.updates,
                 (self.steps - self.steps0) as f64 / secs.max(1e-9)
