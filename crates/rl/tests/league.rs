@@ -101,3 +101,39 @@ fn the_population_samples_by_weight_and_pfsp_prefers_hard_snapshots() {
         "a beaten snapshot is rarely drawn: {hist:?}"
     );
 }
+
+/// With PFSP the scripted bots are drawn like the snapshots: the one the learner beats least
+/// most often, (1 − s)² to one; uniformly with `uniform`.
+#[test]
+fn pfsp_draws_the_scripted_bot_the_learner_beats_least() {
+    let w = Weights {
+        current: 0.0,
+        historical: 0.0,
+        scripted: 1.0,
+    };
+    let bots = vec!["rule".to_string(), "random".to_string()];
+    let mut p = Population::new(3, w, HistoricalSampling::Pfsp, bots.clone());
+    for _ in 0..20 {
+        p.record_scripted("bot:random", 1.0);
+        p.record_scripted("rule", 0.0);
+        p.record_scripted("bot:nobody", 0.0);
+    }
+    assert_eq!((p.scripted_win_rate(0), p.scripted_win_rate(1)), (0.0, 1.0));
+    let mut rng = Rng::new(3);
+    let mut rule = 0;
+    for _ in 0..10_000 {
+        if p.sample(&mut rng) == Pick::Scripted("rule".into()) {
+            rule += 1;
+        }
+    }
+    // Weights 1 + 1e-3 against 1e-3: the rule bot nearly always.
+    assert!(rule > 9_950, "{rule}");
+    let mut u = Population::new(3, w, HistoricalSampling::Uniform, bots);
+    for _ in 0..20 {
+        u.record_scripted("random", 1.0);
+    }
+    let rule = (0..10_000)
+        .filter(|_| u.sample(&mut rng) == Pick::Scripted("rule".into()))
+        .count();
+    assert!((rule as f64 / 10_000.0 - 0.5).abs() < 0.03, "{rule}");
+}
