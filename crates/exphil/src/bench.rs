@@ -61,11 +61,6 @@ pub struct FidelityArgs {
     pub seed: u64,
 }
 
-/// Target of `bench sim-fidelity`: each movement quantity within this of the replays.
-const FIDELITY_MOVEMENT: f64 = 0.02;
-/// Target of `bench sim-fidelity`: the share of real frames in actions the simulator shows.
-const FIDELITY_COVERAGE: f64 = 0.80;
-
 /// Runs `exphil bench sim-fidelity`.
 fn sim_fidelity(a: FidelityArgs) -> Result<ExitCode> {
     let (files, missing) = exphil_corpus::discover(&a.replays);
@@ -73,62 +68,16 @@ fn sim_fidelity(a: FidelityArgs) -> Result<ExitCode> {
         eprintln!("warning: {}: {e}", p.display());
     }
     if files.is_empty() {
-        bail!(
-            "no .slp replays under {}",
-            a.replays
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        bail!("no .slp replays under {:?}", a.replays);
     }
     let t0 = Instant::now();
-    let mut report =
+    let report =
         exphil_sim::fidelity::bench(&files, a.seed).context("simulating the comparison games")?;
     if let Some(path) = &a.json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    let others: Vec<String> = report
-        .characters
-        .iter()
-        .filter(|c| !c.simulated)
-        .map(|c| format!("{} ({} frames)", c.name, c.real_frames))
-        .collect();
-    if !a.all {
-        report.characters.retain(|c| c.simulated);
-    }
-    print!("{}", report.table());
-    if !a.all && !others.is_empty() {
-        println!(
-            "
-In the replays, not in the simulator (--all prints them): {}",
-            others.join(", ")
-        );
-    }
-    println!(
-        "
-Targets: each movement quantity within 2% of the replays, action coverage >= 80%"
-    );
-    for c in report.characters.iter().filter(|c| c.simulated) {
-        let compared: Vec<f64> = c.rows.iter().filter_map(|r| r.relative_error).collect();
-        let within = compared
-            .iter()
-            .filter(|e| e.abs() <= FIDELITY_MOVEMENT)
-            .count();
-        let cov = c.coverage.unwrap_or(0.0);
-        println!(
-            "  {:<12} movement {within}/{} within 2%, coverage {:.1}% ({})",
-            c.name,
-            compared.len(),
-            cov * 100.0,
-            if cov >= FIDELITY_COVERAGE {
-                "met"
-            } else {
-                "short"
-            }
-        );
-    }
+    print!("{}", report.summary(a.all));
     println!("({:.1} s)", t0.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }

@@ -133,8 +133,7 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
         &cache,
     ]));
     train.extend(words(&["--device", &a.device]));
-    // A mix of opponents: the learner itself, its snapshots and every scripted bot, so it
-    // learns the game rather than one bot.
+    // A mix of opponents (itself, its snapshots, every bot): it learns the game, not one bot.
     let mut ppo = words(&[
         "selfplay",
         "--pretrained",
@@ -189,8 +188,8 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
             args: train,
         },
         Stage {
-            title: "Reinforcement learning: self-play PPO in the simulator against itself, its \
-                    snapshots and the scripted bots",
+            title:
+                "Reinforcement learning: self-play PPO against itself, its snapshots and the bots",
             args: ppo,
         },
         Stage {

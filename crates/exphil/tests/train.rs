@@ -963,7 +963,7 @@ fn typo_hints_are_close_or_absent() {
         ("--epoch", Some("--epochs")),
         ("--batchsize", Some("--batch-size")),
         ("--val-splt", Some("--val-split")),
-        ("--mixed-precision", None),
+        ("--frobnicate-weights", None),
         ("--learn-player-styles", None),
         ("--fail-fast", None),
     ] {
@@ -1011,7 +1011,7 @@ fn f16_training_scales_its_loss_and_lands_near_f32() {
     let m = metrics(&t.0.join("ck/half"));
     let last = m.last().unwrap();
     let scale = last["loss_scale"]["scale"].as_f64().unwrap();
-    assert!(scale >= 1.0 && scale <= 65536.0, "{last}");
+    assert!((1.0..=65536.0).contains(&scale), "{last}");
     assert!(
         out.contains(&format!("loss scale {scale} (")),
         "the epoch line gives the scale {scale}: {out}"

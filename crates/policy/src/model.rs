@@ -432,6 +432,14 @@ impl Policy {
         self.button_log_weight
     }
 
+    /// This policy computing in `precision`: its float parameters cast to that type (layer
+    /// norms excepted), linked to these ones through the autodiff graph, so a loss computed
+    /// from the copy back-propagates into this policy's f32 parameters. The same policy for
+    /// f32.
+    pub fn compute_copy(&self, precision: crate::precision::Precision) -> Policy {
+        crate::precision::cast_params(self.clone(), precision)
+    }
+
     /// The float type this policy computes in: its parameters' (f32, or a half type in a
     /// [`Policy::compute_copy`]).
     pub fn compute_dtype(&self) -> FloatDType {

@@ -2,13 +2,12 @@
 //!
 //! exphil keeps the master weights and the optimiser state in f32 always. A step in f16 or
 //! bf16 runs on a copy of the policy whose parameters are cast to that type
-//! ([`Policy::compute_copy`]): the cast is part of the autodiff graph, so the gradients land on
+//! ([`cast_params`], through `Policy::compute_copy`): the cast is part of the autodiff graph, so the gradients land on
 //! the f32 master parameters. Inside the copy the matrix products, activations and recurrences
 //! run in the half type; layer norms (statistics over a row), softmaxes (attention and
 //! pooling) and the losses run in f32 (what PyTorch's autocast does too). This is unrelated to
 //! `dataset build --precision`, which is how a dataset stores its features on disk.
 
-use crate::model::Policy;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::LayerNorm;
 use burn::tensor::{DType, FloatDType, Tensor};
@@ -66,23 +65,19 @@ impl ModuleMapper for CastParams {
     }
 }
 
-impl Policy {
-    /// This policy computing in `precision`: its float parameters cast to that type (layer
-    /// norms excepted), linked to these ones through the autodiff graph, so a loss computed
-    /// from the copy back-propagates into this policy's f32 parameters. The same policy for
-    /// [`Precision::F32`].
-    pub fn compute_copy(&self, precision: Precision) -> Policy {
-        if precision == Precision::F32 {
-            return self.clone();
-        }
-        self.clone().map(&mut CastParams {
-            to: float_dtype(precision),
-            in_norm: 0,
-        })
+/// `module` with its float parameters cast to `precision`'s type (layer norms excepted),
+/// linked to the originals through the autodiff graph; `module` itself for f32.
+pub fn cast_params<M: Module>(module: M, precision: Precision) -> M {
+    if precision == Precision::F32 {
+        return module;
     }
+    module.map(&mut CastParams {
+        to: float_dtype(precision),
+        in_norm: 0,
+    })
 }
 
-/// A layer norm computed in its parameters' type (f32 in a [`Policy::compute_copy`]) whatever
+/// A layer norm computed in its parameters' type (f32 in a [`cast_params`] copy) whatever
 /// the type of the stream, which comes back in its own type.
 pub trait NormF32 {
     /// `x` normalised over its last dimension.

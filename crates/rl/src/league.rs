@@ -148,6 +148,9 @@ pub enum Pick {
     Scripted(String),
 }
 
+/// PFSP's weight floor for scripted bots (snapshots: 1e-3).
+const SCRIPTED_FLOOR: f64 = 0.25;
+
 /// A mean score from (score, games); 0.5 before any game.
 fn mean_score(r: Option<&(f64, u64)>) -> f64 {
     match r {
@@ -239,13 +242,13 @@ impl Population {
         mean_score(self.bot_results.get(i))
     }
 
-    /// Draws one of `n` members: uniformly, or with PFSP by weight (1 − s)² where `s` is the
-    /// learner's mean score against it.
-    fn pick(&self, n: usize, score: impl Fn(usize) -> f64, rng: &mut Rng) -> usize {
+    /// Draws one of `n` members: uniformly, or with PFSP by weight (1 − s)² + `floor` where
+    /// `s` is the learner's mean score against it.
+    fn pick(&self, n: usize, score: impl Fn(usize) -> f64, floor: f64, rng: &mut Rng) -> usize {
         let w: Vec<f64> = (0..n)
             .map(|i| match self.sampling {
                 HistoricalSampling::Uniform => 1.0,
-                HistoricalSampling::Pfsp => (1.0 - score(i)).powi(2) + 1e-3,
+                HistoricalSampling::Pfsp => (1.0 - score(i)).powi(2) + floor,
             })
             .collect();
         let sum: f64 = w.iter().sum();
@@ -284,9 +287,16 @@ impl Population {
         }
         match cat {
             0 => Pick::Current,
-            1 => Pick::Historical(self.pick(self.snapshots.len(), |i| self.win_rate(i), rng)),
+            1 => Pick::Historical(self.pick(self.snapshots.len(), |i| self.win_rate(i), 1e-3, rng)),
             _ => {
-                let i = self.pick(self.scripted.len(), |i| self.scripted_win_rate(i), rng);
+                // A bot the learner beats still comes (a fifth of the weight of one it never
+                // beats), so what it learned against it is not forgotten.
+                let i = self.pick(
+                    self.scripted.len(),
+                    |i| self.scripted_win_rate(i),
+                    SCRIPTED_FLOOR,
+                    rng,
+                );
                 Pick::Scripted(self.scripted[i].clone())
             }
         }

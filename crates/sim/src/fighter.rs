@@ -1,7 +1,6 @@
 //! Fighters: per-character physics (values after Melee's character attributes) and a compact
 //! move set per archetype as hitboxes (damage, angle, base and growth knockback, active frames).
 
-use crate::specials::{phase, Chain, Land, Motion, Phase, ShotKind, Special, SpecialDir};
 use exphil_replay::ExternalCharacter;
 
 /// Which move.
@@ -720,6 +719,232 @@ static BOWSER_MOVES: [Move; 18] = [
         222,
     ),
 ];
+
+// ---------------------------------------------------------------------------------------------
+// Special moves: what each is made of (their behaviour is `specials.rs`).
+
+/// Which special: B alone or with a direction (Melee's SpecialN, S, Hi and Lw).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SpecialDir {
+    /// Neutral B.
+    N,
+    /// Side B.
+    S,
+    /// Up B.
+    Hi,
+    /// Down B.
+    Lw,
+}
+
+/// How a phase moves the fighter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Motion {
+    /// As an attack: ground friction; in the air drift, gravity and fast fall.
+    Drift,
+    /// Held still: speed kept at zero (Illusion's startup).
+    Stall,
+    /// Fire Fox's charge: horizontal speed lost to friction; in the air no fall for `delay`
+    /// frames, then `fall` more downward speed each frame.
+    Hover {
+        /// Frames without falling.
+        delay: u16,
+        /// Downward speed gained per frame after the delay.
+        fall: f32,
+    },
+    /// A launch along the stick (straight up when neutral) at `speed`, the speed dropping by
+    /// `decel` a frame from frame `decel_from` (0-based) of the phase.
+    Launch {
+        /// Launch speed.
+        speed: f32,
+        /// First frame that slows down.
+        decel_from: u16,
+        /// Speed lost per frame.
+        decel: f32,
+    },
+    /// A dash forward at `speed` on frames `from..=to` (0-based), still on the others.
+    Dash {
+        /// Speed.
+        speed: f32,
+        /// First moving frame.
+        from: u16,
+        /// Last moving frame.
+        to: u16,
+    },
+    /// After a dash: `speed` forward on entry, slowing by `decel` a frame; gravity and air
+    /// friction in the air, no drift.
+    Slide {
+        /// Entry speed.
+        speed: f32,
+        /// Speed lost per frame.
+        decel: f32,
+    },
+    /// Falls without drift (air friction and gravity); ground friction on the ground.
+    Fall,
+    /// Pound: speed lost by `slow` a frame, then on frame `at` a lunge at `speed` kept at the
+    /// rate `keep` per frame; gravity in the air, no drift.
+    Lunge {
+        /// Frame of the lunge (0-based).
+        at: u16,
+        /// Speed lost per frame before it.
+        slow: f32,
+        /// Lunge speed.
+        speed: f32,
+        /// Share of the speed kept each frame after it.
+        keep: f32,
+    },
+    /// Dolphin Slash: still for `from` frames (falling under gravity in the air), then the
+    /// rise: `jump[i]` upward on frame `from + i`, then `vy` upward losing `decel` a frame
+    /// until it falls, then `fall` more downward speed a frame.
+    Rise {
+        /// First rising frame.
+        from: u16,
+        /// Upward speeds of the first rising frames.
+        jump: &'static [f32],
+        /// Upward speed after them.
+        vy: f32,
+        /// Upward speed lost per frame while rising.
+        decel: f32,
+        /// Downward speed gained per frame while falling.
+        fall: f32,
+    },
+}
+
+/// What touching the ground does to a phase.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Land {
+    /// Normal landing lag (Landing).
+    Normal,
+    /// The phase goes on, shown with its ground id.
+    Stay,
+    /// Landing lag `frames` long, shown as `action`.
+    Lag {
+        /// Melee action id.
+        action: u16,
+        /// Frames.
+        frames: u16,
+    },
+    /// A helpless landing (LandingFallSpecial).
+    Helpless,
+}
+
+/// How a phase leads to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chain {
+    /// The next phase follows when this one ends.
+    Always,
+    /// The phase plays again when B was pressed during it, else the next follows (the
+    /// Blaster's loop).
+    RepeatOnB,
+    /// The next phase follows only when B was pressed during this one; otherwise the special
+    /// ends here (Dancing Blade's follow-ups).
+    NextOnB,
+    /// The phase ends early when B is let go (Shield Breaker's charge).
+    WhileHeld,
+}
+
+/// One phase of a special.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Phase {
+    /// Melee action ids on the ground and in the air (facing right where they differ).
+    pub action: [u16; 2],
+    /// Added to the ids when facing left (Rest's L ids are 2 below its R ones), else 0.
+    pub left_offset: i16,
+    /// Frames on the ground and in the air; 0 in the air: until it lands.
+    pub frames: [u16; 2],
+    /// Hitboxes, frames counted from the phase's first frame (0).
+    pub hitboxes: &'static [Hitbox],
+    /// Motion.
+    pub motion: Motion,
+    /// Touching down.
+    pub land: Land,
+    /// How it leads to the next phase.
+    pub chain: Chain,
+    /// The frame (0-based) this phase fires the special's shot, if it has one.
+    pub fire: Option<u16>,
+    /// Frames (0-based, inclusive) in which hitboxes pass through (Counter's window).
+    pub intangible: Option<(u16, u16)>,
+}
+
+/// A projectile's flight and hitbox.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShotKind {
+    /// Launch point ahead of and above the feet.
+    pub offset: (f32, f32),
+    /// Speed (units per frame, forward).
+    pub speed: f32,
+    /// Frames it flies.
+    pub life: u16,
+    /// Its hitbox (position unused; radius, damage and knockback).
+    pub hitbox: Hitbox,
+}
+
+/// A special move.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Special {
+    /// Its input.
+    pub dir: SpecialDir,
+    /// Its phases, in order.
+    pub phases: &'static [Phase],
+    /// Ends in helpless fall (FallSpecial) when airborne, and may grab ledges.
+    pub helpless: bool,
+    /// Its projectile.
+    pub shot: Option<ShotKind>,
+}
+
+/// A phase with the usual defaults: drift, normal landing, always chained, no shot.
+pub const fn phase(action: [u16; 2], frames: [u16; 2], hitboxes: &'static [Hitbox]) -> Phase {
+    Phase {
+        action,
+        left_offset: 0,
+        frames,
+        hitboxes,
+        motion: Motion::Drift,
+        land: Land::Normal,
+        chain: Chain::Always,
+        fire: None,
+        intangible: None,
+    }
+}
+
+impl Phase {
+    /// With this motion.
+    pub const fn motion(mut self, m: Motion) -> Phase {
+        self.motion = m;
+        self
+    }
+    /// With this landing.
+    pub const fn land(mut self, l: Land) -> Phase {
+        self.land = l;
+        self
+    }
+    /// With this chain.
+    pub const fn chain(mut self, c: Chain) -> Phase {
+        self.chain = c;
+        self
+    }
+    /// Firing the shot on this frame.
+    pub const fn fire(mut self, frame: u16) -> Phase {
+        self.fire = Some(frame);
+        self
+    }
+    /// Intangible on these frames.
+    pub const fn intangible(mut self, from: u16, to: u16) -> Phase {
+        self.intangible = Some((from, to));
+        self
+    }
+    /// Facing left, the ids are offset by this.
+    pub const fn left_offset(mut self, d: i16) -> Phase {
+        self.left_offset = d;
+        self
+    }
+}
+
+impl Fighter {
+    /// The special for a direction, if the fighter has one.
+    pub fn special(&self, dir: SpecialDir) -> Option<&'static Special> {
+        self.specials.iter().find(|s| s.dir == dir)
+    }
+}
 
 // Special moves. Action ids are Melee's character motion states, numbered from 341
 // (ftCo_MS_Count) in the order of the decompilation's enums (doldecomp/melee

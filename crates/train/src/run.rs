@@ -16,10 +16,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// Bytes as MiB with one decimal.
-pub fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
-}
+pub use crate::state::mib;
 
 /// The plan `exphil train --dry-run` prints, line by line: the data, the sequences or windows,
 /// the held-out games, the parameters, batches per epoch and the memory measured over a few

@@ -88,6 +88,11 @@ impl MemoryUse {
     }
 }
 
+/// Bytes as MiB with one decimal.
+pub fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+}
+
 /// A memory figure of this process in bytes (`VmRSS:`, `VmHWM:` of `/proc/self/status`);
 /// `None` off Linux.
 pub fn proc_status_bytes(key: &str) -> Option<u64> {

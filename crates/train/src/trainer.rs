@@ -495,8 +495,8 @@ impl Run<'_> {
                     "device memory nearly full: the allocator holds {} of the {} this run may \
                      use ({:.0}%); a larger batch or a longer validation batch may not fit: \
                      lower --batch-size (or --streams), or train in --precision f16",
-                    crate::run::mib(held as f64),
-                    crate::run::mib(cap as f64),
+                    crate::state::mib(held as f64),
+                    crate::state::mib(cap as f64),
                     100.0 * held as f64 / cap as f64
                 )));
             }

@@ -179,6 +179,11 @@ pub struct Report {
     pub characters: Vec<CharacterReport>,
 }
 
+/// Target: each movement quantity within this share of the real replays' figure.
+pub const MOVEMENT_TARGET: f64 = 0.02;
+/// Target: the share of real frames in actions the simulator shows.
+pub const COVERAGE_TARGET: f64 = 0.80;
+
 /// How many missing actions a character's report lists.
 const MISSING_LISTED: usize = 12;
 
@@ -235,6 +240,58 @@ impl Report {
             sim_games: sim.games,
             characters,
         }
+    }
+
+    /// What `exphil bench sim-fidelity` prints: the table of the simulator's characters (every
+    /// character with `all`), the others named, and each simulated character against the
+    /// targets ([`MOVEMENT_TARGET`], [`COVERAGE_TARGET`]).
+    pub fn summary(&self, all: bool) -> String {
+        let mut shown = self.clone();
+        if !all {
+            shown.characters.retain(|c| c.simulated);
+        }
+        let mut t = shown.table();
+        let others: Vec<String> = self
+            .characters
+            .iter()
+            .filter(|c| !c.simulated)
+            .map(|c| format!("{} ({} frames)", c.name, c.real_frames))
+            .collect();
+        if !all && !others.is_empty() {
+            let _ = writeln!(
+                t,
+                "\nIn the replays, not in the simulator (--all prints them): {}",
+                others.join(", ")
+            );
+        }
+        let _ = writeln!(
+            t,
+            "\nTargets: each movement quantity within {:.0}% of the replays, action coverage >= {:.0}%",
+            MOVEMENT_TARGET * 100.0,
+            COVERAGE_TARGET * 100.0
+        );
+        for c in self.characters.iter().filter(|c| c.simulated) {
+            let compared: Vec<f64> = c.rows.iter().filter_map(|r| r.relative_error).collect();
+            let within = compared
+                .iter()
+                .filter(|e| e.abs() <= MOVEMENT_TARGET)
+                .count();
+            let cov = c.coverage.unwrap_or(0.0);
+            let _ = writeln!(
+                t,
+                "  {:<12} movement {within}/{} within {:.0}%, coverage {:.1}% ({})",
+                c.name,
+                compared.len(),
+                MOVEMENT_TARGET * 100.0,
+                cov * 100.0,
+                if cov >= COVERAGE_TARGET {
+                    "met"
+                } else {
+                    "short"
+                }
+            );
+        }
+        t
     }
 
     /// The report as a plain-text table, one block per character.
