@@ -6,20 +6,18 @@
 
 use crate::damage;
 use crate::fighter::{action, Fighter, Hitbox, MoveKind};
-use crate::options::{self, Opt};
-use crate::specials::{self, Shot, SpecialDir};
+use crate::options;
+use crate::player::Shot;
+pub use crate::player::{Act, Opt, Player, SHIELD_MAX, STOCKS};
+use crate::specials;
 use crate::stage::Stage;
 use exphil_replay::InternalCharacter;
 use exphil_state::{Buttons, Controller, Fighter as View, GameState, ItemState, MAX_ITEMS};
 
 /// The frame the game starts on (Melee's countdown: inputs are ignored before frame 0).
 pub const FIRST_FRAME: i32 = -123;
-/// Stocks each player starts with.
-pub const STOCKS: u8 = 4;
 /// The timer: 8 minutes.
 pub const TIMER_FRAMES: i32 = 8 * 60 * 60;
-/// Shield health.
-pub const SHIELD_MAX: f32 = 60.0;
 /// Knockback speed lost per frame.
 const KB_DECAY: f32 = 0.051;
 /// Frames of invincibility after respawning.
@@ -59,204 +57,7 @@ const LANDING_SPECIAL_LAG: u16 = 10;
 /// Frames before landing in which an L, R or Z press halves an aerial's landing lag.
 const LCANCEL_WINDOW: u8 = 7;
 
-/// What a player is doing.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Act {
-    /// Standing.
-    Idle,
-    /// Walking.
-    Walk,
-    /// Dashing (the first frames of a run).
-    Dash,
-    /// Running.
-    Run,
-    /// Jump squat (jumps when it ends; a short hop when the button was released).
-    JumpSquat,
-    /// Airborne and actionable (rising, it shows the jump it took: `Player::jump_action`).
-    Air,
-    /// Landing lag.
-    Landing(u16),
-    /// Landing lag out of an airdodge or a helpless fall (a wavedash slides in it).
-    LandingSpecial(u16),
-    /// An aerial's landing lag (halved when L-cancelled) and its Melee action id.
-    LandingAir(u16, u16),
-    /// Helpless fall: drifts and falls, nothing else, until it lands.
-    FallSpecial,
-    /// A move.
-    Attack(MoveKind),
-    /// Shielding.
-    Shield,
-    /// Shield stun.
-    ShieldStun(u16),
-    /// Shield broken: dizzy.
-    Dizzy(u16),
-    /// Hit: in hitstun.
-    Hitstun,
-    /// Holding the opponent.
-    Holding,
-    /// Held by the opponent.
-    Held,
-    /// Airdodge (EscapeAir): glides along the stick, then falls; helpless when it ends airborne.
-    Airdodge,
-    /// Hanging on a ledge (side −1 left, 1 right).
-    Ledge,
-    /// Climbing up from a ledge.
-    Climb,
-    /// Asleep (after Rest).
-    Asleep(u16),
-    /// Lost a stock; waiting to respawn.
-    Dead,
-    /// On the respawn platform.
-    Respawn,
-    /// Tumbling after a strong hit's hitstun ended (DamageFall): acts as `Air`, techs on
-    /// landing.
-    DamageFall,
-    /// Teched in place (Passive).
-    Passive,
-    /// Tech roll (PassiveStandF/B); true forward.
-    PassiveStand(bool),
-    /// A missed tech's bounce (DownBoundU/D); true face up.
-    DownBound(bool),
-    /// Lying down until an input (DownWaitU/D); true face up.
-    DownWait(bool),
-    /// Getting up in place (DownStandU/D); true face up.
-    DownStand(bool),
-    /// Getup roll (DownFowardU/D, DownBackU/D): face up, forward.
-    DownRoll(bool, bool),
-    /// Getup attack (DownAttackU/D); true face up.
-    DownAttack(bool),
-    /// The respawn platform coming down (Rebirth), before `Respawn`.
-    Rebirth,
-    /// A ground, defensive or ledge option (turns, crouch, shield start and release, rolls,
-    /// ledge getups, being thrown): see [`crate::options`].
-    Opt(Opt),
-    /// A special move's phase (see [`crate::specials`]).
-    Special(SpecialDir, u8),
-}
-
-/// One player's state.
-#[derive(Clone, Debug)]
-pub struct Player {
-    /// The fighter.
-    pub fighter: &'static Fighter,
-    /// What it is doing.
-    pub act: Act,
-    /// Frames spent in `act` (0 on its first frame).
-    pub frame: u16,
-    /// Position.
-    pub x: f32,
-    /// Position (feet).
-    pub y: f32,
-    /// Own velocity.
-    pub vx: f32,
-    /// Own velocity.
-    pub vy: f32,
-    /// Knockback velocity.
-    pub kx: f32,
-    /// Knockback velocity.
-    pub ky: f32,
-    /// +1 facing right, −1 left.
-    pub facing: f32,
-    /// On a surface.
-    pub grounded: bool,
-    /// Aerial jumps left.
-    pub jumps: u8,
-    /// Damage.
-    pub percent: f32,
-    /// Stocks left.
-    pub stocks: u8,
-    /// Shield health.
-    pub shield: f32,
-    /// Hitstun frames left.
-    pub hitstun: u16,
-    /// Hitlag frames left (frozen).
-    pub hitlag: u16,
-    /// Invincibility frames left.
-    pub invuln: u16,
-    /// Fast falling.
-    pub fast_fall: bool,
-    /// Frames platforms are ignored (dropping through).
-    pub drop_through: u16,
-    /// Frames before a ledge can be grabbed again.
-    pub ledge_cooldown: u16,
-    /// Hitboxes of the current move that have hit (bit per hitbox).
-    pub connected: u32,
-    /// This frame's controller and the previous one.
-    pub input: Controller,
-    /// The previous frame's controller.
-    pub prev: Controller,
-    /// Whether the jump button is still held in jump squat.
-    pub jump_held: bool,
-    /// The action shown while rising in `Act::Air` (JumpF/B, JumpAerialF/B or Fall).
-    pub jump_action: u16,
-    /// Frames left in which a landing aerial is L-cancelled.
-    pub lcancel: u8,
-    /// The Melee action shown in `Act::Hitstun` (chosen by [`damage::react`] on the hit).
-    pub damage_action: u16,
-    /// The Melee action shown in `Act::Dead` (by the blast zone left through).
-    pub dead_action: u16,
-    /// Frames left in which landing in tumble techs (an L or R press opens it).
-    pub tech_window: u8,
-    /// Frames before another L or R press may open a tech window.
-    pub tech_lockout: u8,
-    /// A special's launch angle (Fire Fox), in radians.
-    pub special_angle: f32,
-    /// Whether B was pressed again during the special's phase.
-    pub special_b: bool,
-    /// Projectiles in flight.
-    pub shots: [Shot; 2],
-}
-
 impl Player {
-    fn new(fighter: &'static Fighter, (x, y): (f32, f32), facing: f32) -> Player {
-        Player {
-            fighter,
-            act: Act::Idle,
-            frame: 0,
-            x,
-            y,
-            vx: 0.0,
-            vy: 0.0,
-            kx: 0.0,
-            ky: 0.0,
-            facing,
-            grounded: true,
-            jumps: fighter.air_jumps,
-            percent: 0.0,
-            stocks: STOCKS,
-            shield: SHIELD_MAX,
-            hitstun: 0,
-            hitlag: 0,
-            invuln: 0,
-            fast_fall: false,
-            drop_through: 0,
-            ledge_cooldown: 0,
-            connected: 0,
-            input: Controller::NEUTRAL,
-            prev: Controller::NEUTRAL,
-            jump_held: false,
-            jump_action: action::FALL,
-            lcancel: 0,
-            damage_action: damage::id::DAMAGE_FLY_N,
-            dead_action: damage::id::DEAD_DOWN,
-            tech_window: 0,
-            tech_lockout: 0,
-            special_angle: 0.0,
-            special_b: false,
-            shots: [Shot::default(); 2],
-        }
-    }
-
-    pub(crate) fn set(&mut self, act: Act) {
-        self.act = act;
-        self.frame = 0;
-        match act {
-            Act::Attack(_) => self.connected = 0,
-            Act::Air => self.jump_action = action::FALL,
-            _ => {}
-        }
-    }
-
     /// Whether hitboxes pass through this player now.
     pub fn intangible(&self) -> bool {
         self.invuln > 0
@@ -513,7 +314,7 @@ impl Game {
             self.update(i);
         }
         self.hits(&mut info);
-        specials::shots(self, &mut info);
+        shots(self, &mut info);
         self.grabs();
         for i in 0..2 {
             self.blast(i, &mut info);
@@ -1405,5 +1206,75 @@ fn sanitize(c: Controller) -> Controller {
         c_y: f(c.c_y, 0.5),
         shoulder: f(c.shoulder, 0.0),
         buttons: Buttons(c.buttons.0),
+    }
+}
+
+/// Projectiles: each moves, leaves at the blast zones, and hits the other player.
+/// Projectiles fly one frame and hit the other player (damage, and Melee's knockback
+/// formula as the game's own hits use it); a shield takes the damage instead. Runs after the
+/// game's hit check.
+fn shots(g: &mut Game, info: &mut StepInfo) {
+    for a in 0..2 {
+        for k in 0..2 {
+            let mut s = g.players[a].shots[k];
+            if s.life == 0 {
+                continue;
+            }
+            s.life -= 1;
+            s.x += s.vx;
+            if g.stage.outside(s.x, s.y) {
+                s.life = 0;
+            }
+            let def = &g.players[1 - a];
+            let (w, h) = def.fighter.size;
+            let nx = s.x.clamp(def.x - w, def.x + w);
+            let ny = s.y.clamp(def.y, def.y + h);
+            let touches = (s.x - nx).powi(2) + (s.y - ny).powi(2) <= s.r * s.r;
+            if s.life > 0 && touches && !def.intangible() && def.act != Act::Dead {
+                s.life = 0;
+                hit(g, a, &s, info);
+            }
+            g.players[a].shots[k] = s;
+        }
+    }
+}
+
+fn hit(g: &mut Game, a: usize, s: &Shot, info: &mut StepInfo) {
+    let seed = g.frame as u32 ^ ((1 - a as u32) << 24);
+    let def = &mut g.players[1 - a];
+    if def.act == Act::Shield {
+        def.shield -= s.damage;
+        return;
+    }
+    def.percent += s.damage;
+    info.damage_dealt[a] += s.damage;
+    let (p, w) = (def.percent, def.fighter.weight);
+    let kb = (((p / 10.0 + p * s.damage / 20.0) * 200.0 / (w + 100.0) * 1.4) + 18.0) * s.kbg
+        / 100.0
+        + s.bkb;
+    if s.kbg == 0.0 && s.bkb == 0.0 {
+        return; // Fox's laser: damage only.
+    }
+    let angle = if s.angle == 361.0 {
+        if def.grounded && kb < 32.0 {
+            0.0
+        } else {
+            44.0
+        }
+    } else {
+        s.angle
+    };
+    let dir = s.vx.signum();
+    let rad = angle.to_radians();
+    def.kx = dir * rad.cos() * kb * 0.03;
+    def.ky = rad.sin() * kb * 0.03;
+    def.vx = 0.0;
+    def.vy = 0.0;
+    def.fast_fall = false;
+    def.hitstun = (kb * 0.4).floor() as u16;
+    def.hitlag = (s.damage / 3.0 + 3.0).floor() as u16;
+    if def.hitstun > 0 && !matches!(def.act, Act::Holding | Act::Held) {
+        def.set(Act::Hitstun);
+        damage::react(def, kb, angle, s.y, seed);
     }
 }

@@ -14,6 +14,7 @@ pub mod fidelity;
 pub mod fighter;
 pub mod game;
 pub mod options;
+pub mod player;
 pub mod record;
 pub mod slp;
 pub mod specials;

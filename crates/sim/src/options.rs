@@ -10,7 +10,8 @@
 //! assumed.
 
 use crate::fighter::{Fighter, MoveKind};
-use crate::game::{Act, Player};
+use crate::player::{Act, Player};
+pub use crate::player::{Getup, Opt};
 use crate::stage::Stage;
 
 /// Melee action-state ids of the options (beside [`crate::fighter::action`]).
@@ -75,56 +76,6 @@ pub mod action {
     pub const CLIFF_JUMP_QUICK_1: u16 = 262;
     /// Ledge jump, airborne (quick).
     pub const CLIFF_JUMP_QUICK_2: u16 = 263;
-}
-
-/// An option in progress (the state [`Act::Opt`] holds).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Opt {
-    /// Turning around; `dash`: a smash turn, which becomes a dash the new way next frame.
-    Turn {
-        /// Dash after the turn's first frame.
-        dash: bool,
-    },
-    /// A run turned around: slows, then runs (or stands) the other way.
-    TurnRun,
-    /// A run let go: slides to a stop.
-    RunBrake,
-    /// Crouching down.
-    Squat,
-    /// Crouched.
-    SquatWait,
-    /// Standing up.
-    SquatRv,
-    /// Shield start (it already shields).
-    GuardOn,
-    /// Shield release lag.
-    GuardOff,
-    /// A roll out of shield.
-    Roll {
-        /// Toward the facing direction (EscapeF); it ends facing back.
-        forward: bool,
-    },
-    /// A spot dodge out of shield.
-    SpotDodge,
-    /// Catching a ledge.
-    CliffCatch,
-    /// A ledge getup; `slow` at 100% or more.
-    Getup(Getup, bool),
-    /// Being thrown (frozen in the thrower's hands until the release).
-    Thrown(MoveKind),
-}
-
-/// The ledge options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Getup {
-    /// Climb up (stick toward the stage).
-    Climb,
-    /// Getup attack (A or B).
-    Attack,
-    /// Roll in (L, R or Z).
-    Roll,
-    /// Jump (X, Y or stick up): the on-ledge part; then it is airborne.
-    Jump,
 }
 
 /// Per-character frame counts of the options.

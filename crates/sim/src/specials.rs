@@ -13,7 +13,8 @@
 
 pub use crate::fighter::{phase, Chain, Land, Motion, Phase, ShotKind, Special, SpecialDir};
 use crate::fighter::{Fighter, Hitbox, MoveKind};
-use crate::game::{Act, Game, Player, StepInfo};
+pub use crate::player::Shot;
+use crate::player::{Act, Player};
 
 /// The B button's index in the controller.
 const B: usize = 1;
@@ -23,29 +24,6 @@ const DIRECTION_STICK: f32 = 0.5;
 const LAUNCH_DEADZONE: f32 = 0.2;
 /// Landing lag of a helpless landing (LandingFallSpecial), as the game's own.
 const HELPLESS_LANDING: u16 = 10;
-
-/// A projectile in flight.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Shot {
-    /// Position.
-    pub x: f32,
-    /// Position.
-    pub y: f32,
-    /// Speed.
-    pub vx: f32,
-    /// Frames left (0: none).
-    pub life: u16,
-    /// Radius.
-    pub r: f32,
-    /// Damage.
-    pub damage: f32,
-    /// Launch angle (361: Sakurai angle).
-    pub angle: f32,
-    /// Base knockback.
-    pub bkb: f32,
-    /// Knockback growth.
-    pub kbg: f32,
-}
 
 fn current(p: &Player) -> Option<(&'static Special, &'static Phase)> {
     let Act::Special(dir, i) = p.act else {
@@ -368,72 +346,5 @@ pub fn land(p: &Player) -> Option<Act> {
         } else {
             Act::Landing(p.fighter.landing_lag)
         }),
-    }
-}
-
-/// Projectiles fly one frame and hit the other player (damage, and Melee's knockback
-/// formula as the game's own hits use it); a shield takes the damage instead. Runs after the
-/// game's hit check.
-pub fn shots(g: &mut Game, info: &mut StepInfo) {
-    for a in 0..2 {
-        for k in 0..2 {
-            let mut s = g.players[a].shots[k];
-            if s.life == 0 {
-                continue;
-            }
-            s.life -= 1;
-            s.x += s.vx;
-            if g.stage.outside(s.x, s.y) {
-                s.life = 0;
-            }
-            let def = &g.players[1 - a];
-            let (w, h) = def.fighter.size;
-            let nx = s.x.clamp(def.x - w, def.x + w);
-            let ny = s.y.clamp(def.y, def.y + h);
-            let touches = (s.x - nx).powi(2) + (s.y - ny).powi(2) <= s.r * s.r;
-            if s.life > 0 && touches && !def.intangible() && def.act != Act::Dead {
-                s.life = 0;
-                hit(g, a, &s, info);
-            }
-            g.players[a].shots[k] = s;
-        }
-    }
-}
-
-fn hit(g: &mut Game, a: usize, s: &Shot, info: &mut StepInfo) {
-    let def = &mut g.players[1 - a];
-    if def.act == Act::Shield {
-        def.shield -= s.damage;
-        return;
-    }
-    def.percent += s.damage;
-    info.damage_dealt[a] += s.damage;
-    let (p, w) = (def.percent, def.fighter.weight);
-    let kb = (((p / 10.0 + p * s.damage / 20.0) * 200.0 / (w + 100.0) * 1.4) + 18.0) * s.kbg
-        / 100.0
-        + s.bkb;
-    if s.kbg == 0.0 && s.bkb == 0.0 {
-        return; // Fox's laser: damage only.
-    }
-    let angle = if s.angle == 361.0 {
-        if def.grounded && kb < 32.0 {
-            0.0
-        } else {
-            44.0
-        }
-    } else {
-        s.angle
-    };
-    let dir = s.vx.signum();
-    let rad = angle.to_radians();
-    def.kx = dir * rad.cos() * kb * 0.03;
-    def.ky = rad.sin() * kb * 0.03;
-    def.vx = 0.0;
-    def.vy = 0.0;
-    def.fast_fall = false;
-    def.hitstun = (kb * 0.4).floor() as u16;
-    def.hitlag = (s.damage / 3.0 + 3.0).floor() as u16;
-    if def.hitstun > 0 && !matches!(def.act, Act::Holding | Act::Held) {
-        def.set(Act::Hitstun);
     }
 }
