@@ -148,17 +148,6 @@ pub enum Pick {
     Scripted(String),
 }
 
-/// PFSP's weight floor for scripted bots (snapshots: 1e-3).
-const SCRIPTED_FLOOR: f64 = 0.25;
-
-/// A mean score from (score, games); 0.5 before any game.
-fn mean_score(r: Option<&(f64, u64)>) -> f64 {
-    match r {
-        Some(&(w, g)) if g > 0 => w / g as f64,
-        _ => 0.5,
-    }
-}
-
 /// The population of opponents.
 #[derive(Clone, Debug, Serialize)]
 pub struct Population {
@@ -174,8 +163,6 @@ pub struct Population {
     pub scripted: Vec<String>,
     /// Learner results against each snapshot: (score, games), a draw scoring one half.
     results: Vec<(f64, u64)>,
-    /// Learner results against each scripted bot, as `results`.
-    bot_results: Vec<(f64, u64)>,
 }
 
 impl Population {
@@ -191,7 +178,6 @@ impl Population {
             weights,
             sampling,
             snapshots: Vec::new(),
-            bot_results: vec![(0.0, 0); scripted.len()],
             scripted,
             results: Vec::new(),
         }
@@ -222,44 +208,10 @@ impl Population {
 
     /// The learner's mean score against snapshot `i` (0.5 before any game).
     pub fn win_rate(&self, i: usize) -> f64 {
-        mean_score(self.results.get(i))
-    }
-
-    /// Records the learner's result against the scripted bot named `name` (`rule` or
-    /// `bot:rule`; score 1, 0.5 or 0); a name that is not in the population is ignored.
-    pub fn record_scripted(&mut self, name: &str, score: f64) {
-        let name = name.strip_prefix("bot:").unwrap_or(name);
-        for (b, r) in self.scripted.iter().zip(self.bot_results.iter_mut()) {
-            if b == name {
-                r.0 += score.clamp(0.0, 1.0);
-                r.1 += 1;
-            }
+        match self.results.get(i) {
+            Some(&(w, g)) if g > 0 => w / g as f64,
+            _ => 0.5,
         }
-    }
-
-    /// The learner's mean score against scripted bot `i` (0.5 before any game).
-    pub fn scripted_win_rate(&self, i: usize) -> f64 {
-        mean_score(self.bot_results.get(i))
-    }
-
-    /// Draws one of `n` members: uniformly, or with PFSP by weight (1 − s)² + `floor` where
-    /// `s` is the learner's mean score against it.
-    fn pick(&self, n: usize, score: impl Fn(usize) -> f64, floor: f64, rng: &mut Rng) -> usize {
-        let w: Vec<f64> = (0..n)
-            .map(|i| match self.sampling {
-                HistoricalSampling::Uniform => 1.0,
-                HistoricalSampling::Pfsp => (1.0 - score(i)).powi(2) + floor,
-            })
-            .collect();
-        let sum: f64 = w.iter().sum();
-        let mut u = rng.unit() as f64 * sum;
-        for (i, wi) in w.iter().enumerate() {
-            if u < *wi {
-                return i;
-            }
-            u -= wi;
-        }
-        n - 1
     }
 
     /// Draws an opponent: a category by its weight (empty categories left out), then a member.
@@ -287,16 +239,25 @@ impl Population {
         }
         match cat {
             0 => Pick::Current,
-            1 => Pick::Historical(self.pick(self.snapshots.len(), |i| self.win_rate(i), 1e-3, rng)),
+            1 => {
+                let w: Vec<f64> = (0..self.snapshots.len())
+                    .map(|i| match self.sampling {
+                        HistoricalSampling::Uniform => 1.0,
+                        HistoricalSampling::Pfsp => (1.0 - self.win_rate(i)).powi(2) + 1e-3,
+                    })
+                    .collect();
+                let sum: f64 = w.iter().sum();
+                let mut u = rng.unit() as f64 * sum;
+                for (i, wi) in w.iter().enumerate() {
+                    if u < *wi {
+                        return Pick::Historical(i);
+                    }
+                    u -= wi;
+                }
+                Pick::Historical(self.snapshots.len() - 1)
+            }
             _ => {
-                // A bot the learner beats still comes (a fifth of the weight of one it never
-                // beats), so what it learned against it is not forgotten.
-                let i = self.pick(
-                    self.scripted.len(),
-                    |i| self.scripted_win_rate(i),
-                    SCRIPTED_FLOOR,
-                    rng,
-                );
+                let i = (rng.next_u64() % self.scripted.len() as u64) as usize;
                 Pick::Scripted(self.scripted[i].clone())
             }
         }

@@ -552,8 +552,6 @@ impl Learner {
                     if let Some(p) = self.population.as_mut() {
                         if let Some(k) = p.snapshots.iter().position(|x| *x == them) {
                             p.record(k, score);
-                        } else {
-                            p.record_scripted(&them, score);
                         }
                     }
                     if them == self.current && self.role == Role::MainExploiter {

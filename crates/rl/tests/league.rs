@@ -101,39 +101,3 @@ fn the_population_samples_by_weight_and_pfsp_prefers_hard_snapshots() {
         "a beaten snapshot is rarely drawn: {hist:?}"
     );
 }
-
-/// With PFSP the scripted bots are drawn like the snapshots, by (1 − s)², with a floor of 0.25
-/// so a bot the learner always beats still comes; uniformly with `uniform`.
-#[test]
-fn pfsp_draws_the_scripted_bot_the_learner_beats_least() {
-    let w = Weights {
-        current: 0.0,
-        historical: 0.0,
-        scripted: 1.0,
-    };
-    let bots = vec!["rule".to_string(), "random".to_string()];
-    let mut p = Population::new(3, w, HistoricalSampling::Pfsp, bots.clone());
-    for _ in 0..20 {
-        p.record_scripted("bot:random", 1.0);
-        p.record_scripted("rule", 0.0);
-        p.record_scripted("bot:nobody", 0.0);
-    }
-    assert_eq!((p.scripted_win_rate(0), p.scripted_win_rate(1)), (0.0, 1.0));
-    let mut rng = Rng::new(3);
-    let mut rule = 0;
-    for _ in 0..10_000 {
-        if p.sample(&mut rng) == Pick::Scripted("rule".into()) {
-            rule += 1;
-        }
-    }
-    // Weights 1.25 against 0.25 (a bot always beaten keeps a floor): the rule bot 5 times in 6.
-    assert!((rule as f64 / 10_000.0 - 1.25 / 1.5).abs() < 0.02, "{rule}");
-    let mut u = Population::new(3, w, HistoricalSampling::Uniform, bots);
-    for _ in 0..20 {
-        u.record_scripted("random", 1.0);
-    }
-    let rule = (0..10_000)
-        .filter(|_| u.sample(&mut rng) == Pick::Scripted("rule".into()))
-        .count();
-    assert!((rule as f64 / 10_000.0 - 0.5).abs() < 0.03, "{rule}");
-}
