@@ -870,19 +870,9 @@ impl Game {
             let kb = if h.fixed > 0.0 {
                 ((1.0 + 10.0 * h.fixed / 20.0) * 200.0 / (w + 100.0) * 1.4 + 18.0) + h.bkb
             } else {
-                (((p / 10.0 + p * h.damage / 20.0) * 200.0 / (w + 100.0) * 1.4) + 18.0) * h.kbg
-                    / 100.0
-                    + h.bkb
+                knockback(p, h.damage, w, h.kbg, h.bkb)
             };
-            let angle = if h.angle == 361.0 {
-                if def.grounded && kb < 32.0 {
-                    0.0
-                } else {
-                    44.0
-                }
-            } else {
-                h.angle
-            };
+            let angle = launch_angle(h.angle, def.grounded, kb);
             let speed = kb * 0.03;
             let rad = angle.to_radians();
             def.kx = dir * rad.cos() * speed;
@@ -1249,21 +1239,11 @@ fn hit(g: &mut Game, a: usize, s: &Shot, info: &mut StepInfo) {
     def.percent += s.damage;
     info.damage_dealt[a] += s.damage;
     let (p, w) = (def.percent, def.fighter.weight);
-    let kb = (((p / 10.0 + p * s.damage / 20.0) * 200.0 / (w + 100.0) * 1.4) + 18.0) * s.kbg
-        / 100.0
-        + s.bkb;
+    let kb = knockback(p, s.damage, w, s.kbg, s.bkb);
     if s.kbg == 0.0 && s.bkb == 0.0 {
         return; // Fox's laser: damage only.
     }
-    let angle = if s.angle == 361.0 {
-        if def.grounded && kb < 32.0 {
-            0.0
-        } else {
-            44.0
-        }
-    } else {
-        s.angle
-    };
+    let angle = launch_angle(s.angle, def.grounded, kb);
     let dir = s.vx.signum();
     let rad = angle.to_radians();
     def.kx = dir * rad.cos() * kb * 0.03;
@@ -1276,5 +1256,23 @@ fn hit(g: &mut Game, a: usize, s: &Shot, info: &mut StepInfo) {
     if def.hitstun > 0 && !matches!(def.act, Act::Holding | Act::Held) {
         def.set(Act::Hitstun);
         damage::react(def, kb, angle, s.y, seed);
+    }
+}
+
+/// Melee's knockback formula: the target's percent `p` (this hit's damage included) and
+/// `weight`, the hit's damage, growth `kbg` and base `bkb`.
+fn knockback(p: f32, damage: f32, weight: f32, kbg: f32, bkb: f32) -> f32 {
+    (((p / 10.0 + p * damage / 20.0) * 200.0 / (weight + 100.0) * 1.4) + 18.0) * kbg / 100.0 + bkb
+}
+
+/// The launch angle in degrees: 361 is the Sakurai angle (0 for weak hits on the ground, else
+/// 44).
+fn launch_angle(angle: f32, grounded: bool, kb: f32) -> f32 {
+    if angle != 361.0 {
+        angle
+    } else if grounded && kb < 32.0 {
+        0.0
+    } else {
+        44.0
     }
 }

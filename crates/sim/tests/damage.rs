@@ -5,30 +5,13 @@
 
 use exphil_sim::damage::{self, id};
 use exphil_sim::game::{Act, Game, STOCKS};
-use exphil_sim::{bot, Fighter, Stage, STAGES};
+use exphil_sim::{bot, Fighter, STAGES};
 use exphil_state::{Buttons, Controller};
+mod common;
+use common::*;
 
-const N: Controller = Controller::NEUTRAL;
 const A: usize = 0;
 const L: usize = 5;
-
-fn fd() -> &'static Stage {
-    Stage::parse("fd").unwrap()
-}
-fn fox() -> &'static Fighter {
-    Fighter::parse("fox").unwrap()
-}
-fn puff() -> &'static Fighter {
-    Fighter::parse("puff").unwrap()
-}
-
-fn stick(x: f32, y: f32) -> Controller {
-    Controller {
-        main_x: 0.5 + x * 0.5,
-        main_y: 0.5 + y * 0.5,
-        ..N
-    }
-}
 
 fn press(b: usize) -> Controller {
     Controller {

@@ -6,36 +6,14 @@
 
 use exphil_sim::fighter::action;
 use exphil_sim::game::{Act, Game};
-use exphil_sim::{Fighter, Stage};
-use exphil_state::{Buttons, Controller};
+use exphil_sim::Fighter;
+use exphil_state::Controller;
+mod common;
+use common::*;
 
-const N: Controller = Controller::NEUTRAL;
 const X: usize = 2;
 const Z: usize = 4;
 const L: usize = 5;
-
-fn fd() -> &'static Stage {
-    Stage::parse("fd").unwrap()
-}
-fn fox() -> &'static Fighter {
-    Fighter::parse("fox").unwrap()
-}
-fn puff() -> &'static Fighter {
-    Fighter::parse("puff").unwrap()
-}
-
-fn stick(x: f32, y: f32) -> Controller {
-    Controller {
-        main_x: 0.5 + x * 0.5,
-        main_y: 0.5 + y * 0.5,
-        ..N
-    }
-}
-
-fn with(mut c: Controller, b: usize) -> Controller {
-    c.buttons = Buttons(c.buttons.0 | 1 << b);
-    c
-}
 
 /// `got` is within 2% of the real figure `real`.
 fn near(what: &str, got: f32, real: f32) {

@@ -6,37 +6,15 @@ use exphil_sim::fighter::action as a;
 use exphil_sim::game::{Act, Game};
 use exphil_sim::options::{action as o, frames, Opt};
 use exphil_sim::{bot, Fighter, MoveKind, SlpRecorder, Stage};
-use exphil_state::{Buttons, Controller};
+use exphil_state::Controller;
+mod common;
+use common::*;
 
-const N: Controller = Controller::NEUTRAL;
 const A: usize = 0;
 const B: usize = 1;
 const X: usize = 2;
 const L: usize = 5;
 const R: usize = 6;
-
-fn fd() -> &'static Stage {
-    Stage::parse("fd").unwrap()
-}
-fn fox() -> &'static Fighter {
-    Fighter::parse("fox").unwrap()
-}
-fn puff() -> &'static Fighter {
-    Fighter::parse("puff").unwrap()
-}
-
-fn stick(x: f32, y: f32) -> Controller {
-    Controller {
-        main_x: 0.5 + x * 0.5,
-        main_y: 0.5 + y * 0.5,
-        ..N
-    }
-}
-
-fn with(mut c: Controller, b: usize) -> Controller {
-    c.buttons = Buttons(c.buttons.0 | 1 << b);
-    c
-}
 
 /// A game past the countdown, player 1 standing at `x` facing right, player 2 far away.
 fn standing(stage: &'static Stage, f: &'static Fighter, x: f32) -> Game {

@@ -8,35 +8,14 @@ use exphil_sim::game::{Act, End, Game, FIRST_FRAME, STOCKS};
 use exphil_sim::record::Recording;
 use exphil_sim::{bot, Batch, Fighter, MoveKind, Stage, STAGES};
 use exphil_state::{Buttons, Controller, GameState};
-
-fn fd() -> &'static Stage {
-    Stage::parse("fd").unwrap()
-}
-fn fox() -> &'static Fighter {
-    Fighter::parse("fox").unwrap()
-}
-fn puff() -> &'static Fighter {
-    Fighter::parse("puff").unwrap()
-}
-fn bowser() -> &'static Fighter {
-    Fighter::parse("bowser").unwrap()
-}
-
-fn stick(x: f32, y: f32) -> Controller {
-    Controller {
-        main_x: 0.5 + x * 0.5,
-        main_y: 0.5 + y * 0.5,
-        ..Controller::NEUTRAL
-    }
-}
+mod common;
+use common::*;
 
 fn press(b: usize) -> Controller {
     let mut c = Controller::NEUTRAL;
     c.buttons = Buttons(1 << b);
     c
 }
-
-const N: Controller = Controller::NEUTRAL;
 
 /// A game past the countdown.
 fn started(stage: &'static Stage, f: [&'static Fighter; 2]) -> Game {

@@ -8,20 +8,17 @@ use exphil_replay::ExternalCharacter;
 use exphil_sim::fidelity::{measure, simulate_for, Quantity};
 use exphil_sim::fighter::action;
 use exphil_sim::game::{Act, Game};
-use exphil_sim::{bot, Fighter, Stage, FIGHTERS, STAGES};
+use exphil_sim::{bot, Fighter, FIGHTERS, STAGES};
 use exphil_state::{Buttons, Controller};
 use std::collections::BTreeMap;
+mod common;
+use common::*;
 
-const N: Controller = Controller::NEUTRAL;
 const B: usize = 1;
 const X: usize = 2;
 
 fn fighter(name: &str) -> &'static Fighter {
     Fighter::parse(name).unwrap()
-}
-
-fn fd() -> &'static Stage {
-    Stage::parse("fd").unwrap()
 }
 
 fn pad(x: f32, y: f32, buttons: &[usize]) -> Controller {
