@@ -190,7 +190,8 @@ fn stage_of(state: &GameState) -> &'static Stage {
         .unwrap_or(&STAGES[0])
 }
 
-fn stick(x: f32, y: f32) -> Controller {
+/// The main stick at `(x, y)` in [-1, 1] (clamped).
+pub(crate) fn stick(x: f32, y: f32) -> Controller {
     Controller {
         main_x: 0.5 + x.clamp(-1.0, 1.0) * 0.5,
         main_y: 0.5 + y.clamp(-1.0, 1.0) * 0.5,
@@ -198,7 +199,8 @@ fn stick(x: f32, y: f32) -> Controller {
     }
 }
 
-fn with(mut c: Controller, button: usize) -> Controller {
+/// `c` with `button` pressed too.
+pub(crate) fn with(mut c: Controller, button: usize) -> Controller {
     c.buttons.set(button, true);
     c
 }

@@ -294,6 +294,124 @@ pub mod action {
     pub const CLIFF_CLIMB: u16 = 254;
     /// Asleep (after Rest).
     pub const SLEEP: u16 = 11;
+    /// Walking slowly (stick under half way).
+    pub const WALK_SLOW: u16 = 15;
+    /// Walking fast (stick past three quarters).
+    pub const WALK_FAST: u16 = 17;
+    /// Turning around standing (or the one frame before a dash back).
+    pub const TURN: u16 = 18;
+    /// Turning a run around.
+    pub const TURN_RUN: u16 = 19;
+    /// Stopping a run.
+    pub const RUN_BRAKE: u16 = 23;
+    /// Crouching down.
+    pub const SQUAT: u16 = 39;
+    /// Crouched.
+    pub const SQUAT_WAIT: u16 = 40;
+    /// Standing up from a crouch.
+    pub const SQUAT_RV: u16 = 41;
+    /// Shield coming up.
+    pub const GUARD_ON: u16 = 178;
+    /// Shield released.
+    pub const GUARD_OFF: u16 = 180;
+    /// The grab pulling the opponent in.
+    pub const CATCH_PULL: u16 = 213;
+    /// Forward, back, up and down throws: 219, 220, 221, 222.
+    pub const THROW_HI: u16 = 221;
+    /// Down throw.
+    pub const THROW_LW: u16 = 222;
+    /// Pulled in by a grab (small victims), then held: 223, 224.
+    pub const CAPTURE_PULLED_HI: u16 = 223;
+    /// Held (small victims).
+    pub const CAPTURE_WAIT_HI: u16 = 224;
+    /// Pulled in by a grab, then held: 226, 227.
+    pub const CAPTURE_PULLED_LW: u16 = 226;
+    /// Held.
+    pub const CAPTURE_WAIT_LW: u16 = 227;
+    /// Forward roll.
+    pub const ESCAPE_F: u16 = 233;
+    /// Back roll.
+    pub const ESCAPE_B: u16 = 234;
+    /// Spot dodge.
+    pub const ESCAPE: u16 = 235;
+    /// Being thrown forward; back, up and down follow (240–242).
+    pub const THROWN_F: u16 = 239;
+    /// Dropping through a platform.
+    pub const PASS: u16 = 244;
+    /// Catching a ledge.
+    pub const CLIFF_CATCH: u16 = 252;
+    /// Ledge climb (slow, 100% or more; the quick one is 255).
+    pub const CLIFF_CLIMB_SLOW: u16 = 254;
+    /// Ledge attack (slow; quick 257).
+    pub const CLIFF_ATTACK_SLOW: u16 = 256;
+    /// Ledge roll (slow; quick 259).
+    pub const CLIFF_ESCAPE_SLOW: u16 = 258;
+    /// Ledge jump, on the ledge (slow; quick 262).
+    pub const CLIFF_JUMP_SLOW_1: u16 = 260;
+    /// Ledge jump, airborne (slow; quick 263).
+    pub const CLIFF_JUMP_SLOW_2: u16 = 261;
+    /// Ledge jump, on the ledge (quick).
+    pub const CLIFF_JUMP_QUICK_1: u16 = 262;
+    /// Ledge jump, airborne (quick).
+    pub const CLIFF_JUMP_QUICK_2: u16 = 263;
+    /// Fell out of the bottom blast zone.
+    pub const DEAD_DOWN: u16 = 0;
+    /// Out of the left blast zone.
+    pub const DEAD_LEFT: u16 = 1;
+    /// Out of the right blast zone.
+    pub const DEAD_RIGHT: u16 = 2;
+    /// Out of the top blast zone, not launched.
+    pub const DEAD_UP: u16 = 3;
+    /// Out of the top blast zone, launched (the star KO).
+    pub const DEAD_UP_STAR: u16 = 4;
+    /// The respawn platform coming down.
+    pub const REBIRTH: u16 = 12;
+    /// Tumbling after a strong hit's hitstun.
+    pub const DAMAGE_FALL: u16 = 38;
+    /// The first weak-hit reaction (DamageHi1); 75–83 are Hi/N/Lw by strength.
+    pub const DAMAGE_HI1: u16 = 75;
+    /// The first airborne weak-hit reaction (DamageAir1); 84–86 by strength.
+    pub const DAMAGE_AIR1: u16 = 84;
+    /// Tumble-strength launch, hit high.
+    pub const DAMAGE_FLY_HI: u16 = 87;
+    /// Tumble-strength launch, hit in the middle.
+    pub const DAMAGE_FLY_N: u16 = 88;
+    /// Tumble-strength launch, hit low.
+    pub const DAMAGE_FLY_LW: u16 = 89;
+    /// Tumble-strength launch straight up.
+    pub const DAMAGE_FLY_TOP: u16 = 90;
+    /// Tumble-strength launch, spinning.
+    pub const DAMAGE_FLY_ROLL: u16 = 91;
+    /// Missed tech, face up: the bounce (DownBoundU); the face-down ids are 8 higher.
+    pub const DOWN_BOUND_U: u16 = 183;
+    /// Lying face up (DownWaitU).
+    pub const DOWN_WAIT_U: u16 = 184;
+    /// Getting up in place, face up (DownStandU).
+    pub const DOWN_STAND_U: u16 = 186;
+    /// Getup attack, face up (DownAttackU).
+    pub const DOWN_ATTACK_U: u16 = 187;
+    /// Getup roll forward, face up (DownFowardU, Melee's spelling).
+    pub const DOWN_FOWARD_U: u16 = 188;
+    /// Getup roll backward, face up (DownBackU).
+    pub const DOWN_BACK_U: u16 = 189;
+    /// Face-down ids are the face-up ones plus this (DownBoundD = 191, …).
+    pub const FACE_DOWN_OFFSET: u16 = 8;
+    /// Tech in place.
+    pub const PASSIVE: u16 = 199;
+    /// Tech roll forward.
+    pub const PASSIVE_STAND_F: u16 = 200;
+    /// Tech roll backward.
+    pub const PASSIVE_STAND_B: u16 = 201;
+    /// Helpless fall, backward drift.
+    pub const FALL_SPECIAL_B: u16 = 37;
+    /// Neutral air (the first of the five aerials, 65–69).
+    pub const ATTACK_AIR_N: u16 = 65;
+    /// Down air (the last aerial).
+    pub const ATTACK_AIR_LW: u16 = 69;
+    /// Last ledge action.
+    pub const CLIFF_LAST: u16 = 263;
+    /// First character-specific id.
+    pub const FIRST_SPECIAL: u16 = 341;
 }
 
 const GRAB: Move = mv(Grab, 30, &[], 0, 212);

@@ -14,69 +14,8 @@ use crate::player::{Act, Player};
 pub use crate::player::{Getup, Opt};
 use crate::stage::Stage;
 
-/// Melee action-state ids of the options (beside [`crate::fighter::action`]).
-pub mod action {
-    /// Walking slowly (stick under half way).
-    pub const WALK_SLOW: u16 = 15;
-    /// Walking fast (stick past three quarters).
-    pub const WALK_FAST: u16 = 17;
-    /// Turning around standing (or the one frame before a dash back).
-    pub const TURN: u16 = 18;
-    /// Turning a run around.
-    pub const TURN_RUN: u16 = 19;
-    /// Stopping a run.
-    pub const RUN_BRAKE: u16 = 23;
-    /// Crouching down.
-    pub const SQUAT: u16 = 39;
-    /// Crouched.
-    pub const SQUAT_WAIT: u16 = 40;
-    /// Standing up from a crouch.
-    pub const SQUAT_RV: u16 = 41;
-    /// Shield coming up.
-    pub const GUARD_ON: u16 = 178;
-    /// Shield released.
-    pub const GUARD_OFF: u16 = 180;
-    /// The grab pulling the opponent in.
-    pub const CATCH_PULL: u16 = 213;
-    /// Forward, back, up and down throws: 219, 220, 221, 222.
-    pub const THROW_HI: u16 = 221;
-    /// Down throw.
-    pub const THROW_LW: u16 = 222;
-    /// Pulled in by a grab (small victims), then held: 223, 224.
-    pub const CAPTURE_PULLED_HI: u16 = 223;
-    /// Held (small victims).
-    pub const CAPTURE_WAIT_HI: u16 = 224;
-    /// Pulled in by a grab, then held: 226, 227.
-    pub const CAPTURE_PULLED_LW: u16 = 226;
-    /// Held.
-    pub const CAPTURE_WAIT_LW: u16 = 227;
-    /// Forward roll.
-    pub const ESCAPE_F: u16 = 233;
-    /// Back roll.
-    pub const ESCAPE_B: u16 = 234;
-    /// Spot dodge.
-    pub const ESCAPE: u16 = 235;
-    /// Being thrown forward; back, up and down follow (240–242).
-    pub const THROWN_F: u16 = 239;
-    /// Dropping through a platform.
-    pub const PASS: u16 = 244;
-    /// Catching a ledge.
-    pub const CLIFF_CATCH: u16 = 252;
-    /// Ledge climb (slow, 100% or more; the quick one is 255).
-    pub const CLIFF_CLIMB_SLOW: u16 = 254;
-    /// Ledge attack (slow; quick 257).
-    pub const CLIFF_ATTACK_SLOW: u16 = 256;
-    /// Ledge roll (slow; quick 259).
-    pub const CLIFF_ESCAPE_SLOW: u16 = 258;
-    /// Ledge jump, on the ledge (slow; quick 262).
-    pub const CLIFF_JUMP_SLOW_1: u16 = 260;
-    /// Ledge jump, airborne (slow; quick 263).
-    pub const CLIFF_JUMP_SLOW_2: u16 = 261;
-    /// Ledge jump, on the ledge (quick).
-    pub const CLIFF_JUMP_QUICK_1: u16 = 262;
-    /// Ledge jump, airborne (quick).
-    pub const CLIFF_JUMP_QUICK_2: u16 = 263;
-}
+/// Melee action-state ids of the options (all in [`crate::fighter::action`]).
+pub use crate::fighter::action;
 
 /// Per-character frame counts of the options.
 #[derive(Clone, Copy, Debug)]

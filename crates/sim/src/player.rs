@@ -10,57 +10,8 @@ pub const STOCKS: u8 = 4;
 /// Shield health.
 pub const SHIELD_MAX: f32 = 60.0;
 
-/// Melee action-state ids this module shows.
-pub mod id {
-    /// Fell out of the bottom blast zone.
-    pub const DEAD_DOWN: u16 = 0;
-    /// Out of the left blast zone.
-    pub const DEAD_LEFT: u16 = 1;
-    /// Out of the right blast zone.
-    pub const DEAD_RIGHT: u16 = 2;
-    /// Out of the top blast zone, not launched.
-    pub const DEAD_UP: u16 = 3;
-    /// Out of the top blast zone, launched (the star KO).
-    pub const DEAD_UP_STAR: u16 = 4;
-    /// The respawn platform coming down.
-    pub const REBIRTH: u16 = 12;
-    /// Tumbling after a strong hit's hitstun.
-    pub const DAMAGE_FALL: u16 = 38;
-    /// The first weak-hit reaction (DamageHi1); 75–83 are Hi/N/Lw by strength.
-    pub const DAMAGE_HI1: u16 = 75;
-    /// The first airborne weak-hit reaction (DamageAir1); 84–86 by strength.
-    pub const DAMAGE_AIR1: u16 = 84;
-    /// Tumble-strength launch, hit high.
-    pub const DAMAGE_FLY_HI: u16 = 87;
-    /// Tumble-strength launch, hit in the middle.
-    pub const DAMAGE_FLY_N: u16 = 88;
-    /// Tumble-strength launch, hit low.
-    pub const DAMAGE_FLY_LW: u16 = 89;
-    /// Tumble-strength launch straight up.
-    pub const DAMAGE_FLY_TOP: u16 = 90;
-    /// Tumble-strength launch, spinning.
-    pub const DAMAGE_FLY_ROLL: u16 = 91;
-    /// Missed tech, face up: the bounce (DownBoundU); the face-down ids are 8 higher.
-    pub const DOWN_BOUND_U: u16 = 183;
-    /// Lying face up (DownWaitU).
-    pub const DOWN_WAIT_U: u16 = 184;
-    /// Getting up in place, face up (DownStandU).
-    pub const DOWN_STAND_U: u16 = 186;
-    /// Getup attack, face up (DownAttackU).
-    pub const DOWN_ATTACK_U: u16 = 187;
-    /// Getup roll forward, face up (DownFowardU, Melee's spelling).
-    pub const DOWN_FOWARD_U: u16 = 188;
-    /// Getup roll backward, face up (DownBackU).
-    pub const DOWN_BACK_U: u16 = 189;
-    /// Face-down ids are the face-up ones plus this (DownBoundD = 191, …).
-    pub const FACE_DOWN_OFFSET: u16 = 8;
-    /// Tech in place.
-    pub const PASSIVE: u16 = 199;
-    /// Tech roll forward.
-    pub const PASSIVE_STAND_F: u16 = 200;
-    /// Tech roll backward.
-    pub const PASSIVE_STAND_B: u16 = 201;
-}
+/// Melee action-state ids (all in [`crate::fighter::action`]).
+pub use crate::fighter::action as id;
 
 /// What a player is doing.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -5,7 +5,7 @@
 
 use exphil_sim::damage::{self, id};
 use exphil_sim::game::{Act, Game, STOCKS};
-use exphil_sim::{bot, Fighter, STAGES};
+use exphil_sim::{Fighter, STAGES};
 use exphil_state::{Buttons, Controller};
 mod common;
 use common::*;
@@ -355,16 +355,7 @@ fn rule_beats_random_at_least_20_of_24_games() {
             fighters[seed as usize % 3],
             fighters[(seed as usize / 3) % 3],
         ];
-        let mut g = Game::new(stage, f);
-        let mut bots = [
-            bot("rule", seed).unwrap(),
-            bot("random", seed + 100).unwrap(),
-        ];
-        while !g.is_over() {
-            let c = [bots[0].act(&g.view(0)), bots[1].act(&g.view(1))];
-            g.step(c);
-        }
-        wins += usize::from(g.outcome.unwrap().winner == Some(0));
+        wins += usize::from(rule_beats_random(Game::new(stage, f), (seed, seed + 100)));
     }
     println!("rule beat random in {wins} of 24");
     assert!(wins >= 20, "rule beat random in {wins} of 24");

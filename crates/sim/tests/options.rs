@@ -5,7 +5,7 @@ use exphil_replay::{read, write, DecodeOptions};
 use exphil_sim::fighter::action as a;
 use exphil_sim::game::{Act, Game};
 use exphil_sim::options::{action as o, frames, Opt};
-use exphil_sim::{bot, Fighter, MoveKind, SlpRecorder, Stage};
+use exphil_sim::{Fighter, MoveKind, SlpRecorder, Stage};
 use exphil_state::Controller;
 mod common;
 use common::*;
@@ -447,16 +447,7 @@ fn the_rule_bot_beats_the_random_bot_with_the_new_options() {
             fighters[seed as usize % 3],
             fighters[(seed as usize / 3) % 3],
         ];
-        let mut g = Game::new(stage, f);
-        let mut bots = [
-            bot("rule", seed * 7).unwrap(),
-            bot("random", seed * 7 + 1).unwrap(),
-        ];
-        while !g.is_over() {
-            let c = [bots[0].act(&g.view(0)), bots[1].act(&g.view(1))];
-            g.step(c);
-        }
-        if g.outcome.unwrap().winner == Some(0) {
+        if rule_beats_random(Game::new(stage, f), (seed * 7, seed * 7 + 1)) {
             wins += 1;
         }
     }

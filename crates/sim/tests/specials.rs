@@ -8,7 +8,7 @@ use exphil_replay::ExternalCharacter;
 use exphil_sim::fidelity::{measure, simulate_for, Quantity};
 use exphil_sim::fighter::action;
 use exphil_sim::game::{Act, Game};
-use exphil_sim::{bot, Fighter, FIGHTERS, STAGES};
+use exphil_sim::{Fighter, FIGHTERS, STAGES};
 use exphil_state::{Buttons, Controller};
 use std::collections::BTreeMap;
 mod common;
@@ -348,15 +348,7 @@ fn the_rule_bot_beats_the_random_bot_with_every_fighter() {
             let stage = &STAGES[seed as usize % STAGES.len()];
             let mut g = Game::new(stage, [f, other]);
             g.frame_limit = 3 * 3600;
-            let mut bots = [
-                bot("rule", seed * 7).unwrap(),
-                bot("random", seed * 7 + 1).unwrap(),
-            ];
-            while !g.is_over() {
-                let c = [bots[0].act(&g.view(0)), bots[1].act(&g.view(1))];
-                g.step(c);
-            }
-            if g.outcome.unwrap().winner == Some(0) {
+            if rule_beats_random(g, (seed * 7, seed * 7 + 1)) {
                 wins += 1;
             }
         }

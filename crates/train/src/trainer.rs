@@ -324,8 +324,11 @@ impl Run<'_> {
     /// the streams' state to the next).
     fn forward(&mut self, work: &Work) -> (LossOutput, u64) {
         let spec = &self.data.spec;
-        // Mixed precision: the step runs on a half copy linked to the f32 weights.
-        let policy = self.policy.compute_copy(self.precision);
+        // Mixed precision: the step runs on a half copy linked to the f32 weights (f32: on
+        // the weights themselves, no copy).
+        let half =
+            (self.precision != Precision::F32).then(|| self.policy.compute_copy(self.precision));
+        let policy = half.as_ref().unwrap_or(&self.policy);
         match work {
             Work::Units(b) => {
                 let h = host_of(b);
@@ -337,7 +340,7 @@ impl Run<'_> {
             Work::Stream(b) => {
                 let (steps, targets) = stream_inputs(b, spec, &self.device);
                 let (logits, next) = stream_logits(
-                    &policy,
+                    policy,
                     b,
                     self.carried.take(),
                     &targets,

@@ -2,44 +2,7 @@
 //! names, and the groups of ids the fidelity rules look for. Ids from 341 up are each
 //! character's own (specials, Jigglypuff's and Kirby's numbered aerial jumps, …).
 
-/// On the respawn platform (0–13 are deaths, sleep and respawn).
-pub const REBIRTH_WAIT: u16 = 13;
-/// Standing.
-pub const WAIT: u16 = 14;
-/// Dash (the initial dash).
-pub const DASH: u16 = 20;
-/// Run.
-pub const RUN: u16 = 21;
-/// Jump squat.
-pub const KNEE_BEND: u16 = 24;
-/// First jump, forward.
-pub const JUMP_F: u16 = 25;
-/// First jump, backward.
-pub const JUMP_B: u16 = 26;
-/// Plain fall.
-pub const FALL: u16 = 29;
-/// Helpless fall.
-pub const FALL_SPECIAL: u16 = 35;
-/// Helpless fall, backward drift.
-pub const FALL_SPECIAL_B: u16 = 37;
-/// Plain landing.
-pub const LANDING: u16 = 42;
-/// Landing from a helpless fall or an airdodge (a wavedash).
-pub const LANDING_FALL_SPECIAL: u16 = 43;
-/// Neutral air (the first of the five aerials, 65–69).
-pub const ATTACK_AIR_N: u16 = 65;
-/// Down air (the last aerial).
-pub const ATTACK_AIR_LW: u16 = 69;
-/// Neutral-air landing (the first of the five aerial landings, 70–74).
-pub const LANDING_AIR_N: u16 = 70;
-/// Airdodge.
-pub const ESCAPE_AIR: u16 = 236;
-/// First ledge action (CliffCatch); ledge actions run to 263.
-pub const CLIFF_CATCH: u16 = 252;
-/// Last ledge action.
-pub const CLIFF_LAST: u16 = 263;
-/// First character-specific id.
-pub const FIRST_SPECIAL: u16 = 341;
+pub use crate::fighter::action::*;
 
 /// Whether `a` is a plain airborne state: jumps and falls, not helpless (25–34).
 pub fn is_plain_air(a: u16) -> bool {

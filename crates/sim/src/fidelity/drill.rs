@@ -2,6 +2,7 @@
 //! games, each recorded as a replay, written as `.slp` bytes and decoded back.
 
 use crate::bots::{bot, Bot};
+use crate::bots::{stick, with};
 use crate::fighter::{action, Fighter, FIGHTERS};
 use crate::game::Game;
 use crate::slp::SlpRecorder;
@@ -44,19 +45,6 @@ enum Step {
     GoTo(f32),
     /// Neutral until falling below a height (airborne).
     UntilBelow(f32),
-}
-
-fn stick(x: f32, y: f32) -> Controller {
-    Controller {
-        main_x: 0.5 + x.clamp(-1.0, 1.0) * 0.5,
-        main_y: 0.5 + y.clamp(-1.0, 1.0) * 0.5,
-        ..Controller::NEUTRAL
-    }
-}
-
-fn with(mut c: Controller, button: usize) -> Controller {
-    c.buttons.set(button, true);
-    c
 }
 
 /// A scripted movement drill for one fighter, played from the view of seat 0: standing full

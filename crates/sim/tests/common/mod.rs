@@ -1,7 +1,7 @@
 //! What the simulator's tests share: the stage and fighters by name, and controllers.
 #![allow(dead_code)]
 
-use exphil_sim::{Fighter, Stage};
+use exphil_sim::{bot, Fighter, Game, Stage};
 use exphil_state::{Buttons, Controller};
 
 /// The neutral controller.
@@ -40,4 +40,18 @@ pub fn stick(x: f32, y: f32) -> Controller {
 pub fn with(mut c: Controller, b: usize) -> Controller {
     c.buttons = Buttons(c.buttons.0 | 1 << b);
     c
+}
+
+/// Plays `g` to its end, player 1 the `rule` bot seeded `seeds.0` and player 2 the `random`
+/// bot seeded `seeds.1`: whether the rule bot won.
+pub fn rule_beats_random(mut g: Game, seeds: (u64, u64)) -> bool {
+    let mut bots = [
+        bot("rule", seeds.0).unwrap(),
+        bot("random", seeds.1).unwrap(),
+    ];
+    while !g.is_over() {
+        let c = [bots[0].act(&g.view(0)), bots[1].act(&g.view(1))];
+        g.step(c);
+    }
+    g.outcome.unwrap().winner == Some(0)
 }
