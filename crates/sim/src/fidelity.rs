@@ -16,15 +16,17 @@
 //!   [`bench`] is the whole bench in one call.
 
 pub mod actions;
+mod documented;
 mod drill;
 mod measure;
 mod report;
 
+pub use documented::{aerial_jump_apex, documented};
 pub use drill::{simulate_for, Drill, DRILL_STAGE};
 pub use measure::{measure, ActionHistogram, CharacterSamples, Hop, Measurements};
 pub use report::{
     bench, coverage, measure_replays, measure_simulator, top_missing, CharacterReport,
-    FailedReplay, MissingAction, Report, Rollup, Row,
+    FailedReplay, MissingAction, Reference, Report, Rollup, Row,
 };
 
 use serde::Serialize;

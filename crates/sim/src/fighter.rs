@@ -1781,12 +1781,13 @@ pub static FIGHTERS: [Fighter; 5] = [
         // Melee's ftPurin motion states Jump2..Jump6 (341–345).
         air_jump_actions: &[341, 342, 343, 344, 345],
     },
-    // Bowser: weight, gravity, terminal and fast-fall speeds and jump squat are Melee's. The
-    // rest are the simulator's earlier values renamed into Melee's attributes (walk 1.0, run
-    // 1.5, ground acceleration 0.1, friction 0.06, air speed 0.8, air acceleration 0.05, air
-    // friction 0.01, full/short hop 3.0/1.8, double jump 2.7 = 0.9 x 3.0, landing lag 6) and,
-    // where the old model had no such attribute, Fox's value; none of these were checked
-    // against Melee's table.
+    // Bowser: weight, gravity, terminal and fast-fall speeds, jump squat, air speed, air
+    // acceleration, air friction and the double jump's vertical speed (2.8) are Melee's, the
+    // figures `fidelity::documented` checks the simulator against. The rest are the
+    // simulator's earlier values renamed into Melee's attributes (walk 1.0, run 1.5, ground
+    // acceleration 0.1, friction 0.06, full/short hop 3.0/1.8, landing lag 6) and, where the
+    // old model had no such attribute, Fox's value; none of these were checked against
+    // Melee's table.
     Fighter {
         character: ExternalCharacter(5),
         archetype: "heavy",
@@ -1810,7 +1811,8 @@ pub static FIGHTERS: [Fighter; 5] = [
         hop_v_initial_velocity: 1.8,
         ground_to_air_multiplier: 0.8,
         jump_h_max_velocity: 1.7,
-        air_jump_v_multiplier: 0.9,
+        // Melee's double-jump vertical speed 2.8 over the full hop's 3.0.
+        air_jump_v_multiplier: 2.8 / 3.0,
         air_jump_h_multiplier: 0.9,
         air_jump_v: &[],
         air_jumps: 1,

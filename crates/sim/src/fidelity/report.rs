@@ -2,12 +2,14 @@
 //! and the roll-ups over replay files and over the simulator.
 
 use super::actions::action_label;
+use super::documented::documented;
 use super::drill::simulate_for;
 use super::measure::{measure, ActionHistogram, Measurements};
 use super::{Figure, Quantity};
 use crate::fighter::{Fighter, FIGHTERS};
 use exphil_replay::{read_file, DecodeError, DecodeOptions, ExternalCharacter};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -140,6 +142,17 @@ pub struct Row {
     pub relative_error: Option<f64>,
 }
 
+/// Where a character's reference figures (the `real` column) come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reference {
+    /// Measured from the real replays.
+    Replays,
+    /// Melee's documented attributes ([`super::documented::documented`]), for a simulated
+    /// character the replays do not have; each such figure has 0 samples.
+    Documented,
+}
+
 /// One character's comparison.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CharacterReport {
@@ -149,6 +162,8 @@ pub struct CharacterReport {
     pub name: String,
     /// Whether the simulator has this character.
     pub simulated: bool,
+    /// Where the reference figures come from.
+    pub reference: Reference,
     /// Real frames measured.
     pub real_frames: u64,
     /// Real ports (game × port) measured.
@@ -158,7 +173,7 @@ pub struct CharacterReport {
     /// Every quantity with samples on either side.
     pub rows: Vec<Row>,
     /// Share of real frames in actions the simulator shows ([`coverage`]); `None` when the
-    /// simulator does not have the character.
+    /// simulator does not have the character or the replays do not.
     pub coverage: Option<f64>,
     /// The real actions the simulator never shows, most frames first (up to 12).
     pub missing: Vec<MissingAction>,
@@ -187,8 +202,33 @@ pub const COVERAGE_TARGET: f64 = 0.80;
 /// How many missing actions a character's report lists.
 const MISSING_LISTED: usize = 12;
 
+/// Each quantity with a figure on either side, with the relative error where both have one.
+fn rows(real: &BTreeMap<Quantity, Figure>, sim: &BTreeMap<Quantity, Figure>) -> Vec<Row> {
+    Quantity::ALL
+        .iter()
+        .filter_map(|q| {
+            let (real, sim) = (real.get(q).copied(), sim.get(q).copied());
+            if real.is_none() && sim.is_none() {
+                return None;
+            }
+            let relative_error = match (real, sim) {
+                (Some(r), Some(s)) if r.value != 0.0 => Some((s.value - r.value) / r.value.abs()),
+                _ => None,
+            };
+            Some(Row {
+                quantity: *q,
+                real,
+                sim,
+                relative_error,
+            })
+        })
+        .collect()
+}
+
 impl Report {
-    /// Compares real replays' measurements with the simulator's.
+    /// Compares real replays' measurements with the simulator's, and each simulated character
+    /// the replays lack with its documented attributes where it has them
+    /// ([`Reference::Documented`]).
     pub fn new(real: &Rollup, sim: &Measurements) -> Report {
         let mut characters: Vec<CharacterReport> = real
             .measurements
@@ -196,36 +236,16 @@ impl Report {
             .iter()
             .map(|(&id, r)| {
                 let s = sim.characters.get(&id);
-                let (rf, sf) = (r.figures(), s.map(|s| s.figures()).unwrap_or_default());
-                let rows = Quantity::ALL
-                    .iter()
-                    .filter_map(|q| {
-                        let (real, sim) = (rf.get(q).copied(), sf.get(q).copied());
-                        if real.is_none() && sim.is_none() {
-                            return None;
-                        }
-                        let relative_error = match (real, sim) {
-                            (Some(r), Some(s)) if r.value != 0.0 => {
-                                Some((s.value - r.value) / r.value.abs())
-                            }
-                            _ => None,
-                        };
-                        Some(Row {
-                            quantity: *q,
-                            real,
-                            sim,
-                            relative_error,
-                        })
-                    })
-                    .collect();
+                let sf = s.map(|s| s.figures()).unwrap_or_default();
                 CharacterReport {
                     id,
                     name: id.name().unwrap_or("unknown").to_string(),
                     simulated: s.is_some(),
+                    reference: Reference::Replays,
+                    rows: rows(&r.figures(), &sf),
                     real_frames: r.frames,
                     real_ports: r.ports,
                     sim_frames: s.map_or(0, |s| s.frames),
-                    rows,
                     coverage: s.map(|s| coverage(&r.actions, &s.actions)),
                     missing: s
                         .map(|s| top_missing(&r.actions, &s.actions, MISSING_LISTED))
@@ -233,6 +253,36 @@ impl Report {
                 }
             })
             .collect();
+        // Simulated characters the replays lack, against their documented attributes.
+        for (&id, s) in &sim.characters {
+            if real.measurements.characters.contains_key(&id) {
+                continue;
+            }
+            let Some(doc) = documented(id) else {
+                continue;
+            };
+            let rf: BTreeMap<Quantity, Figure> = doc
+                .into_iter()
+                .map(|(q, value)| (q, Figure { value, samples: 0 }))
+                .collect();
+            let sf: BTreeMap<Quantity, Figure> = s
+                .figures()
+                .into_iter()
+                .filter(|(q, _)| rf.contains_key(q))
+                .collect();
+            characters.push(CharacterReport {
+                id,
+                name: id.name().unwrap_or("unknown").to_string(),
+                simulated: true,
+                reference: Reference::Documented,
+                rows: rows(&rf, &sf),
+                real_frames: 0,
+                real_ports: 0,
+                sim_frames: s.frames,
+                coverage: None,
+                missing: Vec::new(),
+            });
+        }
         characters.sort_by_key(|c| (!c.simulated, c.id));
         Report {
             replays: real.decoded,
@@ -276,19 +326,26 @@ impl Report {
                 .iter()
                 .filter(|e| e.abs() <= MOVEMENT_TARGET)
                 .count();
-            let cov = c.coverage.unwrap_or(0.0);
+            let coverage = match (c.reference, c.coverage) {
+                (Reference::Documented, _) => {
+                    "of its documented attributes (no replays)".to_string()
+                }
+                (Reference::Replays, cov) => {
+                    let cov = cov.unwrap_or(0.0);
+                    let verdict = if cov >= COVERAGE_TARGET {
+                        "met"
+                    } else {
+                        "short"
+                    };
+                    format!("coverage {:.1}% ({verdict})", cov * 100.0)
+                }
+            };
             let _ = writeln!(
                 t,
-                "  {:<12} movement {within}/{} within {:.0}%, coverage {:.1}% ({})",
+                "  {:<12} movement {within}/{} within {:.0}%, {coverage}",
                 c.name,
                 compared.len(),
                 MOVEMENT_TARGET * 100.0,
-                cov * 100.0,
-                if cov >= COVERAGE_TARGET {
-                    "met"
-                } else {
-                    "short"
-                }
             );
         }
         t
@@ -308,18 +365,25 @@ impl Report {
         for f in &self.failed {
             let _ = writeln!(t, "  failed: {}: {}", f.path.display(), f.error);
         }
-        let fig = |f: Option<Figure>| match f {
-            Some(f) => format!("{:>9.3} ({:>5})", f.value, f.samples),
-            None => format!("{:>9} {:>7}", "-", ""),
+        let fig = |f: Option<Figure>, reference: Reference| match (f, reference) {
+            (Some(f), Reference::Documented) if f.samples == 0 => {
+                format!("{:>9.3} ({:>5})", f.value, "doc")
+            }
+            (Some(f), _) => format!("{:>9.3} ({:>5})", f.value, f.samples),
+            (None, _) => format!("{:>9} {:>7}", "-", ""),
         };
         for c in &self.characters {
             let _ = writeln!(
                 t,
-                "\n{} (id {}): real {} frames on {} ports; {}",
+                "\n{} (id {}): {}; {}",
                 c.name,
                 c.id.0,
-                c.real_frames,
-                c.real_ports,
+                match c.reference {
+                    Reference::Replays =>
+                        format!("real {} frames on {} ports", c.real_frames, c.real_ports),
+                    Reference::Documented =>
+                        "no replays, against Melee's documented attributes (doc)".to_string(),
+                },
                 if c.simulated {
                     format!("sim {} frames", c.sim_frames)
                 } else {
@@ -339,8 +403,8 @@ impl Report {
                     t,
                     "  {:<28} {} {} {:>8}",
                     r.quantity.label(),
-                    fig(r.real),
-                    fig(r.sim),
+                    fig(r.real, c.reference),
+                    fig(r.sim, Reference::Replays),
                     err
                 );
             }
