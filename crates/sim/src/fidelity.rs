@@ -96,19 +96,30 @@ pub enum Quantity {
     /// steady (within 0.0125, |x| ≥ 0.3), moving the stick's way (|speed| > 0.05), with the
     /// speed changed by under 1e-3 from the frame before.
     AirDriftPerStick,
-    /// Takeoff momentum of a jump out of a run: |air x speed| on the first airborne frame over
-    /// |ground x speed| on the last Run (21) frame before the jump squat (over 0.3).
-    JumpTakeoffRatio,
-    /// Run-off momentum: |air x speed| on the first frame of a plain fall (29–31) straight
-    /// after a Run (21) frame, over that Run frame's |ground x speed| (over 0.3).
-    RunOffRatio,
+    /// Takeoff speed of a jump out of a run: |air x speed| on the first airborne frame of a
+    /// jump whose jump squat follows a Run (21) frame faster than 0.3, for jumps whose stick
+    /// x on the last jump-squat frame (the one the takeoff reads) is held the run's way at 0.8
+    /// or more. A stick let go or pulled back changes the takeoff by the stick's share, so
+    /// mixing them would measure the players' hands, not the physics; and the speed, not its
+    /// ratio to the run's, since the cap most characters reach does not depend on how fast
+    /// they ran.
+    JumpTakeoffSpeed,
+    /// Run-off speed: |air x speed| on the first frame of a plain fall (29–31) straight after
+    /// a Run (21) frame faster than 0.3 (self-induced velocities only, 3.5+: the change of
+    /// position on that frame is still the ground speed's). Running off an edge keeps the
+    /// ground speed up to the character's maximum air speed, so this is that cap for anyone
+    /// running faster than it, whatever speed they ran off at.
+    RunOffSpeed,
     /// Normal landing lag: frames of a Landing (42) run that follows a clean plain-air frame
     /// and is followed by another action. Landing is interruptible once its lag is over and
     /// players act as early as they can, so the figure is the most common length (the mode),
     /// not the median, which late inputs and the full 30-frame animation would pull up.
     LandingFrames,
     /// Neutral-air landing (70) after neutral air (65), L-cancelled (status 1 on the landing
-    /// run or the frame before it, 2.0+).
+    /// run or the frame before it, 2.0+). For every aerial landing, the run must end on its
+    /// own: the next frame on the ground (not flagged airborne, not a plain air state) with no
+    /// hitlag or knockback, so a landing cut short by sliding off a platform or by a hit is
+    /// left out.
     LandingAirNLCancel,
     /// Neutral-air landing not L-cancelled (status 2; a landing with no status recorded is
     /// left out).
@@ -139,7 +150,12 @@ pub enum Quantity {
     /// of at most 10 frames (an airdodge into the ground; a later one has lost its speed).
     WavedashLandingFrames,
     /// Wavedash slide: |x| travelled from the last EscapeAir frame to the last frame of that
-    /// LandingFallSpecial run (the same wavedashes).
+    /// LandingFallSpecial run, for those of the same wavedashes that are out of a ground jump
+    /// (the EscapeAir run follows JumpF/JumpB frames straight out of a KneeBend, not a fall
+    /// onto a platform) with the airdodge's stick (on its first frame) 40–50° below the
+    /// horizontal. The slide scales with the airdodge's angle, so the angle band keeps it a
+    /// measure of the physics (airdodge speed and decay, landing, ground friction) rather than
+    /// of how players aim.
     WavedashSlide,
 }
 
@@ -165,8 +181,8 @@ impl Quantity {
         Quantity::DashFrames,
         Quantity::RunSpeedPerStick,
         Quantity::AirDriftPerStick,
-        Quantity::JumpTakeoffRatio,
-        Quantity::RunOffRatio,
+        Quantity::JumpTakeoffSpeed,
+        Quantity::RunOffSpeed,
         Quantity::LandingFrames,
         Quantity::LandingAirNLCancel,
         Quantity::LandingAirN,
@@ -207,8 +223,8 @@ impl Quantity {
             DashFrames => "dash frames",
             RunSpeedPerStick => "run speed / stick x",
             AirDriftPerStick => "air drift / stick x",
-            JumpTakeoffRatio => "run jump air/ground speed",
-            RunOffRatio => "run-off air/ground speed",
+            JumpTakeoffSpeed => "run jump takeoff speed",
+            RunOffSpeed => "run-off air speed",
             LandingFrames => "landing frames",
             LandingAirNLCancel => "nair landing, L-cancel",
             LandingAirN => "nair landing",

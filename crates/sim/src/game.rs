@@ -470,13 +470,16 @@ impl Game {
                 }
                 if frame >= f.jump_squat {
                     // Melee's jump: vertical speed by hop or full jump; horizontal, the ground
-                    // speed times the ground-to-air multiplier plus the stick's share, capped.
+                    // speed left after the jump squat's friction times the ground-to-air
+                    // multiplier plus the stick's share, capped. The stick is the last
+                    // jump-squat frame's (the real replays: the takeoff speed follows it, not
+                    // the first airborne frame's stick).
                     p.vy = if p.jump_held {
                         f.jump_v_initial_velocity
                     } else {
                         f.hop_v_initial_velocity
                     };
-                    p.vx = (p.vx * f.ground_to_air_multiplier + sx * f.jump_h_initial_velocity)
+                    p.vx = (p.vx * f.ground_to_air_multiplier + psx * f.jump_h_initial_velocity)
                         .clamp(-f.jump_h_max_velocity, f.jump_h_max_velocity);
                     p.grounded = false;
                     p.set(Act::Air);
@@ -644,9 +647,8 @@ impl Game {
                         approach(p.vx, accel, target, f.ground_friction, GROUND_MAX_VEL)
                     }
                 }
-                // Jump squat keeps the ground speed for the takeoff (the real replays' 1.70
-                // out of a 2.2 run needs all of it).
-                Act::JumpSquat => p.vx,
+                // Jump squat slows down like standing (the real replays: Jigglypuff's 1.1 run
+                // goes 0.92, 0.74, 0.56, 0.47, 0.38 over its five jump-squat frames).
                 _ => {
                     let k = if p.vx.abs() > f.walk_max_vel {
                         FRICTION_ABOVE_WALK
@@ -721,6 +723,11 @@ impl Game {
                 ) {
                     p.set(Act::Air);
                     p.jumps = p.jumps.min(f.air_jumps);
+                    // Off the edge, the ground speed carries into the air capped at the air
+                    // speed (the real replays: every run-off's first falling frame shows the
+                    // character's maximum air speed, Fox 0.83 out of 2.17, Marth 0.9 out of
+                    // 1.34 and 1.76; the frame's own move was at ground speed).
+                    p.vx = p.vx.clamp(-f.air_max_h, f.air_max_h);
                 }
             }
         } else {

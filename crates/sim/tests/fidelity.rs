@@ -69,6 +69,22 @@ fn real_fox_moves_as_melee_fox() {
     near(&f, AirdodgeFrames, 49.0, 0.0);
     near(&f, AirdodgeHelplessShare, 1.0, 0.05);
     near(&f, WavedashLandingFrames, 10.0, 0.0);
+    // A run-off's first falling frame: the air speed cap. A jump out of a run with the stick
+    // held: the 1.7 cap. The one fair landing not L-cancelled that runs out: Melee's 22 (the
+    // other slid off its platform after 3 frames and is left out).
+    near(&f, RunOffSpeed, 0.83, 1e-3);
+    near(&f, JumpTakeoffSpeed, 1.70, 1e-3);
+    near(&f, LandingAirF, 22.0, 0.0);
+}
+
+#[test]
+fn real_falco_and_marth_landings_that_run_out() {
+    use Quantity::*;
+    // Falco's neutral air: Melee's 15 (landings cut short by a hit are left out).
+    near(&real_figures("falco"), LandingAirN, 15.0, 0.0);
+    // Marth's back air, L-cancelled: Melee's 24 halved.
+    near(&real_figures("marth"), LandingAirBLCancel, 12.0, 0.0);
+    near(&real_figures("marth"), RunOffSpeed, 0.9, 1e-3);
 }
 
 #[test]
@@ -119,7 +135,7 @@ fn simulated_games_measure_the_simulators_own_constants() {
             Quantity::DashFrames,
             Quantity::RunSpeedPerStick,
             Quantity::AirDriftPerStick,
-            Quantity::RunOffRatio,
+            Quantity::RunOffSpeed,
             Quantity::AirdodgeFrames,
         ] {
             assert!(f.contains_key(&q), "{name}: no {q:?} from the drill");

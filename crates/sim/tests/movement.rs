@@ -137,6 +137,86 @@ fn a_jump_out_of_a_run_keeps_its_momentum_up_to_the_air_cap() {
     near("Fox takeoff speed out of a run", v, 1.70);
 }
 
+/// The ground speeds of a jump squat out of a full run to the right and the takeoff's air
+/// speed, with the stick at `last_stick` on the last jump-squat frame (the one the takeoff
+/// reads) and at 1.0 before it.
+fn running_jump(f: &'static Fighter, last_stick: f32) -> (Vec<f32>, f32) {
+    let mut g = started(f);
+    g.players[0].x = -80.0;
+    run_speed(&mut g, 1.0, 40);
+    let mut squat = Vec::new();
+    for t in 0..20 {
+        let last = t + 1 == f.jump_squat as usize;
+        let x = if last { last_stick } else { 1.0 };
+        g.step([with(stick(x, 0.0), X), N]);
+        let me = g.view(0).players[0];
+        if !g.players[0].grounded {
+            return (squat, me.speed_air_x_self);
+        }
+        squat.push(me.speed_ground_x_self);
+    }
+    panic!("no takeoff");
+}
+
+#[test]
+fn a_running_jump_slows_on_traction_in_its_jump_squat_then_takes_off() {
+    // The real replays (Jigglypuff out of a 1.1 run): 0.92, 0.74, 0.56, 0.47, 0.38 in the
+    // jump squat (traction 0.09, doubled above the walk speed 0.7), then 0.38 x 1.0 (the
+    // ground-to-air multiplier) + 0.7 (jump H initial velocity) x the last squat frame's
+    // stick: 1.08 with the stick held, 0.38 - 0.665 = -0.285 with it pulled back to -0.95.
+    let (squat, held) = running_jump(puff(), 1.0);
+    let want = [0.92, 0.74, 0.56, 0.47, 0.38];
+    assert_eq!(squat.len(), want.len(), "{squat:?}");
+    for (got, real) in squat.iter().zip(want) {
+        assert!(
+            (got - real).abs() < 1e-3,
+            "jump squat speeds {squat:?}, real {want:?}"
+        );
+    }
+    near("Jigglypuff's running takeoff, stick held", held, 1.08);
+    let (_, back) = running_jump(puff(), -0.95);
+    near(
+        "Jigglypuff's running takeoff, stick pulled back",
+        back,
+        -0.285,
+    );
+    // Falco (multiplier 1.0): 1.5 -> 1.34, 1.26, 1.18, 1.10, 1.02; stick let go: 1.02.
+    let falco = Fighter::named("falco").unwrap();
+    let (_, neutral) = running_jump(falco, 0.0);
+    near("Falco's running takeoff, stick let go", neutral, 1.02);
+    let (_, held) = running_jump(falco, 1.0);
+    near("Falco's running takeoff, stick held (the cap)", held, 1.70);
+    // Fox (multiplier 0.83): 2.2 -> 2.04, 1.88, 1.72; stick let go: 1.72 x 0.83 = 1.428.
+    let (_, neutral) = running_jump(fox(), 0.0);
+    near("Fox's running takeoff, stick let go", neutral, 1.428);
+}
+
+#[test]
+fn running_off_an_edge_keeps_the_ground_speed_up_to_the_air_speed() {
+    // The real replays: the first falling frame off a run shows the maximum air speed
+    // (Fox 0.83 out of a 2.17 run, Falco 0.83 out of 1.5, Marth 0.9 out of 1.34 and 1.76).
+    for (name, real) in [("fox", 0.83), ("falco", 0.83), ("marth", 0.9)] {
+        let f = Fighter::named(name).unwrap();
+        let mut g = started(f);
+        g.players[0].x = g.stage.edge - 60.0;
+        let mut first_fall = None;
+        for _ in 0..200 {
+            g.step([stick(1.0, 0.0), N]);
+            if !g.players[0].grounded {
+                first_fall = Some(g.view(0).players[0]);
+                break;
+            }
+        }
+        let me = first_fall.expect("ran off the edge");
+        assert_eq!(me.action, action::FALL, "{name}");
+        near(
+            &format!("{name}'s run-off air speed"),
+            me.speed_air_x_self,
+            real,
+        );
+    }
+}
+
 /// Frames a run of frames showed `act` (counted from its first appearance), stepping `input`.
 fn frames_in(g: &mut Game, act: u16, mut input: impl FnMut(usize) -> Controller) -> usize {
     let (mut n, mut seen) = (0, false);
@@ -240,6 +320,39 @@ fn a_wavedash_slides_on_ground_friction() {
     let slid = g.players[0].x - x0;
     println!("fox wavedash: {slid} units forward, {v} left");
     assert!(slid > 15.0, "slid {slid}");
+}
+
+#[test]
+fn a_45_degree_wavedash_slides_as_far_as_in_melee() {
+    // Full hop, airdodge at the stick's 45° notch on the next frame: the slide from the last
+    // EscapeAir frame to the last LandingFallSpecial frame, as the fidelity bench measures
+    // it. The real replays' wavedashes out of a ground jump at exactly 45° slide 14.04
+    // (Marth), 12.79 (Fox) and 11.02 (Falco).
+    for (name, real) in [("marth", 14.04), ("fox", 12.79), ("falco", 11.02)] {
+        let f = Fighter::named(name).unwrap();
+        let mut g = started(f);
+        while g.players[0].grounded {
+            g.step([with(N, X), N]);
+        }
+        g.step([with(stick(0.7, -0.7), L), N]);
+        let mut dodge_x = None;
+        let mut last_x = None;
+        for _ in 0..30 {
+            let me = g.view(0).players[0];
+            if me.action == action::ESCAPE_AIR {
+                dodge_x = Some(me.x);
+            }
+            g.step([N, N]);
+            let me = g.view(0).players[0];
+            if me.action == action::LANDING_FALL_SPECIAL {
+                last_x = Some(me.x);
+            } else if last_x.is_some() {
+                break;
+            }
+        }
+        let slid = last_x.expect("landed") - dodge_x.expect("an EscapeAir frame");
+        near(&format!("{name}'s 45° wavedash slide"), slid, real);
+    }
 }
 
 #[test]

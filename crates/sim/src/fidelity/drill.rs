@@ -37,6 +37,8 @@ enum Step {
     Settle,
     /// Neutral until airborne.
     UntilAirborne,
+    /// A controller held until airborne (a jump held through its jump squat).
+    HoldUntilAirborne(Controller),
     /// Neutral until falling (airborne, moving down).
     UntilFalling,
     /// A controller held until hanging on a ledge.
@@ -50,8 +52,10 @@ enum Step {
 /// A scripted movement drill for one fighter, played from the view of seat 0: standing full
 /// hops and short hops, aerial jumps down to the last, fast falls, dashes out of standing,
 /// runs at stick 0.5, 0.75 and 1.0, air drift at stick 0.4 to 1.0, running jumps, run-offs
-/// (caught on the ledge and climbed), airborne airdodges, wavedashes and short-hop neutral
-/// airs (plain and L-cancelled), each a few times in both directions, with a settle on the ground between them.
+/// (caught on the ledge and climbed), airborne airdodges, wavedashes (jump held, airdodge at
+/// 45° down on the first frame after takeoff) and short-hop neutral airs (plain and
+/// L-cancelled), each a few times in both directions, with a settle on the ground between
+/// them.
 #[derive(Debug)]
 pub struct Drill {
     steps: Vec<Step>,
@@ -118,7 +122,8 @@ impl Drill {
             s.extend([
                 GoTo(-60.0 * dir),
                 Settle,
-                Hold(stick(dir, 0.0), 15),
+                // Past the dash into a few frames of run (Marth's dash is 15 frames).
+                Hold(stick(dir, 0.0), fighter.dash_run_frame as u32 + 6),
                 Hold(with(stick(dir, 0.0), X), 12),
                 Settle,
             ]);
@@ -147,13 +152,27 @@ impl Drill {
                 Settle,
             ]);
         }
-        for dir in [1.0f32, -1.0, 1.0] {
-            s.extend([
-                Hold(jump, 1),
-                UntilAirborne,
-                Hold(with(stick(0.7 * dir, -0.7), R), 1),
-                Settle,
-            ]);
+        // Wavedashes as players do them: jump held through the jump squat, then the
+        // airdodge diagonally down (the stick's 45° notch) on the next frame. A full hop
+        // slower than the airdodge's first-frame fall (3.1 x 0.9 x sin 45° = 1.97) lands on
+        // the airdodge's own frame, with no EscapeAir frame to measure (as in Melee), so such
+        // fighters (Jigglypuff) also wavedash one frame later.
+        let timings: &[u32] = if fighter.jump_v_initial_velocity < 2.0 {
+            &[0, 1]
+        } else {
+            &[0]
+        };
+        for &late in timings {
+            for dir in [1.0f32, -1.0, 1.0, -1.0, 1.0, -1.0] {
+                s.extend([
+                    GoTo(-30.0 * dir),
+                    Settle,
+                    HoldUntilAirborne(jump),
+                    Hold(jump, late),
+                    Hold(with(stick(0.7 * dir, -0.7), R), 1),
+                    Settle,
+                ]);
+            }
         }
         for _ in 0..3 {
             s.extend([
@@ -226,6 +245,7 @@ impl Bot for Drill {
                     (self.still_frames < 3).then_some(Controller::NEUTRAL)
                 }
                 Step::UntilAirborne => me.on_ground.then_some(Controller::NEUTRAL),
+                Step::HoldUntilAirborne(c) => me.on_ground.then_some(c),
                 Step::UntilFalling => {
                     let falling = !me.on_ground && me.speed_y_self < 0.0;
                     (!falling).then_some(Controller::NEUTRAL)

@@ -188,7 +188,7 @@ pub fn measure(game: &Game) -> Measurements {
                 if !seen.contains(&c) {
                     seen.push(c);
                 }
-                stretch.push(Frame::of(&cf.post, cf.pre.joystick.x));
+                stretch.push(Frame::of(&cf.post, cf.pre.joystick.x, cf.pre.joystick.y));
             }
         }
         if let Some(c) = current {
@@ -213,11 +213,12 @@ struct Frame {
     fast_fall: Option<bool>,
     velocities: Option<Velocities>,
     stick_x: f32,
+    stick_y: f32,
     l_cancel: Option<u8>,
 }
 
 impl Frame {
-    fn of(p: &PostFrame, stick_x: f32) -> Frame {
+    fn of(p: &PostFrame, stick_x: f32, stick_y: f32) -> Frame {
         let hitlag = match p.hitlag_remaining {
             Some(h) => h > 0.0,
             None => p.flag(FLAG_HITLAG).unwrap_or(false),
@@ -232,6 +233,7 @@ impl Frame {
             fast_fall: p.flag(FLAG_FAST_FALL),
             velocities: p.velocities,
             stick_x,
+            stick_y,
             l_cancel: p.l_cancel,
         }
     }
@@ -406,6 +408,12 @@ fn falling(out: &mut CharacterSamples, s: &Stretch) {
 /// The longest airdodge (EscapeAir frames) whose landing counts as a wavedash.
 const WAVEDASH_DODGE_FRAMES: usize = 10;
 
+/// The airdodge angles below the horizontal (degrees) whose wavedashes' slides are measured.
+const WAVEDASH_ANGLES: std::ops::RangeInclusive<f32> = 40.0..=50.0;
+
+/// The stick x, the run's way, on the last jump-squat frame of a measured running jump.
+const TAKEOFF_STICK: f32 = 0.8;
+
 /// The rules on runs of one action: jump squat and hops, dash, landings, airdodges, wavedashes.
 fn action_runs(out: &mut CharacterSamples, s: &Stretch) {
     use Quantity::*;
@@ -434,8 +442,9 @@ fn action_runs(out: &mut CharacterSamples, s: &Stretch) {
                 }
                 if prev.action == RUN {
                     if let (Some(g), Some(a)) = (s.vx_ground(start - 1), s.vx_air(t0)) {
-                        if g.abs() > 0.3 && f[t0].clean_air() {
-                            out.push(JumpTakeoffRatio, (a.abs() / g.abs()) as f64);
+                        let held = f[end].stick_x * g.signum() >= TAKEOFF_STICK;
+                        if g.abs() > 0.3 && held && f[t0].clean_air() {
+                            out.push(JumpTakeoffSpeed, a.abs() as f64);
                         }
                     }
                 }
@@ -464,7 +473,16 @@ fn action_runs(out: &mut CharacterSamples, s: &Stretch) {
                     .count();
                 if next.is_some() && prev.action == ESCAPE_AIR && dodge <= WAVEDASH_DODGE_FRAMES {
                     out.push(WavedashLandingFrames, len as f64);
-                    out.push(WavedashSlide, (f[end].x - prev.x).abs() as f64);
+                    let first = start - dodge;
+                    let jumped = (0..first)
+                        .rev()
+                        .take_while(|&i| f[i].action == JUMP_F || f[i].action == actions::JUMP_B)
+                        .last()
+                        .is_some_and(|i| i > 0 && f[i - 1].action == KNEE_BEND);
+                    let angle = f[first].stick_y.atan2(f[first].stick_x.abs()).to_degrees();
+                    if jumped && WAVEDASH_ANGLES.contains(&-angle) {
+                        out.push(WavedashSlide, (f[end].x - prev.x).abs() as f64);
+                    }
                 }
             }
             ESCAPE_AIR => {
@@ -481,7 +499,11 @@ fn action_runs(out: &mut CharacterSamples, s: &Stretch) {
                 let Some((cancelled, plain)) = landing_air_quantities(action) else {
                     continue;
                 };
-                if next.is_none() || !is_aerial(prev.action) {
+                let Some(next) = next else { continue };
+                // Ended on its own, on the ground: not slid off a platform, not hit.
+                let on_ground = next.airborne != Some(true) && !is_plain_air(next.action);
+                let clean = !next.hitlag && next.knockback_free();
+                if !is_aerial(prev.action) || !on_ground || !clean {
                     continue;
                 }
                 let status = std::iter::once(prev)
@@ -496,13 +518,13 @@ fn action_runs(out: &mut CharacterSamples, s: &Stretch) {
             }
         }
     }
-    // Running off an edge: Run straight into a plain fall.
+    // Running off an edge: Run straight into a plain fall (recorded velocities only).
     for i in 1..f.len() {
         let (a, b) = (&f[i - 1], &f[i]);
         if a.action == RUN && (FALL..=31).contains(&b.action) && b.clean_air() {
-            if let (Some(g), Some(v)) = (s.vx_ground(i - 1), s.vx_air(i)) {
-                if g.abs() > 0.3 {
-                    out.push(Quantity::RunOffRatio, (v.abs() / g.abs()) as f64);
+            if let (Some(g), Some(v)) = (a.velocities, b.velocities) {
+                if g.self_x_ground.abs() > 0.3 {
+                    out.push(Quantity::RunOffSpeed, v.self_x_air.abs() as f64);
                 }
             }
         }
@@ -582,6 +604,7 @@ mod tests {
                 ..Velocities::default()
             }),
             stick_x: 0.0,
+            stick_y: 0.0,
             l_cancel: Some(0),
         }
     }
