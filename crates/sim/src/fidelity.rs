@@ -26,7 +26,7 @@ pub use drill::{simulate_for, Drill, DRILL_STAGE};
 pub use measure::{measure, ActionHistogram, CharacterSamples, Hop, Measurements};
 pub use report::{
     bench, coverage, measure_replays, measure_simulator, top_missing, CharacterReport,
-    FailedReplay, MissingAction, Reference, Report, Rollup, Row,
+    FailedReplay, MissingAction, Reference, Report, Rollup, Row, COVERAGE_TARGET, MOVEMENT_TARGET,
 };
 
 use serde::Serialize;

@@ -6,7 +6,7 @@ use exphil_replay::ExternalCharacter;
 use exphil_sim::bots::{bot, Bot};
 use exphil_sim::fidelity::{
     actions, measure, measure_replays, measure_simulator, simulate_for, CharacterSamples, Drill,
-    Quantity, Report, Rollup, DRILL_STAGE,
+    Quantity, Reference, Report, Rollup, DRILL_STAGE, MOVEMENT_TARGET,
 };
 use exphil_sim::game::Game;
 use exphil_sim::{FIGHTERS, STAGES};
@@ -224,6 +224,34 @@ fn the_report_compares_real_and_simulated_and_lists_failed_files() {
         .find(|r| r.quantity == Quantity::Gravity)
         .unwrap();
     assert!(gravity.relative_error.unwrap().abs() < 0.01);
+    // Bowser, in no shared replay, is compared with Melee's documented attributes, every
+    // documented quantity within the 2% target.
+    let bowser = report
+        .characters
+        .iter()
+        .find(|c| c.name == "Bowser")
+        .unwrap();
+    assert_eq!(bowser.reference, Reference::Documented);
+    assert_eq!(bowser.coverage, None);
+    assert_eq!(bowser.rows.len(), 6, "{:?}", bowser.rows);
+    for r in &bowser.rows {
+        let err = r.relative_error.unwrap();
+        assert!(
+            err.abs() <= MOVEMENT_TARGET,
+            "Bowser {:?}: {err:+.4}",
+            r.quantity
+        );
+    }
+    let jump = bowser
+        .rows
+        .iter()
+        .find(|r| r.quantity == Quantity::AerialJump1Height)
+        .unwrap();
+    assert!((jump.real.unwrap().value - 28.77).abs() < 1e-9);
+    assert!(table.contains("Bowser (id 5): no replays, against Melee's documented attributes"));
+    assert!(report
+        .summary(false)
+        .contains("Bowser       movement 6/6 within 2%, of its documented attributes"));
     let json = serde_json::to_value(&report).unwrap();
     assert!(
         json["characters"][0]["rows"][0]["real"]["samples"]
