@@ -44,7 +44,10 @@ fn the_demo_runs_every_stage_from_no_replays() {
     assert!(t.contains("against policy:demo-imitation: won"), "{t}");
     // Reinforcement learning against a mix, evaluated against every bot.
     assert!(
-        t.contains("$ exphil selfplay --pretrained demo-imitation --scripted rule,random,idle"),
+        t.contains(
+            "$ exphil selfplay --pretrained demo-imitation --scripted rule,rule,rule,random,idle \
+             --weights 0.2,0.1,0.7"
+        ),
         "{t}"
     );
     for bot in ["idle", "random", "rule"] {

@@ -342,12 +342,18 @@ fn ppo_trains_a_recurrent_policy_with_its_state_carried_through_games() {
             "--win-reward",
             "2",
         ])
+        .args(["--lr", "1e-3", "--anneal-lr"])
         .output()
         .unwrap();
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("a temporal LSTM"), "{out}");
     assert!(out.contains("2 updates, 1024 frames"), "{out}");
+    // Annealed over the run: the second of two updates learns at half the rate.
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("update ")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].ends_with(", lr 1.00e-3"), "{}", lines[0]);
+    assert!(lines[1].ends_with(", lr 5.00e-4"), "{}", lines[1]);
     let cfg: Value =
         serde_json::from_slice(&std::fs::read(root.join("ck/lstm_ppo/config.json")).unwrap())
             .unwrap();
@@ -357,6 +363,14 @@ fn ppo_trains_a_recurrent_policy_with_its_state_carried_through_games() {
         "{reward}"
     );
     assert_eq!(reward["win"], 2.0);
+    assert_eq!(cfg["ppo"]["config"]["anneal_lr"], true, "{}", cfg["ppo"]);
+    let lrs: Vec<f64> = cfg["ppo"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["lr"].as_f64().unwrap())
+        .collect();
+    assert_eq!(lrs, [1e-3, 5e-4]);
     for h in cfg["ppo"]["history"].as_array().unwrap() {
         let s = &h["stats"];
         // Replayed from each rollout's start state, the first minibatch acts as it acted.

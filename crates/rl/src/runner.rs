@@ -380,6 +380,16 @@ struct Learner {
     resets: u32,
 }
 
+/// The update's settings: `cfg` with, under `anneal_lr`, the learning rate scaled by the
+/// share of the run's `timesteps` still ahead after `done` frames (clamped to [0, 1]).
+fn annealed(cfg: &PpoConfig, done: u64, timesteps: u64) -> PpoConfig {
+    let mut c = cfg.clone();
+    if c.anneal_lr {
+        c.lr *= (1.0 - done as f64 / timesteps.max(1) as f64).clamp(0.0, 1.0);
+    }
+    c
+}
+
 impl Learner {
     /// An update's scalars in the learner's TensorBoard record (step: frames so far); a write
     /// failure is said once and the record stops.
@@ -458,6 +468,7 @@ impl Learner {
     /// One rollout of every game and one PPO update.
     fn iterate(&mut self, ctx: &Ctx<'_>, ratings: &mut Ratings, started: Instant) {
         let a = &ctx.run.rollout;
+        let cfg = annealed(&ctx.cfg, self.steps, a.timesteps);
         let n = a.num_games;
         let (nf, ni) = (ctx.spec.features, ctx.spec.ids);
         let mut r = Rollout {
@@ -597,7 +608,7 @@ impl Learner {
             policy,
             Some((&ctx.teacher, &ctx.inner)),
             &mut self.optim,
-            &ctx.cfg,
+            &cfg,
             &ctx.spec,
             &r,
             &last,
@@ -637,7 +648,7 @@ impl Learner {
             "{who}update {}: {}/{} frames ({:.0}/s; update {:.1} s), episodes {} (won {}, lost {}), \
              return/episode {ret}, policy {policy_loss:.3}, value {value_loss:.3}, \
              entropy {entropy:.2}, KL teacher {teacher_kl:.3}, approx KL {approx_kl:.4}, clipped \
-             {:.0}%{}",
+             {:.0}%{}{}",
             self.updates,
             self.steps,
             a.timesteps,
@@ -647,6 +658,11 @@ impl Learner {
             self.wins,
             self.losses,
             clip_fraction * 100.0,
+            if cfg.anneal_lr {
+                format!(", lr {:.2e}", cfg.lr)
+            } else {
+                String::new()
+            },
             if skipped > 0 {
                 format!(", {skipped} minibatches skipped (non-finite)")
             } else {
@@ -656,7 +672,7 @@ impl Learner {
         self.history.push(serde_json::json!({
             "update": self.updates, "timesteps": self.steps, "seconds": secs,
             "frames_per_second": (self.steps - self.steps0) as f64 / secs,
-            "episodes": self.episodes, "wins": self.wins, "losses": self.losses,
+            "episodes": self.episodes, "wins": self.wins, "losses": self.losses, "lr": cfg.lr,
             "mean_return": if mean_return.is_finite() { Some(mean_return) } else { None },
             "failed_games": self.batch.faults.len(),
             "elo": ratings.leaderboard().iter().map(|r| serde_json::json!({"name": r.name, "rating": r.rating, "games": r.games})).collect::<Vec<_>>(),
@@ -1478,4 +1494,28 @@ fn ratings_line(r: &Ratings) -> String {
 /// The pretrained run's record, when it has a run directory.
 fn loaded_record(run_dir: &Option<PathBuf>) -> Option<RunFile> {
     run_dir.as_ref().and_then(|d| RunDir::new(d).read().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_annealed_learning_rate_falls_linearly_with_the_frames_done() {
+        let mut cfg = PpoConfig {
+            lr: 1e-3,
+            ..PpoConfig::default()
+        };
+        assert_eq!(annealed(&cfg, 500, 1000).lr, 1e-3, "off by default");
+        cfg.anneal_lr = true;
+        assert_eq!(annealed(&cfg, 0, 1000).lr, 1e-3);
+        assert!((annealed(&cfg, 250, 1000).lr - 7.5e-4).abs() < 1e-15);
+        assert_eq!(annealed(&cfg, 1000, 1000).lr, 0.0);
+        assert_eq!(
+            annealed(&cfg, 1500, 1000).lr,
+            0.0,
+            "past the end: 0, not negative"
+        );
+        assert_eq!(annealed(&cfg, 10, 0).lr, 0.0);
+    }
 }

@@ -127,6 +127,9 @@ pub struct PpoArgs {
     /// Learning rate [default: 3e-4].
     #[arg(long, value_name = "LR", value_parser = finite, help_heading = "Update")]
     pub lr: Option<f64>,
+    /// Decay the learning rate linearly from `--lr` toward 0 over `--timesteps`.
+    #[arg(long, help_heading = "Update")]
+    pub anneal_lr: bool,
     /// Entropy bonus weight [default: 0.01].
     #[arg(long, value_name = "W", value_parser = finite, help_heading = "Update")]
     pub entropy_coef: Option<f64>,
@@ -184,7 +187,8 @@ pub struct LeagueArgs {
         help_heading = "Self-play"
     )]
     pub weights: Vec<f64>,
-    /// Scripted bots in the population [default: rule,random].
+    /// Scripted bots in the population, drawn uniformly when a game draws a bot; a bot listed
+    /// k times comes k times as often (`rule,rule,random`) [default: rule,random].
     #[arg(
         long,
         value_delimiter = ',',

@@ -40,6 +40,9 @@ pub struct PpoConfig {
     pub minibatch: usize,
     /// Learning rate.
     pub lr: f64,
+    /// Decay the learning rate linearly from `lr` toward 0 over the run's timesteps (each
+    /// update uses the share of the run still ahead of it).
+    pub anneal_lr: bool,
     /// Global gradient-norm clip (0: none).
     pub max_grad_norm: f64,
     /// Normalise advantages per minibatch.
@@ -59,6 +62,7 @@ impl Default for PpoConfig {
             epochs: 4,
             minibatch: 1024,
             lr: 3e-4,
+            anneal_lr: false,
             max_grad_norm: 0.5,
             normalize_advantages: true,
         }
@@ -168,7 +172,8 @@ pub struct LeagueConfig {
     pub history: usize,
     /// Sampling weights of the current learner, historical snapshots and scripted bots.
     pub weights: Weights,
-    /// Scripted bots in the population.
+    /// Scripted bots in the population, drawn uniformly (a bot listed k times comes k times as
+    /// often).
     pub scripted: Vec<String>,
     /// How snapshots are drawn.
     pub sampling: HistoricalSampling,
@@ -274,6 +279,7 @@ pub const PPO_FLAGS: &[Flag] = &[
     flag("gae-lambda", "ppo.gae_lambda", Plain),
     flag("gamma", "ppo.gamma", Plain),
     flag("lr", "ppo.lr", Plain),
+    flag("anneal-lr", "ppo.anneal_lr", Plain),
     flag("entropy-coef", "ppo.entropy_coef", Plain),
     flag("value-coef", "ppo.value_coef", Plain),
     flag("teacher-kl", "ppo.teacher_kl", Plain),
