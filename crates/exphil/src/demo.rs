@@ -148,7 +148,10 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
         "--timesteps",
         &a.timesteps.to_string(),
         "--lr",
-        "1e-3",
+        "5e-4",
+        "--anneal-lr",
+        "--win-reward",
+        "1",
     ]));
     ppo.extend(words(&[
         "--teacher-kl",
