@@ -133,14 +133,15 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
         &cache,
     ]));
     train.extend(words(&["--device", &a.device]));
-    // The README's recipe: a mix of opponents (itself, its snapshots, every bot, the rule bot
-    // three times as often as the others), so it learns the game, not one bot.
+    // The README's recipe: a mix of opponents (itself, its snapshots, every bot: the rule bot
+    // three times as often as the random bot, the idle bot twice), so it learns the game, not
+    // one bot.
     let mut ppo = words(&[
         "selfplay",
         "--pretrained",
         "demo-imitation",
         "--scripted",
-        "rule,rule,rule,random,idle",
+        "rule,rule,rule,random,idle,idle",
         "--weights",
         "0.2,0.1,0.7",
     ]);
