@@ -94,6 +94,35 @@ fn prepare(out: &Path, force: bool) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
 }
 
+/// Stage 5's command line: the README's self-play recipe, a mix of opponents (itself, its
+/// snapshots, every bot: the rule bot three times as often as the random bot, the idle bot
+/// twice), so it learns the game, not one bot.
+fn selfplay_args(a: &DemoArgs, seed: &str, checkpoints: &str) -> Vec<String> {
+    let mut ppo = words(&["selfplay", "--pretrained", "demo-imitation", "--scripted"]);
+    ppo.extend(words(&[
+        "rule,rule,rule,random,idle,idle",
+        "--weights",
+        "0.2,0.1,0.7",
+    ]));
+    ppo.extend(words(&[
+        "--timesteps",
+        &a.timesteps.to_string(),
+        "--lr",
+        "5e-4",
+    ]));
+    ppo.extend(words(&[
+        "--anneal-lr",
+        "--win-reward",
+        "1",
+        "--teacher-kl",
+        "0.01",
+    ]));
+    ppo.extend(words(&["--character", &a.character, "--name", "demo-ppo"]));
+    ppo.extend(words(&["--seed", seed, "--checkpoints", checkpoints]));
+    ppo.extend(words(&["--device", &a.device]));
+    ppo
+}
+
 /// Runs `exphil demo`; `run` executes one exphil command line (without the program name).
 pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<ExitCode> {
     if a.games < 2 {
@@ -133,37 +162,7 @@ pub fn run(a: DemoArgs, run: &dyn Fn(&[String]) -> Result<ExitCode>) -> Result<E
         &cache,
     ]));
     train.extend(words(&["--device", &a.device]));
-    // The README's recipe: a mix of opponents (itself, its snapshots, every bot: the rule bot
-    // three times as often as the random bot, the idle bot twice), so it learns the game, not
-    // one bot.
-    let mut ppo = words(&[
-        "selfplay",
-        "--pretrained",
-        "demo-imitation",
-        "--scripted",
-        "rule,rule,rule,random,idle,idle",
-        "--weights",
-        "0.2,0.1,0.7",
-    ]);
-    ppo.extend(words(&[
-        "--timesteps",
-        &a.timesteps.to_string(),
-        "--lr",
-        "5e-4",
-        "--anneal-lr",
-        "--win-reward",
-        "1",
-    ]));
-    ppo.extend(words(&[
-        "--teacher-kl",
-        "0.01",
-        "--character",
-        c,
-        "--name",
-        "demo-ppo",
-    ]));
-    ppo.extend(words(&["--seed", &seed, "--checkpoints", &checkpoints]));
-    ppo.extend(words(&["--device", &a.device]));
+    let ppo = selfplay_args(&a, &seed, &checkpoints);
     let mut eval = words(&["selfplay", "eval", "--policy", "demo-ppo", "--base"]);
     eval.extend(words(&[
         "demo-imitation",
