@@ -95,12 +95,12 @@ fn prepare(out: &Path, force: bool) -> Result<()> {
 }
 
 /// Stage 5's command line: the README's self-play recipe, a mix of opponents (itself, its
-/// snapshots, every bot: the rule bot three times as often as the random bot, the idle bot
-/// twice), so it learns the game, not one bot.
+/// snapshots, every bot, the rule bot three times as often as the others), so it learns the
+/// game, not one bot.
 fn selfplay_args(a: &DemoArgs, seed: &str, checkpoints: &str) -> Vec<String> {
     let mut ppo = words(&["selfplay", "--pretrained", "demo-imitation", "--scripted"]);
     ppo.extend(words(&[
-        "rule,rule,rule,random,idle,idle",
+        "rule,rule,rule,random,idle",
         "--weights",
         "0.2,0.1,0.7",
     ]));
@@ -108,7 +108,7 @@ fn selfplay_args(a: &DemoArgs, seed: &str, checkpoints: &str) -> Vec<String> {
         "--timesteps",
         &a.timesteps.to_string(),
         "--lr",
-        "5e-4",
+        "1e-3",
     ]));
     ppo.extend(words(&[
         "--anneal-lr",

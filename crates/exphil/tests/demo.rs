@@ -45,7 +45,7 @@ fn the_demo_runs_every_stage_from_no_replays() {
     // Reinforcement learning against a mix, evaluated against every bot.
     assert!(
         t.contains(
-            "$ exphil selfplay --pretrained demo-imitation --scripted rule,rule,rule,random,idle,idle \
+            "$ exphil selfplay --pretrained demo-imitation --scripted rule,rule,rule,random,idle \
              --weights 0.2,0.1,0.7"
         ),
         "{t}"
