@@ -117,6 +117,7 @@ fn selfplay_args(a: &DemoArgs, seed: &str, checkpoints: &str) -> Vec<String> {
         "--teacher-kl",
         "0.01",
     ]));
+    ppo.extend(words(&["--eval-every", "25"]));
     ppo.extend(words(&["--character", &a.character, "--name", "demo-ppo"]));
     ppo.extend(words(&["--seed", seed, "--checkpoints", checkpoints]));
     ppo.extend(words(&["--device", &a.device]));

@@ -7,11 +7,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use exphil_rl::league::{Elo, Rating, Ratings};
-use exphil_rl::matches::{
-    clock, play_games, seat, summarize, MatchSpec, MatchSummary, Outputs, SeatOpts,
-};
+use exphil_rl::matches::{clock, play_rounds, seat, summarize, MatchSummary, RoundSpec, SeatOpts};
 use exphil_runs::ppo_args::{LeagueArgs, PpoArgs};
-use exphil_sim::{Fighter, Outcome, STAGES};
+use exphil_sim::{Fighter, Outcome};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -195,20 +193,19 @@ fn eval(a: EvalArgs) -> Result<ExitCode> {
             a.games
         );
     }
-    for (k, opp) in opponents.iter().enumerate() {
-        let mut seats = [
-            seat(&opts, &me)?,
-            seat(&opts, opp).with_context(|| format!("opponent {opp}"))?,
-        ];
-        let mut stage_of = |n: u32| &STAGES[n as usize % 6];
-        let spec = MatchSpec {
-            fighters: [f, f],
-            stage_of: &mut stage_of,
-            games: a.games,
-            seed: a.seed + k as u64 * 7,
-            max_frames: a.max_frames,
-        };
-        let results = play_games(&mut seats, spec, &Outputs::default(), &mut |_| {})?;
+    let mut mine = seat(&opts, &me)?;
+    let mut seats = opponents
+        .iter()
+        .map(|opp| seat(&opts, opp).with_context(|| format!("opponent {opp}")))
+        .collect::<Result<Vec<_>>>()?;
+    let spec = RoundSpec {
+        fighters: [f, f],
+        games: a.games,
+        seed: a.seed,
+        max_frames: a.max_frames,
+    };
+    let rounds = play_rounds(&mut *mine, &mut seats, &spec);
+    for (opp, results) in opponents.iter().zip(rounds) {
         for (_, o) in &results {
             let score = match o.winner {
                 Some(0) => 1.0,

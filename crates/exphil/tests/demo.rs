@@ -53,6 +53,20 @@ fn the_demo_runs_every_stage_from_no_replays() {
     for bot in ["idle", "random", "rule"] {
         assert!(t.contains(&format!("against bot:{bot}: won")), "{bot}: {t}");
     }
+    // Evaluated during the run: at its end at least, the best weights kept as its policy.
+    assert!(
+        t.contains("--anneal-lr --win-reward 1 --teacher-kl 0.01 --eval-every 25"),
+        "{t}"
+    );
+    let eval = t
+        .lines()
+        .find(|l| l.contains("evaluation at update "))
+        .unwrap_or_else(|| panic!("no evaluation: {t}"));
+    assert!(
+        eval.contains(": base ") && eval.contains(", rule ") && eval.contains("; worst "),
+        "{eval}"
+    );
+    assert!(t.contains("its policy: the weights of update "), "{t}");
 
     // The simulated games are complete Slippi replays of Jigglypuff on port 1.
     let mut replays = Vec::new();

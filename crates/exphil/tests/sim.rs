@@ -614,6 +614,118 @@ fn selfplay_keeps_a_population_with_elo_and_eval_reports_against_base_and_bots()
     );
 }
 
+/// `--eval-every`: the learner is evaluated against its imitation base and every bot during the
+/// run and at its end, the lines say each opponent's wins, and the run's policy is the
+/// evaluated weights with the best worst case (kept through a resume).
+#[test]
+fn selfplay_evaluates_during_the_run_and_keeps_the_best_weights_as_its_policy() {
+    let root = root();
+    let run = |extra: &[&str]| {
+        let o = isolated(root)
+            .current_dir(root)
+            .args(["selfplay", "--checkpoints", "ck"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let out = text(&o);
+        assert!(o.status.success(), "{out}");
+        out
+    };
+    let out = run(&[
+        "--pretrained",
+        "mlp",
+        "--name",
+        "sp_eval",
+        "--num-games",
+        "8",
+        "--rollout-steps",
+        "32",
+        "--minibatch",
+        "128",
+        "--max-episode-frames",
+        "120",
+        "--timesteps",
+        "1024",
+        "--eval-every",
+        "3",
+        "--eval-games",
+        "2",
+    ]);
+    // 256 frames an update: updates 1–4, evaluated at 3 and at the end (4).
+    let evals: Vec<(u64, Vec<u32>, u32)> = out
+        .lines()
+        .filter_map(|l| l.split_once("evaluation at update ").map(|(_, r)| r))
+        .map(|r| {
+            let update = r.split(' ').next().unwrap().parse().unwrap();
+            let (_, tally) = r.split_once("): ").unwrap();
+            let (each, worst) = tally.split_once("; worst ").unwrap();
+            let wins: Vec<u32> = each
+                .split(", ")
+                .map(|x| {
+                    let (name, w) = x.rsplit_once(' ').unwrap();
+                    assert!(["base", "idle", "random", "rule"].contains(&name), "{x}");
+                    assert!(w.ends_with("/2"), "{x}");
+                    w[..w.len() - 2].parse().unwrap()
+                })
+                .collect();
+            let worst: u32 = worst[..worst.find('%').unwrap()].parse().unwrap();
+            (update, wins, worst)
+        })
+        .collect();
+    assert_eq!(
+        evals.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [3, 4],
+        "{out}"
+    );
+    for (_, wins, worst) in &evals {
+        assert_eq!(wins.len(), 4, "{out}");
+        assert_eq!(*worst, wins.iter().min().unwrap() * 50, "{out}");
+    }
+    let cfg = |name: &str| -> Value {
+        serde_json::from_slice(
+            &std::fs::read(root.join("ck").join(name).join("config.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let c = cfg("sp_eval");
+    let recorded = c["ppo"]["evaluations"].as_array().unwrap();
+    assert_eq!(recorded.len(), 2, "{c}");
+    for (r, (update, wins, _)) in recorded.iter().zip(&evals) {
+        assert_eq!(r["update"], *update);
+        let got: Vec<u64> = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["wins"].as_u64().unwrap())
+            .collect();
+        assert_eq!(got, wins.iter().map(|&w| w as u64).collect::<Vec<_>>());
+    }
+    // The policy: the best worst case, the later on a tie.
+    let best = if evals[1].2 >= evals[0].2 { 4 } else { 3 };
+    assert_eq!(c["ppo"]["policy_from"]["update"], best, "{c}");
+    assert!(
+        out.contains(&format!("its policy: the weights of update {best} (")),
+        "{out}"
+    );
+    let model = std::fs::read(root.join("ck/sp_eval/model.safetensors")).unwrap();
+    let kept = std::fs::read(root.join("ck/sp_eval/checkpoints/latest/best.safetensors")).unwrap();
+    assert!(
+        model == kept,
+        "the run's model is the best evaluated weights"
+    );
+    // A resumed run goes on evaluating, with what it had kept.
+    let out = run(&["--resume", "sp_eval", "--timesteps", "1536"]);
+    assert!(out.contains("evaluation at update 6 "), "{out}");
+    let c = cfg("sp_eval");
+    let updates: Vec<u64> = c["ppo"]["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["update"].as_u64().unwrap())
+        .collect();
+    assert_eq!(updates, [3, 4, 6], "{c}");
+}
+
 /// PPO marks its run as it ends: SIGTERM (like Ctrl-C) saves a checkpoint, marks the run
 /// `interrupted` and exits 130, and the run resumes from there; a run killed outright (SIGKILL)
 /// reads as `killed`, not `running` for ever (it stayed `running` before: no process was
@@ -715,7 +827,15 @@ fn ppo_and_selfplay_dry_runs_print_the_resolved_config_and_plan_and_train_nothin
             .output()
             .unwrap()
     };
-    let o = run(&["ppo", "--minibatch", "128", "--name", "dry"]);
+    let o = run(&[
+        "ppo",
+        "--minibatch",
+        "128",
+        "--name",
+        "dry",
+        "--eval-every",
+        "2",
+    ]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(o.status.success(), "{}", text(&o));
     let line = |key: &str| {
@@ -741,6 +861,12 @@ fn ppo_and_selfplay_dry_runs_print_the_resolved_config_and_plan_and_train_nothin
         "{out}"
     );
     assert!(out.contains("2 of 128 rows per epoch"), "{out}");
+    assert_eq!(line("eval.every"), "2 (cli)");
+    assert_eq!(line("eval.games"), "24 (default)");
+    assert!(
+        out.contains("Evaluations:       every 2 updates and at the end, 24 games against"),
+        "{out}"
+    );
     assert!(!out.contains("league."), "ppo leaves the league out: {out}");
     assert!(!dir.join("ck").exists(), "a dry run creates nothing");
     // Self-play: the league's learners; a bad setting is refused by its key.

@@ -10,7 +10,7 @@ use exphil_policy::file::load_for_play;
 use exphil_policy::Sampling;
 use exphil_runs::models::{checkpoints_dir, policy_path};
 use exphil_sim::record::Recording;
-use exphil_sim::{Agent, Bots, Delayed, End, Fighter, Game, Outcome, SlpRecorder, Stage};
+use exphil_sim::{Agent, Bots, Delayed, End, Fighter, Game, Outcome, SlpRecorder, Stage, STAGES};
 use exphil_state::{Controller, GameState};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -208,6 +208,79 @@ pub fn play_games(
         results.push((stage.name, o));
     }
     Ok(results)
+}
+
+/// What [`play_rounds`] plays: `games` games against each opponent, game n on stage n mod 6.
+pub struct RoundSpec {
+    /// The two fighters (seat 1, seat 2).
+    pub fighters: [&'static Fighter; 2],
+    /// Games against each opponent.
+    pub games: u32,
+    /// Seeds the agents' draws: opponent k's games are seeded from `seed + 7k`, game n's
+    /// seats from that × 1000 + 2n (seat 1) and + 2n + 1 (seat 2).
+    pub seed: u64,
+    /// A game still running after this many frames ends as a draw by frame limit (0: stocks
+    /// and the timer).
+    pub max_frames: i32,
+}
+
+/// `me` (seat 1) against every opponent (seat 2), `spec.games` games each, all played at once:
+/// each frame, one call of `me` for every game still running (slot k × games + n for game n
+/// against opponent k) and one of each opponent for its own (slot n). Returns, per opponent,
+/// each game's stage and outcome in game order. Behind `exphil selfplay eval` and the
+/// evaluations during a run (`--eval-every`).
+pub fn play_rounds(
+    me: &mut dyn Agent,
+    opponents: &mut [Box<dyn Agent>],
+    spec: &RoundSpec,
+) -> Vec<Vec<(&'static str, Outcome)>> {
+    let per = spec.games as usize;
+    let mut games: Vec<Game> = Vec::with_capacity(per * opponents.len());
+    for (k, opp) in opponents.iter_mut().enumerate() {
+        let seed = spec.seed.wrapping_add(k as u64 * 7).wrapping_mul(1000);
+        for n in 0..per {
+            let mut g = Game::new(&STAGES[n % STAGES.len()], spec.fighters);
+            g.frame_limit = spec.max_frames;
+            me.reset(games.len(), seed + n as u64 * 2);
+            opp.reset(n, seed + n as u64 * 2 + 1);
+            games.push(g);
+        }
+    }
+    let mut live: Vec<usize> = (0..games.len()).collect();
+    while !live.is_empty() {
+        let views: Vec<[GameState; 2]> = live
+            .iter()
+            .map(|&s| [games[s].view(0), games[s].view(1)])
+            .collect();
+        let rows: Vec<(usize, &GameState)> =
+            live.iter().zip(&views).map(|(&s, v)| (s, &v[0])).collect();
+        let mine = me.act(&rows);
+        let mut theirs = vec![Controller::NEUTRAL; live.len()];
+        for (k, opp) in opponents.iter_mut().enumerate() {
+            let at: Vec<usize> = (0..live.len()).filter(|&i| live[i] / per == k).collect();
+            if at.is_empty() {
+                continue;
+            }
+            let rows: Vec<(usize, &GameState)> =
+                at.iter().map(|&i| (live[i] % per, &views[i][1])).collect();
+            for (&i, c) in at.iter().zip(opp.act(&rows)) {
+                theirs[i] = c;
+            }
+        }
+        for (i, &s) in live.iter().enumerate() {
+            games[s].step([mine[i], theirs[i]]);
+        }
+        live.retain(|&s| !games[s].is_over());
+    }
+    games
+        .chunks(per.max(1))
+        .map(|round| {
+            round
+                .iter()
+                .map(|g| (g.stage.name, g.outcome.expect("the game is over")))
+                .collect()
+        })
+        .collect()
 }
 
 /// A game's result in words.

@@ -6,8 +6,9 @@
 //! The result is a run directory like `exphil train`'s, so every other command reads it.
 
 use crate::error::{refuse, Doing, Line, Result, RlError, Say};
+use crate::evals::{evaluate, Evaluation};
 use crate::league::{Elo, HistoricalSampling, Pick, Population, Ratings, Weights};
-use crate::matches::PolicyAgent;
+use crate::matches::{PolicyAgent, RoundSpec};
 use crate::ppo::{update, PpoConfig, Rollout, TeacherLogits, UpdateStats};
 use crate::reward::{Reward, Snap};
 use burn::module::Module;
@@ -217,6 +218,37 @@ struct SavedRun {
     snapshots_taken: Vec<String>,
     ratings: Ratings,
     resumes: Vec<String>,
+    /// The evaluations so far (`--eval-every`).
+    #[serde(default)]
+    evaluations: Vec<Evaluation>,
+    /// The evaluation whose weights (`best.safetensors`) are the run's policy.
+    #[serde(default)]
+    best: Option<usize>,
+}
+
+/// A run's evaluations and the weights chosen as its policy (`--eval-every`).
+#[derive(Default)]
+struct Choice {
+    evals: Vec<Evaluation>,
+    /// The evaluation whose weights are the run's policy, and those weights.
+    best: Option<(usize, exphil_policy::Policy)>,
+}
+
+impl Choice {
+    /// The evaluation chosen, if any.
+    fn chosen(&self) -> Option<&Evaluation> {
+        self.best.as_ref().map(|(i, _)| &self.evals[*i])
+    }
+
+    /// Adds `e` of the weights `now`; whether they became the run's policy.
+    fn add(&mut self, e: Evaluation, now: &exphil_policy::Policy) -> bool {
+        let better = e.beats(self.chosen());
+        if better {
+            self.best = Some((self.evals.len(), now.valid()));
+        }
+        self.evals.push(e);
+        better
+    }
 }
 
 /// Points every pool's mirror of the main learner (learner 0) at its latest weights.
@@ -1065,6 +1097,7 @@ pub fn train(
     // The weights of every snapshot still in a population (checkpoints hold them).
     let mut snap_weights: BTreeMap<String, exphil_policy::Policy> = BTreeMap::new();
     let mut resumes: Vec<String> = Vec::new();
+    let mut choice = Choice::default();
     if let Some(Resumed { rd, ck, state, .. }) = &resumed {
         let built: Vec<&str> = learners.iter().map(|l| l.name.as_str()).collect();
         let saved: Vec<&str> = state.learners.iter().map(|l| l.name.as_str()).collect();
@@ -1130,6 +1163,10 @@ pub fn train(
         snapshots_taken = state.snapshots_taken.clone();
         resumes = state.resumes.clone();
         resumes.push(rfc3339_utc(SystemTime::now()));
+        choice.evals = state.evaluations.clone();
+        if let Some(i) = state.best.filter(|&i| i < choice.evals.len()) {
+            choice.best = Some((i, import("best.safetensors")?.valid()));
+        }
         say(Line::Note(format!(
             "{what}: resumed {} at update {}, {} frames{}",
             rd.display(),
@@ -1155,10 +1192,12 @@ pub fn train(
     let save = |learners: &[Learner],
                 status: &str,
                 snapshots: &[String],
-                ratings: &Ratings|
+                ratings: &Ratings,
+                choice: &Choice|
      -> Result<()> {
         let main = &learners[0];
-        let tensors = params::export(main.policy());
+        // The run's policy: the best evaluated weights (`--eval-every`), else the latest.
+        let tensors = params::export(choice.best.as_ref().map_or(main.policy(), |(_, p)| p));
         let bytes = exphil_runs::tensors::encode_tensors(Path::new(MODEL_FILE), &tensors, &meta)?;
         exphil_io::write_atomic(&RunDir::new(&run_dir).model_path(), &bytes)?;
         for l in &learners[1..] {
@@ -1193,6 +1232,8 @@ pub fn train(
                 "reward": ctx.reward.weights,
                 "max_episode_frames": a.max_episode_frames,
                 "history": main.history,
+                "evaluations": choice.evals,
+                "policy_from": choice.chosen(),
             }),
         );
         if is_league {
@@ -1219,7 +1260,8 @@ pub fn train(
     let checkpoint = |learners: &[Learner],
                       snapshots_taken: &[String],
                       ratings: &Ratings,
-                      snap_weights: &BTreeMap<String, exphil_policy::Policy>|
+                      snap_weights: &BTreeMap<String, exphil_policy::Policy>,
+                      choice: &Choice|
      -> Result<()> {
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         let mut add = |name: String, tensors: &[NamedTensor], meta: &BTreeMap<String, String>| {
@@ -1245,6 +1287,9 @@ pub fn train(
                 &params::export(p),
                 &meta,
             )?;
+        }
+        if let Some((_, p)) = &choice.best {
+            add("best.safetensors".into(), &params::export(p), &meta)?;
         }
         let state = SavedRun {
             version: SAVED_VERSION,
@@ -1272,6 +1317,8 @@ pub fn train(
             snapshots_taken: snapshots_taken.to_vec(),
             ratings: ratings.clone(),
             resumes: resumes.clone(),
+            evaluations: choice.evals.clone(),
+            best: choice.best.as_ref().map(|(i, _)| *i),
         };
         files.push(("state.json".into(), serde_json::to_vec_pretty(&state)?));
         let (names, bytes): (Vec<String>, Vec<Vec<u8>>) = files.into_iter().unzip();
@@ -1281,7 +1328,48 @@ pub fn train(
         save_checkpoint(&ckpts, CHECKPOINT, &refs)?;
         Ok(())
     };
-    save(&learners, "running", &snapshots_taken, &ratings)?;
+    save(&learners, "running", &snapshots_taken, &ratings, &choice)?;
+    // The main learner's weights now against the imitation base and every scripted bot
+    // (`--eval-every`): said, recorded, and kept as the run's policy when the best so far.
+    let evaluate_now = |l: &mut Learner, choice: &mut Choice| -> Result<()> {
+        let t0 = Instant::now();
+        let mut me = opponent(seed ^ 0xe7a1)?;
+        me.set_policy(l.policy().valid());
+        let spec = RoundSpec {
+            fighters: [learner_fighter, opp_fighter],
+            games: config.eval.games,
+            seed: seed.wrapping_add(l.updates.wrapping_mul(7919)),
+            max_frames: a.max_episode_frames,
+        };
+        let base = opponent(seed ^ 0xba5e)?;
+        let e = Evaluation::new(
+            l.updates,
+            l.steps,
+            evaluate(me, base, "base", delay as usize, &spec),
+        );
+        let line = e.line();
+        let mut scalars: Vec<(String, f64)> = e
+            .results
+            .iter()
+            .map(|v| (format!("eval/{}", v.opponent), v.win_rate()))
+            .collect();
+        scalars.push(("eval/worst".into(), e.score));
+        let chosen = choice.add(e, l.policy());
+        say(Line::Note(format!(
+            "{what}: evaluation at update {} ({} frames, {:.1} s): {line}{}",
+            l.updates,
+            l.steps,
+            t0.elapsed().as_secs_f64(),
+            if chosen { ", the run's policy now" } else { "" }
+        )));
+        if let Some(b) = l.board.as_mut() {
+            let v: Vec<(&str, f64)> = scalars.iter().map(|(k, x)| (k.as_str(), *x)).collect();
+            if let Some(stop) = b.write(l.steps as i64, &v) {
+                say(Line::Note(stop));
+            }
+        }
+        Ok(())
+    };
     // Ctrl-C or SIGTERM: the update in progress finishes, a checkpoint is saved and the run is
     // marked `interrupted`.
     let stop = exphil_train::trainer::checkpoint_on_interrupt();
@@ -1378,12 +1466,31 @@ pub fn train(
                     .collect();
                 say(Line::Note(format!("Elo: {}", table.join(", "))));
             }
+            if config.eval.every > 0 && learners[0].updates.is_multiple_of(config.eval.every) {
+                evaluate_now(&mut learners[0], &mut choice)?;
+            }
             if config.checkpoint_every > 0
                 && learners[0].updates.is_multiple_of(config.checkpoint_every)
             {
-                save(&learners, "running", &snapshots_taken, &ratings)?;
-                checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
+                save(&learners, "running", &snapshots_taken, &ratings, &choice)?;
+                checkpoint(
+                    &learners,
+                    &snapshots_taken,
+                    &ratings,
+                    &snap_weights,
+                    &choice,
+                )?;
             }
+        }
+        // A last evaluation of the final weights, unless the run was stopped.
+        if config.eval.every > 0
+            && !stop.load(Ordering::SeqCst)
+            && choice
+                .evals
+                .last()
+                .is_none_or(|e| e.update != learners[0].updates)
+        {
+            evaluate_now(&mut learners[0], &mut choice)?;
         }
         Ok(())
     }));
@@ -1416,8 +1523,20 @@ pub fn train(
         }
     }
     if stop.load(Ordering::SeqCst) {
-        save(&learners, "interrupted", &snapshots_taken, &ratings)?;
-        checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
+        save(
+            &learners,
+            "interrupted",
+            &snapshots_taken,
+            &ratings,
+            &choice,
+        )?;
+        checkpoint(
+            &learners,
+            &snapshots_taken,
+            &ratings,
+            &snap_weights,
+            &choice,
+        )?;
         register();
         say(Line::Out(format!(
             "✓ Interrupt checkpoint saved at update {} ({} frames)",
@@ -1429,8 +1548,14 @@ pub fn train(
         )));
         return Ok(ExitCode::from(130));
     }
-    save(&learners, "completed", &snapshots_taken, &ratings)?;
-    checkpoint(&learners, &snapshots_taken, &ratings, &snap_weights)?;
+    save(&learners, "completed", &snapshots_taken, &ratings, &choice)?;
+    checkpoint(
+        &learners,
+        &snapshots_taken,
+        &ratings,
+        &snap_weights,
+        &choice,
+    )?;
     register();
     let main = &learners[0];
     let secs = started.elapsed().as_secs_f64();
@@ -1452,6 +1577,16 @@ pub fn train(
         main.losses,
         run_dir.display()
     )));
+    if let Some(e) = choice.chosen() {
+        say(Line::Out(format!(
+            "  its policy: the weights of update {} ({} frames), the best of {} evaluations \
+             ({})",
+            e.update,
+            e.timesteps,
+            choice.evals.len(),
+            e.line()
+        )));
+    }
     if is_league {
         for l in &learners[1..] {
             say(Line::Out(format!(

@@ -1,7 +1,11 @@
 //! Matches between agents in-process: seats from `bot:NAME`, games written as replays and
-//! viewers, the summary's tallies, and the same seed playing the same games.
+//! viewers, the summary's tallies, the same seed playing the same games, and rounds against
+//! several opponents played at once.
 
-use exphil_rl::matches::{play_games, seat, summarize, MatchSpec, Outputs, SeatOpts};
+use exphil_rl::matches::{
+    play_games, play_rounds, seat, summarize, MatchSpec, Outputs, RoundSpec, SeatOpts,
+};
+use exphil_sim::End;
 use exphil_sim::{Fighter, STAGES};
 
 fn opts() -> SeatOpts<'static> {
@@ -85,4 +89,61 @@ fn a_seat_that_is_neither_a_bot_nor_a_policy_is_refused_by_name() {
     assert!(e.contains("nobody") && e.contains("rule"), "{e}");
     let e = seat(&o, "someone").err().unwrap().to_string();
     assert!(e.contains("bot:NAME") && e.contains("policy:RUN"), "{e}");
+}
+
+/// The rule bot against the idle bot and the rule bot, `games` each, all at once.
+fn rounds(games: u32, seed: u64) -> Vec<Vec<(&'static str, exphil_sim::Outcome)>> {
+    let o = opts();
+    let mut me = seat(&o, "bot:rule").unwrap();
+    let mut opponents = vec![seat(&o, "bot:idle").unwrap(), seat(&o, "bot:rule").unwrap()];
+    let fox = Fighter::named("fox").unwrap();
+    let spec = RoundSpec {
+        fighters: [fox, fox],
+        games,
+        seed,
+        max_frames: 1800,
+    };
+    play_rounds(&mut *me, &mut opponents, &spec)
+}
+
+#[test]
+fn rounds_against_several_opponents_play_every_game_to_its_end_on_every_stage() {
+    let r = rounds(7, 3);
+    assert_eq!(r.len(), 2, "one list per opponent");
+    for games in &r {
+        assert_eq!(games.len(), 7);
+        // Game n is on stage n mod 6.
+        for (n, (stage, o)) in games.iter().enumerate() {
+            assert_eq!(*stage, STAGES[n % 6].name, "game {n}");
+            assert!(o.frames > 0 && o.frames <= 1800, "{o:?}");
+            assert!(o.end != End::FrameLimit || o.frames == 1800, "{o:?}");
+        }
+    }
+    // Each game is the one `play_games` plays with the same seeds, one after another.
+    let o = opts();
+    let fox = Fighter::named("fox").unwrap();
+    for (k, opponent) in ["bot:idle", "bot:rule"].iter().enumerate() {
+        let mut seats = [seat(&o, "bot:rule").unwrap(), seat(&o, opponent).unwrap()];
+        let mut stage_of = |n: u32| &STAGES[n as usize % 6];
+        let one_by_one = play_games(
+            &mut seats,
+            MatchSpec {
+                fighters: [fox, fox],
+                stage_of: &mut stage_of,
+                games: 7,
+                seed: 3 + 7 * k as u64,
+                max_frames: 1800,
+            },
+            &Outputs::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(one_by_one, r[k], "{opponent}");
+    }
+    // A bot that never moves loses stocks to the rule bot.
+    let taken: u32 = r[0].iter().map(|(_, o)| 4 - u32::from(o.stocks[1])).sum();
+    assert!(taken > 0, "{:?}", r[0]);
+    // The same seed plays the same games; another seed other games against the rule bot.
+    assert_eq!(rounds(7, 3), r);
+    assert_ne!(rounds(7, 4)[1], r[1]);
 }

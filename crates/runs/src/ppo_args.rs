@@ -71,6 +71,14 @@ pub struct PpoArgs {
     /// Save the weights every this many updates (and at the end) [default: 10].
     #[arg(long, value_name = "N", help_heading = "Config")]
     pub checkpoint_every: Option<u64>,
+    /// Evaluate the learner every this many updates (and at the end) against its imitation
+    /// base and every scripted bot; the weights with the best worst-case win rate become the
+    /// run's policy (0: no evaluations, the run's policy is its last weights) [default: 0].
+    #[arg(long, value_name = "N", help_heading = "Config")]
+    pub eval_every: Option<u64>,
+    /// Games against each opponent per evaluation, over the six stages [default: 24].
+    #[arg(long, value_name = "N", help_heading = "Config")]
+    pub eval_games: Option<u32>,
     /// Testing: corrupt one game every N frames (it must be replaced, and learning go on).
     #[arg(long, hide = true, value_name = "N")]
     pub fault_every: Option<u64>,

@@ -141,6 +141,27 @@ impl Default for RewardConfig {
     }
 }
 
+/// Evaluations during a run: the learner's weights against its imitation base and every
+/// scripted bot, the best kept as the run's policy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Evaluate every this many updates (and at the end); 0: never, and the run's policy is
+    /// its last weights.
+    pub every: u64,
+    /// Games against each opponent per evaluation, over the six stages.
+    pub games: u32,
+}
+
+impl Default for EvalConfig {
+    fn default() -> EvalConfig {
+        EvalConfig {
+            every: 0,
+            games: 24,
+        }
+    }
+}
+
 /// How historical snapshots are chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -235,6 +256,8 @@ pub struct PpoRunConfig {
     pub reward: RewardConfig,
     /// Self-play's population and league.
     pub league: LeagueConfig,
+    /// Evaluations during the run.
+    pub eval: EvalConfig,
 }
 
 impl Default for PpoRunConfig {
@@ -248,6 +271,7 @@ impl Default for PpoRunConfig {
             rollout: RolloutConfig::default(),
             reward: RewardConfig::default(),
             league: LeagueConfig::default(),
+            eval: EvalConfig::default(),
         }
     }
 }
@@ -271,6 +295,8 @@ pub const PPO_FLAGS: &[Flag] = &[
     flag("device", "device", Plain),
     flag("seed", "seed", Plain),
     flag("checkpoint-every", "checkpoint_every", Plain),
+    flag("eval-every", "eval.every", Plain),
+    flag("eval-games", "eval.games", Plain),
     // Update
     flag("ppo-epochs", "ppo.epochs", Plain),
     flag("minibatch", "ppo.minibatch", Plain),
@@ -411,11 +437,12 @@ pub fn resolve_ppo(layers: &Layers) -> Result<Resolved<PpoRunConfig>, ConfigErro
 }
 
 /// What `--resume` may change of a run's config: how far it goes, where it runs, how often it
-/// saves and whether it prints the Elo table. Anything else would be another run.
-pub const RESUMABLE: [&str; 4] = [
+/// saves and evaluates, and whether it prints the Elo table. Anything else would be another run.
+pub const RESUMABLE: [&str; 5] = [
     "rollout.timesteps",
     "device",
     "checkpoint_every",
+    "eval.every",
     "league.track_elo",
 ];
 
@@ -561,6 +588,13 @@ impl PpoRunConfig {
                 self.league.snapshot_every
             ));
         }
+        if self.eval.every > 0 {
+            lines.push(format!(
+                "  Evaluations:       every {} updates and at the end, {} games against the \
+                 imitation base and each scripted bot; the best is the run's policy",
+                self.eval.every, self.eval.games
+            ));
+        }
         lines.push(if self.checkpoint_every > 0 {
             format!(
                 "  Checkpoints:       every {} updates and at the end",
@@ -626,6 +660,12 @@ impl PpoRunConfig {
         }
         if p.epochs == 0 {
             refuse("ppo.epochs", "must be at least 1".into());
+        }
+        if self.eval.every > 0 && self.eval.games == 0 {
+            refuse(
+                "eval.games",
+                "must be at least 1 when evaluating (--eval-every > 0)".into(),
+            );
         }
         let r = &self.rollout;
         if r.timesteps == 0 {
