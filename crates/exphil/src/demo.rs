@@ -114,6 +114,8 @@ fn selfplay_args(a: &DemoArgs, seed: &str, checkpoints: &str) -> Vec<String> {
         "--anneal-lr",
         "--win-reward",
         "1",
+        "--approach-reward",
+        "0.005",
         "--teacher-kl",
         "0.01",
     ]));

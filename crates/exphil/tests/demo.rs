@@ -55,7 +55,9 @@ fn the_demo_runs_every_stage_from_no_replays() {
     }
     // Evaluated during the run: at its end at least, the best weights kept as its policy.
     assert!(
-        t.contains("--anneal-lr --win-reward 1 --teacher-kl 0.01 --eval-every 25"),
+        t.contains(
+            "--anneal-lr --win-reward 1 --approach-reward 0.005 --teacher-kl 0.01 --eval-every 25"
+        ),
         "{t}"
     );
     let eval = t
